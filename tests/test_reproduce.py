@@ -1,0 +1,46 @@
+"The papermill spine end to end: `culturellm reproduce` runs real notebooks, renders HTML and writes the index."
+import json
+import pytest
+from culturellm.core import ConfigError
+from culturellm.pipeline import experiment_path, run_notebook
+from conftest import run_cli
+
+
+def test_smoke_profile_writes_reports_and_index(home):
+    out = run_cli("reproduce", "--profile", "smoke")
+    assert out.returncode == 0, out.stdout + out.stderr
+    reports = home/"reports/smoke"
+    index = (reports/"index.html").read_text()
+    for culture in ("bengali", "arabic"):
+        page = (reports/f"{culture}.html").read_text()
+        assert f'href="{culture}.html"' in index
+        assert "data:image/png" in page                # the distribution figure is embedded
+        assert "from culturellm" not in page            # code cells are hidden from readers
+        assert (reports/f"{culture}.ipynb").exists()   # the executed notebook is kept for audit
+    runs = json.loads((reports/"runs.json").read_text())
+    assert [r["status"] for r in runs["runs"]] == ["ok", "ok"]
+    assert "paper_vs_corrected" in index and runs["provenance"]["profile"] == "smoke"
+
+
+def test_a_failing_culture_does_not_stop_the_others(home):
+    registry = home/"data/registry/cultures.yaml"
+    registry.write_text(registry.read_text() + "\natlantis: {name: A, lang: xx, language: X, countries: [ATL], resource: low,"
+                        " upstream_name: A, paper_copies: [[ATL, avg]]}\n")
+    out = run_cli("reproduce", "--profile", "smoke", "--cultures", "atlantis", "bengali")
+    assert out.returncode == 1 and "1 failed: atlantis" in out.stdout
+    runs = json.loads((home/"reports/smoke/runs.json").read_text())["runs"]
+    assert [r["status"] for r in runs] == ["failed", "ok"]
+    assert "no WVS answers for country 'ATL'" in runs[0]["error"]
+    assert "no WVS answers for country &#x27;ATL&#x27;" in (home/"reports/smoke/index.html").read_text()
+
+
+def test_unknown_notebook_parameter_is_an_error(home, tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown parameter\(s\) \['cultre'\]"):
+        run_notebook(experiment_path("culture"), tmp_path, "x", {"cultre": "bengali", "profile": "smoke"})
+
+
+def test_unknown_profile_and_culture(home):
+    out = run_cli("reproduce", "--profile", "huge")
+    assert out.returncode == 2 and "unknown profile 'huge'" in out.stderr
+    out = run_cli("reproduce", "--profile", "smoke", "--cultures", "klingon")
+    assert out.returncode == 2 and "unknown culture(s) ['klingon']" in out.stderr
