@@ -13,6 +13,8 @@ def home(tmp_path, monkeypatch):
     from culturellm.data import data_mirror
     mirror = data_mirror()   # resolved from the real checkout, before the home moves
     if mirror is not None: monkeypatch.setenv("CULTURELLM_DATA_MIRROR", str(mirror.resolve()))
+    from culturellm.core import models_dir
+    monkeypatch.setenv("CULTURELLM_MODELS", str(models_dir()))  # converted models are shared; caches and outputs are not
     for part in ("data/registry", "data/profiles", "data/wvs", "nbs/experiments"):
         shutil.copytree(ROOT/part, tmp_path/part)
     monkeypatch.setenv("CULTURELLM_HOME", str(tmp_path))
