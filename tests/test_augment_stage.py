@@ -1,0 +1,86 @@
+"""Augmentation end to end: the CLI on the embedded model, bad augmenter answers over real HTTP, and kill/resume."""
+import json, os, shutil, signal, subprocess, time
+from pathlib import Path
+import pytest
+from culturellm.llm import Completion
+from culturellm.serve import StandInServer
+from conftest import CLI, run_cli
+
+TINY = "augment: {{modes: [{modes}], seeds: {seeds}, n: 2, m: 4, max_calls: 2, max_tokens: 120, synonym_tokens: 60, rounds: 4, chunk: 1}}\n"
+
+
+def add_profile(home, name, roles, **augment):
+    text = "roles:\n" + "".join(f"  {r}: {s}\n" for r, s in roles.items()) + TINY.format(**augment)
+    (home/f"data/profiles/{name}.yaml").write_text(text)
+
+
+EMBEDDED = {"augmenter": "{backend: hf, model: smollm2-135m-instruct}", "embedder": "{backend: minilm, model: all-minilm-l6-v2}"}
+
+
+def read(path):
+    return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()] if Path(path).exists() else []
+
+
+def test_cli_runs_then_skips(home):
+    add_profile(home, "tiny", EMBEDDED, modes="improved, sentence_only", seeds=2)
+    first = run_cli("augment", "--profile", "tiny")
+    assert first.returncode == 0, first.stderr
+    for mode in ("improved", "sentence_only"):
+        manifest = json.loads((home/f"data/generated/tiny/augment/{mode}/manifest.json").read_text())
+        assert manifest["seeds"] == 2 and manifest["kept"] == len(read(home/f"data/generated/tiny/augment/{mode}/samples.jsonl"))
+        assert manifest["generated"] == manifest["kept"] + sum(manifest["rejected"].values())
+    start = time.time()
+    again = run_cli("augment", "--profile", "tiny")
+    assert again.returncode == 0 and time.time() - start < 30      # finished work is skipped (no model load needed beyond startup)
+
+
+class ScriptedAugmenter:
+    "An augmenter that misbehaves on purpose: no list, empty items, the seed repeated, another language, one good line."
+    model_id = "scripted"
+    def chat(self, conversations, max_tokens=64, temperature=0.0, seeds=None):
+        prompt = conversations[0][-1]["content"]
+        if prompt.startswith("Could you generate"):
+            seed = prompt.split("following sentence: ", 1)[1].rsplit(". Please number", 1)[0]
+            if "parents proud" in seed: text = "I am sorry, I cannot help with that."                       # no usable list
+            else: text = f"Here you go:\n1. {seed}\n2. \n3. Wenn eine Mutter arbeitet, leiden die Kinder sehr\n4. Kids suffer when their mother works for pay\n5. Kinder: 子供が苦しむ"
+        else:
+            text = "- mother: mom, parent\n- children: kids\n- pay: salary"
+        return [Completion(text, "stop", 10, 10)]
+    def top_logprobs(self, conversation, k=20): return []
+
+
+def test_bad_augmenter_answers_are_counted_never_emitted(home):
+    with StandInServer(ScriptedAugmenter()) as server:
+        add_profile(home, "bad", {"augmenter": f'{{backend: openai, model: scripted, base_url: "{server.url}"}}',
+                                  "embedder": EMBEDDED["embedder"]}, modes="improved", seeds=2)
+        out = run_cli("augment", "--profile", "bad")
+    assert out.returncode == 0, out.stderr
+    folder = home/"data/generated/bad/augment/improved"
+    kept, rejected = read(folder/"samples.jsonl"), read(folder/"rejected.jsonl")
+    reasons = {r["reason"] for r in rejected}
+    assert {"no_usable_list", "seed_repeat", "empty", "non_english"} <= reasons
+    assert all(r["q_id"] == 28 for r in kept) and kept                      # only the second seed had a usable answer
+    assert not any(("Wenn" in r["text"]) or ("子供" in r["text"]) or not r["text"].strip() for r in kept)
+    manifest = json.loads((folder/"manifest.json").read_text())
+    assert manifest["fallback_seeds"] == 1 and manifest["rejected"]["no_usable_list"] == 2   # two rounds, both refused a list
+
+
+def test_killed_run_resumes_to_the_same_samples(home, tmp_path):
+    "A run killed after its first seed finishes, then rerun, ends with exactly the records of an uninterrupted run."
+    add_profile(home, "cut", EMBEDDED, modes="improved", seeds=3)
+    folder = home/"data/generated/cut/augment/improved"
+    proc = subprocess.Popen([str(CLI), "augment", "--profile", "cut"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(read(folder/"done.jsonl")) < 1: time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL); proc.wait()
+    assert 1 <= len(read(folder/"done.jsonl")) < 3 and not (folder/"manifest.json").exists()
+    assert run_cli("augment", "--profile", "cut").returncode == 0
+    resumed = read(folder/"samples.jsonl"), read(folder/"rejected.jsonl")
+    # the same profile from scratch in a second home (cold cache): the same records, none twice
+    other = tmp_path/"other"
+    for part in ("data/registry", "data/wvs", "data/profiles"): shutil.copytree(home/part, other/part)
+    env = {**os.environ, "CULTURELLM_HOME": str(other)}
+    assert subprocess.run([str(CLI), "augment", "--profile", "cut"], env=env, capture_output=True).returncode == 0
+    fresh = read(other/"data/generated/cut/augment/improved/samples.jsonl"), read(other/"data/generated/cut/augment/improved/rejected.jsonl")
+    assert resumed == fresh
+    assert len({r["id"] for r in resumed[0]}) == len(resumed[0])
