@@ -1,13 +1,29 @@
 "The papermill spine end to end: `culturellm reproduce` runs real notebooks, renders HTML and writes the index."
-import json
+import json, shutil
 import pytest
 from culturellm.core import ConfigError
 from culturellm.pipeline import experiment_path, run_notebook
 from conftest import run_cli
 
 
-def test_smoke_profile_writes_reports_and_index(home):
-    out = run_cli("reproduce", "--profile", "smoke")
+@pytest.fixture(scope="module")
+def smoke_home(tmp_path_factory):
+    "One smoke reproduction shared by the tests of this module (it trains models: minutes)."
+    from conftest import ROOT
+    from culturellm.data import data_mirror
+    from culturellm.core import models_dir
+    home = tmp_path_factory.mktemp("smoke")
+    for part in ("data/registry", "data/profiles", "data/wvs", "nbs/experiments"): shutil.copytree(ROOT/part, home/part)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CULTURELLM_MODELS", str(models_dir()))
+        if data_mirror() is not None: mp.setenv("CULTURELLM_DATA_MIRROR", str(data_mirror().resolve()))
+        mp.setenv("CULTURELLM_HOME", str(home))
+        first = run_cli("reproduce", "--profile", "smoke")
+        yield home, first
+
+
+def test_smoke_profile_writes_reports_and_index(smoke_home):
+    home, out = smoke_home
     assert out.returncode == 0, out.stdout + out.stderr
     reports = home/"reports/smoke"
     index = (reports/"index.html").read_text()
@@ -18,21 +34,25 @@ def test_smoke_profile_writes_reports_and_index(home):
         assert "from culturellm" not in page            # code cells are hidden from readers
         assert (reports/f"{culture}.ipynb").exists()   # the executed notebook is kept for audit
     runs = json.loads((reports/"runs.json").read_text())
-    assert [(r["name"], r["status"]) for r in runs["runs"]] == [("augment", "ok"), ("bengali", "ok"), ("arabic", "ok")]
+    assert [(r["name"], r["status"]) for r in runs["runs"]] == [("augment", "ok"), ("bengali", "ok"), ("arabic", "ok"), ("one", "ok")]
     assert "data:image/png" in (reports/"augment.html").read_text()
     assert "paper_vs_corrected" in index and runs["provenance"]["profile"] == "smoke"
 
 
-def test_a_failing_culture_does_not_stop_the_others(home):
+def test_a_failing_culture_does_not_stop_the_others_and_finished_work_is_skipped(smoke_home, monkeypatch):
+    home, _ = smoke_home
+    monkeypatch.setenv("CULTURELLM_HOME", str(home))
+    trained_before = (home/"data/generated/smoke/models/registry.jsonl").read_text()
     registry = home/"data/registry/cultures.yaml"
     registry.write_text(registry.read_text() + "\natlantis: {name: A, lang: xx, language: X, countries: [ATL], resource: low,"
                         " upstream_name: A, paper_copies: [[ATL, avg]]}\n")
     out = run_cli("reproduce", "--profile", "smoke", "--cultures", "atlantis", "bengali")
     assert out.returncode == 1 and "1 failed: atlantis" in out.stdout
     runs = json.loads((home/"reports/smoke/runs.json").read_text())["runs"]
-    assert [r["status"] for r in runs] == ["ok", "failed", "ok"]
+    assert [r["status"] for r in runs] == ["ok", "failed", "ok", "ok"]
     assert "no WVS answers for country 'ATL'" in runs[1]["error"]
     assert "no WVS answers for country &#x27;ATL&#x27;" in (home/"reports/smoke/index.html").read_text()
+    assert (home/"data/generated/smoke/models/registry.jsonl").read_text() == trained_before   # nothing retrained
 
 
 def test_unknown_notebook_parameter_is_an_error(home, tmp_path):
