@@ -34,7 +34,7 @@ def test_smoke_profile_writes_reports_and_index(smoke_home):
         assert "from culturellm" not in page            # code cells are hidden from readers
         assert (reports/f"{culture}.ipynb").exists()   # the executed notebook is kept for audit
     runs = json.loads((reports/"runs.json").read_text())
-    assert [(r["name"], r["status"]) for r in runs["runs"]] == [("augment", "ok"), ("bengali", "ok"), ("arabic", "ok"), ("one", "ok")]
+    assert [(r["name"], r["status"]) for r in runs["runs"]] == [("augment", "ok"), ("bengali", "ok"), ("arabic", "ok"), ("one", "ok"), ("studies", "ok"), ("paper", "ok")]
     assert "data:image/png" in (reports/"augment.html").read_text()
     assert "paper_vs_corrected" in index and runs["provenance"]["profile"] == "smoke"
 
@@ -49,7 +49,7 @@ def test_a_failing_culture_does_not_stop_the_others_and_finished_work_is_skipped
     out = run_cli("reproduce", "--profile", "smoke", "--cultures", "atlantis", "bengali")
     assert out.returncode == 1 and "1 failed: atlantis" in out.stdout
     runs = json.loads((home/"reports/smoke/runs.json").read_text())["runs"]
-    assert [r["status"] for r in runs] == ["ok", "failed", "ok", "ok"]
+    assert [r["status"] for r in runs] == ["ok", "failed", "ok", "ok", "ok", "ok"]
     assert "no WVS answers for country 'ATL'" in runs[1]["error"]
     assert "no WVS answers for country &#x27;ATL&#x27;" in (home/"reports/smoke/index.html").read_text()
     assert (home/"data/generated/smoke/models/registry.jsonl").read_text() == trained_before   # nothing retrained
