@@ -1,5 +1,6 @@
 "The papermill spine end to end: `culturellm reproduce` runs real notebooks, renders HTML and writes the index."
-import json, shutil
+import json, shutil, urllib.parse
+from pathlib import Path
 import pytest
 from culturellm.core import ConfigError
 from culturellm.pipeline import experiment_path, run_notebook
@@ -65,3 +66,38 @@ def test_unknown_profile_and_culture(home):
     assert out.returncode == 2 and "unknown profile 'huge'" in out.stderr
     out = run_cli("reproduce", "--profile", "smoke", "--cultures", "klingon")
     assert out.returncode == 2 and "unknown culture(s) ['klingon']" in out.stderr
+
+
+def headless_chromium(tmp_path):
+    "Debian's Chromium driven by chromedriver through selenium, headless (skips with install advice where absent)."
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("no Chromium here: `apt-get install chromium chromium-driver` (Debian packages) to run this test; CI installs them")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path/'chromium'}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+
+
+def test_report_site_in_headless_chromium(smoke_home, tmp_path):
+    "Every link of the smoke index resolves, and every figure of every linked page loads."
+    home, _ = smoke_home
+    driver = headless_chromium(tmp_path)
+    try:
+        driver.get((home/"reports/smoke/index.html").as_uri())
+        links = [a.get_attribute("href") for a in driver.find_elements("tag name", "a")]
+        assert len(links) >= 6 + 10                                  # six reports, and the paper's tables and figures
+        for href in links:
+            target = Path(urllib.parse.unquote(urllib.parse.urlparse(href).path))
+            assert target.is_file(), f"broken link {href}"
+            if target.suffix in (".html", ".png"):
+                driver.get(href)
+                images = driver.execute_script("return document.images.length")
+                broken = driver.execute_script("return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length")
+                assert broken == 0, f"{broken} of {images} figures do not load in {target.name}"
+                if target.name in ("bengali.html", "arabic.html", "studies.html"): assert images >= 2, target.name
+    finally:
+        driver.quit()
