@@ -30,7 +30,8 @@ reproduce: install
 test: install
 	.ci/unchanged $(BIN)/nbdev_clean
 	.ci/unchanged $(BIN)/nbdev_export
-	$(BIN)/nbdev_test
+	# one process per notebook (two at a time): a failing notebook cannot leak its environment into the next one
+	ls nbs/*.ipynb | xargs -P 2 -n 1 $(BIN)/nbdev_test --path
 	$(BIN)/pytest -q tests
 
 # JupyterLab on the repository with the project's kernel (add ARGS=--allow-root when running as root).

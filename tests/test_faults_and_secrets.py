@@ -1,0 +1,54 @@
+"""Fault injection and the secrets canary, over real HTTP: the augmenter served by the OpenAI-compatible stand-in
+(answering with the embedded SmolLM2), once without faults and once with 20% injected faults and a canary key."""
+import json, os, shutil, subprocess
+from pathlib import Path
+import pytest
+from culturellm.hf import HFBackend
+from culturellm.serve import Faults, StandInServer
+from conftest import CLI, ROOT
+
+CANARY = "sk-canary-7d1f0c2e9b8a4f65a3c1e0d9b7a6f5e4"
+PROFILE = """cultures: [bengali]
+roles:
+  augmenter: {{backend: openai, model: smollm2, base_url: "{url}", max_retries: 12, timeout: 20, concurrency: 4}}
+  embedder: {{backend: minilm, model: all-minilm-l6-v2}}
+augment: {{modes: [improved], seeds: 3, n: 2, m: 4, max_calls: 2, max_tokens: 100, synonym_tokens: 60, rounds: 4, chunk: 3}}
+"""
+
+
+def run_augmentation(home: Path, url: str, env: dict):
+    for part in ("data/registry", "data/wvs"): shutil.copytree(ROOT/part, home/part, dirs_exist_ok=True)
+    (home/"data/profiles").mkdir(parents=True, exist_ok=True)
+    (home/"data/profiles/api.yaml").write_text(PROFILE.format(url=url))
+    out = subprocess.run([str(CLI), "augment", "--profile", "api"], capture_output=True, text=True, env={**os.environ, **env, "CULTURELLM_HOME": str(home)})
+    assert out.returncode == 0, out.stderr
+    folder = home/"data/generated/api/augment/improved"
+    return [json.loads(l) for l in (folder/"samples.jsonl").read_text().splitlines()], json.loads((folder/"manifest.json").read_text()), out
+
+
+@pytest.fixture(scope="module")
+def smol():
+    return HFBackend("smollm2-135m-instruct")
+
+
+def test_twenty_percent_faults_give_identical_results_and_the_key_leaks_nowhere(smol, tmp_path):
+    with StandInServer(smol, models=["smollm2"]) as clean:
+        expected, _, _ = run_augmentation(tmp_path/"clean", clean.url, {})
+    faults = Faults(rate=0.2, retry_after=0.05, hang_seconds=25, seed=7)
+    with StandInServer(smol, faults, api_key=CANARY, models=["smollm2"]) as faulty:
+        got, manifest, out = run_augmentation(tmp_path/"faulty", faulty.url, {"OPENAI_API_KEY": CANARY})
+        injected = [r["fault"] for r in faulty.log if r["fault"]]
+    assert len(injected) >= 3 and len(set(injected)) >= 2                 # faults of several kinds really happened
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "llm_keys"} for r in rows]
+    assert strip(got) == strip(expected)                                   # identical samples despite the faults
+    assert manifest["kept"] == len(expected)
+    leaked = [str(p) for p in (tmp_path/"faulty").rglob("*") if p.is_file() and CANARY.encode() in p.read_bytes()]
+    assert leaked == [] and CANARY not in out.stdout + out.stderr and CANARY not in json.dumps(faulty.log)
+
+
+def test_refusals_are_counted_not_retried(smol, tmp_path):
+    with StandInServer(smol, Faults(refuse_rate=1.0), models=["smollm2"]) as server:
+        kept, manifest, _ = run_augmentation(tmp_path/"refused", server.url, {})
+        posts = sum(1 for r in server.log if r["method"] == "POST")
+    assert kept == [] and manifest["rejected"].get("refused", 0) == 6     # 3 seeds x 2 rounds, each refused once
+    assert posts == 6                                                      # no retry of a refusal
