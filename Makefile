@@ -10,7 +10,7 @@ PROFILE ?= laptop
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install reproduce test lab export clean-reports
+.PHONY: install reproduce test bench lab export clean-reports
 
 $(VENV)/.installed: setup.py settings.ini
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: install
 	# one process per notebook (two at a time): a failing notebook cannot leak its environment into the next one
 	ls nbs/*.ipynb | xargs -P 2 -n 1 $(BIN)/nbdev_test --path
 	$(BIN)/pytest -q tests
+
+# Every benchmark, side by side measurements; writes reports/$(PROFILE)/benchmarks.md (about half an hour on 2 cores).
+bench: install
+	$(BIN)/python benchmarks/run_all.py --profile $(PROFILE)
 
 # JupyterLab on the repository with the project's kernel (add ARGS=--allow-root when running as root).
 lab: install

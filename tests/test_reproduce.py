@@ -1,10 +1,11 @@
 "The papermill spine end to end: `culturellm reproduce` runs real notebooks, renders HTML and writes the index."
-import json, shutil, urllib.parse
+import json, os, shutil, subprocess, time, urllib.parse
 from pathlib import Path
+import psutil
 import pytest
-from culturellm.core import ConfigError
+from culturellm.core import ConfigError, read_jsonl
 from culturellm.pipeline import experiment_path, run_notebook
-from conftest import run_cli
+from conftest import CLI, ROOT, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -28,14 +29,14 @@ def test_smoke_profile_writes_reports_and_index(smoke_home):
     assert out.returncode == 0, out.stdout + out.stderr
     reports = home/"reports/smoke"
     index = (reports/"index.html").read_text()
-    for culture in ("bengali", "arabic"):
+    for culture in ("bengali", "chinese"):
         page = (reports/f"{culture}.html").read_text()
         assert f'href="{culture}.html"' in index
         assert "data:image/png" in page                # the distribution figure is embedded
         assert "from culturellm" not in page            # code cells are hidden from readers
         assert (reports/f"{culture}.ipynb").exists()   # the executed notebook is kept for audit
     runs = json.loads((reports/"runs.json").read_text())
-    assert [(r["name"], r["status"]) for r in runs["runs"]] == [("augment", "ok"), ("bengali", "ok"), ("arabic", "ok"), ("one", "ok"), ("studies", "ok"), ("paper", "ok")]
+    assert [(r["name"], r["status"]) for r in runs["runs"]] == [("augment", "ok"), ("bengali", "ok"), ("chinese", "ok"), ("one", "ok"), ("studies", "ok"), ("paper", "ok")]
     assert "data:image/png" in (reports/"augment.html").read_text()
     assert "paper_vs_corrected" in index and runs["provenance"]["profile"] == "smoke"
 
@@ -98,6 +99,73 @@ def test_report_site_in_headless_chromium(smoke_home, tmp_path):
                 images = driver.execute_script("return document.images.length")
                 broken = driver.execute_script("return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length")
                 assert broken == 0, f"{broken} of {images} figures do not load in {target.name}"
-                if target.name in ("bengali.html", "arabic.html", "studies.html"): assert images >= 2, target.name
+                if target.name in ("bengali.html", "chinese.html", "studies.html"): assert images >= 2, target.name
     finally:
         driver.quit()
+
+
+GENERATED = "data/generated/smoke"
+
+
+def lines(paths) -> int:
+    return sum(p.read_bytes().count(b"\n") for p in paths)
+
+
+def checkpoint_step(g: Path) -> int:
+    steps = [int(p.parent.name.rsplit("-", 1)[1]) for p in (g/"models").glob("*/checkpoints/checkpoint-*/trainer_state.json")]
+    return max(steps, default=0)
+
+
+KILL_POINTS = {   # where a run is killed -> a measure of progress there, read from disk: kill when it grows
+    "augmentation": lambda g: (g/"usage.jsonl").read_text().count('"augment-') if (g/"usage.jsonl").exists() else 0,
+    "fine-tuning": checkpoint_step,
+    "evaluation": lambda g: lines((g/"eval").glob("*/bengali/*.jsonl")),
+    "culture report": lambda g: int((g/"cultures/bengali/summary.json").exists()),   # evaluated; alignment, tables, figures follow
+}
+
+
+def kill_when(home: Path, progress, timeout: float=900) -> bool:
+    "Run augmentation and the Bengali notebook of the smoke profile; SIGKILL all its processes once `progress` grows."
+    g = home/GENERATED
+    before = progress(g)
+    command = [str(CLI), "reproduce", "--profile", "smoke", "--cultures", "bengali", "--stages", "augment", "bengali"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+    deadline = time.time() + timeout
+    while proc.poll() is None and time.time() < deadline:
+        if progress(g) > before:
+            for p in [*psutil.Process(proc.pid).children(recursive=True), proc]:   # the papermill kernel has its own session
+                try: p.kill()
+                except psutil.NoSuchProcess: pass
+            proc.wait()
+            return True
+        time.sleep(0.05)
+    assert proc.poll() is not None, "the run did not finish in time"
+    return False
+
+
+def artefacts(home: Path) -> dict:
+    "Records of the augmentation, the Bengali training sets and predictions, and the model registry."
+    g = home/GENERATED
+    files = [*(g/"augment").rglob("*.jsonl"), *(g/"sft/bengali").glob("*.jsonl"), *(g/"eval").glob("*/bengali/*.jsonl")]
+    return {str(p.relative_to(g)): [json.dumps(r, sort_keys=True) for r in read_jsonl(p)] for p in files}
+
+
+def test_killed_at_every_stage_the_rerun_equals_an_uninterrupted_run(smoke_home, tmp_path, monkeypatch):
+    reference, _ = smoke_home
+    home = tmp_path/"killed"
+    for part in ("data/registry", "data/profiles", "data/wvs", "nbs/experiments"): shutil.copytree(ROOT/part, home/part)
+    monkeypatch.setenv("CULTURELLM_HOME", str(home))
+    killed = [point for point, progress in KILL_POINTS.items() if kill_when(home, progress)]
+    assert killed == list(KILL_POINTS)
+    out = run_cli("reproduce", "--profile", "smoke", "--cultures", "bengali", "--stages", "augment", "bengali")
+    assert out.returncode == 0, out.stdout + out.stderr
+    got, want = artefacts(home), artefacts(reference)
+    assert got and set(got) <= set(want)
+    for name, rows in got.items():
+        assert len(rows) == len(set(rows)), f"duplicate records in {name}"
+        assert rows == want[name], f"{name} differs from the uninterrupted run"
+    models = [r["name"] for r in read_jsonl(home/GENERATED/"models/registry.jsonl")]
+    assert models and len(models) == len(set(models))                      # each model registered once
+    leftovers = [p for p in home.rglob("*") if p.name.endswith((".part", ".tmp")) or p.name.startswith("checkpoint-")]
+    assert leftovers == []
+    assert (home/"reports/smoke/bengali.html").read_text().rstrip().endswith("</html>")
