@@ -32,7 +32,7 @@ test: install
 	.ci/unchanged $(BIN)/nbdev_export
 	# one process per notebook (two at a time): a failing notebook cannot leak its environment into the next one
 	ls nbs/*.ipynb | xargs -P 2 -n 1 $(BIN)/nbdev_test --path
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q --durations=15 tests
 
 # Every benchmark, side by side measurements; writes reports/$(PROFILE)/benchmarks.md (about half an hour on 2 cores).
 bench: install
