@@ -63,24 +63,3 @@ def test_bad_augmenter_answers_are_counted_never_emitted(home):
     assert not any(("Wenn" in r["text"]) or ("子供" in r["text"]) or not r["text"].strip() for r in kept)
     manifest = json.loads((folder/"manifest.json").read_text())
     assert manifest["fallback_seeds"] == 1 and manifest["rejected"]["no_usable_list"] == 2   # two rounds, both refused a list
-
-
-def test_killed_run_resumes_to_the_same_samples(home, tmp_path):
-    "A run killed after its first seed finishes, then rerun, ends with exactly the records of an uninterrupted run."
-    add_profile(home, "cut", EMBEDDED, modes="improved", seeds=3)
-    folder = home/"data/generated/cut/augment/improved"
-    proc = subprocess.Popen([str(CLI), "augment", "--profile", "cut"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and len(read(folder/"done.jsonl")) < 1: time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL); proc.wait()
-    assert 1 <= len(read(folder/"done.jsonl")) < 3 and not (folder/"manifest.json").exists()
-    assert run_cli("augment", "--profile", "cut").returncode == 0
-    resumed = read(folder/"samples.jsonl"), read(folder/"rejected.jsonl")
-    # the same profile from scratch in a second home (cold cache): the same records, none twice
-    other = tmp_path/"other"
-    for part in ("data/registry", "data/wvs", "data/profiles"): shutil.copytree(home/part, other/part)
-    env = {**os.environ, "CULTURELLM_HOME": str(other)}
-    assert subprocess.run([str(CLI), "augment", "--profile", "cut"], env=env, capture_output=True).returncode == 0
-    fresh = read(other/"data/generated/cut/augment/improved/samples.jsonl"), read(other/"data/generated/cut/augment/improved/rejected.jsonl")
-    assert resumed == fresh
-    assert len({r["id"] for r in resumed[0]}) == len(resumed[0])

@@ -10,9 +10,9 @@ from conftest import CLI, ROOT
 CANARY = "sk-canary-7d1f0c2e9b8a4f65a3c1e0d9b7a6f5e4"
 PROFILE = """cultures: [bengali]
 roles:
-  augmenter: {{backend: openai, model: smollm2, base_url: "{url}", max_retries: 12, timeout: 15, concurrency: 4}}
+  augmenter: {{backend: openai, model: smollm2, base_url: "{url}", max_retries: 12, timeout: 8, concurrency: 1}}
   embedder: {{backend: minilm, model: all-minilm-l6-v2}}
-augment: {{modes: [improved], seeds: 8, n: 2, m: 4, max_calls: 2, max_tokens: 80, synonym_tokens: 60, rounds: 4, chunk: 8}}
+augment: {{modes: [improved], seeds: 5, n: 2, m: 4, max_calls: 2, max_tokens: 60, synonym_tokens: 40, rounds: 4, chunk: 5}}
 """
 
 
@@ -34,7 +34,7 @@ def smol():
 def test_twenty_percent_faults_give_identical_results_and_the_key_leaks_nowhere(smol, tmp_path):
     with StandInServer(smol, models=["smollm2"]) as clean:
         expected, _, _ = run_augmentation(tmp_path/"clean", clean.url, {})
-    faults = Faults(rate=0.2, retry_after=0.05, hang_seconds=18, seed=7)
+    faults = Faults(rate=0.2, retry_after=0.05, hang_seconds=10, seed=7)
     with StandInServer(smol, faults, api_key=CANARY, models=["smollm2"]) as faulty:
         got, manifest, out = run_augmentation(tmp_path/"faulty", faulty.url, {"OPENAI_API_KEY": CANARY})
         injected = [r["fault"] for r in faulty.log if r["fault"]]
@@ -51,4 +51,4 @@ def test_refusals_are_counted_not_retried(smol, tmp_path):
         kept, manifest, _ = run_augmentation(tmp_path/"refused", server.url, {})
         posts = sum(1 for r in server.log if r["method"] == "POST")
     assert kept == [] and manifest["rejected"].get("refused", 0) == posts  # every refusal reported ...
-    assert posts == 8 * 2                                                  # ... and none retried: 8 seeds x 2 rounds
+    assert posts == 5 * (2 + 1)                 # ... and none retried: 5 seeds x (2 paraphrase rounds + 1 synonym request)

@@ -56,19 +56,3 @@ def test_openai_finetuning_over_http_is_idempotent(home, tmp_path, monkeypatch):
         from culturellm.finetune import trained_llm
         answer = trained_llm("api", "culturellm-bengali").chat([[{"role": "user", "content": "hello"}]])[0]
         assert answer.text == "HELLO"                                        # the fine-tuned id is served and used
-
-
-def test_killed_lora_run_resumes_from_its_checkpoint(home):
-    profile(home, "resume", "{backend: hf, model: gemma-3-270m}", "finetune: {recipe: laptop-lora, train: {epochs: 2, batch_size: 8}}\n")
-    assert run_cli("sft", "build", "--profile", "resume", "--culture", "bengali").returncode == 0
-    checkpoints = home/"data/generated/resume/models/culturellm-bengali/checkpoints"
-    proc = subprocess.Popen([str(CLI), "finetune", "--profile", "resume", "--culture", "bengali"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 600
-    while time.time() < deadline and not any(checkpoints.glob("checkpoint-*/trainer_state.json")): time.sleep(0.5)
-    proc.send_signal(signal.SIGKILL); proc.wait()
-    assert any(checkpoints.glob("checkpoint-*")) and not (checkpoints.parent/"adapter").exists()
-    out = run_cli("finetune", "--profile", "resume", "--culture", "bengali")
-    assert out.returncode == 0, out.stderr
-    manifest = json.loads((checkpoints.parent/"training.json").read_text())
-    assert manifest["resumed"] is True and manifest["steps"] == 14          # 50 rows / batch 8 = 7 steps x 2 epochs, none lost or repeated
-    assert (checkpoints.parent/"adapter/adapter_config.json").exists()
