@@ -1,13 +1,13 @@
 """Fault injection and the secrets canary, over real HTTP: the augmenter served by the OpenAI-compatible stand-in
 (answering with the embedded SmolLM2), once without faults and once with 20% injected faults and a canary key."""
-import json, os, shutil, subprocess
+import json, secrets, os, shutil, subprocess
 from pathlib import Path
 import pytest
 from culturellm.hf import HFBackend
 from culturellm.serve import Faults, StandInServer
 from conftest import CLI, ROOT
 
-CANARY = "sk-canary-7d1f0c2e9b8a4f65a3c1e0d9b7a6f5e4"
+CANARY = "sk-canary-" + secrets.token_hex(16)   # a fresh fake key each run
 PROFILE = """cultures: [bengali]
 roles:
   augmenter: {{backend: openai, model: smollm2, base_url: "{url}", max_retries: 12, timeout: 8, concurrency: 1}}

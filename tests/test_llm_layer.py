@@ -1,6 +1,6 @@
 """The LLM layer over real parts: the embedded models through a profile role, the openai backend over real HTTP
 (a `culturellm serve` process and the in-process stand-in), the sqlite cache under concurrent writers, the key canary."""
-import json, multiprocessing, socket, subprocess, sys, time
+import json, secrets, multiprocessing, socket, subprocess, sys, time
 from pathlib import Path
 import pytest
 from culturellm.core import DataError
@@ -9,7 +9,7 @@ from culturellm.openai_backend import OpenAIBackend
 from culturellm.serve import Faults, StandInServer
 from conftest import CLI
 
-CANARY = "sk-canary-do-not-leak-0123456789abcdef"
+CANARY = "sk-canary-" + secrets.token_hex(16)   # a fresh fake key each run
 
 
 def _writer(path, start):
