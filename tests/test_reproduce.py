@@ -41,6 +41,23 @@ def test_smoke_profile_writes_reports_and_index(smoke_home):
     assert "paper_vs_corrected" in index and runs["provenance"]["profile"] == "smoke"
 
 
+def test_a_second_run_skips_every_stage_that_is_up_to_date(smoke_home, monkeypatch):
+    home, _ = smoke_home
+    monkeypatch.setenv("CULTURELLM_HOME", str(home))
+    reports = home/"reports/smoke"
+    executed = {p.name: p.stat().st_mtime_ns for p in reports.glob("*.ipynb")}
+    out = run_cli("reproduce", "--profile", "smoke")
+    assert out.returncode == 0, out.stdout + out.stderr
+    runs = json.loads((reports/"runs.json").read_text())["runs"]
+    assert [(r["name"], r["this run"]) for r in runs] == [(n, "up to date") for n in ("augment", "bengali", "chinese", "one", "studies", "paper")]
+    assert out.stdout.count("up to date, skipped") == 6
+    assert {p.name: p.stat().st_mtime_ns for p in reports.glob("*.ipynb")} == executed     # no notebook ran again
+    out = run_cli("reproduce", "--profile", "smoke", "--stages", "paper")                     # a stage named is rerun ...
+    assert out.returncode == 0 and "[smoke] paper: ok" in out.stdout, out.stdout + out.stderr
+    out = run_cli("reproduce", "--profile", "smoke")                                          # ... and nothing reads it
+    assert out.stdout.count("up to date, skipped") == 6, out.stdout
+
+
 def test_a_failing_culture_does_not_stop_the_others_and_finished_work_is_skipped(smoke_home, monkeypatch):
     home, _ = smoke_home
     monkeypatch.setenv("CULTURELLM_HOME", str(home))
