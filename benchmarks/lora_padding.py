@@ -11,6 +11,7 @@ runs the same batches in the same order; the first step is a warm-up and is not 
 import argparse, time
 import torch
 from culturellm.core import load_profile
+from culturellm.hf import resolve_dtype
 from culturellm.finetune import LeftPadCollator, _lora_model, answer_loss, encode_pairs, finetune_config
 from culturellm.sft import base_prompt_format, hf_pairs, rows_for, seed_items
 
@@ -18,7 +19,8 @@ from culturellm.sft import base_prompt_format, hf_pairs, rows_for, seed_items
 def train_steps(base: str, cfg: dict, batches: list[dict]) -> tuple[float, float]:
     "Seconds and real tokens of the timed steps (all but the first) of LoRA training on `batches`."
     torch.manual_seed(cfg["seed"])
-    model, _ = _lora_model(base, cfg["train"].get("dtype", "float32"), cfg)
+    dtype = resolve_dtype(cfg["train"].get("dtype", "auto"))
+    model, _ = _lora_model(base, dtype, cfg)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg["train"]["lr"])
     seconds, tokens = 0.0, 0
@@ -45,7 +47,7 @@ def main():
     size = cfg["train"]["batch_size"]
     chunks = [encoded[(i * size) % len(encoded):][:size] for i in range(args.steps)]
     longest = max(len(r["ids"]) for r in encoded)
-    print(f"profile {args.profile}: base {base} ({cfg['train'].get('dtype', 'float32')}), recipe {cfg['recipe']}, {len(encoded)} rows of "
+    print(f"profile {args.profile}: base {base} ({dtype}), recipe {cfg['recipe']}, {len(encoded)} rows of "
           f"{args.culture}, {min(len(r['ids']) for r in encoded)}..{longest} tokens, batch {size}, {args.steps} steps, {torch.get_num_threads()} threads")
     results = {}
     for variant, collate in (("dynamic padding", LeftPadCollator(fmt.tokenizer.pad_token_id)),

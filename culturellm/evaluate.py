@@ -12,7 +12,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from .core import (ConfigError, DataError, append_jsonl, generated_dir, load_profile, prompt_text, read_jsonl,
                              registry_entry, repair_jsonl, stable_hash, write_atomic)
 from .data import upstream_file
-from .tasks import INVALID, culture_tasks, load_task, parse_answer, stratified_sample, task_prompt
+from .tasks import INVALID, culture_tasks, load_task, parse_answer, sampling_note, stratified_sample, task_prompt
 
 # %% auto #0
 __all__ = ['EVAL_DEFAULTS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'eval_config', 'culture_context', 'culture_system', 'model_view',
@@ -178,7 +178,7 @@ def evaluate_culture(profile: str, culture: str, models: list|None=None, tasks: 
             preds = predict_task(profile, name, culture, task, sample, cfg, llm, system)
             rows.append({"culture": culture, "task": task["task"], "type": task["type"], "model": name, "model_id": llm.backend.model_id,
                          "scoring": cfg["scoring"], "mode": cfg["mode"], **task_metrics(preds, task["labels"], cfg["bootstrap"], cfg["seed"]),
-                         "left_out": json.dumps(left_out), "task_version": task["version"], "config_hash": stable_hash(cfg, 12)})
+                         "left_out": json.dumps(left_out), "sampling": sampling_note(data, cfg["per_task"]), "task_version": task["version"], "config_hash": stable_hash(cfg, 12)})
         tables.append(pd.DataFrame(rows))
         write_atomic(results_path(profile, culture, name), tables[-1].to_csv(index=False))
     return pd.concat(tables, ignore_index=True)

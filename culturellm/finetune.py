@@ -123,14 +123,15 @@ def train_lora(pairs_file: Path,  # prompt/answer pairs (`<set>.hf.jsonl`)
     "Train a LoRA adapter on a pairs file (resuming from checkpoints); returns the training manifest."
     from transformers import TrainingArguments
     from transformers.trainer_callback import PrinterCallback
-    from culturellm.hf import PromptFormat, known_warnings_silenced, load_tokenizer, model_folder
+    from culturellm.hf import PromptFormat, known_warnings_silenced, load_tokenizer, model_folder, resolve_dtype
     seed_everything(cfg["seed"])
     tokenizer = load_tokenizer(model_folder(base["model"]))
     fmt = PromptFormat(tokenizer, base.get("template") or registry("models").get(base["model"], {}).get("template") or ("own" if tokenizer.chat_template else "plain"))
     rows = encode_pairs(read_jsonl(pairs_file), fmt)
     if not rows: raise DataError(f"{pairs_file}: no training pairs")
     t = cfg["train"]
-    with known_warnings_silenced(): model, quantized = _lora_model(base["model"], t.get("dtype", "float32"), cfg)
+    dtype = resolve_dtype(t.get("dtype", "auto"), base.get("device", "cpu"))
+    with known_warnings_silenced(): model, quantized = _lora_model(base["model"], dtype, cfg)
     steps = math.ceil(len(rows) / (t["batch_size"] * t.get("grad_accum", 1))) * t["epochs"]
     args = TrainingArguments(output_dir=str(out/"checkpoints"), num_train_epochs=t["epochs"], per_device_train_batch_size=t["batch_size"],
                              gradient_accumulation_steps=t.get("grad_accum", 1), learning_rate=t["lr"], lr_scheduler_type=t["schedule"],
@@ -147,7 +148,7 @@ def train_lora(pairs_file: Path,  # prompt/answer pairs (`<set>.hf.jsonl`)
         seconds = time.time() - start
         model.save_pretrained(out/"adapter.tmp"); shutil.rmtree(out/"adapter", ignore_errors=True); os.replace(out/"adapter.tmp", out/"adapter")
     losses = [{"step": h["step"], "loss": round(h["loss"], 4)} for h in trainer.state.log_history if "loss" in h]
-    manifest = {"base": base["model"], "dtype": t.get("dtype", "float32"), "quantized": quantized, "recipe": cfg["recipe"],
+    manifest = {"base": base["model"], "dtype": dtype, "quantized": quantized, "recipe": cfg["recipe"],
                 "hyperparameters": {"lora": cfg["lora"], "train": t}, "rows": len(rows), "steps": result.global_step,
                 "resumed": resume is not None, "seconds": round(seconds, 1), "seconds_per_step": round(seconds / max(result.global_step, 1), 2),
                 "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), "losses": losses,

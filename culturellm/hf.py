@@ -14,7 +14,8 @@ from .llm import Completion, LabelScores
 
 # %% auto #0
 __all__ = ['KNOWN_WARNINGS', 'gguf_file', 'file_lock', 'embedded_model_folder', 'model_folder', 'known_warnings_silenced',
-           'load_tokenizer', 'PromptFormat', 'contiguous_head', 'HFBackend', 'StopAfterAnswer']
+           'load_tokenizer', 'PromptFormat', 'contiguous_head', 'bf16_support', 'resolve_dtype', 'dtype_provenance',
+           'HFBackend', 'StopAfterAnswer']
 
 # %% ../nbs/03a_hf.ipynb #75bfe368
 def gguf_file(entry: dict, workdir: Path) -> Path:
@@ -124,6 +125,29 @@ def contiguous_head(model):
     model.get_output_embeddings().register_forward_pre_hook(lambda module, args: (args[0].contiguous(), *args[1:]))
     return model
 
+# %% ../nbs/03a_hf.ipynb #fd7b95c9
+def bf16_support(device: str="cpu") -> dict:
+    "What the probe says about bf16 on `device`: the capability flags that decide `dtype: auto`."
+    if device.startswith("cuda"):
+        return {"cuda_bf16": bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())}
+    caps = torch.cpu.get_capabilities() if hasattr(torch.cpu, "get_capabilities") else {}
+    return {flag: bool(caps.get(flag, False)) for flag in ("avx512_bf16", "amx_bf16")}
+
+def resolve_dtype(dtype: str="auto",          # auto, float32, bfloat16, float16
+                  device: str="cpu",          # cpu or cuda[:N]
+                  support: dict|None=None,    # the probe's answer (default: ask this machine)
+                 ) -> str:
+    "The dtype to load weights in: as given, or for `auto` bf16 where `device` runs it natively and fp32 elsewhere."
+    if dtype != "auto":
+        if not isinstance(getattr(torch, str(dtype), None), torch.dtype): raise ConfigError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
+        return dtype
+    support = bf16_support(device) if support is None else support
+    return "bfloat16" if any(support.values()) else "float32"
+
+def dtype_provenance(device: str="cpu") -> dict:
+    "This machine's answer to the probe and what `dtype: auto` resolves to (every report's provenance shows it)."
+    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), **bf16_support(device), "auto": resolve_dtype("auto", device)}
+
 # %% ../nbs/03a_hf.ipynb #05800ddf
 def _adapter_identity(adapter: Path, base: str) -> str:
     "Hash of an adapter's weights, after checking it was trained on `base`."
@@ -142,7 +166,7 @@ class HFBackend:
 
     def __init__(self, model: str,            # embedded name, local folder or hub id
                  adapter: str|None=None,      # peft adapter folder
-                 dtype: str="float32",        # float32 or bfloat16
+                 dtype: str="auto",           # auto (bf16 where native, else fp32), float32 or bfloat16
                  device: str="cpu",           # cpu or cuda
                  template: str|None=None,     # chat template: own, or an entry of chat_templates.yaml
                  batch_size: int=16,          # sequences per forward pass
@@ -150,8 +174,8 @@ class HFBackend:
         from transformers import AutoModelForCausalLM
         from transformers.utils import logging as hf_logging
         hf_logging.disable_progress_bar()                            # local loads take a second: no bars in reports
-        folder = model_folder(model)
-        self.tokenizer = load_tokenizer(folder)
+        folder, dtype = model_folder(model), resolve_dtype(dtype, device)
+        self.tokenizer, self.dtype = load_tokenizer(folder), dtype
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(device).eval()
         self.model_id = f"{model}@{dtype}"
         if not adapter: contiguous_head(self.model)

@@ -103,7 +103,7 @@ def usage(profile: str) -> pd.DataFrame:
     return Ledger(ledger_path(profile)).summary()
 
 def provenance(profile: dict) -> dict:
-    "Git commit and dirty flag, package versions, profile and config hash, model ids, usage totals of a run."
+    "Git commit and dirty flag, package versions, profile and config hash, model ids, what `dtype: auto` chose, usage totals of a run."
     u = usage(profile["name"])
     totals = {"requests": int(u.requests.sum()), "cache_hit_rate": round(float(u.cache_hits.sum() / max(u.requests.sum(), 1)), 3),
               "prompt_tokens": int(u.prompt_tokens.sum()), "completion_tokens": int(u.completion_tokens.sum()),
@@ -111,7 +111,12 @@ def provenance(profile: dict) -> dict:
     return {"git_sha": _git("rev-parse", "--verify", "-q", "HEAD") or "unknown", "git_dirty": bool(_git("status", "--porcelain")),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "python": platform.python_version(), "packages": {p: _version(p) for p in PROVENANCE_PACKAGES},
-            "profile": profile["name"], "config_hash": stable_hash(profile, 12), "models": model_ids(profile), "usage": totals}
+            "profile": profile["name"], "config_hash": stable_hash(profile, 12), "models": model_ids(profile),
+            "dtype": _dtype_provenance(), "usage": totals}
+
+def _dtype_provenance() -> dict:
+    from culturellm.hf import dtype_provenance   # imports torch: only when a report asks
+    return dtype_provenance()
 
 def provenance_table(profile: str) -> pd.DataFrame:
     "A run's provenance as a two-column table (the last section of every report)."

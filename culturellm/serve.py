@@ -286,12 +286,13 @@ def serve_cmd(model: str="smollm2-135m-instruct", # embedded model name, local f
               latency: float=0.0,        # seconds added to every request
               refuse_rate: float=0.0,    # share of requests refused by the "content filter"
               seed: int=0,               # fault seed
+              dtype: str="float32",      # fp32 by default: bf16 greedy answers can change with how concurrent requests split the threads
              ) -> int:
     "Serve a model over an OpenAI-compatible API on localhost, optionally injecting faults."
     if model == "echo": responder = EchoResponder()
     else:
         from culturellm.hf import HFBackend
-        responder = HFBackend(model)
+        responder = HFBackend(model, dtype=dtype)
     server = StandInServer(responder, Faults(rate=fault_rate, latency=latency, refuse_rate=refuse_rate, seed=seed),
                            models=[model], port=port)
     print(f"serving {model} at {server.url} (Ctrl-C to stop)", flush=True)

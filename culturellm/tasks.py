@@ -13,7 +13,8 @@ from .data import upstream_file
 
 # %% auto #0
 __all__ = ['PARSE_RULES', 'INVALID', 'PARSERS', 'TASK_FIELDS', 'parse_answer', 'culture_tasks', 'all_tasks', 'task_entry',
-           'task_prompt', 'load_task', 'stratified_sample', 'task_table', 'tasks_list_cmd']
+           'task_prompt', 'load_task', 'class_quota', 'stratified_sample', 'sampling_note', 'task_table',
+           'tasks_list_cmd']
 
 # %% ../nbs/08_tasks.ipynb #27fa7476
 PARSE_RULES = {   # family -> [(substring of the lower-cased answer, label)], first match wins
@@ -105,15 +106,33 @@ def load_task(task: dict, mode: str="corrected") -> tuple[pd.DataFrame, dict]:
     return pd.DataFrame(rows), skipped
 
 # %% ../nbs/08_tasks.ipynb #b5deb44c
-def stratified_sample(rows: pd.DataFrame, n: int|None, seed: int=0) -> pd.DataFrame:
-    "`n` rows (all if None or more than there are), each gold label in proportion and at least once."
+def class_quota(counts: pd.Series,  # rows per gold class
+                n: int,             # rows wanted (at least one per class; at most all rows)
+               ) -> pd.Series:
+    "Rows to draw per class: one each, then every further row to the class furthest below its share of `n`."
+    have, quota = counts.to_numpy(), np.ones(len(counts), dtype=int)
+    share = have / have.sum() * n
+    for _ in range(min(n, have.sum()) - len(have)):
+        quota[np.where(quota < have, share - quota, -np.inf).argmax()] += 1
+    return pd.Series(quota, index=counts.index)
+
+def stratified_sample(rows: pd.DataFrame,  # a task's rows (id, text, gold)
+                      n: int|None,          # rows wanted; None: all
+                      seed: int=0,
+                     ) -> pd.DataFrame:
+    "`n` rows (all if None or more than there are) with every gold class kept, drawn reproducibly."
     if n is None or n >= len(rows): return rows.reset_index(drop=True)
-    counts = rows.gold.value_counts()
-    share = (counts / counts.sum() * n).round().astype(int).clip(lower=1)
-    while share.sum() > n: share[share.idxmax()] -= 1
-    while share.sum() < n: share[(counts - share).idxmax()] += 1
-    picked = [rows[rows.gold == g].sample(k, random_state=seed) for g, k in share.items() if k > 0]
+    quota = class_quota(rows.gold.value_counts(), n)
+    picked = [rows[rows.gold == g].sample(k, random_state=seed) for g, k in quota.items()]
     return pd.concat(picked).sort_values("id").reset_index(drop=True)
+
+def sampling_note(rows: pd.DataFrame, n: int|None) -> str:
+    "What `stratified_sample(rows, n)` did, when it did not simply draw `n` rows."
+    classes = rows.gold.nunique()
+    if n is None: return f"all {len(rows)} rows"
+    if n > len(rows): return f"all {len(rows)} rows (fewer than the {n} asked)"
+    if n < classes: return f"{classes} rows, one per gold class ({n} asked, fewer than the {classes} classes)"
+    return ""
 
 # %% ../nbs/08_tasks.ipynb #2712edd0
 def task_table(cultures: list|None=None, mode: str="paper") -> pd.DataFrame:
