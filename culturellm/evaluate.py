@@ -12,13 +12,15 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from .core import (ConfigError, DataError, append_jsonl, generated_dir, load_profile, prompt_text, read_jsonl,
                              registry_entry, repair_jsonl, stable_hash, write_atomic)
 from .data import upstream_file
-from .tasks import INVALID, culture_tasks, load_task, parse_answer, sampling_note, stratified_sample, task_prompt
+from .tasks import INVALID, culture_tasks, load_task, parse_answer, sampling_note, stratified_sample, task_entry, task_prompt
 
 # %% auto #0
-__all__ = ['EVAL_DEFAULTS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'eval_config', 'culture_context', 'culture_system', 'model_view',
-           'score_logprob', 'score_generate', 'predictions_path', 'predict_task', 'macro_f1', 'bootstrap_ci',
-           'macro_f1_rows', 'task_metrics', 'results_path', 'evaluate_culture', 'evaluate_everywhere', 'load_results',
-           'evaluate_plan', 'average_f1', 'per_task_table', 'plot_task_f1', 'plot_confusions', 'evaluate_cmd']
+__all__ = ['EVAL_DEFAULTS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'HEADLINE', 'eval_config', 'culture_context', 'culture_system',
+           'model_view', 'score_logprob', 'score_generate', 'predictions_path', 'predict_tasks', 'predict_task',
+           'macro_f1', 'bootstrap_ci', 'macro_f1_rows', 'task_metrics', 'results_path', 'scored_path',
+           'evaluate_culture', 'evaluate_everywhere', 'load_scored', 'load_results', 'evaluate_plan', 'average_f1',
+           'per_task_table', 'f1_draws', 'mean_f1_draws', 'interval', 'paired_gain', 'headline_table', 'with_groups',
+           'f1_intervals', 'plot_task_f1', 'plot_confusions', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 from .core import profile_section
@@ -83,24 +85,31 @@ def model_view(profile: str, name: str, culture: str):
     return load_llm(profile, name, stage="evaluate"), "culture"
 
 # %% ../nbs/09_evaluate.ipynb #648b0e62
-def score_logprob(llm, convs: list, task: dict, cfg: dict, mode: str) -> list[dict]:
-    "Predictions by label log-probability."
-    labels = task["labels"]
-    out = []
-    for s in llm.score(convs, [task["verbalizers"][l] for l in labels], desc=task["task"]):
-        if s.refused: out.append({"pred": INVALID, "refused": True, "scores": None}); continue
-        by_label = {l: s.logprobs[task["verbalizers"][l]] for l in labels}
-        out.append({"pred": max(by_label, key=by_label.get), "refused": False, "scores": {l: round(v, 4) for l, v in by_label.items()}})
-    return out
+def _logprob_prediction(s, task: dict) -> dict:
+    "A prediction from label scores: the most likely label, with every label's log-probability."
+    if s.refused: return {"pred": INVALID, "refused": True, "scores": None}
+    by_label = {l: s.logprobs[task["verbalizers"][l]] for l in task["labels"]}
+    return {"pred": max(by_label, key=by_label.get), "refused": False, "scores": {l: round(v, 4) for l, v in by_label.items()}}
 
-def score_generate(llm, convs: list, task: dict, cfg: dict, mode: str) -> list[dict]:
-    "Predictions by generation and upstream's parser."
+def _generated_prediction(c, task: dict, mode: str) -> dict:
+    "A prediction from a generated answer, read by upstream's parser."
+    pred, defaulted = parse_answer(task["prompt"], c.text, mode)
+    return {"pred": INVALID if c.refused else pred, "refused": c.refused, "defaulted": defaulted, "output": c.text}
+
+def _desc(jobs: list) -> str: return jobs[0][0]["task"] if len(jobs) == 1 else f"{len(jobs)} tasks"
+
+def score_logprob(llm, jobs: list, cfg: dict, mode: str) -> list[list[dict]]:
+    "Predictions by label log-probability; every job's (task, conversations) requests go to the model in one pooled call."
+    convs = [c for _, cs in jobs for c in cs]
+    scores = iter(llm.score_each(convs, [[t["verbalizers"][l] for l in t["labels"]] for t, cs in jobs for _ in cs], desc=_desc(jobs)))
+    return [[_logprob_prediction(next(scores), task) for _ in cs] for task, cs in jobs]
+
+def score_generate(llm, jobs: list, cfg: dict, mode: str) -> list[list[dict]]:
+    "Predictions by generation and upstream's parser (all jobs' conversations in one call)."
     sample = 0 if cfg["temperature"] > 0 else None
-    out = []
-    for c in llm.chat(convs, max_tokens=cfg["gen_tokens"], temperature=cfg["temperature"], sample=sample, desc=task["task"]):
-        pred, defaulted = parse_answer(task["prompt"], c.text, mode)
-        out.append({"pred": INVALID if c.refused else pred, "refused": c.refused, "defaulted": defaulted, "output": c.text})
-    return out
+    answers = iter(llm.chat([c for _, cs in jobs for c in cs], max_tokens=cfg["gen_tokens"], temperature=cfg["temperature"],
+                            sample=sample, desc=_desc(jobs)))
+    return [[_generated_prediction(next(answers), task, mode) for _ in cs] for task, cs in jobs]
 
 SCORERS = {"logprob": score_logprob, "generate": score_generate}
 
@@ -114,23 +123,41 @@ def _guard(folder: Path, config: dict) -> None:
     if path.exists() and json.loads(path.read_text()) != config: shutil.rmtree(folder)
     if not path.exists(): write_atomic(path, json.dumps(config, indent=1))
 
-def predict_task(profile: str, model: str, culture: str, task: dict, rows: pd.DataFrame, cfg: dict, llm=None, system=None, chunk: int=64,
-                 system_culture: str|None=None) -> pd.DataFrame:
-    "Predictions of `model` on `rows` of a task (resuming from its predictions file); `system_culture` if the system prompt names another culture."
-    if llm is None: llm, system = model_view(profile, model, culture)
+def _pending(profile: str, model: str, culture: str, task: dict, rows: pd.DataFrame, cfg: dict, llm, system: str, system_culture: str|None):
+    "A task's predictions file, the records it already holds, and the rows and conversations still to ask."
     path = predictions_path(profile, model, culture, task["task"])
     _guard(path.parent, {"model_id": llm.backend.model_id, "scoring": cfg["scoring"], "mode": cfg["mode"], "system": system})
     repair_jsonl(path)
     done = {r["id"]: r for r in read_jsonl(path)} if path.exists() else {}
     todo = rows[~rows.id.isin(done)]
     context = SYSTEMS[system](system_culture or culture, cfg["mode"])
-    for start in range(0, len(todo), chunk):
-        part = todo.iloc[start:start + chunk]
-        convs = [context + [{"role": "user", "content": task_prompt(task, t)}] for t in part.text]
-        for (_, r), conv, p in zip(part.iterrows(), convs, SCORERS[cfg["scoring"]](llm, convs, task, cfg, cfg["mode"])):
-            rec = {"id": int(r.id), "gold": r.gold, **p, "prompt_hash": stable_hash(conv, 16)}
-            append_jsonl(path, rec); done[rec["id"]] = rec
-    return pd.DataFrame([done[i] for i in rows.id])
+    return path, done, [(r, context + [{"role": "user", "content": task_prompt(task, r.text)}]) for r in todo.itertuples()]
+
+def predict_tasks(profile: str, model: str, culture: str,
+                  jobs: list,                 # (task entry, rows) pairs: their requests are pooled
+                  cfg: dict, llm=None, system=None,
+                  chunk: int=1024,            # requests scored and written per round
+                  system_culture: str|None=None,  # the culture the system prompt names, if not `culture`
+                 ) -> list[pd.DataFrame]:
+    "Predictions of `model` on several tasks' rows, requests pooled across tasks, resuming from each task's predictions file."
+    if llm is None: llm, system = model_view(profile, model, culture)
+    state = [_pending(profile, model, culture, task, rows, cfg, llm, system, system_culture) for task, rows in jobs]
+    flat = [(j, r, conv) for j, (_, _, asks) in enumerate(state) for r, conv in asks]
+    for start in range(0, len(flat), chunk):
+        by_job = {}
+        for j, r, conv in flat[start:start + chunk]: by_job.setdefault(j, []).append((r, conv))
+        preds = SCORERS[cfg["scoring"]](llm, [(jobs[j][0], [c for _, c in asks]) for j, asks in by_job.items()], cfg, cfg["mode"])
+        for (j, asks), ps in zip(by_job.items(), preds):
+            path, done, _ = state[j]
+            for (r, conv), p in zip(asks, ps):
+                rec = {"id": int(r.id), "gold": r.gold, **p, "prompt_hash": stable_hash(conv, 16)}
+                append_jsonl(path, rec); done[rec["id"]] = rec
+    return [pd.DataFrame([state[j][1][i] for i in rows.id]) for j, (_, rows) in enumerate(jobs)]
+
+def predict_task(profile: str, model: str, culture: str, task: dict, rows: pd.DataFrame, cfg: dict, llm=None, system=None, chunk: int=1024,
+                 system_culture: str|None=None) -> pd.DataFrame:
+    "Predictions of `model` on `rows` of one task (resuming from its predictions file); `system_culture` if the system prompt names another culture."
+    return predict_tasks(profile, model, culture, [(task, rows)], cfg, llm, system, chunk, system_culture)[0]
 
 # %% ../nbs/09_evaluate.ipynb #e8f9addd
 def macro_f1(gold, pred, labels) -> float:
@@ -164,28 +191,40 @@ def task_metrics(preds: pd.DataFrame, labels: list, n_boot: int=1000, seed: int=
 def results_path(profile: str, culture: str, model: str) -> Path:
     return generated_dir(profile)/"eval"/culture/f"{model}.csv"
 
+def scored_path(profile: str, culture: str, model: str) -> Path:
+    "The examples behind a results table: one row per (task, example) evaluated, with gold and prediction."
+    return generated_dir(profile)/"eval"/culture/"examples"/f"{model}.csv"
+
 def evaluate_culture(profile: str, culture: str, models: list|None=None, tasks: list|None=None) -> pd.DataFrame:
     "Evaluate the profile's comparisons on a culture's tasks; returns (and writes) the results table."
     prof = load_profile(profile)
     cfg = eval_config(prof)
-    chosen = [t for t in culture_tasks(culture) if tasks is None or t["task"] in tasks]
+    loaded = [(t, *load_task(t, cfg["mode"])) for t in culture_tasks(culture) if tasks is None or t["task"] in tasks]
+    jobs = [(task, stratified_sample(data, cfg["per_task"], cfg["seed"])) for task, data, _ in loaded]
     tables = []
     for name in models or [*cfg["models"], *cfg["baselines"]]:
-        llm, system, rows = *model_view(profile, name, culture), []
-        for task in chosen:
-            data, left_out = load_task(task, cfg["mode"])
-            sample = stratified_sample(data, cfg["per_task"], cfg["seed"])
-            preds = predict_task(profile, name, culture, task, sample, cfg, llm, system)
-            rows.append({"culture": culture, "task": task["task"], "type": task["type"], "model": name, "model_id": llm.backend.model_id,
-                         "scoring": cfg["scoring"], "mode": cfg["mode"], **task_metrics(preds, task["labels"], cfg["bootstrap"], cfg["seed"]),
-                         "left_out": json.dumps(left_out), "sampling": sampling_note(data, cfg["per_task"]), "task_version": task["version"], "config_hash": stable_hash(cfg, 12)})
+        llm, system = model_view(profile, name, culture)
+        preds = predict_tasks(profile, name, culture, jobs, cfg, llm, system)       # every task's requests pooled
+        rows = [{"culture": culture, "task": task["task"], "type": task["type"], "model": name, "model_id": llm.backend.model_id,
+                 "scoring": cfg["scoring"], "mode": cfg["mode"], **task_metrics(p, task["labels"], cfg["bootstrap"], cfg["seed"]),
+                 "left_out": json.dumps(left_out), "sampling": sampling_note(data, cfg["per_task"]), "task_version": task["version"],
+                 "config_hash": stable_hash(cfg, 12)} for (task, data, left_out), p in zip(loaded, preds)]
         tables.append(pd.DataFrame(rows))
         write_atomic(results_path(profile, culture, name), tables[-1].to_csv(index=False))
+        scored = pd.concat([p[["id", "gold", "pred"]].assign(culture=culture, task=task["task"], model=name) for (task, _, _), p in zip(loaded, preds)])
+        write_atomic(scored_path(profile, culture, name), scored.to_csv(index=False))
     return pd.concat(tables, ignore_index=True)
 
 def evaluate_everywhere(profile: str, model: str) -> pd.DataFrame:
     "One comparison (e.g. CultureLLM-One) on the tasks of every culture of the profile."
     return pd.concat([evaluate_culture(profile, c, [model]) for c in load_profile(profile)["cultures"]], ignore_index=True)
+
+def load_scored(profile: str, cultures: list|None=None) -> pd.DataFrame:
+    "Every evaluated example of the profile's cultures (culture, task, model, id, gold, pred): what intervals resample."
+    cultures = cultures or load_profile(profile)["cultures"]
+    files = [f for c in cultures for f in sorted((generated_dir(profile)/"eval"/c/"examples").glob("*.csv"))]
+    tables = [pd.read_csv(f, keep_default_na=False, dtype={"gold": str, "pred": str}) for f in files]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["id", "gold", "pred", "culture", "task", "model"])
 
 def load_results(profile: str, cultures: list|None=None) -> pd.DataFrame:
     "Every results table of the profile's evaluated cultures, stacked."
@@ -226,6 +265,78 @@ def per_task_table(results: pd.DataFrame) -> pd.DataFrame:
     "Macro-F1 [95% CI] of every task and model."
     cell = results.apply(lambda r: f"{r.f1:.3f} [{r.f1_lo:.3f}, {r.f1_hi:.3f}]", axis=1)
     return results.assign(cell=cell).pivot_table(index=["culture", "task"], columns="model", values="cell", aggfunc="first")
+
+# %% ../nbs/09_evaluate.ipynb #828da922
+def f1_draws(gold: np.ndarray,  # one task's gold labels
+             preds: dict,        # model -> its predictions on the same examples
+             labels: list, n: int, rng) -> dict:
+    "Macro-F1 of each model on the same `n` resamples of one task's examples."
+    rows = rng.integers(0, len(gold), (n, len(gold)))
+    return {m: macro_f1_rows(gold, p, labels, rows) for m, p in preds.items()}
+
+def mean_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task, model, id, gold, pred
+                  models: list,           # compared on the examples every one of them predicted
+                  n: int=1000, seed: int=0) -> dict:
+    "Each model's macro-F1 averaged over tasks (`point`) and `n` bootstrap draws of it (`draws`), the same draws for every model."
+    wide = scored[scored.model.isin(models)].pivot_table(index=["culture", "task", "id", "gold"], columns="model", values="pred", aggfunc="first")
+    wide = wide.reindex(columns=models).dropna().reset_index()
+    rng, point, draws, tasks = np.random.default_rng(seed), dict.fromkeys(models, 0.0), {m: np.zeros(n) for m in models}, 0
+    for (culture, task), part in wide.groupby(["culture", "task"]):
+        labels, gold = task_entry(culture, task)["labels"], part.gold.to_numpy(dtype=object)
+        preds = {m: part[m].to_numpy(dtype=object) for m in models}
+        for m, d in f1_draws(gold, preds, labels, n, rng).items(): draws[m] += d; point[m] += macro_f1(gold, preds[m], labels)
+        tasks += 1
+    k = max(tasks, 1)
+    return {"point": {m: v / k for m, v in point.items()}, "draws": {m: d / k for m, d in draws.items()}, "tasks": tasks, "examples": len(wide)}
+
+def interval(draws: np.ndarray) -> tuple[float, float]:
+    "The 95% percentile interval of bootstrap draws."
+    return float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))
+
+# %% ../nbs/09_evaluate.ipynb #e8574084
+def paired_gain(scored: pd.DataFrame, model: str, baseline: str, n: int=1000, seed: int=0) -> dict:
+    "Mean macro-F1 of `model` minus `baseline` over every task both were evaluated on, with its paired bootstrap 95% CI ({} if none)."
+    d = mean_f1_draws(scored, [model, baseline], n, seed)
+    if not d["tasks"]: return {}
+    lo, hi = interval(d["draws"][model] - d["draws"][baseline])
+    return {"model": model, "baseline": baseline, "tasks": d["tasks"], "examples": d["examples"], "f1": d["point"][model],
+            "f1_baseline": d["point"][baseline], "gain": d["point"][model] - d["point"][baseline], "gain_lo": lo, "gain_hi": hi,
+            "excludes_0": bool(lo > 0 or hi < 0)}
+
+HEADLINE = [("culture", "base"), ("culture", "base+system"), ("one", "base"), ("one", "base+system")]
+
+def headline_table(scored: pd.DataFrame, n: int=1000, seed: int=0) -> pd.DataFrame:
+    "The report's first table: mean macro-F1 gain of the culture models and of CultureLLM-One over base and base+system, pooled over all tasks, paired 95% CIs."
+    rows = [paired_gain(scored, m, b, n, seed) for m, b in HEADLINE]
+    return pd.DataFrame([r for r in rows if r]).round(4)
+
+# %% ../nbs/09_evaluate.ipynb #73e6c11f
+def with_groups(scored: pd.DataFrame) -> pd.DataFrame:
+    "Evaluated examples with their task's type and their culture's resource level."
+    keys = scored[["culture", "task"]].drop_duplicates()
+    types = {(c, t): task_entry(c, t)["type"] for c, t in keys.itertuples(index=False)}
+    return scored.assign(type=[types[k] for k in zip(scored.culture, scored.task)],
+                         resource=scored.culture.map(lambda c: registry_entry("cultures", c)["resource"]))
+
+def _model_order(models) -> list:
+    known = [m for m in EVAL_DEFAULTS["models"] if m in set(models)]
+    return known + sorted(set(models) - set(known))
+
+def f1_intervals(scored: pd.DataFrame, by: str="culture", baseline: str="base", n: int=1000, seed: int=0) -> pd.DataFrame:
+    "Per group (culture, type or resource; `all` pools every task) and model: mean macro-F1 [95% CI] and its gain over `baseline` [paired 95% CI]."
+    grouped, rows = with_groups(scored[~scored.model.str.startswith("culture:")]), []
+    for group, part in [*grouped.groupby(by), ("all", grouped)]:
+        present = set(part.model)
+        for model in _model_order(present):
+            pair = [model] + ([baseline] if baseline in present and model != baseline else [])
+            d = mean_f1_draws(part, pair, n, seed)
+            lo, hi = interval(d["draws"][model])
+            row = {by: group, "model": model, "tasks": d["tasks"], "examples": d["examples"], "f1": d["point"][model], "f1_lo": lo, "f1_hi": hi}
+            if len(pair) == 2:
+                glo, ghi = interval(d["draws"][model] - d["draws"][baseline])
+                row |= {f"gain_vs_{baseline}": d["point"][model] - d["point"][baseline], "gain_lo": glo, "gain_hi": ghi, "excludes_0": bool(glo > 0 or ghi < 0)}
+            rows.append(row)
+    return pd.DataFrame(rows).set_index([by, "model"]).round(4)
 
 # %% ../nbs/09_evaluate.ipynb #53de3ad8
 def plot_task_f1(results: pd.DataFrame, title: str=""):

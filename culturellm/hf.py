@@ -4,7 +4,7 @@
 
 # %% ../nbs/03a_hf.ipynb #a0a61aa4
 from __future__ import annotations
-import fcntl, importlib, importlib.util, inspect, json, os, shutil, tempfile, time, warnings
+import copy, fcntl, importlib, importlib.util, inspect, json, math, os, shutil, tempfile, time, warnings
 from functools import lru_cache
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +15,7 @@ from .llm import Completion, LabelScores
 # %% auto #0
 __all__ = ['KNOWN_WARNINGS', 'gguf_file', 'file_lock', 'embedded_model_folder', 'model_folder', 'known_warnings_silenced',
            'load_tokenizer', 'PromptFormat', 'contiguous_head', 'bf16_support', 'resolve_dtype', 'dtype_provenance',
-           'HFBackend', 'StopAfterAnswer']
+           'HFBackend', 'StopAfterAnswer', 'length_batches', 'common_prefix', 'label_paths']
 
 # %% ../nbs/03a_hf.ipynb #75bfe368
 def gguf_file(entry: dict, workdir: Path) -> Path:
@@ -170,6 +170,9 @@ class HFBackend:
                  device: str="cpu",           # cpu or cuda
                  template: str|None=None,     # chat template: own, or an entry of chat_templates.yaml
                  batch_size: int=16,          # sequences per forward pass
+                 score_rows: int=64,          # sequences per scoring pass at most
+                 batch_tokens: int=2048,      # padded tokens per scoring pass at most
+                 pass_tokens: int=256,        # what one more scoring pass costs, in tokens (reading every weight once)
                 ):
         from transformers import AutoModelForCausalLM
         from transformers.utils import logging as hf_logging
@@ -178,7 +181,6 @@ class HFBackend:
         self.tokenizer, self.dtype = load_tokenizer(folder), dtype
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(device).eval()
         self.model_id = f"{model}@{dtype}"
-        if not adapter: contiguous_head(self.model)
         if adapter:
             from peft import PeftModel
             self.model_id += f"+adapter:{_adapter_identity(Path(adapter), model)}"
@@ -186,6 +188,8 @@ class HFBackend:
         contiguous_head(self.model)
         default = registry("models").get(model, {}).get("template") or ("own" if self.tokenizer.chat_template else "plain")
         self.format, self.device, self.batch_size = PromptFormat(self.tokenizer, template or default), device, batch_size
+        self.score_rows, self.batch_tokens, self.pass_tokens = score_rows, batch_tokens, pass_tokens
+        self.score_chunk = 1024                                      # the LLM layer hands over up to 1024 requests to sort at once
         if self.tokenizer.pad_token_id is None: self.tokenizer.pad_token = self.tokenizer.eos_token
 
 # %% ../nbs/03a_hf.ipynb #a44f00a3
@@ -249,6 +253,36 @@ def _chat(self, conversations: list, max_tokens: int=64, temperature: float=0.0,
 HFBackend.chat = _chat
 
 # %% ../nbs/03a_hf.ipynb #a4c6aa7a
+def length_batches(lengths: list[int],  # token count of each sequence
+                   max_rows: int,       # sequences per batch at most
+                   max_tokens: int,     # padded tokens (rows x longest) per batch at most
+                   pass_tokens: int=64, # what one more forward pass costs, in tokens (reading the weights once)
+                  ) -> list[list[int]]:
+    "Indices sorted by length, cut into the batches that cost least: padded tokens plus `pass_tokens` per batch."
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    width = [lengths[i] for i in order]
+    best, cut = [0] + [math.inf] * len(order), [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):                                   # best[end]: cheapest cover of the `end` shortest
+        for start in range(max(0, end - max_rows), end):
+            rows = end - start
+            cost = best[start] + pass_tokens + rows * width[end - 1]
+            if (rows == 1 or rows * width[end - 1] <= max_tokens) and cost < best[end]: best[end], cut[end] = cost, start
+    batches, end = [], len(order)
+    while end: batches.append(order[cut[end]:end]); end = cut[end]
+    return batches[::-1]
+
+def common_prefix(seqs: list[list[int]]) -> int:
+    "Length of the prefix every sequence shares, leaving each at least its last token."
+    n, first = min(map(len, seqs)) - 1, seqs[0]
+    for s in seqs[1:]: n = next((j for j in range(n) if s[j] != first[j]), n)
+    return max(n, 0)
+
+def label_paths(tails: list[list[int]]) -> list[tuple]:
+    "Label tokens that must run after the prompt: each label's tokens but its last, a path that begins another left out."
+    inner = {tuple(t[:-1]) for t in tails if len(t) > 1}
+    return sorted(p for p in inner if not any(len(q) > len(p) and q[:len(p)] == p for q in inner))
+
+# %% ../nbs/03a_hf.ipynb #ccabf723
 def _forward_tail(self, seqs: list[list[int]], keep: int):
     "Yield (indices, log-softmax of the last `keep` positions) per sub-batch of left-padded sequences."
     for start in range(0, len(seqs), self.batch_size):
@@ -256,22 +290,6 @@ def _forward_tail(self, seqs: list[list[int]], keep: int):
         with torch.inference_mode():
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=keep).logits
         yield range(start, start + len(ids)), logits.float().log_softmax(-1)
-
-def _gather_logprobs(self, seqs: list[list[int]], picks: list[list[tuple[int, int]]], keep: int) -> list[list[float]]:
-    "For each sequence, the log-probabilities at (kept row, token id) pairs; only those values are kept in memory."
-    out = [None] * len(seqs)
-    for rows, lp in _forward_tail(self, seqs, keep):
-        for b, i in enumerate(rows):
-            r, t = zip(*picks[i])
-            out[i] = lp[b, list(r), list(t)].tolist()
-    return out
-
-def _score_one_pass(self, heads, tails) -> list[list[float]]:
-    "Labels sharing all but their last token: one sequence per example, every label read at the last position."
-    shared = tails[0][0][:-1]
-    picks = [[(j, t) for j, t in enumerate(shared)] + [(len(shared), ts[-1]) for ts in example] for example in tails]
-    values = _gather_logprobs(self, [h + shared for h in heads], picks, len(shared) + 1)
-    return [[sum(v[:len(shared)]) + last for last in v[len(shared):]] for v in values]
 
 def _right_pad(seqs: list[list[int]], pad: int, device: str):
     "Right-padded ids and attention mask of a batch of sequences."
@@ -284,36 +302,81 @@ def _cache_name(model) -> str:
     "The keyword (and output field) of a model's key/value cache: `cache` since transformers 5.2x, `past_key_values` before."
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
-def _score_shared_head(self, heads, tails) -> list[list[float]]:
-    "General case: each prompt runs once; its key/value cache is repeated for the k labels, whose tokens run after it."
-    k, pad, out = len(tails[0]), self.tokenizer.pad_token_id, []
-    step = max(1, self.batch_size // k)                                   # examples per sub-batch: k label rows each
-    for start in range(0, len(heads), step):
-        ids, mask, pos = _left_pad(heads[start:start + step], pad, self.device)
-        flat = [t for ts in tails[start:start + step] for t in ts]
-        tail_ids, tail_mask = _right_pad(flat, pad, self.device)
-        with torch.inference_mode():
-            first = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
-            cache = getattr(first, _cache_name(self.model))
-            cache.batch_repeat_interleave(k)
-            rest = self.model(input_ids=tail_ids, attention_mask=torch.cat([mask.repeat_interleave(k, 0), tail_mask], 1),
-                              position_ids=pos[:, -1:].repeat_interleave(k, 0) + 1 + torch.arange(tail_ids.shape[1], device=self.device),
-                              use_cache=False, **{_cache_name(self.model): cache}).logits
-        lp_first = first.logits[:, -1].float().log_softmax(-1).repeat_interleave(k, 0)   # predicts each label's first token
-        lp_rest = rest[:, :-1].float().log_softmax(-1)                                    # position j predicts token j + 1
-        sums = [lp_first[r, t[0]].item() + sum(lp_rest[r, j - 1, t[j]].item() for j in range(1, len(t))) for r, t in enumerate(flat)]
-        out += [sums[i * k:(i + 1) * k] for i in range(len(sums) // k)]
-    return out
+def _forward(self, ids, mask, pos, cache=None, keep: int=0):
+    "One forward pass; returns its logits and the key/value cache it grew."
+    with torch.inference_mode():
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=keep,
+                         **({_cache_name(self.model): cache} if cache is not None else {}))
+    return out.logits, getattr(out, _cache_name(self.model))
+
+# %% ../nbs/03a_hf.ipynb #db6033d0
+def _prefix_cache(self, prefix: list[int]):
+    "The key/value cache of the prefix every prompt of a call shares, run once (None when there is none)."
+    if not prefix: return None
+    ids = torch.tensor([prefix], device=self.device)
+    return _forward(self, ids, torch.ones_like(ids), torch.arange(len(prefix), device=self.device)[None], keep=1)[1]
+
+def _run_prompts(self, seqs: list[list[int]], shared: int, prefix, keep: int):
+    "Log-softmax at the last `keep` positions of each sequence, whose first `shared` tokens come from the `prefix` cache; with the cache and mask it grew."
+    rows, cache = len(seqs), copy.deepcopy(prefix)
+    if cache is not None: cache.batch_repeat_interleave(rows)
+    ids, mask, pos = _left_pad([s[shared:] for s in seqs], self.tokenizer.pad_token_id, self.device)
+    mask = torch.cat([torch.ones(rows, shared, dtype=torch.long, device=self.device), mask], 1)   # padding sits between prefix and suffix
+    logits, cache = _forward(self, ids, mask, pos + shared, cache, keep)
+    return logits.float().log_softmax(-1), cache, mask
+
+def _run_paths(self, cache, mask, starts: list[int], rows: list[int], paths: list[tuple]):
+    "Log-softmax at every position of each label path, run after its example's cached prompt (`rows`: that example)."
+    index = torch.tensor(rows, device=self.device)
+    cache.batch_select_indices(index)
+    ids, path_mask = _right_pad([list(p) for p in paths], self.tokenizer.pad_token_id, self.device)
+    pos = torch.tensor(starts, device=self.device)[:, None] + torch.arange(ids.shape[1], device=self.device)
+    logits, _ = _forward(self, ids, torch.cat([mask[index], path_mask], 1), pos, cache)
+    return logits.float().log_softmax(-1)
+
+# %% ../nbs/03a_hf.ipynb #bf2405e2
+def _score_one_pass(self, heads, tails, paths, shared: int, prefix) -> list[list[float]]:
+    "At most one label path per prompt: it runs on the end of its prompt, and every label is read in the last positions."
+    ends = [list(ps[0]) if ps else [] for ps in paths]
+    keep = 1 + max(map(len, ends))
+    lp, _, _ = _run_prompts(self, [h + e for h, e in zip(heads, ends)], shared, prefix, keep)
+    start = lambda i: keep - 1 - len(ends[i])                             # kept position of the prompt's last token
+    return [[sum(lp[i, start(i) + j, t[j]].item() for j in range(len(t))) for t in ts] for i, ts in enumerate(tails)]
+
+def _score_two_pass(self, heads, tails, paths, shared: int, prefix) -> list[list[float]]:
+    "Several label paths per prompt: the prompts run first, then every path on its prompt's cache (labels sharing a prefix share a row)."
+    first, cache, mask = _run_prompts(self, heads, shared, prefix, 1)
+    rows = [(i, p) for i, ps in enumerate(paths) for p in ps]
+    inner = _run_paths(self, cache, mask, [len(heads[i]) for i, _ in rows], [i for i, _ in rows], [p for _, p in rows])
+    row_of = {key: r for r, key in enumerate(rows)}
+    def logprob(i, t):
+        if len(t) == 1: return first[i, -1, t[0]].item()
+        r = next(row_of[(i, p)] for p in paths[i] if p[:len(t) - 1] == tuple(t[:-1]))
+        return first[i, -1, t[0]].item() + sum(inner[r, j - 1, t[j]].item() for j in range(1, len(t)))
+    return [[logprob(i, t) for t in ts] for i, ts in enumerate(tails)]
+
+def _score_batch(self, heads, tails, shared: int, prefix) -> list[list[float]]:
+    "Log-probability of every label tail after each prompt of one batch."
+    paths = [label_paths(ts) for ts in tails]
+    one_pass = all(len(ps) <= 1 for ps in paths)
+    return (_score_one_pass if one_pass else _score_two_pass)(self, heads, tails, paths, shared, prefix)
+
+def _score_each(self, conversations: list, label_sets: list) -> list[LabelScores]:
+    "Log-probability of each conversation's own labels as its answer (requests of many tasks pooled, length-sorted; input order kept)."
+    if not conversations: return []
+    split = [[self.format.split(self.format.prompt(c), l) for l in labels] for c, labels in zip(conversations, label_sets)]
+    heads, tails, sums = [s[0][0] for s in split], [[t for _, t in s] for s in split], {}
+    shared = common_prefix(heads)
+    prefix = _prefix_cache(self, heads[0][:shared])                       # runs once per call; each batch reuses its cache
+    for batch in length_batches([len(h) - shared for h in heads], self.score_rows, self.batch_tokens, self.pass_tokens):
+        sums.update(zip(batch, _score_batch(self, [heads[i] for i in batch], [tails[i] for i in batch], shared, prefix)))
+    return [LabelScores(dict(zip(labels, sums[i])), len(h)) for i, (h, labels) in enumerate(zip(heads, label_sets))]
 
 def _score(self, conversations: list, labels: list) -> list[LabelScores]:
     "Log-probability of each label as the answer to each conversation."
-    split = [[self.format.split(self.format.prompt(c), l) for l in labels] for c in conversations]
-    heads, tails = [s[0][0] for s in split], [[t for _, t in s] for s in split]
-    one_pass = all(len({tuple(t[:-1]) for t in ts} | {tuple(tails[0][0][:-1])}) == 1 and len({t[-1] for t in ts}) == len(ts) for ts in tails)
-    sums = (_score_one_pass if one_pass else _score_shared_head)(self, heads, tails)
-    return [LabelScores(dict(zip(labels, s)), len(h)) for s, h in zip(sums, heads)]
+    return self.score_each(conversations, [labels] * len(conversations))
 
-HFBackend.score = _score
+HFBackend.score_each, HFBackend.score = _score_each, _score
 
 # %% ../nbs/03a_hf.ipynb #ca033875
 def _top_logprobs(self, conversation: list, k: int=20) -> list[tuple[str, float]]:

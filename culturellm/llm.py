@@ -15,7 +15,7 @@ from .core import (ConfigError, DataError, append_jsonl, cache_dir, canonical_js
 
 # %% auto #0
 __all__ = ['BACKENDS', 'Completion', 'LabelScores', 'Backend', 'ResponseCache', 'price', 'token_cost', 'Ledger', 'LLM',
-           'make_backend', 'cache_path', 'ledger_path', 'role_spec', 'load_llm']
+           'score_requests', 'make_backend', 'cache_path', 'ledger_path', 'role_spec', 'load_llm']
 
 # %% ../nbs/03_llm.ipynb #b5f9543c
 @dataclass
@@ -140,7 +140,7 @@ class LLM:
         b = self.backend
         return stable_hash({"kind": kind, "backend": b.name, "endpoint": b.endpoint, "model": b.model_id, **request})
 
-    def _run(self, kind: str, requests: list[dict], compute, decode, desc: str):
+    def _run(self, kind: str, requests: list[dict], compute, decode, desc: str, chunk: int|None=None):
         "Answer requests from the cache, compute each distinct miss once in batches, store and record them."
         keys = [self.key(kind, r) for r in requests]
         cacheable = [kind == "score" or r.get("temperature", 0) == 0 or r.get("sample") is not None for r in requests]
@@ -152,8 +152,9 @@ class LLM:
         todo, tokens = list(pending), [0, 0]
         bar = tqdm(total=len(todo), desc=desc or f"{self.role or self.backend.model_id} {kind}", unit="req",
                    disable=not self.progress or not todo)
-        for start in range(0, len(todo), self.batch_size):
-            batch = todo[start:start + self.batch_size]
+        chunk = chunk or self.batch_size                                  # requests handed to the backend at once
+        for start in range(0, len(todo), chunk):
+            batch = todo[start:start + chunk]
             for k, out in zip(batch, compute([requests[pending[k][0]] for k in batch])):
                 out.key = keys[pending[k][0]]
                 for i in pending[k]: results[i] = out
@@ -178,12 +179,29 @@ class LLM:
                                                  [None if sample is None else stable_hash([r["messages"], sample], 8) for r in reqs])
         return self._run("chat", requests, compute, lambda d, cached: Completion(**{**d, "cached": cached}), desc)
 
+    def score_each(self, conversations: list, # message lists
+                   label_sets: list,          # each conversation's candidate labels (tasks may be pooled in one call)
+                   desc: str="") -> list[LabelScores]:
+        "Log-probability of each conversation's own labels as its answer."
+        for labels in label_sets:
+            if len(set(labels)) != len(labels) or not labels: raise ConfigError(f"labels must be distinct and non-empty: {labels}")
+        requests = [{"messages": c, "labels": list(l)} for c, l in zip(conversations, label_sets)]
+        chunk = getattr(self.backend, "score_chunk", self.batch_size)     # an in-process backend sorts a whole chunk by length
+        return self._run("score", requests, lambda reqs: score_requests(self.backend, reqs),
+                         lambda d, cached: LabelScores(**{**d, "cached": cached}), desc, chunk)
+
     def score(self, conversations: list, labels: list, desc: str="") -> list[LabelScores]:
         "Log-probability of each label as the answer to each conversation."
-        if len(set(labels)) != len(labels) or not labels: raise ConfigError(f"labels must be distinct and non-empty: {labels}")
-        requests = [{"messages": c, "labels": list(labels)} for c in conversations]
-        compute = lambda reqs: self.backend.score([r["messages"] for r in reqs], list(labels))
-        return self._run("score", requests, compute, lambda d, cached: LabelScores(**{**d, "cached": cached}), desc)
+        return self.score_each(conversations, [labels] * len(conversations), desc)
+
+def score_requests(backend: Backend, requests: list[dict]) -> list[LabelScores]:
+    "Score requests with their own labels: pooled where the backend can (`score_each`), else one call per label set."
+    if hasattr(backend, "score_each"): return backend.score_each([r["messages"] for r in requests], [r["labels"] for r in requests])
+    out, groups = [None] * len(requests), {}
+    for i, r in enumerate(requests): groups.setdefault(tuple(r["labels"]), []).append(i)
+    for labels, idx in groups.items():
+        for i, s in zip(idx, backend.score([requests[i]["messages"] for i in idx], list(labels))): out[i] = s
+    return out
 
 # %% ../nbs/03_llm.ipynb #7a88ef5c
 BACKENDS = {"hf": "culturellm.hf:HFBackend", "openai": "culturellm.openai_backend:OpenAIBackend"}

@@ -39,7 +39,7 @@ def own_task(home, rows, name="mine"):
     reg = home/"data/registry/tasks/bengali.yaml"
     reg.write_text(reg.read_text() + f"- {{task: {name}, type: offensive, path: data/mytask.jsonl, text: data, label: label, labels: ['OFF', NOT],"
                    " verbalizers: {'OFF': 'OFF', NOT: NOT_OFF}, prompt: offensive, metric: f1_macro, version: 1}\n")
-    (home/"data/profiles/ev.yaml").write_text("cultures: [bengali]\nroles:\n  base: {backend: hf, model: gemma-3-270m, dtype: bfloat16}\n"
+    (home/"data/profiles/ev.yaml").write_text("cultures: [bengali]\nroles:\n  base: {backend: hf, model: gemma-3-270m, dtype: auto}\n"
                                              "evaluate: {models: [base], per_task: 12, bootstrap: 100}\n")
 
 
