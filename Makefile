@@ -31,7 +31,8 @@ test: install
 	.ci/unchanged $(BIN)/nbdev_clean
 	.ci/unchanged $(BIN)/nbdev_export
 	# one process per notebook (two at a time): a failing notebook cannot leak its environment into the next one
-	ls nbs/*.ipynb | xargs -P 2 -n 1 $(BIN)/nbdev_test --path
+	# one torch thread each: two processes of two threads on two cores oversubscribe the CPU (OpenMP spins), many times slower
+	ls nbs/*.ipynb | OMP_NUM_THREADS=1 xargs -P 2 -n 1 $(BIN)/nbdev_test --path
 	$(BIN)/pytest -q --durations=15 tests
 
 # Every benchmark, side by side measurements; writes reports/$(PROFILE)/benchmarks.md (about half an hour on 2 cores).

@@ -2,7 +2,8 @@
 
 The laptop profile's evaluation slice (every task of every culture, the profile's stratified `per_task` examples,
 its seed and mode) on its base model (the embedded Gemma-3-270M), as the `base` comparison: no system prompt. Both
-methods see the same examples; neither uses the response cache. Prints examples/s of each, macro-F1 of each, the
+methods see the same examples, a culture's tasks pooled in one call as `predict_tasks` makes it; neither uses the
+response cache. Prints examples/s of each, macro-F1 of each, the
 invalid-answer fraction under generate+parse, and as its last line `eval_throughput ratio: X` (scoring / generation).
 
     .venv/bin/python benchmarks/eval_throughput.py [--profile laptop] [--per-task N]
@@ -30,12 +31,15 @@ def main():
         slices.append((task, [[{"role": "user", "content": task_prompt(task, t)}] for t in rows.text], rows.gold.tolist()))
     total = sum(len(c) for _, c, _ in slices)
     timings, f1s, invalid = {}, {}, 0
+    by_culture = {}
+    for task, convs, gold in slices: by_culture.setdefault(task["culture"], []).append((task, convs, gold))
     for method, scorer in (("label scoring", score_logprob), ("generate+parse", score_generate)):
         start, scores = time.perf_counter(), []
-        for task, convs, gold in slices:
-            preds = [p["pred"] for p in scorer(llm, convs, task, cfg, cfg["mode"])]
-            scores.append(macro_f1(gold, preds, task["labels"]))
-            if method == "generate+parse": invalid += sum(p == INVALID for p in preds)
+        for jobs in by_culture.values():                                  # a culture's tasks pooled, as predict_tasks does
+            for (task, _, gold), preds in zip(jobs, scorer(llm, [(t, c) for t, c, _ in jobs], cfg, cfg["mode"])):
+                picked = [p["pred"] for p in preds]
+                scores.append(macro_f1(gold, picked, task["labels"]))
+                if method == "generate+parse": invalid += sum(p == INVALID for p in picked)
         timings[method], f1s[method] = total / (time.perf_counter() - start), sum(scores) / len(scores)
     print(f"profile {args.profile}: {len(slices)} tasks x {n} examples = {total} examples, base {llm.backend.model_id}, mode {cfg['mode']}")
     for method in timings: print(f"{method}: {timings[method]:.2f} examples/s, mean macro-F1 {f1s[method]:.3f}")

@@ -193,7 +193,7 @@ def benchmark_accuracy(llm, rows: pd.DataFrame, kind: str, max_tokens: int=64) -
     answers = llm.chat([[{"role": "user", "content": q}] for q in rows.question], max_tokens=max_tokens, desc="forgetting")
     read = (lambda t: t.strip().split("\n")[0].strip()) if kind == "bbh" else last_number
     correct = [str(read(a.text)) == str(g) for a, g in zip(answers, rows.answer)]
-    return {"items": len(rows), "correct": int(sum(correct)), "accuracy": round(float(np.mean(correct)), 4)}
+    return {"items": len(rows), "correct": int(sum(correct)), "accuracy": round(float(np.mean(correct)), 4), "flags": correct}
 
 # %% ../nbs/11_analysis.ipynb #ea017101
 def resource_table(results: pd.DataFrame, model: str="culture", baseline: str="base") -> pd.DataFrame:
@@ -266,12 +266,19 @@ def ablation_table(profile: str) -> pd.DataFrame:
         sets = load_sets(profile, culture)
         main = sets[sets.main].name.iloc[0]
         main_f1 = evaluate_culture(profile, culture, ["culture"]).f1.mean()
-        rows.append({"culture": culture, "set": f"{main} (main)", "rows": int(sets[sets.main].rows.iloc[0]), "f1": main_f1})
+        rows.append({"culture": culture, "set": f"{main} (main)", "model": "culture", "rows": int(sets[sets.main].rows.iloc[0]), "f1": main_f1})
         for name in [s for s in cfg["ablation_sets"] if s in set(sets.name) and s != main]:
             finetune(profile, culture, name)
             f1 = evaluate_culture(profile, culture, [f"culture:{name}"]).f1.mean()
-            rows.append({"culture": culture, "set": name, "rows": int(sets[sets.name == name].rows.iloc[0]), "f1": f1})
-    return save_study(profile, "ablations", pd.DataFrame(rows).round(4).set_index(["culture", "set"]))
+            rows.append({"culture": culture, "set": name, "model": f"culture:{name}", "rows": int(sets[sets.name == name].rows.iloc[0]), "f1": f1})
+    table = pd.DataFrame([r | _gain_over_base(profile, r) for r in rows])
+    return save_study(profile, "ablations", table.drop(columns="model").round(4).set_index(["culture", "set"]))
+
+def _gain_over_base(profile: str, row: dict) -> dict:
+    "A model's macro-F1 interval and its paired gain over the base on the same examples (nothing if the base was not evaluated)."
+    from culturellm.evaluate import eval_config, load_scored, paired_gain
+    g = paired_gain(load_scored(profile, [row["culture"]]), row["model"], "base", eval_config(load_profile(profile))["bootstrap"])
+    return {k: g[k] for k in ("f1_lo", "f1_hi", "gain", "gain_lo", "gain_hi", "excludes_0")} if g else {}
 
 def forgetting_table(profile: str) -> pd.DataFrame:
     "Accuracy of the base and the chosen cultures' models on each forgetting benchmark (which data: in the table)."
@@ -287,4 +294,18 @@ def forgetting_table(profile: str) -> pd.DataFrame:
                 llm, _ = model_view(profile, name, culture)
                 label = "base" if name == "base" else f"culturellm-{culture}"
                 rows.append({"data": described, "model": label, **benchmark_accuracy(llm, data, kind, cfg["forgetting_tokens"])})
-    return save_study(profile, "forgetting", pd.DataFrame(rows).set_index(["data", "model"]))
+    from culturellm.evaluate import yes_no
+    table = pd.DataFrame([r | _accuracy_intervals(r, rows) for r in rows]).drop(columns="flags")
+    if "excludes_0" in table: table["excludes_0"] = yes_no(table["excludes_0"])
+    return save_study(profile, "forgetting", table.set_index(["data", "model"]))
+
+def _accuracy_intervals(row: dict, rows: list) -> dict:
+    "95% CI of a model's accuracy and, for a fine-tuned model, its paired change against the base on the same items."
+    from culturellm.evaluate import mean_interval
+    lo, hi = mean_interval(row["flags"])
+    out = {"accuracy_lo": round(lo, 4), "accuracy_hi": round(hi, 4)}
+    base = next((r for r in rows if r["model"] == "base" and r["data"] == row["data"]), None)
+    if base is None or row is base: return out
+    diff = np.array(row["flags"], dtype=float) - np.array(base["flags"], dtype=float)
+    dlo, dhi = mean_interval(diff)
+    return out | {"change_vs_base": round(float(diff.mean()), 4), "change_lo": round(dlo, 4), "change_hi": round(dhi, 4), "excludes_0": bool(dlo > 0 or dhi < 0)}

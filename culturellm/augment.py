@@ -17,12 +17,13 @@ from .wvs import load_questions
 from .data import upstream_file
 
 # %% auto #0
-__all__ = ['MODES', 'DEFAULTS', 'PARSERS', 'TAG_ORDER', 'TAG_NAMES', 'SYNONYM_SOURCES', 'REPLACERS', 'augment_config',
-           'parse_paper', 'parse_numbered', 'normalized', 'is_english', 'rejection', 'paraphrases', 'english_pipeline',
-           'content_words', 'clean_synonyms', 'parse_synonym_lines', 'synonyms_per_word', 'synonyms_per_sentence',
-           'replace_substring', 'replace_whole_token', 'synonym_walk', 'augment_chunk', 'augment_dir', 'augment',
-           'load_samples', 'load_manifest', 'upstream_samples', 'augment_stats', 'plot_similarity', 'augment_all',
-           'seed_counts', 'variant_table', 'stats_table', 'augment_plan', 'augment_cmd']
+__all__ = ['MODES', 'DEFAULTS', 'PAPER_THRESHOLD', 'PARSERS', 'TAG_ORDER', 'TAG_NAMES', 'SYNONYM_SOURCES', 'REPLACERS',
+           'augment_config', 'calibrated_threshold', 'filter_threshold', 'parse_paper', 'parse_numbered', 'normalized',
+           'is_english', 'rejection', 'paraphrases', 'english_pipeline', 'content_words', 'clean_synonyms',
+           'parse_synonym_lines', 'synonyms_per_word', 'synonyms_per_sentence', 'replace_substring',
+           'replace_whole_token', 'synonym_walk', 'augment_chunk', 'augment_dir', 'augment', 'load_samples',
+           'load_manifest', 'upstream_samples', 'augment_stats', 'plot_similarity', 'augment_all', 'seed_counts',
+           'kept_per_seed', 'thresholds_table', 'variant_table', 'stats_table', 'augment_plan', 'augment_cmd']
 
 # %% ../nbs/05_augment.ipynb #64cbe670
 MODES = {
@@ -30,7 +31,7 @@ MODES = {
     "improved":      {"parser": "numbered", "synonyms": "per_sentence", "replace": "whole_token", "emit": ("step1", "step2"), "dedupe": True},
     "sentence_only": {"parser": "numbered", "synonyms": None, "replace": None, "emit": ("step1",), "dedupe": True},
 }
-DEFAULTS = {"modes": ["improved"], "seeds": 50, "n": 5, "m": 10, "max_calls": 10, "threshold": 0.8, "comparison": "gt",
+DEFAULTS = {"modes": ["improved"], "seeds": 50, "n": 5, "m": 10, "max_calls": 10, "threshold": "auto", "calibration_share": 0.95, "comparison": "gt",
             "temperature": 0.7, "max_tokens": 200, "synonym_tokens": 120, "rounds": 10, "chunk": 16}
 
 from .core import profile_section
@@ -39,6 +40,24 @@ def augment_config(profile: dict, mode: str) -> dict:
     "The augmentation settings of a profile for one mode (profile values over defaults), checked."
     if mode not in MODES: raise ConfigError(f"unknown augmentation mode {mode!r}; known: {', '.join(MODES)}")
     return {**profile_section(profile, "augment", DEFAULTS), "mode": mode, **MODES[mode]}
+
+# %% ../nbs/05_augment.ipynb #cee41e2a
+PAPER_THRESHOLD = 0.8                  # upstream: cosine > 0.80 under bert-base-uncased mean pooling
+_CALIBRATED: dict = {}
+
+def calibrated_threshold(emb: Embeddings, share: float=0.95, name: str="new_WVQ_500.jsonl") -> float:
+    "The similarity above which `emb` keeps `share` of the authors' released GPT-4 samples (each against its seed)."
+    key = (emb.embedder.model_id, share, name)
+    if key not in _CALIBRATED:
+        rows = read_jsonl(upstream_file(name))
+        sims = emb.similarity([r["ori_content"] for r in rows], [r["q_content"] for r in rows])
+        _CALIBRATED[key] = round(float(np.quantile(sims, 1 - share)), 4)
+    return _CALIBRATED[key]
+
+def filter_threshold(cfg: dict, emb: Embeddings) -> float:
+    "The threshold a run filters with: the profile's number, or for `auto` upstream's 0.80 in paper mode and the embedder's calibrated value otherwise."
+    if cfg["threshold"] != "auto": return float(cfg["threshold"])
+    return PAPER_THRESHOLD if cfg["mode"] == "paper" else calibrated_threshold(emb, cfg["calibration_share"])
 
 # %% ../nbs/05_augment.ipynb #4e934db7
 def parse_paper(text: str) -> list[str]:
@@ -92,7 +111,7 @@ def paraphrases(seeds: dict,   # q_id -> seed text
             seen = {normalized(t) for t, _, _ in rec["accepted"]} if cfg["dedupe"] else None
             sims = emb.similarity([seeds[q]] * len(items), items)
             for text, sim in zip(items, sims):
-                reason = rejection(text, seeds[q], seen) or (None if passes(sim, cfg["threshold"], cfg["comparison"]) else "below_threshold")
+                reason = rejection(text, seeds[q], seen) or (None if passes(sim, filter_threshold(cfg, emb), cfg["comparison"]) else "below_threshold")
                 if reason: rec["rejected"].append({"text": text, "reason": reason, "sim_seed": round(float(sim), 4), "key": answer.key})
                 else:
                     rec["accepted"].append((text, round(float(sim), 4), answer.key))
@@ -198,7 +217,7 @@ def synonym_walk(parent: str, words: list[tuple[str, str]], table: dict, replace
                 walk.append(current)
         if not walk: continue
         for text, sim in zip(walk, emb.similarity([parent] * len(walk), walk)):
-            if text != parent and passes(sim, cfg["threshold"], cfg["comparison"]): pool.setdefault(text, round(float(sim), 4))
+            if text != parent and passes(sim, filter_threshold(cfg, emb), cfg["comparison"]): pool.setdefault(text, round(float(sim), 4))
     return pool
 
 # %% ../nbs/05_augment.ipynb #b6664f50
@@ -289,6 +308,7 @@ def augment(profile: str,   # profile name
     prof = load_profile(profile)
     cfg = augment_config(prof, mode)
     llm, emb = load_llm(prof, "augmenter", stage=f"augment-{mode}"), load_embeddings(prof)
+    cfg = {**cfg, "threshold": filter_threshold(cfg, emb), "threshold_setting": cfg["threshold"]}   # the number filtered with, and how it was chosen
     questions = load_questions().head(cfg["seeds"])
     run_config = json.loads(json.dumps({**cfg, "augmenter": llm.backend.model_id, "embedder": emb.embedder.model_id,
                                         "questions": stable_hash(questions.text.tolist(), 16)}))
@@ -364,6 +384,26 @@ def seed_counts(profile: str) -> pd.DataFrame:
     questions = load_questions().head(augment_config(load_profile(profile), "improved")["seeds"])
     counts = {m: load_samples(profile, m).groupby("q_id").size() for m in modes}
     return pd.DataFrame(counts).reindex(questions.index, fill_value=0).fillna(0).astype(int).set_index(questions.wvs_id)
+
+def kept_per_seed(profile: str) -> pd.DataFrame:
+    "Distribution of kept samples per augmented seed, per mode: mean, quartiles, seeds with none, seeds with at least 3."
+    counts = seed_counts(profile)
+    summary = counts.describe().T[["mean", "min", "25%", "50%", "75%", "max"]]
+    return summary.assign(seeds=len(counts), with_none=(counts == 0).sum(), with_3_or_more=(counts >= 3).sum()).round(2)
+
+def thresholds_table(profile: str) -> pd.DataFrame:
+    "Per mode: the threshold filtered with and how it was chosen, against upstream's 0.80, and the share of the authors' samples each keeps."
+    prof = load_profile(profile)
+    emb = load_embeddings(prof)
+    authors = read_jsonl(upstream_file("new_WVQ_500.jsonl"))
+    sims = emb.similarity([r["ori_content"] for r in authors], [r["q_content"] for r in authors])
+    rows = {}
+    for mode in augment_config(prof, "improved")["modes"]:
+        cfg = augment_config(prof, mode)
+        t = filter_threshold(cfg, emb)
+        rows[mode] = {"embedder": emb.embedder.model_id, "setting": cfg["threshold"], "threshold": t, "authors_kept": round(float((sims > t).mean()), 3),
+                      "paper_threshold": PAPER_THRESHOLD, "authors_kept_at_paper": round(float((sims > PAPER_THRESHOLD).mean()), 3)}
+    return pd.DataFrame(rows).T
 
 def variant_table(profile: str, mode: str, rows: int=40) -> pd.DataFrame:
     "Kept and rejected candidates of a mode, side by side with the reason for each rejection."

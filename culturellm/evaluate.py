@@ -19,8 +19,8 @@ __all__ = ['EVAL_DEFAULTS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'HEADLINE', 'ev
            'model_view', 'score_logprob', 'score_generate', 'predictions_path', 'predict_tasks', 'predict_task',
            'macro_f1', 'bootstrap_ci', 'macro_f1_rows', 'task_metrics', 'results_path', 'scored_path',
            'evaluate_culture', 'evaluate_everywhere', 'load_scored', 'load_results', 'evaluate_plan', 'average_f1',
-           'per_task_table', 'f1_draws', 'mean_f1_draws', 'interval', 'paired_gain', 'headline_table', 'with_groups',
-           'f1_intervals', 'plot_task_f1', 'plot_confusions', 'evaluate_cmd']
+           'per_task_table', 'f1_draws', 'mean_f1_draws', 'interval', 'mean_interval', 'paired_gain', 'headline_table',
+           'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 from .core import profile_section
@@ -279,10 +279,10 @@ def mean_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task, mo
                   n: int=1000, seed: int=0) -> dict:
     "Each model's macro-F1 averaged over tasks (`point`) and `n` bootstrap draws of it (`draws`), the same draws for every model."
     wide = scored[scored.model.isin(models)].pivot_table(index=["culture", "task", "id", "gold"], columns="model", values="pred", aggfunc="first")
-    wide = wide.reindex(columns=models).dropna().reset_index()
+    wide = wide.reindex(columns=models).dropna()                          # models are columns: a model may be called `culture`
     rng, point, draws, tasks = np.random.default_rng(seed), dict.fromkeys(models, 0.0), {m: np.zeros(n) for m in models}, 0
-    for (culture, task), part in wide.groupby(["culture", "task"]):
-        labels, gold = task_entry(culture, task)["labels"], part.gold.to_numpy(dtype=object)
+    for (culture, task), part in wide.groupby(level=["culture", "task"]):
+        labels, gold = task_entry(culture, task)["labels"], part.index.get_level_values("gold").to_numpy(dtype=object)
         preds = {m: part[m].to_numpy(dtype=object) for m in models}
         for m, d in f1_draws(gold, preds, labels, n, rng).items(): draws[m] += d; point[m] += macro_f1(gold, preds[m], labels)
         tasks += 1
@@ -293,14 +293,21 @@ def interval(draws: np.ndarray) -> tuple[float, float]:
     "The 95% percentile interval of bootstrap draws."
     return float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))
 
+def mean_interval(values, n: int=1000, seed: int=0) -> tuple[float, float]:
+    "95% bootstrap interval of the mean of per-item values (e.g. correct flags, or paired differences of them)."
+    values = np.asarray(values, dtype=float)
+    if not len(values): return (float("nan"), float("nan"))
+    return interval(values[np.random.default_rng(seed).integers(0, len(values), (n, len(values)))].mean(1))
+
 # %% ../nbs/09_evaluate.ipynb #e8574084
 def paired_gain(scored: pd.DataFrame, model: str, baseline: str, n: int=1000, seed: int=0) -> dict:
     "Mean macro-F1 of `model` minus `baseline` over every task both were evaluated on, with its paired bootstrap 95% CI ({} if none)."
     d = mean_f1_draws(scored, [model, baseline], n, seed)
     if not d["tasks"]: return {}
     lo, hi = interval(d["draws"][model] - d["draws"][baseline])
-    return {"model": model, "baseline": baseline, "tasks": d["tasks"], "examples": d["examples"], "f1": d["point"][model],
-            "f1_baseline": d["point"][baseline], "gain": d["point"][model] - d["point"][baseline], "gain_lo": lo, "gain_hi": hi,
+    f1_lo, f1_hi = interval(d["draws"][model])
+    return {"model": model, "baseline": baseline, "tasks": d["tasks"], "examples": d["examples"], "f1": d["point"][model], "f1_lo": f1_lo,
+            "f1_hi": f1_hi, "f1_baseline": d["point"][baseline], "gain": d["point"][model] - d["point"][baseline], "gain_lo": lo, "gain_hi": hi,
             "excludes_0": bool(lo > 0 or hi < 0)}
 
 HEADLINE = [("culture", "base"), ("culture", "base+system"), ("one", "base"), ("one", "base+system")]
@@ -322,9 +329,12 @@ def _model_order(models) -> list:
     known = [m for m in EVAL_DEFAULTS["models"] if m in set(models)]
     return known + sorted(set(models) - set(known))
 
-def f1_intervals(scored: pd.DataFrame, by: str="culture", baseline: str="base", n: int=1000, seed: int=0) -> pd.DataFrame:
+def f1_intervals(scored: pd.DataFrame, by: str="culture", baseline: str="base", n: int=1000, seed: int=0,
+                 models: list|None=None,  # default: every model but the ablations (`culture:<set>`)
+                ) -> pd.DataFrame:
     "Per group (culture, type or resource; `all` pools every task) and model: mean macro-F1 [95% CI] and its gain over `baseline` [paired 95% CI]."
-    grouped, rows = with_groups(scored[~scored.model.str.startswith("culture:")]), []
+    chosen = scored.model.isin(models) if models else ~scored.model.str.startswith("culture:")
+    grouped, rows = with_groups(scored[chosen]), []
     for group, part in [*grouped.groupby(by), ("all", grouped)]:
         present = set(part.model)
         for model in _model_order(present):
@@ -336,7 +346,12 @@ def f1_intervals(scored: pd.DataFrame, by: str="culture", baseline: str="base", 
                 glo, ghi = interval(d["draws"][model] - d["draws"][baseline])
                 row |= {f"gain_vs_{baseline}": d["point"][model] - d["point"][baseline], "gain_lo": glo, "gain_hi": ghi, "excludes_0": bool(glo > 0 or ghi < 0)}
             rows.append(row)
-    return pd.DataFrame(rows).set_index([by, "model"]).round(4)
+    table = pd.DataFrame(rows).set_index([by, "model"]).round(4)
+    return table.assign(excludes_0=yes_no(table["excludes_0"])) if "excludes_0" in table else table
+
+def yes_no(flags: pd.Series) -> pd.Series:
+    "A column of True/False/missing as yes/no/blank (a boolean column with gaps would print as 1.0/0.0/nan)."
+    return flags.map(lambda f: "" if pd.isna(f) else "yes" if f else "no")
 
 # %% ../nbs/09_evaluate.ipynb #53de3ad8
 def plot_task_f1(results: pd.DataFrame, title: str=""):

@@ -14,15 +14,16 @@ from .augment import normalized, parse_numbered
 from .wvs import load_questions
 
 # %% auto #0
-__all__ = ['JUDGE_DEFAULTS', 'judge_config', 'judge_dir', 'open_questions', 'judge_pairs', 'outcomes', 'win_rate',
-           'culture_win_rate', 'similarity_items', 'judge_ratings', 'export_human_form', 'import_human_ratings',
-           'similarity_study', 'judge_plan']
+__all__ = ['JUDGE_DEFAULTS', 'judge_config', 'judge_dir', 'open_questions', 'prefer_first', 'preferences', 'win_rate',
+           'judge_check', 'culture_win_rate', 'believed', 'judge_note', 'similarity_items', 'judge_ratings',
+           'mismatched', 'similarity_check', 'export_human_form', 'import_human_ratings', 'similarity_study',
+           'judge_plan']
 
 # %% ../nbs/10_judge.ipynb #7cc2db70
 from .core import profile_section
 
 JUDGE_DEFAULTS = {"per_topic": 2, "from_seeds": 8, "answer_tokens": 96, "judges": ["judge"], "similarity_samples": 40,
-                  "bootstrap": 1000, "seed": 0, "cultures": None}
+                  "bootstrap": 1000, "seed": 0, "cultures": None, "check_min": 0.8}
 
 def judge_config(profile: dict) -> dict:
     "The profile's judge settings (profile values over defaults), checked."
@@ -54,46 +55,63 @@ def open_questions(profile: str) -> pd.DataFrame:
     return table
 
 # %% ../nbs/10_judge.ipynb #d22afccb
-def judge_pairs(judge, culture: str, questions: list[str], first: list[str], second: list[str]) -> list[bool]:
-    "For each question: does the judge prefer `first` over `second` (shown as A and B respectively)?"
+def prefer_first(judge, culture: str, questions: list[str], first: list[str], second: list[str]) -> list[float]:
+    "For each question: the judge's probability that `first` (shown as A) answers better than `second` (shown as B)."
     name = registry_entry("cultures", culture)["name"]
     convs = [[{"role": "user", "content": prompt_text("judge_pairwise", question=q, a=a, b=b, name=name)}] for q, a, b in zip(questions, first, second)]
-    return [s.best == "A" for s in judge.score(convs, ["A", "B"], desc="judge")]
+    return [s.probabilities()["A"] for s in judge.score(convs, ["A", "B"], desc="judge")]
 
-def outcomes(model_first: list[bool], base_first: list[bool]) -> list[float]:
-    "Per question: 1 win, 0.5 tie, 0 loss for the model, from both orders (`base_first`: judge preferred A = base)."
-    return [1.0 if a and not b else 0.0 if (not a and b) else 0.5 for a, b in zip(model_first, base_first)]
+def preferences(model_first: list[float], base_first: list[float]) -> list[float]:
+    "Per question: P(the model's answer is better), averaged over the order with the model as A and the order with it as B."
+    return [(a + (1 - b)) / 2 for a, b in zip(model_first, base_first)]
 
-def win_rate(scores: list[float], n_boot: int=1000, seed: int=0) -> dict:
-    "Wins, ties, losses, win rate (ties half) and its 95% bootstrap interval."
-    s = np.asarray(scores, dtype=float)
-    rng = np.random.default_rng(seed)
-    draws = [s[rng.integers(0, len(s), len(s))].mean() for _ in range(n_boot)] if len(s) else [np.nan]
-    return {"n": len(s), "wins": int((s == 1).sum()), "ties": int((s == 0.5).sum()), "losses": int((s == 0).sum()),
-            "win_rate": round(float(s.mean()), 4) if len(s) else None,
-            "ci_lo": round(float(np.percentile(draws, 2.5)), 4), "ci_hi": round(float(np.percentile(draws, 97.5)), 4)}
+def win_rate(prefs: list[float], n_boot: int=1000, seed: int=0) -> dict:
+    "Mean preference (the win rate) with its 95% bootstrap interval over questions, and the questions won and lost."
+    from culturellm.evaluate import mean_interval
+    p = np.asarray(prefs, dtype=float)
+    lo, hi = mean_interval(p, n_boot, seed)
+    return {"n": len(p), "wins": int((p > 0.5).sum()), "losses": int((p < 0.5).sum()),
+            "win_rate": round(float(p.mean()), 4) if len(p) else None, "ci_lo": round(lo, 4), "ci_hi": round(hi, 4)}
+
+def judge_check(judge, culture: str, questions: list[str], answers: list[str]) -> float:
+    "Share of questions whose own answer the judge prefers (both orders averaged, as win rates are) to the answer to the next question."
+    if len(questions) < 2: raise ConfigError("the judge check needs at least two questions")
+    other = answers[1:] + answers[:1]
+    real_first, real_second = prefer_first(judge, culture, questions, answers, other), prefer_first(judge, culture, questions, other, answers)
+    return float(np.mean([p > 0.5 for p in preferences(real_first, real_second)]))
 
 # %% ../nbs/10_judge.ipynb #eea9edaf
 def culture_win_rate(profile: str, culture: str, model: str="culture") -> dict:
-    "Win rate of a culture's model over the base (both with the culture's system prompt) on the open questions."
+    "Win rate of a culture's model over the base (both with the culture's system prompt) on the open questions, with the judge's check."
     from culturellm.evaluate import SYSTEMS, model_view
     from culturellm.llm import load_llm
     cfg, questions = judge_config(load_profile(profile)), open_questions(profile)
     system = SYSTEMS["culture"](culture, load_profile(profile).get("sft", {}).get("mode", "corrected"))
-    convs = [system + [{"role": "user", "content": q}] for q in questions.question]
-    tuned, _ = model_view(profile, model, culture)
-    base, _ = model_view(profile, "base", culture)
-    mine = [c.text for c in tuned.chat(convs, max_tokens=cfg["answer_tokens"], desc="culture answers")]
-    theirs = [c.text for c in base.chat(convs, max_tokens=cfg["answer_tokens"], desc="base answers")]
+    convs, asked = [system + [{"role": "user", "content": q}] for q in questions.question], list(questions.question)
+    mine = [c.text for c in model_view(profile, model, culture)[0].chat(convs, max_tokens=cfg["answer_tokens"], desc="culture answers")]
+    theirs = [c.text for c in model_view(profile, "base", culture)[0].chat(convs, max_tokens=cfg["answer_tokens"], desc="base answers")]
     judge = load_llm(profile, cfg["judges"][0], stage="judge-winrate")
-    model_first = judge_pairs(judge, culture, list(questions.question), mine, theirs)
-    base_first = judge_pairs(judge, culture, list(questions.question), theirs, mine)
+    model_first, base_first = prefer_first(judge, culture, asked, mine, theirs), prefer_first(judge, culture, asked, theirs, mine)
+    check = (judge_check(judge, culture, asked, mine) + judge_check(judge, culture, asked, theirs)) / 2
     path = judge_dir(profile)/"winrate"/f"{culture}-{model}.jsonl"
-    write_atomic(path, "".join(json.dumps({"id": i, "question": q, "model_answer": a, "base_answer": b, "model_first_A": x, "base_first_A": y}, ensure_ascii=False) + "\n"
-                               for i, q, a, b, x, y in zip(questions.id, questions.question, mine, theirs, model_first, base_first)))
-    picked_a = (sum(model_first) + sum(base_first)) / (2 * len(questions))
-    return {"culture": culture, "model": model, **win_rate(outcomes(model_first, base_first), cfg["bootstrap"], cfg["seed"]),
-            "judge_picks_A": round(picked_a, 3)}
+    write_atomic(path, "".join(json.dumps({"id": i, "question": q, "model_answer": a, "base_answer": b, "p_model_as_A": x, "p_base_as_A": y}, ensure_ascii=False) + "\n"
+                               for i, q, a, b, x, y in zip(questions.id, asked, mine, theirs, model_first, base_first)))
+    return {"culture": culture, "model": model, **win_rate(preferences(model_first, base_first), cfg["bootstrap"], cfg["seed"]),
+            "judge_p_A": round(float(np.mean(model_first + base_first)), 3), "judge_check": round(check, 3),
+            "judge_informative": bool(check >= cfg["check_min"])}
+
+# %% ../nbs/10_judge.ipynb #40cb9092
+def believed(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "A judged table split into rows whose judge passed its check (results) and rows whose judge did not (appendix only)."
+    ok = table["judge_informative"].astype(bool) if "judge_informative" in table else pd.Series(True, index=table.index)
+    return table[ok], table[~ok]
+
+def judge_note(rejected: pd.DataFrame, what: str) -> str:
+    "What a report says about rows whose judge failed its check."
+    if rejected.empty: return f"Every judge passed its check: the {what} below can be read as results."
+    checks = ", ".join(f"{i}: {r.judge_check:.2f}" for i, r in rejected.iterrows())
+    return (f"The judge is uninformative for {len(rejected)} row(s) ({checks}; needs >= 0.80 of real-vs-off-topic judgements): "
+            f"their {what} say nothing about the models and are shown only in the appendix.")
 
 # %% ../nbs/10_judge.ipynb #51e804ce
 def similarity_items(profile: str, mode: str="improved") -> pd.DataFrame:
@@ -112,9 +130,23 @@ def judge_ratings(judge, items: pd.DataFrame) -> pd.DataFrame:
     labels = ["1", "2", "3", "4", "5"]
     rows = []
     for s in judge.score(convs, labels, desc="similarity ratings"):
-        lp = np.array([s.logprobs[l] for l in labels]); p = np.exp(lp - lp.max()); p /= p.sum()
+        p = np.array([s.probabilities()[l] for l in labels])
         rows.append({"expected": round(float((p * np.arange(1, 6)).sum()), 3), "argmax": int(s.best)})
     return pd.DataFrame(rows, index=items.item)
+
+def mismatched(items: pd.DataFrame) -> pd.DataFrame:
+    "The items with each sample replaced by the next item's sample that belongs to a different seed."
+    seeds, samples = list(items.seed), list(items["sample"])
+    def other(i):
+        return next((samples[(i + k) % len(samples)] for k in range(1, len(samples)) if seeds[(i + k) % len(seeds)] != seeds[i]), None)
+    swapped = items.assign(sample=[other(i) for i in range(len(items))])
+    if swapped["sample"].isna().any(): raise ConfigError("the similarity check needs items of at least two different seeds")
+    return swapped
+
+def similarity_check(judge, items: pd.DataFrame, real: pd.DataFrame|None=None) -> float:
+    "Share of items the judge rates more similar to their own seed than a sample of another seed is."
+    real = judge_ratings(judge, items) if real is None else real
+    return float((real.expected.to_numpy() > judge_ratings(judge, mismatched(items)).expected.to_numpy()).mean())
 
 # %% ../nbs/10_judge.ipynb #79dab53d
 def export_human_form(items: pd.DataFrame, out: Path, seed: int=0) -> tuple[Path, Path]:
@@ -150,19 +182,23 @@ def import_human_ratings(path: Path|str, items: pd.DataFrame) -> pd.Series:
 
 # %% ../nbs/10_judge.ipynb #d8100c94
 def similarity_study(profile: str, mode: str="improved") -> pd.DataFrame:
-    "Mean 1-5 similarity rating per rater (judge models, humans) and mean embedding similarity of the sampled items."
+    "Mean 1-5 similarity rating per rater (judge models with their check, humans) and mean embedding similarity of the sampled items."
     from culturellm.llm import load_llm
     cfg, items = judge_config(load_profile(profile)), similarity_items(profile, mode)
     folder = judge_dir(profile)/"similarity"
     export_human_form(items, folder)
     rows = []
     for role in cfg["judges"]:
-        r = judge_ratings(load_llm(profile, role, stage="judge-similarity"), items)
-        rows.append({"rater": f"{role} ({load_profile(profile)['roles'][role]['model']})", "items": len(r), "mean_rating": round(float(r.expected.mean()), 3) if len(r) else None})
+        judge = load_llm(profile, role, stage="judge-similarity")
+        r = judge_ratings(judge, items)
+        check = similarity_check(judge, items, r) if items.seed.nunique() > 1 else float("nan")
+        rows.append({"rater": f"{role} ({load_profile(profile)['roles'][role]['model']})", "items": len(r), "mean_rating": round(float(r.expected.mean()), 3) if len(r) else None,
+                     "judge_check": round(check, 3), "judge_informative": bool(check >= cfg["check_min"])})
     for path in sorted((folder/"human").glob("*.csv")):
         h = import_human_ratings(path, items)
-        rows.append({"rater": f"human: {path.stem}", "items": len(h), "mean_rating": round(float(h.mean()), 3)})
-    rows.append({"rater": "embedding cosine (not a 1-5 scale)", "items": len(items), "mean_rating": round(float(items.sim_seed.mean()), 3) if len(items) else None})
+        rows.append({"rater": f"human: {path.stem}", "items": len(h), "mean_rating": round(float(h.mean()), 3), "judge_informative": True})
+    rows.append({"rater": "embedding cosine (not a 1-5 scale)", "items": len(items), "mean_rating": round(float(items.sim_seed.mean()), 3) if len(items) else None,
+                 "judge_informative": True})                             # raters that are not judges are shown as they are
     return pd.DataFrame(rows).set_index("rater")
 
 # %% ../nbs/10_judge.ipynb #63b8d053

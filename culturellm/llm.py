@@ -43,6 +43,12 @@ class LabelScores:
     @property
     def best(self) -> str: return max(self.logprobs, key=self.logprobs.get)
 
+    def probabilities(self) -> dict:
+        "The labels' probabilities renormalised over the candidates (a softmax of their log-probabilities)."
+        top = max(self.logprobs.values())
+        weights = {l: math.exp(v - top) for l, v in self.logprobs.items()}
+        return {l: w / sum(weights.values()) for l, w in weights.items()}
+
 class Backend(Protocol):
     name: str      # backend kind: hf, openai
     model_id: str  # resolved model identity (dated id, local folder + adapter hash + dtype)

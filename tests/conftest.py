@@ -21,6 +21,6 @@ def home(tmp_path, monkeypatch):
     return tmp_path
 
 
-def run_cli(*args, timeout=600):
+def run_cli(*args, timeout=1800):   # a guard against hangs, not a speed test: a slow CPU takes minutes
     "Run `culturellm ARGS` in a subprocess with this environment; returns the CompletedProcess."
     return subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
