@@ -14,8 +14,8 @@ from .data import upstream_file
 # %% auto #0
 __all__ = ['AUTHORS_SETS', 'STUDY_DEFAULTS', 'paper_dir', 'save_table', 'save_figure', 'question_table', 'plot_radar',
            'bigram_perplexity', 'lm_perplexity', 'diversity_gain', 'sample_size_table', 'plot_sample_size',
-           'last_number', 'synthetic_arithmetic', 'load_benchmark', 'benchmark_accuracy', 'resource_table', 'plot_bars',
-           'study_config', 'study_path', 'save_study', 'load_study', 'winrate_table', 'ablation_table',
+           'last_number', 'synthetic_arithmetic', 'load_benchmark', 'benchmark_accuracy', 'resource_table', 'bars_of',
+           'plot_bars', 'study_config', 'study_path', 'save_study', 'load_study', 'winrate_table', 'ablation_table',
            'forgetting_table']
 
 # %% ../nbs/11_analysis.ipynb #5a24ba68
@@ -207,6 +207,11 @@ def resource_table(results: pd.DataFrame, model: str="culture", baseline: str="b
     return pd.concat([table, levels]).round(4)
 
 # %% ../nbs/11_analysis.ipynb #31ea08f0
+def bars_of(table: pd.DataFrame, index: str, columns: str, value: str="f1") -> tuple:
+    "A long table with `<value>`, `<value>_lo`, `<value>_hi` columns as the (values, (lo, hi)) frames `plot_bars` draws (no error bars without intervals)."
+    wide = lambda v: table.pivot(index=index, columns=columns, values=v)
+    return wide(value), ((wide(f"{value}_lo"), wide(f"{value}_hi")) if f"{value}_lo" in table else None)
+
 def plot_bars(table: pd.DataFrame, ylabel: str, title: str="", errors: tuple|None=None):
     "Grouped bars: one group per row, one bar per column (optional (lo, hi) frames for 95% intervals)."
     import matplotlib.pyplot as plt
