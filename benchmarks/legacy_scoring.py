@@ -1,17 +1,8 @@
 """The label scorer as it was before length-sorted token-budget batches, shared-prefix caching and label paths
 (culturellm 38d002b), kept verbatim so `scoring_roofline.py` can measure both side by side in one run."""
-import inspect
 import torch
-from culturellm.hf import _left_pad
+from culturellm.hf import _cache_name, _forward_tail, _left_pad, _right_pad
 from culturellm.llm import LabelScores
-
-def _forward_tail(self, seqs: list[list[int]], keep: int):
-    "Yield (indices, log-softmax of the last `keep` positions) per sub-batch of left-padded sequences."
-    for start in range(0, len(seqs), self.batch_size):
-        ids, mask, pos = _left_pad(seqs[start:start + self.batch_size], self.tokenizer.pad_token_id, self.device)
-        with torch.inference_mode():
-            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=keep).logits
-        yield range(start, start + len(ids)), logits.float().log_softmax(-1)
 
 def _gather_logprobs(self, seqs: list[list[int]], picks: list[list[tuple[int, int]]], keep: int) -> list[list[float]]:
     "For each sequence, the log-probabilities at (kept row, token id) pairs; only those values are kept in memory."
@@ -28,17 +19,6 @@ def _score_one_pass(self, heads, tails) -> list[list[float]]:
     picks = [[(j, t) for j, t in enumerate(shared)] + [(len(shared), ts[-1]) for ts in example] for example in tails]
     values = _gather_logprobs(self, [h + shared for h in heads], picks, len(shared) + 1)
     return [[sum(v[:len(shared)]) + last for last in v[len(shared):]] for v in values]
-
-def _right_pad(seqs: list[list[int]], pad: int, device: str):
-    "Right-padded ids and attention mask of a batch of sequences."
-    width = max(map(len, seqs))
-    ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], dtype=torch.long)
-    mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], dtype=torch.long)
-    return ids.to(device), mask.to(device)
-
-def _cache_name(model) -> str:
-    "The keyword (and output field) of a model's key/value cache: `cache` since transformers 5.2x, `past_key_values` before."
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 def _score_shared_head(self, heads, tails) -> list[list[float]]:
     "General case: each prompt runs once; its key/value cache is repeated for the k labels, whose tokens run after it."
