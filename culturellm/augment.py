@@ -17,18 +17,19 @@ from .wvs import load_questions
 from .data import upstream_file
 
 # %% auto #0
-__all__ = ['MODES', 'DEFAULTS', 'PAPER_THRESHOLD', 'PARSERS', 'TAG_ORDER', 'TAG_NAMES', 'SYNONYM_SOURCES', 'REPLACERS',
-           'augment_config', 'calibrated_threshold', 'filter_threshold', 'parse_paper', 'parse_numbered', 'normalized',
-           'is_english', 'rejection', 'paraphrases', 'english_pipeline', 'content_words', 'clean_synonyms',
-           'parse_synonym_lines', 'synonyms_per_word', 'synonyms_per_sentence', 'replace_substring',
+__all__ = ['MODES', 'DEFAULTS', 'PAPER_THRESHOLD', 'PARSERS', 'TAG_ORDER', 'TAG_NAMES', 'SYNONYM_SOURCES', 'SYNONYM_PROMPTS',
+           'REPLACERS', 'augment_config', 'calibrated_threshold', 'filter_threshold', 'parse_paper', 'parse_numbered',
+           'normalized', 'is_english', 'rejection', 'paraphrases', 'english_pipeline', 'content_words',
+           'clean_synonyms', 'synonyms_per_word', 'word_kind', 'synonyms_distinct', 'replace_substring',
            'replace_whole_token', 'synonym_walk', 'augment_chunk', 'augment_dir', 'augment', 'load_samples',
            'load_manifest', 'upstream_samples', 'augment_stats', 'plot_similarity', 'augment_all', 'seed_counts',
-           'kept_per_seed', 'thresholds_table', 'variant_table', 'stats_table', 'augment_plan', 'augment_cmd']
+           'kept_per_seed', 'thresholds_table', 'variant_table', 'stats_table', 'synonym_requests', 'augment_plan',
+           'augment_cmd']
 
 # %% ../nbs/05_augment.ipynb #64cbe670
 MODES = {
     "paper":         {"parser": "paper", "synonyms": "per_word", "replace": "substring", "emit": ("step2",), "dedupe": False},
-    "improved":      {"parser": "numbered", "synonyms": "per_sentence", "replace": "whole_token", "emit": ("step1", "step2"), "dedupe": True},
+    "improved":      {"parser": "numbered", "synonyms": "distinct_words", "replace": "whole_token", "emit": ("step1", "step2"), "dedupe": True},
     "sentence_only": {"parser": "numbered", "synonyms": None, "replace": None, "emit": ("step1",), "dedupe": True},
 }
 DEFAULTS = {"modes": ["improved"], "seeds": 50, "n": 5, "m": 10, "max_calls": 10, "threshold": "auto", "calibration_share": 0.95, "comparison": "gt",
@@ -149,15 +150,6 @@ def clean_synonyms(word: str, candidates: list[str]) -> list[str]:
             out.append(c)
     return out
 
-def parse_synonym_lines(text: str, words: list[str]) -> dict:
-    "Read `word: a, b, c` lines (bullets and numbering tolerated) for the requested words."
-    wanted, found = {w.lower(): w for w in words}, {}
-    for line in text.splitlines():
-        m = re.match(r"^\s*(?:\d{1,2}[.)]|[-*•])?\s*\**([A-Za-z][\w'-]*)\**\s*[:–-]\s*(.+)$", line)
-        if m and m[1].lower() in wanted:
-            found[wanted[m[1].lower()]] = clean_synonyms(m[1], re.split(r",|;|/|\d+\.", m[2]))
-    return found
-
 # %% ../nbs/05_augment.ipynb #e1edad74
 def synonyms_per_word(word_lists: list[list[tuple[str, str]]], llm, cfg: dict) -> tuple[list[dict], list[int], list[list[str]], list[list[str]]]:
     "Paper mode: one request per word occurrence → per sentence {(word, tag): synonyms}, requests, call keys, refused keys."
@@ -174,19 +166,27 @@ def synonyms_per_word(word_lists: list[list[tuple[str, str]]], llm, cfg: dict) -
         tables.append(table); keys.append(used); refused.append(no)
     return tables, [len(w) for w in word_lists], keys, refused
 
-def synonyms_per_sentence(items: list[tuple[str, list]], llm, cfg: dict) -> tuple[list[dict], list[int], list[list[str]], list[list[str]]]:
-    "Improved mode: one request per sentence for all its words → per sentence {(word, tag): synonyms}, requests, keys, refused keys."
-    convs = [[{"role": "user", "content": prompt_text("synonyms_batched", sentence=s, k=5, words="\n".join(f"- {w} ({TAG_NAMES[t]})" for w, t in words))}]
-             for s, words in items]
-    answers = llm.chat(convs, max_tokens=cfg["synonym_tokens"], temperature=cfg["temperature"], sample=0, desc="step 2, synonyms")
-    tables = []
-    for (s, words), a in zip(items, answers):
-        found = {} if a.refused else parse_synonym_lines(a.text, [w for w, _ in words])
-        tables.append({(w, t): found[w] for w, t in words if found.get(w)})
-    return tables, [1 if words else 0 for _, words in items], [[a.key] for a in answers], [[a.key] if a.refused else [] for a in answers]
+def word_kind(word: str, tag: str) -> tuple[str, str]:
+    "What a synonym request depends on: the word in lower case and its part of speech in words."
+    return word.lower(), TAG_NAMES[tag]
 
-SYNONYM_SOURCES = {"per_word": lambda items, llm, cfg: synonyms_per_word([w for _, w in items], llm, cfg),
-                   "per_sentence": synonyms_per_sentence}
+def synonyms_distinct(word_lists: list[list[tuple[str, str]]], llm, cfg: dict) -> tuple[list[dict], list[int], list[list[str]], list[list[str]]]:
+    "Improved mode: one request per distinct (word, part of speech) of the chunk, shared by every sentence that has it."
+    distinct = list(dict.fromkeys(word_kind(w, t) for words in word_lists for w, t in words))
+    convs = [[{"role": "user", "content": prompt_text("synonyms_word", word=w, name=name, k=5)}] for w, name in distinct]
+    answers = dict(zip(distinct, llm.chat(convs, max_tokens=cfg["synonym_tokens"], temperature=cfg["temperature"], sample=0,
+                                          desc="step 2, synonyms per distinct word")))
+    found = {k: [] if a.refused else clean_synonyms(k[0], parse_numbered(a.text)) for k, a in answers.items()}
+    tables, requests, keys, refused, asked = [], [], [], [], set()
+    for words in word_lists:
+        mine = list(dict.fromkeys(word_kind(w, t) for w, t in words))
+        new = [k for k in mine if k not in asked]; asked.update(new)   # each request counted once, by the first sentence asking it
+        tables.append({(w, t): found[word_kind(w, t)] for w, t in words if found[word_kind(w, t)]})
+        requests.append(len(new)); keys.append([answers[k].key for k in mine]); refused.append([answers[k].key for k in new if answers[k].refused])
+    return tables, requests, keys, refused
+
+SYNONYM_SOURCES = {"per_word": synonyms_per_word, "distinct_words": synonyms_distinct}
+SYNONYM_PROMPTS = {"per_word": "synonyms_paper", "distinct_words": "synonyms_word"}
 
 # %% ../nbs/05_augment.ipynb #610ff12e
 def replace_substring(sentence: str, word: str, synonym: str) -> str:
@@ -236,7 +236,7 @@ def _step2(seeds: dict, step1: dict, llm, emb: Embeddings, cfg: dict) -> tuple[d
     per_seed, requests, refusals = {q: [] for q in seeds}, {q: 0 for q in seeds}, {q: [] for q in seeds}
     if not jobs: return per_seed, requests, refusals
     words = [content_words(text, unique=cfg["dedupe"]) for _, _, text, _ in jobs]
-    tables, n_requests, keys, refused = SYNONYM_SOURCES[cfg["synonyms"]]([(t, w) for (_, _, t, _), w in zip(jobs, words)], llm, cfg)
+    tables, n_requests, keys, refused = SYNONYM_SOURCES[cfg["synonyms"]](words, llm, cfg)
     for (q, j, parent, key), w, table, n_req, k, no in zip(jobs, words, tables, n_requests, keys, refused):
         refusals[q] += [{"text": parent, "reason": "refused", "step": 2, "key": rk} for rk in no]
         n_paras = len(step1[q]["accepted"])
@@ -420,6 +420,13 @@ def stats_table(frames: dict) -> pd.DataFrame:
 # %% ../nbs/05_augment.ipynb #aa58bab0
 def _tokens(text: str) -> int: return math.ceil(len(text) / 4)
 
+def synonym_requests(seeds: list[str], cfg: dict) -> int:
+    "Synonym requests for one sentence per seed: one per word occurrence (paper), or per distinct word of each chunk (improved)."
+    words = [content_words(s, unique=cfg["dedupe"]) for s in seeds]
+    if cfg["synonyms"] == "per_word": return sum(map(len, words))
+    chunks = [words[i:i + cfg["chunk"]] for i in range(0, len(words), cfg["chunk"])]
+    return sum(len({word_kind(w, t) for ws in chunk for w, t in ws}) for chunk in chunks)
+
 def augment_plan(profile: dict) -> list[dict]:
     "Upper-bound requests and tokens of each augmentation mode of `profile`, per step."
     rows = []
@@ -431,10 +438,8 @@ def augment_plan(profile: dict) -> list[dict]:
         rows.append({"stage": f"augment {mode}", "step": "paraphrases", "role": "augmenter", "requests": len(seeds) * cfg["max_calls"],
                      "prompt_tokens": step1_prompt * cfg["max_calls"], "completion_tokens": len(seeds) * cfg["max_calls"] * cfg["max_tokens"]})
         if cfg["synonyms"]:
-            words = sum(len(content_words(s, unique=cfg["dedupe"])) for s in seeds) / len(seeds)
-            per_sentence = cfg["synonyms"] == "per_sentence"
-            requests = round(len(seeds) * cfg["n"] * (1 if per_sentence else words))
-            prompt = _tokens(prompt_text("synonyms_batched", sentence=seeds[0], k=5, words="- word (noun)\n" * round(words))) if per_sentence else _tokens(prompt_text("synonyms_paper", word="word", tag="NN"))
+            requests = cfg["n"] * synonym_requests(seeds, cfg)
+            prompt = _tokens(prompt_text(SYNONYM_PROMPTS[cfg["synonyms"]], word="word", tag="NN", name="noun", k=5))
             rows.append({"stage": f"augment {mode}", "step": "synonyms", "role": "augmenter", "requests": requests,
                          "prompt_tokens": requests * prompt, "completion_tokens": requests * cfg["synonym_tokens"]})
     return rows
