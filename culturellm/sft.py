@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_sft.ipynb #7b5706e8
 from __future__ import annotations
-import json, math, re
+import json, math, random, re
 from pathlib import Path
 import pandas as pd
 from .core import (ConfigError, DataError, generated_dir, load_profile, prompt_text, read_jsonl, registry,
@@ -15,7 +15,7 @@ from .wvs import corrected_labels, load_questions, paper_labels
 __all__ = ['STYLES', 'ROLES', 'SFT_DEFAULTS', 'paper_range', 'scale_text', 'system_prompt', 'user_prompt', 'chat', 'seed_items',
            'out_of_scale', 'rows_for', 'pick_augmented', 'row_problems', 'estimate_tokens', 'check_training_file',
            'sft_config', 'sft_dir', 'variant_name', 'translate_rows', 'hf_pairs', 'base_prompt_format', 'build_sets',
-           'load_sets', 'main_set', 'build_one', 'training_report', 'sft_plan', 'sft_build_cmd']
+           'load_sets', 'main_set', 'culture_share', 'build_one', 'training_report', 'sft_plan', 'sft_build_cmd']
 
 # %% ../nbs/06_sft.ipynb #8f62f626
 STYLES = {
@@ -125,7 +125,7 @@ def check_training_file(path: Path|str, max_row_tokens: int=65536) -> dict:
 
 # %% ../nbs/06_sft.ipynb #9f2e5c29
 SFT_DEFAULTS = {"mode": "corrected", "source": "improved", "sizes": [0, None], "sentence_only": False,
-                "local_language": [], "local_rows": None, "translate_tokens": 256}
+                "local_language": [], "local_rows": None, "translate_tokens": 256, "one_per_culture": None}
 
 from .core import profile_section
 
@@ -212,13 +212,24 @@ def main_set(profile: str, culture: str) -> Path:
     sets = load_sets(profile, culture)
     return sft_dir(profile, culture)/sets[sets.main].file.iloc[0]
 
-# %% ../nbs/06_sft.ipynb #f4bcf740
+# %% ../nbs/06_sft.ipynb #1dbade05
+def culture_share(rows: list[dict],  # a culture's main training rows
+                  k: int|None,       # rows to keep; None keeps all
+                  culture: str) -> list[dict]:
+    "`k` of a culture's rows for CultureLLM-One, drawn at random with a seed fixed by the culture, in their order."
+    if k is None or k >= len(rows): return rows
+    kept = sorted(random.Random(stable_hash(["one", culture])).sample(range(len(rows)), k))
+    return [rows[i] for i in kept]
+
+# %% ../nbs/06_sft.ipynb #d975e04b
 def build_one(profile: str) -> pd.DataFrame:
     "Write CultureLLM-One's training set from the cultures' main sets; returns its table."
     prof = load_profile(profile)
-    rows = [r for c in prof["cultures"] for r in read_jsonl(main_set(profile, c))]
+    k = sft_config(prof)["one_per_culture"]
+    rows = [r for c in prof["cultures"] for r in culture_share(read_jsonl(main_set(profile, c)), k, c)]
     out, fmt = sft_dir(profile, "one"), base_prompt_format(prof)
-    table = pd.DataFrame([{"name": "main", "kind": "one", "requested": "all", "augmented": None, "dropped": 0, **_write_set(out, "main", rows, fmt)}]).assign(main=True)
+    table = pd.DataFrame([{"name": "main", "kind": "one", "requested": "all" if k is None else f"{k} per culture", "augmented": None, "dropped": 0,
+                           **_write_set(out, "main", rows, fmt)}]).assign(main=True)
     write_atomic(out/"sets.json", table.to_json(orient="records", indent=1))
     return table
 

@@ -6,7 +6,7 @@ from culturellm.llm import Completion
 from culturellm.serve import StandInServer
 from conftest import CLI, run_cli
 
-TINY = "augment: {{modes: [{modes}], seeds: {seeds}, n: 2, m: 4, max_calls: 2, max_tokens: 120, synonym_tokens: 60, rounds: 4, chunk: 1}}\n"
+TINY = "augment: {{modes: [{modes}], seeds: {seeds}, n: 2, m: 4, max_calls: 2, max_tokens: 80, synonym_tokens: 32, rounds: 4, chunk: 2}}\n"
 
 
 def add_profile(home, name, roles, **augment):
@@ -43,8 +43,8 @@ class ScriptedAugmenter:
             seed = prompt.split("following sentence: ", 1)[1].rsplit(". Please number", 1)[0]
             if "parents proud" in seed: text = "I am sorry, I cannot help with that."                       # no usable list
             else: text = f"Here you go:\n1. {seed}\n2. \n3. Wenn eine Mutter arbeitet, leiden die Kinder sehr\n4. Kids suffer when their mother works for pay\n5. Kinder: 子供が苦しむ"
-        else:
-            text = "- mother: mom, parent\n- children: kids\n- pay: salary"
+        elif '"mother"' in prompt: text = "Sure!\n1. mom\n2. parent\n3. Mother"                            # the synonyms of one word
+        else: text = "Synonyms are words with the same meaning."                                              # no list: no synonyms
         return [Completion(text, "stop", 10, 10)]
     def top_logprobs(self, conversation, k=20): return []
 
@@ -60,6 +60,8 @@ def test_bad_augmenter_answers_are_counted_never_emitted(home):
     reasons = {r["reason"] for r in rejected}
     assert {"no_usable_list", "seed_repeat", "empty", "non_english"} <= reasons
     assert all(r["q_id"] == 28 for r in kept) and kept                      # only the second seed had a usable answer
+    assert {r["text"] for r in kept if r["step"] == 2} <= {"Kids suffer when their mom works for pay", "Kids suffer when their parent works for pay"}
+    assert any(r["step"] == 2 for r in kept)                                # step 2 read the numbered synonyms of "mother"
     assert not any(("Wenn" in r["text"]) or ("子供" in r["text"]) or not r["text"].strip() for r in kept)
     manifest = json.loads((folder/"manifest.json").read_text())
     assert manifest["fallback_seeds"] == 1 and manifest["rejected"]["no_usable_list"] == 2   # two rounds, both refused a list

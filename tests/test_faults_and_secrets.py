@@ -3,6 +3,8 @@
 import json, secrets, os, shutil, subprocess
 from pathlib import Path
 import pytest
+from culturellm.augment import content_words, word_kind
+from culturellm.wvs import load_questions
 from culturellm.hf import HFBackend
 from culturellm.serve import Faults, StandInServer
 from conftest import CLI, ROOT
@@ -12,7 +14,7 @@ PROFILE = """cultures: [bengali]
 roles:
   augmenter: {{backend: openai, model: smollm2, base_url: "{url}", max_retries: 12, timeout: 8, concurrency: 1}}
   embedder: {{backend: minilm, model: all-minilm-l6-v2}}
-augment: {{modes: [improved], seeds: 5, n: 2, m: 4, max_calls: 2, max_tokens: 60, synonym_tokens: 40, rounds: 4, chunk: 5}}
+augment: {{modes: [improved], seeds: 5, n: 2, m: 4, max_calls: 2, max_tokens: 48, synonym_tokens: 16, rounds: 4, chunk: 5}}
 """
 
 
@@ -51,4 +53,6 @@ def test_refusals_are_counted_not_retried(smol, tmp_path):
         kept, manifest, _ = run_augmentation(tmp_path/"refused", server.url, {})
         posts = sum(1 for r in server.log if r["method"] == "POST")
     assert kept == [] and manifest["rejected"].get("refused", 0) == posts  # every refusal reported ...
-    assert posts == 5 * (2 + 1)                 # ... and none retried: 5 seeds x (2 paraphrase rounds + 1 synonym request)
+    seeds = load_questions().head(5).text       # with no paraphrase, each seed stands in for itself in step 2
+    words = {word_kind(w, t) for seed in seeds for w, t in content_words(seed, unique=True)}
+    assert posts == 5 * 2 + len(words)          # ... and none retried: 5 seeds x 2 paraphrase rounds, one synonym request per distinct word
