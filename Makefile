@@ -9,6 +9,10 @@ PROFILE ?= laptop
 # models must come from PyPI packages, never from a hub: fail fast instead of waiting for a network timeout
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# the authors' released data: a mirror folder next to the checkout when there is one (as on CI), else the pinned URLs
+ifneq ($(wildcard ../shared/upstream-data),)
+export CULTURELLM_DATA_MIRROR ?= $(abspath ../shared/upstream-data)
+endif
 
 .PHONY: install reproduce test bench lab export clean-reports
 
