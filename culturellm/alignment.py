@@ -38,8 +38,8 @@ def model_distributions(llm, culture: str, questions: list|None=None, system: bo
         codes = list(group.scale.iloc[0])
         convs = [chat(culture, q.text, q, "corrected")[(0 if system else 1):] for _, q in group.iterrows()]
         for q, s in zip(group.index, llm.score(convs, [str(c) for c in codes], desc="opinion distribution")):
-            lp = np.array([s.logprobs[str(c)] for c in codes]); p = np.exp(lp - lp.max()); p /= p.sum()
-            out[q] = dict(zip(codes, p.tolist()))
+            p = s.probabilities()
+            out[q] = {c: p[str(c)] for c in codes}
     return out
 
 def alignment_table(model_dist: dict, culture: str) -> pd.DataFrame:
@@ -158,24 +158,26 @@ def plot_heatmap(table: pd.DataFrame, title: str, label: str, cmap: str="viridis
 # %% ../nbs/11a_alignment.ipynb #24036f61
 def model_card(profile: str, name: str) -> str:
     "The Markdown model card of a registered model."
-    from culturellm.finetune import models_dir_of, registered_models
+    from culturellm.finetune import model_name, models_dir_of, registered_models
     from culturellm.evaluate import load_results
+    from culturellm.llm import backend_kind
     entry = registered_models(profile).set_index("name").loc[name]
     training = json.loads((models_dir_of(profile)/name/"training.json").read_text())
     culture = entry.culture
     cultures = load_profile(profile)["cultures"] if culture == "one" else [culture]
     countries = [f"{registry_entry('cultures', c)['name']} ({', '.join(registry_entry('cultures', c)['countries'])})" for c in cultures]
-    main = name in (f"culturellm-{culture}", "culturellm-one")
+    main = name in (model_name(culture), model_name("one"))
     view = "one" if culture == "one" else ("culture" if main else f"culture:{entry.set}")
     results = load_results(profile, cultures)
     mine = results[results.model == view] if len(results) else results
     evaluation = "\n".join(f"| {r.culture}/{r.task} | {r.n} | {r.f1:.3f} [{r.f1_lo:.3f}, {r.f1_hi:.3f}] | {r.invalid_rate:.2f} |" for r in mine.itertuples()) or "| (not evaluated) | | | |"
     hp = training.get("hyperparameters", {})
     losses = training.get("losses", [])
+    kind = backend_kind({"backend": entry.backend})
     base_about = registry("models").get(entry.base, {}).get("about", entry.base)
     return f"""---
 base_model: {entry.base}
-library_name: {"peft" if entry.backend == "hf" else "openai"}
+library_name: {kind.library}
 tags: [culturellm, cultural-alignment, world-values-survey, {culture}]
 license: other
 ---
@@ -187,7 +189,7 @@ asked as the 50 seed questions of the paper and their augmented rewordings (cult
 
 ## Model details
 - Base model: {base_about}
-- Method: {"LoRA adapter (transformers + peft)" if entry.backend == "hf" else "OpenAI supervised fine-tuning"}; recipe `{entry.recipe_name}`; quantization: {training.get("quantized", "n/a")}
+- Method: {kind.method}; recipe `{entry.recipe_name}`; quantization: {training.get("quantized", "n/a")}
 - Trained set: `{entry.set}`, {entry.rows} rows, sha256 `{entry.data_sha256}`
 - Created: {entry.created}
 
@@ -214,7 +216,7 @@ Macro-F1 with 95% bootstrap intervals on the profile's stratified task slices (l
 {evaluation}
 
 ## Limitations
-- A {"small embedded" if entry.backend == "hf" and entry.base in registry("models") else ""} base model: absolute scores are low and intervals wide on small slices.
+- A {"small embedded" if entry.base in registry("models") else ""} base model: absolute scores are low and intervals wide on small slices.
 - The training signal is one label per survey question; a culture is a distribution of answers, not one answer.
 - Augmented questions are machine-written and only filtered by embedding similarity.
 - In-sample: the model is scored on questions it trained on unless a held-out analysis says otherwise.

@@ -8,13 +8,14 @@ import json, random
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import ConfigError, DataError, load_profile, read_jsonl, registry, reports_dir, write_atomic
+from .core import ConfigError, DataError, load_profile, pick, read_jsonl, registry, reports_dir, write_atomic
 from .data import upstream_file
 
 # %% auto #0
-__all__ = ['AUTHORS_SETS', 'STUDY_DEFAULTS', 'paper_dir', 'save_table', 'save_figure', 'question_table', 'plot_radar',
-           'bigram_perplexity', 'lm_perplexity', 'diversity_gain', 'sample_size_table', 'plot_sample_size',
-           'last_number', 'synthetic_arithmetic', 'load_benchmark', 'benchmark_accuracy', 'resource_table', 'bars_of',
+__all__ = ['AUTHORS_SETS', 'BENCHMARKS', 'STUDY_DEFAULTS', 'paper_dir', 'save_table', 'save_figure', 'question_table',
+           'plot_radar', 'bigram_perplexity', 'lm_perplexity', 'diversity_gain', 'sample_size_table',
+           'plot_sample_size', 'last_number', 'synthetic_arithmetic', 'read_synthetic', 'read_gsm8k', 'read_bbh',
+           'read_datasets', 'first_line', 'load_benchmark', 'benchmark_accuracy', 'resource_table', 'bars_of',
            'plot_bars', 'study_config', 'study_path', 'save_study', 'load_study', 'winrate_table', 'ablation_table',
            'forgetting_table']
 
@@ -164,34 +165,59 @@ def synthetic_arithmetic(n: int=30, seed: int=0) -> pd.DataFrame:
         rows.append({"question": text.format(a=a, b=b), "answer": str(f(a, b))})
     return pd.DataFrame(rows)
 
+def _benchmark_file(spec: dict) -> Path:
+    path = Path(spec["path"]).expanduser()
+    if not path.exists(): raise DataError(f"forgetting benchmark {spec['kind']}: {path} not found")
+    return path
+
+def read_synthetic(spec: dict) -> tuple[pd.DataFrame, str]:
+    "The generated arithmetic probe, and how to describe it."
+    return synthetic_arithmetic(spec.get("n", 30), spec.get("seed", 0)), "synthetic arithmetic probe, {n} items (generated; not GSM8K)"
+
+def read_gsm8k(spec: dict) -> tuple[pd.DataFrame, str]:
+    "GSM8K JSONL rows (question, answer after `####`, read as a number)."
+    path = _benchmark_file(spec)
+    rows = pd.DataFrame(read_jsonl(path))
+    missing = {"question", "answer"} - set(rows.columns)
+    if missing: raise DataError(f"{path}: GSM8K rows need {sorted(missing)}")
+    rows["answer"] = rows.answer.map(lambda a: last_number(str(a).split("####")[-1]))
+    return rows, f"gsm8k from {path.name}, {{n}} items"
+
+def read_bbh(spec: dict) -> tuple[pd.DataFrame, str]:
+    "A BIG-Bench Hard task file (examples of input and target)."
+    path = _benchmark_file(spec)
+    examples = json.loads(path.read_text())["examples"]
+    return pd.DataFrame({"question": [e["input"] for e in examples], "answer": [e["target"] for e in examples]}), f"bbh from {path.name}, {{n}} items"
+
+def read_datasets(spec: dict) -> tuple[pd.DataFrame, str]:
+    "A dataset saved with `datasets.save_to_disk` that has question and answer columns."
+    from datasets import load_from_disk
+    path = _benchmark_file(spec)
+    return load_from_disk(str(path)).to_pandas()[["question", "answer"]], f"datasets from {path.name}, {{n}} items"
+
+def first_line(text: str) -> str:
+    "BBH's reading of an answer: its first line, stripped."
+    return text.strip().split("\n")[0].strip()
+
+BENCHMARKS = {   # forgetting benchmark kind -> how its rows are read, and how a model's answer is read
+    "synthetic": {"read": read_synthetic, "answer": last_number},
+    "gsm8k": {"read": read_gsm8k, "answer": last_number},
+    "bbh": {"read": read_bbh, "answer": first_line},
+    "datasets": {"read": read_datasets, "answer": last_number},
+}
+
 def load_benchmark(spec: dict) -> tuple[pd.DataFrame, str]:
     "(question, answer) rows of a forgetting benchmark spec, and a description of the data used."
     kind = spec.get("kind", "synthetic")
-    if kind == "synthetic":
-        rows = synthetic_arithmetic(spec.get("n", 30), spec.get("seed", 0))
-        return rows, f"synthetic arithmetic probe, {len(rows)} items (generated; not GSM8K)"
-    path = Path(spec["path"]).expanduser()
-    if not path.exists(): raise DataError(f"forgetting benchmark {kind}: {path} not found")
-    if kind == "gsm8k":
-        rows = pd.DataFrame(read_jsonl(path))
-        missing = {"question", "answer"} - set(rows.columns)
-        if missing: raise DataError(f"{path}: GSM8K rows need {sorted(missing)}")
-        rows["answer"] = rows.answer.map(lambda a: last_number(str(a).split("####")[-1]))
-    elif kind == "bbh":
-        examples = json.loads(path.read_text())["examples"]
-        rows = pd.DataFrame({"question": [e["input"] for e in examples], "answer": [e["target"] for e in examples]})
-    elif kind == "datasets":
-        from datasets import load_from_disk
-        rows = load_from_disk(str(path)).to_pandas()[["question", "answer"]]
-    else: raise ConfigError(f"unknown forgetting benchmark kind {kind!r}; known: synthetic, gsm8k, bbh, datasets")
+    rows, about = pick(BENCHMARKS, kind, "forgetting benchmark kind")["read"]({**spec, "kind": kind})
     rows = rows.head(spec.get("n")) if spec.get("n") else rows
-    return rows.reset_index(drop=True), f"{kind} from {path.name}, {len(rows)} items"
+    return rows.reset_index(drop=True), about.format(n=len(rows))
 
 # %% ../nbs/11_analysis.ipynb #2fa2888d
 def benchmark_accuracy(llm, rows: pd.DataFrame, kind: str, max_tokens: int=64) -> dict:
     "Accuracy of a model on benchmark rows (last number for arithmetic/GSM8K, exact match for BBH)."
     answers = llm.chat([[{"role": "user", "content": q}] for q in rows.question], max_tokens=max_tokens, desc="forgetting")
-    read = (lambda t: t.strip().split("\n")[0].strip()) if kind == "bbh" else last_number
+    read = pick(BENCHMARKS, kind, "forgetting benchmark kind")["answer"]
     correct = [str(read(a.text)) == str(g) for a, g in zip(answers, rows.answer)]
     return {"items": len(rows), "correct": int(sum(correct)), "accuracy": round(float(np.mean(correct)), 4), "flags": correct}
 
@@ -288,6 +314,7 @@ def _gain_over_base(profile: str, row: dict) -> dict:
 def forgetting_table(profile: str) -> pd.DataFrame:
     "Accuracy of the base and the chosen cultures' models on each forgetting benchmark (which data: in the table)."
     from culturellm.evaluate import model_view
+    from culturellm.finetune import model_name
     prof = load_profile(profile)
     cfg, rows = study_config(prof), []
     for spec in cfg["forgetting"]:
@@ -297,7 +324,7 @@ def forgetting_table(profile: str) -> pd.DataFrame:
             for name in ("base", "culture"):
                 if name == "base" and rows and any(r["model"] == "base" and r["data"] == described for r in rows): continue
                 llm, _ = model_view(profile, name, culture)
-                label = "base" if name == "base" else f"culturellm-{culture}"
+                label = "base" if name == "base" else model_name(culture)
                 rows.append({"data": described, "model": label, **benchmark_accuracy(llm, data, kind, cfg["forgetting_tokens"])})
     from culturellm.evaluate import yes_no
     table = pd.DataFrame([r | _accuracy_intervals(r, rows) for r in rows]).drop(columns="flags")

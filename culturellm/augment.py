@@ -9,28 +9,32 @@ from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import (ConfigError, DataError, append_jsonl, generated_dir, load_profile, prompt_text, read_jsonl,
-                             repair_jsonl, stable_hash, write_atomic)
+from .core import (ConfigError, DataError, append_jsonl, generated_dir, load_profile, pick, prompt_text, read_jsonl,
+                             repair_jsonl, stable_hash, write_atomic, write_jsonl)
 from .embed import Embeddings, load_embeddings, passes
 from .llm import load_llm
 from .wvs import load_questions
 from .data import upstream_file
 
 # %% auto #0
-__all__ = ['MODES', 'DEFAULTS', 'PAPER_THRESHOLD', 'PARSERS', 'TAG_ORDER', 'TAG_NAMES', 'SYNONYM_SOURCES', 'SYNONYM_PROMPTS',
-           'REPLACERS', 'augment_config', 'calibrated_threshold', 'filter_threshold', 'parse_paper', 'parse_numbered',
-           'normalized', 'is_english', 'rejection', 'paraphrases', 'english_pipeline', 'content_words',
-           'clean_synonyms', 'synonyms_per_word', 'word_kind', 'synonyms_distinct', 'replace_substring',
-           'replace_whole_token', 'synonym_walk', 'augment_chunk', 'augment_dir', 'augment', 'load_samples',
+__all__ = ['MODES', 'DEFAULTS', 'PAPER_THRESHOLD', 'THRESHOLDS', 'PARSERS', 'TAG_ORDER', 'TAG_NAMES', 'SYNONYM_SOURCES',
+           'REPLACERS', 'QUOTAS', 'SELECTIONS', 'augment_config', 'calibrated_threshold', 'filter_threshold',
+           'parse_paper', 'parse_numbered', 'normalized', 'is_english', 'rejection', 'paraphrases', 'english_pipeline',
+           'content_words', 'clean_synonyms', 'synonyms_per_word', 'word_kind', 'synonyms_distinct',
+           'requests_per_word', 'requests_distinct', 'replace_substring', 'replace_whole_token', 'synonym_walk',
+           'select_per_paraphrase', 'select_pooled', 'augment_chunk', 'augment_dir', 'augment', 'load_samples',
            'load_manifest', 'upstream_samples', 'augment_stats', 'plot_similarity', 'augment_all', 'seed_counts',
            'kept_per_seed', 'thresholds_table', 'variant_table', 'stats_table', 'synonym_requests', 'augment_plan',
            'augment_cmd']
 
 # %% ../nbs/05_augment.ipynb #64cbe670
-MODES = {
-    "paper":         {"parser": "paper", "synonyms": "per_word", "replace": "substring", "emit": ("step2",), "dedupe": False},
-    "improved":      {"parser": "numbered", "synonyms": "distinct_words", "replace": "whole_token", "emit": ("step1", "step2"), "dedupe": True},
-    "sentence_only": {"parser": "numbered", "synonyms": None, "replace": None, "emit": ("step1",), "dedupe": True},
+MODES = {   # each value names an entry of a registry below (PARSERS, SYNONYM_SOURCES, REPLACERS, THRESHOLDS, QUOTAS, SELECTIONS)
+    "paper":         {"parser": "paper", "synonyms": "per_word", "replace": "substring", "emit": ("step2",), "dedupe": False,
+                      "auto_threshold": "paper", "quota": "floor", "select": "per_paraphrase"},
+    "improved":      {"parser": "numbered", "synonyms": "distinct_words", "replace": "whole_token", "emit": ("step1", "step2"), "dedupe": True,
+                      "auto_threshold": "calibrated", "quota": "ceil", "select": "pooled"},
+    "sentence_only": {"parser": "numbered", "synonyms": None, "replace": None, "emit": ("step1",), "dedupe": True,
+                      "auto_threshold": "calibrated", "quota": "ceil", "select": "pooled"},
 }
 DEFAULTS = {"modes": ["improved"], "seeds": 50, "n": 5, "m": 10, "max_calls": 10, "threshold": "auto", "calibration_share": 0.95, "comparison": "gt",
             "temperature": 0.7, "max_tokens": 200, "synonym_tokens": 120, "rounds": 10, "chunk": 16}
@@ -39,8 +43,7 @@ from .core import profile_section
 
 def augment_config(profile: dict, mode: str) -> dict:
     "The augmentation settings of a profile for one mode (profile values over defaults), checked."
-    if mode not in MODES: raise ConfigError(f"unknown augmentation mode {mode!r}; known: {', '.join(MODES)}")
-    return {**profile_section(profile, "augment", DEFAULTS), "mode": mode, **MODES[mode]}
+    return {**profile_section(profile, "augment", DEFAULTS), "mode": mode, **pick(MODES, mode, "augmentation mode")}
 
 # %% ../nbs/05_augment.ipynb #cee41e2a
 PAPER_THRESHOLD = 0.8                  # upstream: cosine > 0.80 under bert-base-uncased mean pooling
@@ -55,10 +58,15 @@ def calibrated_threshold(emb: Embeddings, share: float=0.95, name: str="new_WVQ_
         _CALIBRATED[key] = round(float(np.quantile(sims, 1 - share)), 4)
     return _CALIBRATED[key]
 
+THRESHOLDS = {   # a mode's `auto_threshold` -> (settings, embedder) -> the threshold `auto` stands for
+    "paper": lambda cfg, emb: PAPER_THRESHOLD,
+    "calibrated": lambda cfg, emb: calibrated_threshold(emb, cfg["calibration_share"]),
+}
+
 def filter_threshold(cfg: dict, emb: Embeddings) -> float:
     "The threshold a run filters with: the profile's number, or for `auto` upstream's 0.80 in paper mode and the embedder's calibrated value otherwise."
     if cfg["threshold"] != "auto": return float(cfg["threshold"])
-    return PAPER_THRESHOLD if cfg["mode"] == "paper" else calibrated_threshold(emb, cfg["calibration_share"])
+    return THRESHOLDS[cfg["auto_threshold"]](cfg, emb)
 
 # %% ../nbs/05_augment.ipynb #4e934db7
 def parse_paper(text: str) -> list[str]:
@@ -185,8 +193,19 @@ def synonyms_distinct(word_lists: list[list[tuple[str, str]]], llm, cfg: dict) -
         requests.append(len(new)); keys.append([answers[k].key for k in mine]); refused.append([answers[k].key for k in new if answers[k].refused])
     return tables, requests, keys, refused
 
-SYNONYM_SOURCES = {"per_word": synonyms_per_word, "distinct_words": synonyms_distinct}
-SYNONYM_PROMPTS = {"per_word": "synonyms_paper", "distinct_words": "synonyms_word"}
+def requests_per_word(words: list[list[tuple[str, str]]], chunk: int) -> int:
+    "Synonym requests of paper mode for these sentences' words: one per occurrence."
+    return sum(map(len, words))
+
+def requests_distinct(words: list[list[tuple[str, str]]], chunk: int) -> int:
+    "Synonym requests of improved mode: one per distinct (word, part of speech) of each chunk of `chunk` sentences."
+    chunks = [words[i:i + chunk] for i in range(0, len(words), chunk)]
+    return sum(len({word_kind(w, t) for ws in c for w, t in ws}) for c in chunks)
+
+SYNONYM_SOURCES = {   # a mode's `synonyms` -> how it asks, with which prompt, and how many requests that makes
+    "per_word": {"ask": synonyms_per_word, "prompt": "synonyms_paper", "requests": requests_per_word},
+    "distinct_words": {"ask": synonyms_distinct, "prompt": "synonyms_word", "requests": requests_distinct},
+}
 
 # %% ../nbs/05_augment.ipynb #610ff12e
 def replace_substring(sentence: str, word: str, synonym: str) -> str:
@@ -236,17 +255,45 @@ def _step2(seeds: dict, step1: dict, llm, emb: Embeddings, cfg: dict) -> tuple[d
     per_seed, requests, refusals = {q: [] for q in seeds}, {q: 0 for q in seeds}, {q: [] for q in seeds}
     if not jobs: return per_seed, requests, refusals
     words = [content_words(text, unique=cfg["dedupe"]) for _, _, text, _ in jobs]
-    tables, n_requests, keys, refused = SYNONYM_SOURCES[cfg["synonyms"]](words, llm, cfg)
+    tables, n_requests, keys, refused = SYNONYM_SOURCES[cfg["synonyms"]]["ask"](words, llm, cfg)
     for (q, j, parent, key), w, table, n_req, k, no in zip(jobs, words, tables, n_requests, keys, refused):
         refusals[q] += [{"text": parent, "reason": "refused", "step": 2, "key": rk} for rk in no]
         n_paras = len(step1[q]["accepted"])
-        quota = cfg["m"] // n_paras if mode == "paper" else math.ceil(cfg["m"] / n_paras)
+        quota = QUOTAS[cfg["quota"]](cfg["m"], n_paras)
         pool = synonym_walk(parent, w, table, REPLACERS[cfg["replace"]], random.Random(stable_hash([mode, int(q), j])), quota, emb, cfg)
         texts = list(pool)
         sims = emb.similarity([seeds[q]] * len(texts), texts) if texts else []
         per_seed[q].append(([_record(mode, q, t, 2, parent, s, pool[t], [key, *k]) for t, s in zip(texts, sims)], quota))
         requests[q] += n_req
     return per_seed, requests, refusals
+
+QUOTAS = {   # a mode's `quota` -> (m, paraphrases kept) -> variants wanted per paraphrase
+    "floor": lambda m, n: m // n,              # upstream: int(m / n)
+    "ceil": lambda m, n: math.ceil(m / n),     # enough to reach m
+}
+
+def select_per_paraphrase(q, seed: str, step1: dict, variants: list, cfg: dict) -> tuple[list, list]:
+    "Upstream: per paraphrase, its quota of variants closest to the seed (the paraphrases themselves not kept); kept, rejected."
+    kept, rejected = [], []
+    for recs, quota in variants:
+        bad = [dict(r, reason=rejection(r["text"], seed)) for r in recs if rejection(r["text"], seed)]
+        chosen, rest = _select([r for r in recs if not rejection(r["text"], seed)], quota)
+        kept += chosen; rejected += bad + [dict(r, reason="not_selected") for r in rest]
+    return kept, rejected
+
+def select_pooled(q, seed: str, step1: dict, variants: list, cfg: dict) -> tuple[list, list]:
+    "Improved: paraphrases and their variants pooled, duplicates out, the `m` closest to the seed kept; kept, rejected."
+    pool = [] if step1["fallback"] else [_record(cfg["mode"], q, t, 1, seed, sim, sim, [k]) for t, sim, k in step1["accepted"]]
+    pool += [r for recs, _ in variants for r in recs]
+    seen, good, rejected = set(), [], []
+    for r in pool:
+        reason = rejection(r["text"], seed, seen)
+        if reason: rejected.append(dict(r, reason=reason)); continue
+        seen.add(normalized(r["text"])); good.append(r)
+    kept, rest = _select(good, cfg["m"])
+    return kept, rejected + [dict(r, reason="not_selected") for r in rest]
+
+SELECTIONS = {"per_paraphrase": select_per_paraphrase, "pooled": select_pooled}   # a mode's `select`
 
 def augment_chunk(seeds: dict, llm, emb: Embeddings, cfg: dict) -> dict:
     "Augment a few seeds: per q_id the kept records, rejected records, requests per step, and the fallback flag."
@@ -258,22 +305,8 @@ def augment_chunk(seeds: dict, llm, emb: Embeddings, cfg: dict) -> dict:
     for q, seed in seeds.items():
         rejected = [dict(r, mode=mode, q_id=int(q), step=1) for r in step1[q]["rejected"]]
         rejected += [dict(r, mode=mode, q_id=int(q)) for r in step2_refused[q]]   # refused synonym requests, reported
-        kept = []
-        if mode == "paper":                                  # per paraphrase: its quota of variants closest to the seed
-            for recs, quota in variants[q]:
-                bad = [dict(r, reason=rejection(r["text"], seed)) for r in recs if rejection(r["text"], seed)]
-                chosen, rest = _select([r for r in recs if not rejection(r["text"], seed)], quota)
-                kept += chosen; rejected += bad + [dict(r, reason="not_selected") for r in rest]
-        else:                                                # everything pooled, duplicates out, the m closest kept
-            pool = [] if step1[q]["fallback"] else [_record(mode, q, t, 1, seed, sim, sim, [k]) for t, sim, k in step1[q]["accepted"]]
-            pool += [r for recs, _ in variants[q] for r in recs]
-            seen, good = set(), []
-            for r in pool:
-                reason = rejection(r["text"], seed, seen)
-                if reason: rejected.append(dict(r, reason=reason)); continue
-                seen.add(normalized(r["text"])); good.append(r)
-            kept, rest = _select(good, cfg["m"])
-            rejected += [dict(r, reason="not_selected") for r in rest]
+        kept, dropped = SELECTIONS[cfg["select"]](q, seed, step1[q], variants[q], cfg)
+        rejected += dropped
         out[q] = {"kept": kept, "rejected": rejected, "fallback": step1[q]["fallback"],
                   "requests": {"step1": step1[q]["requests"], "step2": step2_requests[q]}}
     return out
@@ -288,7 +321,7 @@ def _keep_finished(path: Path, done: set) -> None:
     repair_jsonl(path)
     rows = read_jsonl(path)
     keep = [r for r in rows if r["q_id"] in done]
-    if len(keep) != len(rows): write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keep))
+    if len(keep) != len(rows): write_jsonl(path, keep)
 
 def _rows(path: Path) -> list[dict]:
     return read_jsonl(path) if path.exists() else []
@@ -423,9 +456,7 @@ def _tokens(text: str) -> int: return math.ceil(len(text) / 4)
 def synonym_requests(seeds: list[str], cfg: dict) -> int:
     "Synonym requests for one sentence per seed: one per word occurrence (paper), or per distinct word of each chunk (improved)."
     words = [content_words(s, unique=cfg["dedupe"]) for s in seeds]
-    if cfg["synonyms"] == "per_word": return sum(map(len, words))
-    chunks = [words[i:i + cfg["chunk"]] for i in range(0, len(words), cfg["chunk"])]
-    return sum(len({word_kind(w, t) for ws in chunk for w, t in ws}) for chunk in chunks)
+    return SYNONYM_SOURCES[cfg["synonyms"]]["requests"](words, cfg["chunk"])
 
 def augment_plan(profile: dict) -> list[dict]:
     "Upper-bound requests and tokens of each augmentation mode of `profile`, per step."
@@ -439,7 +470,7 @@ def augment_plan(profile: dict) -> list[dict]:
                      "prompt_tokens": step1_prompt * cfg["max_calls"], "completion_tokens": len(seeds) * cfg["max_calls"] * cfg["max_tokens"]})
         if cfg["synonyms"]:
             requests = cfg["n"] * synonym_requests(seeds, cfg)
-            prompt = _tokens(prompt_text(SYNONYM_PROMPTS[cfg["synonyms"]], word="word", tag="NN", name="noun", k=5))
+            prompt = _tokens(prompt_text(SYNONYM_SOURCES[cfg["synonyms"]]["prompt"], word="word", tag="NN", name="noun", k=5))
             rows.append({"stage": f"augment {mode}", "step": "synonyms", "role": "augmenter", "requests": requests,
                          "prompt_tokens": requests * prompt, "completion_tokens": requests * cfg["synonym_tokens"]})
     return rows

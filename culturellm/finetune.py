@@ -8,14 +8,16 @@ import datetime as dt, json, math, os, resource, shutil, time
 from pathlib import Path
 import pandas as pd
 from .core import (ConfigError, DataError, append_jsonl, cache_dir, generated_dir, load_profile, read_jsonl,
-                             registry, registry_entry, seed_everything, sha256_file, show_progress, stable_hash, write_atomic)
+                             registry, registry_entry, resolve, seed_everything, sha256_file, show_progress, stable_hash, write_atomic)
+from .llm import backend_kind, make_backend, training_rate
 from .sft import check_training_file, load_sets, sft_dir
 
 # %% auto #0
-__all__ = ['FINETUNE_DEFAULTS', 'TRAINERS', 'finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss',
-           'last_complete_checkpoint', 'train_lora', 'train_openai', 'finetune_plan', 'models_dir_of', 'model_name',
-           'registered_models', 'finetune', 'trained_backend', 'trained_llm', 'seed_answers_of', 'seed_accuracy',
-           'seed_accuracy_table', 'plot_losses', 'finetune_cmd', 'models_list_cmd']
+__all__ = ['FINETUNE_DEFAULTS', 'finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss', 'last_complete_checkpoint',
+           'train_lora', 'train_openai', 'finetune_plan', 'train_lora_set', 'train_openai_set', 'models_dir_of',
+           'model_name', 'registered_models', 'finetune', 'trained_backend', 'adapter_spec', 'remote_spec',
+           'trained_llm', 'seed_answers_of', 'seed_accuracy', 'seed_accuracy_table', 'plot_losses', 'finetune_cmd',
+           'models_list_cmd']
 
 # %% ../nbs/07_finetune.ipynb #69c21f3c
 from .core import profile_section
@@ -123,23 +125,22 @@ def train_lora(pairs_file: Path,  # prompt/answer pairs (`<set>.hf.jsonl`)
     "Train a LoRA adapter on a pairs file (resuming from checkpoints); returns the training manifest."
     from transformers import TrainingArguments
     from transformers.trainer_callback import PrinterCallback
-    from culturellm.hf import PromptFormat, known_warnings_silenced, load_tokenizer, model_folder, resolve_dtype
+    from culturellm.hf import known_warnings_silenced, prompt_format_of, resolve_dtype
     seed_everything(cfg["seed"])
-    tokenizer = load_tokenizer(model_folder(base["model"]))
-    fmt = PromptFormat(tokenizer, base.get("template") or registry("models").get(base["model"], {}).get("template") or ("own" if tokenizer.chat_template else "plain"))
+    fmt = prompt_format_of(base)
     rows = encode_pairs(read_jsonl(pairs_file), fmt)
     if not rows: raise DataError(f"{pairs_file}: no training pairs")
     t = cfg["train"]
     dtype = resolve_dtype(t.get("dtype", "auto"), base.get("device", "cpu"))
     with known_warnings_silenced(): model, quantized = _lora_model(base["model"], dtype, cfg)
-    steps = math.ceil(len(rows) / (t["batch_size"] * t.get("grad_accum", 1))) * t["epochs"]
-    args = TrainingArguments(output_dir=str(out/"checkpoints"), num_train_epochs=t["epochs"], per_device_train_batch_size=t["batch_size"],
+    steps = min(math.ceil(len(rows) / (t["batch_size"] * t.get("grad_accum", 1))) * t["epochs"], t.get("max_steps") or math.inf)
+    args = TrainingArguments(output_dir=str(out/"checkpoints"), num_train_epochs=t["epochs"], max_steps=t.get("max_steps") or -1, per_device_train_batch_size=t["batch_size"],
                              gradient_accumulation_steps=t.get("grad_accum", 1), learning_rate=t["lr"], lr_scheduler_type=t["schedule"],
                              warmup_steps=math.ceil(t.get("warmup_ratio", 0) * steps), weight_decay=t["weight_decay"], max_grad_norm=t["max_grad_norm"],
                              optim=t.get("optim", "adamw_torch"), logging_steps=1, save_strategy="steps", save_steps=max(1, steps // 4), save_total_limit=1,
                              seed=cfg["seed"], data_seed=cfg["seed"], report_to="none", remove_unused_columns=False,
                              use_cpu=base.get("device", "cpu") == "cpu", disable_tqdm=not show_progress(), dataloader_num_workers=0)
-    trainer = _trainer_class()(model=model, args=args, train_dataset=_Dataset(rows), data_collator=LeftPadCollator(tokenizer.pad_token_id))
+    trainer = _trainer_class()(model=model, args=args, train_dataset=_Dataset(rows), data_collator=LeftPadCollator(fmt.tokenizer.pad_token_id))
     trainer.remove_callback(PrinterCallback)              # without progress bars it prints every step's log: the losses go to training.json
     resume = last_complete_checkpoint(out/"checkpoints")
     start = time.time()
@@ -195,20 +196,25 @@ def train_openai(chat_file: Path, out: Path, base: dict, cfg: dict, suffix: str=
 def finetune_plan(profile: dict) -> list[dict]:
     "Upper-bound training tokens and cost of the models a profile trains."
     from culturellm.augment import augment_config
-    from culturellm.llm import price
     base, cfg, aug = profile["roles"]["base"], finetune_config(profile), augment_config(profile, "improved")
     studies = profile.get("studies", {})
     rows = 50 + aug["seeds"] * aug["m"]
     models = len(profile["cultures"]) + len(studies.get("ablation_cultures") or profile["cultures"][:1]) * len(studies.get("ablation_sets", ["seeds", "sentence_only", "local"]))
-    epochs = cfg["openai"].get("n_epochs", 3) if base["backend"] == "openai" else cfg["train"]["epochs"]
+    section, key = backend_kind(base).epochs
+    epochs = cfg[section].get(key, 3)                                                   # the API's default is 3 epochs
     tokens = (models * rows + len(profile["cultures"]) * rows) * 100 * epochs          # + CultureLLM-One on every culture's rows
-    rate = price(base["model"])["training"] if base["backend"] == "openai" else 0.0
+    rate = training_rate(base)
     return [{"stage": "finetune", "step": f"{models + 1} models x {epochs} epochs", "role": "base", "requests": models + 1,
              "prompt_tokens": tokens, "completion_tokens": 0, "cost_usd": round(tokens * rate / 1e6, 2)}]
 
 # %% ../nbs/07_finetune.ipynb #f43d0d18
-TRAINERS = {"hf": lambda s, out, base, cfg, name: train_lora(s.with_name(s.stem + ".hf.jsonl"), out, base, cfg),
-            "openai": lambda s, out, base, cfg, name: train_openai(s, out, base, cfg, suffix=name)}
+def train_lora_set(chat_file: Path, out: Path, base: dict, cfg: dict, name: str) -> dict:
+    "Train a LoRA adapter on the prompt/answer pairs written beside a chat file (the `hf` backend's trainer)."
+    return train_lora(chat_file.with_name(chat_file.stem + ".hf.jsonl"), out, base, cfg)
+
+def train_openai_set(chat_file: Path, out: Path, base: dict, cfg: dict, name: str) -> dict:
+    "Fine-tune through the API on a chat file, the job suffixed with the model's name (the `openai` backend's trainer)."
+    return train_openai(chat_file, out, base, cfg, suffix=name)
 
 def models_dir_of(profile: str) -> Path: return generated_dir(profile)/"models"
 
@@ -228,7 +234,7 @@ def finetune(profile: str, culture: str, set_name: str="main") -> dict:
     "Train (or skip, if up to date) the model of a culture's training set; returns its registry entry."
     prof = load_profile(profile)
     cfg, base = finetune_config(prof), prof["roles"]["base"]
-    if base["backend"] not in TRAINERS: raise ConfigError(f"base backend {base['backend']!r} cannot be fine-tuned; known: {', '.join(TRAINERS)}")
+    kind = backend_kind(base)
     sets = load_sets(profile, culture)
     chosen = sets[sets.main] if set_name == "main" else sets[sets.name == set_name]
     if chosen.empty: raise ConfigError(f"{culture}: no training set {set_name!r}; built: {', '.join(sets.name)}")
@@ -239,11 +245,11 @@ def finetune(profile: str, culture: str, set_name: str="main") -> dict:
     if name in known.index and known.loc[name, "data_sha256"] == data_sha and known.loc[name, "recipe"] == cfg["recipe_hash"]:
         return known.loc[name].to_dict() | {"name": name}
     out = models_dir_of(profile)/name
-    manifest = TRAINERS[base["backend"]](chat_file, out, base, cfg, name)
+    manifest = resolve(kind.trainer)(chat_file, out, base, cfg, name)
     losses = manifest.get("losses") or [{}]
     entry = {"name": name, "culture": culture, "set": chosen.name.iloc[0], "backend": base["backend"], "base": base["model"],
              "recipe": cfg["recipe_hash"], "recipe_name": cfg["recipe"], "data_sha256": data_sha,
-             "adapter": str((out/"adapter").relative_to(generated_dir(profile))) if base["backend"] == "hf" else None,
+             "adapter": str((out/"adapter").relative_to(generated_dir(profile))) if kind.adapter else None,
              "model_id": manifest.get("model_id"), "rows": manifest.get("rows", int(chosen.rows.iloc[0])), "steps": manifest.get("steps"),
              "final_loss": losses[-1].get("loss"), "seconds": manifest.get("seconds"),
              "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
@@ -253,12 +259,18 @@ def finetune(profile: str, culture: str, set_name: str="main") -> dict:
 # %% ../nbs/07_finetune.ipynb #16c385f8
 def trained_backend(profile: str, name: str):
     "The backend of a registered model."
-    from culturellm.llm import make_backend
     models = registered_models(profile).set_index("name")
     if name not in models.index: raise ConfigError(f"no trained model {name!r} in {models_dir_of(profile)/'registry.jsonl'}; trained: {', '.join(models.index) or 'none'}")
     entry, base = models.loc[name], load_profile(profile)["roles"]["base"]
-    if entry.backend == "hf": return make_backend({**base, "adapter": str(generated_dir(profile)/entry.adapter)})
-    return make_backend({**base, "model": entry.model_id})
+    return make_backend(resolve(backend_kind({"backend": entry.backend}).trained_spec)(base, entry, profile))
+
+def adapter_spec(base: dict, entry, profile: str) -> dict:
+    "The role spec of a model trained locally: the base with its adapter folder."
+    return {**base, "adapter": str(generated_dir(profile)/entry.adapter)}
+
+def remote_spec(base: dict, entry, profile: str) -> dict:
+    "The role spec of a model fine-tuned through an API: the base's settings with the fine-tuned model id."
+    return {**base, "model": entry.model_id}
 
 def trained_llm(profile: str, name: str, stage: str=""):
     "A registered model as an LLM with the shared cache and the profile's ledger."

@@ -14,8 +14,9 @@ from .llm import Completion, LabelScores
 
 # %% auto #0
 __all__ = ['KNOWN_WARNINGS', 'gguf_file', 'file_lock', 'embedded_model_folder', 'model_folder', 'known_warnings_silenced',
-           'load_tokenizer', 'PromptFormat', 'contiguous_head', 'bf16_support', 'resolve_dtype', 'dtype_provenance',
-           'HFBackend', 'StopAfterAnswer', 'length_batches', 'common_prefix', 'label_paths']
+           'load_tokenizer', 'PromptFormat', 'template_of', 'prompt_format_of', 'contiguous_head', 'bf16_support',
+           'resolve_dtype', 'dtype_provenance', 'HFBackend', 'StopAfterAnswer', 'length_batches', 'common_prefix',
+           'label_paths']
 
 # %% ../nbs/03a_hf.ipynb #75bfe368
 def gguf_file(entry: dict, workdir: Path) -> Path:
@@ -119,6 +120,19 @@ class PromptFormat:
         if full[:len(head)] == head and len(full) > len(head): return head, full[len(head):]
         return head, self.ids(self.answer_prefix + answer)        # the boundary merged: fall back to separate pieces
 
+# %% ../nbs/03a_hf.ipynb #789e0351
+def template_of(model: str,              # embedded name, local folder or hub id
+                tokenizer,               # the model's tokenizer
+                template: str|None=None, # the template a role spec names, if any
+               ) -> str:
+    "The chat template a model uses: the one asked, else its registry default, else its tokenizer's own, else plain."
+    return template or registry("models").get(model, {}).get("template") or ("own" if tokenizer.chat_template else "plain")
+
+def prompt_format_of(spec: dict) -> PromptFormat:  # a local (hf) role spec: model, optional template
+    "The prompt format a local role spec trains and answers in."
+    tokenizer = load_tokenizer(model_folder(spec["model"]))
+    return PromptFormat(tokenizer, template_of(spec["model"], tokenizer, spec.get("template")))
+
 # %% ../nbs/03a_hf.ipynb #24a422e4
 def contiguous_head(model):
     "Make the output layer's input contiguous (keeps sliced-logit forward passes on PyTorch's fast matmul path)."
@@ -186,8 +200,7 @@ class HFBackend:
             self.model_id += f"+adapter:{_adapter_identity(Path(adapter), model)}"
             with known_warnings_silenced(): self.model = PeftModel.from_pretrained(self.model, adapter).merge_and_unload().eval()   # merged: inference at base speed
         contiguous_head(self.model)
-        default = registry("models").get(model, {}).get("template") or ("own" if self.tokenizer.chat_template else "plain")
-        self.format, self.device, self.batch_size = PromptFormat(self.tokenizer, template or default), device, batch_size
+        self.format, self.device, self.batch_size = PromptFormat(self.tokenizer, template_of(model, self.tokenizer, template)), device, batch_size
         self.score_rows, self.batch_tokens, self.pass_tokens = score_rows, batch_tokens, pass_tokens
         self.score_chunk = 1024                                      # the LLM layer hands over up to 1024 requests to sort at once
         if self.tokenizer.pad_token_id is None: self.tokenizer.pad_token = self.tokenizer.eos_token

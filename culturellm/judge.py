@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .core import (ConfigError, DataError, append_jsonl, generated_dir, load_profile, prompt_text, read_jsonl,
-                             registry_entry, stable_hash, write_atomic)
+                             registry_entry, stable_hash, write_atomic, write_jsonl)
 from .augment import normalized, parse_numbered
 from .wvs import load_questions
 
@@ -51,7 +51,7 @@ def open_questions(profile: str) -> pd.DataFrame:
     for _, s in seeds.iloc[::step].head(cfg["from_seeds"]).iterrows():
         rows.append({"topic": s.topic, "question": prompt_text("open_from_seed", seed=s.text), "source": f"seed {s.wvs_id}"})
     table = pd.DataFrame(rows).assign(id=lambda d: [stable_hash([r.question], 10) for r in d.itertuples()])
-    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in table.to_dict("records")))
+    write_jsonl(path, table.to_dict("records"))
     return table
 
 # %% ../nbs/10_judge.ipynb #d22afccb
@@ -94,8 +94,8 @@ def culture_win_rate(profile: str, culture: str, model: str="culture") -> dict:
     model_first, base_first = prefer_first(judge, culture, asked, mine, theirs), prefer_first(judge, culture, asked, theirs, mine)
     check = (judge_check(judge, culture, asked, mine) + judge_check(judge, culture, asked, theirs)) / 2
     path = judge_dir(profile)/"winrate"/f"{culture}-{model}.jsonl"
-    write_atomic(path, "".join(json.dumps({"id": i, "question": q, "model_answer": a, "base_answer": b, "p_model_as_A": x, "p_base_as_A": y}, ensure_ascii=False) + "\n"
-                               for i, q, a, b, x, y in zip(questions.id, asked, mine, theirs, model_first, base_first)))
+    write_jsonl(path, ({"id": i, "question": q, "model_answer": a, "base_answer": b, "p_model_as_A": x, "p_base_as_A": y}
+                       for i, q, a, b, x, y in zip(questions.id, asked, mine, theirs, model_first, base_first)))
     return {"culture": culture, "model": model, **win_rate(preferences(model_first, base_first), cfg["bootstrap"], cfg["seed"]),
             "judge_p_A": round(float(np.mean(model_first + base_first)), 3), "judge_check": round(check, 3),
             "judge_informative": bool(check >= cfg["check_min"])}

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Protocol
 import pandas as pd
 from tqdm.auto import tqdm
-from .core import (ConfigError, DataError, append_jsonl, cache_dir, canonical_json, generated_dir,
+from .core import (ConfigError, DataError, append_jsonl, cache_dir, canonical_json, generated_dir, pick, resolve,
                              iter_jsonl, load_profile, registry, show_progress, stable_hash)
 
 # %% auto #0
-__all__ = ['BACKENDS', 'Completion', 'LabelScores', 'Backend', 'ResponseCache', 'price', 'token_cost', 'Ledger', 'LLM',
-           'score_requests', 'make_backend', 'cache_path', 'ledger_path', 'role_spec', 'load_llm']
+__all__ = ['DETERMINISTIC_KINDS', 'BACKENDS', 'Completion', 'LabelScores', 'Backend', 'ResponseCache', 'price', 'token_cost',
+           'Ledger', 'LLM', 'score_requests', 'BackendKind', 'backend_kind', 'make_backend', 'training_rate',
+           'cache_path', 'ledger_path', 'role_spec', 'load_llm']
 
 # %% ../nbs/03_llm.ipynb #b5f9543c
 @dataclass
@@ -133,6 +134,8 @@ class Ledger:
         return s
 
 # %% ../nbs/03_llm.ipynb #c063cd52
+DETERMINISTIC_KINDS = ("score",)   # request kinds whose answers never depend on sampling: always cached
+
 class LLM:
     "A model in a role: batched `chat` and `score` through a response cache, with usage recorded in a ledger."
     def __init__(self, backend: Backend, cache: ResponseCache|None=None, ledger: Ledger|None=None,
@@ -149,7 +152,7 @@ class LLM:
     def _run(self, kind: str, requests: list[dict], compute, decode, desc: str, chunk: int|None=None):
         "Answer requests from the cache, compute each distinct miss once in batches, store and record them."
         keys = [self.key(kind, r) for r in requests]
-        cacheable = [kind == "score" or r.get("temperature", 0) == 0 or r.get("sample") is not None for r in requests]
+        cacheable = [kind in DETERMINISTIC_KINDS or r.get("temperature", 0) == 0 or r.get("sample") is not None for r in requests]
         hits = self.cache.get([k for k, c in zip(keys, cacheable) if c]) if self.cache is not None else {}
         results = {i: decode(hits[k] | {"key": k}, cached=True) for i, (k, c) in enumerate(zip(keys, cacheable)) if c and k in hits}
         pending = {}   # one entry per distinct request to compute (sampled requests without an index are never merged)
@@ -210,15 +213,39 @@ def score_requests(backend: Backend, requests: list[dict]) -> list[LabelScores]:
     return out
 
 # %% ../nbs/03_llm.ipynb #7a88ef5c
-BACKENDS = {"hf": "culturellm.hf:HFBackend", "openai": "culturellm.openai_backend:OpenAIBackend"}
+@dataclass(frozen=True)
+class BackendKind:
+    "What the pipeline knows of one backend."
+    cls: str                  # `module:Class` of the Backend
+    trainer: str              # `module:function` training a set: (chat file, model folder, base spec, finetune config, name) -> manifest
+    trained_spec: str         # `module:function` giving the role spec of a trained model: (base spec, registry entry, profile) -> spec
+    prompt_format: str|None   # `module:function` giving the prompt format of local training pairs (None: the API formats)
+    billed: bool              # training is billed at the price table's `training` rate
+    epochs: tuple             # where a recipe keeps its epochs: (section, key)
+    library: str              # model card `library_name`
+    method: str               # model card: how the model was trained
+    adapter: bool             # a trained model is a local adapter folder (else a remote model id)
+
+BACKENDS = {
+    "hf": BackendKind("culturellm.hf:HFBackend", "culturellm.finetune:train_lora_set", "culturellm.finetune:adapter_spec",
+                      "culturellm.hf:prompt_format_of", billed=False, epochs=("train", "epochs"), library="peft",
+                      method="LoRA adapter (transformers + peft)", adapter=True),
+    "openai": BackendKind("culturellm.openai_backend:OpenAIBackend", "culturellm.finetune:train_openai_set", "culturellm.finetune:remote_spec",
+                          None, billed=True, epochs=("openai", "n_epochs"), library="openai", method="OpenAI supervised fine-tuning", adapter=False),
+}
+
+def backend_kind(spec: dict) -> BackendKind:  # a role spec: {backend: ..., model: ...}
+    "The registry record of the backend a role spec names."
+    return pick(BACKENDS, spec.get("backend"), "backend")
 
 def make_backend(spec: dict) -> Backend:
     "Instantiate the backend a role spec names: `{backend: hf|openai, model: ..., **options}`."
-    spec = dict(spec)
-    kind = spec.pop("backend", None)
-    if kind not in BACKENDS: raise ConfigError(f"unknown backend {kind!r} in role spec {spec}; known: {', '.join(BACKENDS)}")
-    module, cls = BACKENDS[kind].split(":")
-    return getattr(importlib.import_module(module), cls)(**spec)
+    kind, options = backend_kind(spec), {k: v for k, v in spec.items() if k != "backend"}
+    return resolve(kind.cls)(**options)
+
+def training_rate(spec: dict) -> float:  # the base role spec
+    "USD per million training tokens of fine-tuning the base a role spec names (0 where training is not billed)."
+    return price(spec["model"])["training"] if backend_kind(spec).billed else 0.0
 
 # %% ../nbs/03_llm.ipynb #9d27d49b
 _LOADED: dict = {}

@@ -13,7 +13,7 @@ import pandas as pd
 import papermill as pm
 from nbconvert import HTMLExporter
 import nbformat
-from .core import (ConfigError, CultureLLMError, data_dir, generated_dir, load_profile, project_root, registry,
+from .core import (ConfigError, CultureLLMError, data_dir, environment_settings, generated_dir, load_profile, project_root, registry,
                              reports_dir, sha256_file, stable_hash, with_cultures, write_atomic)
 
 # %% auto #0
@@ -103,7 +103,7 @@ def usage(profile: str) -> pd.DataFrame:
     return Ledger(ledger_path(profile)).summary()
 
 def provenance(profile: dict) -> dict:
-    "Git commit and dirty flag, package versions, profile and config hash, model ids, what `dtype: auto` chose, usage totals of a run."
+    "Git commit and dirty flag, package versions, profile and config hash, model ids, what `dtype: auto` chose, the environment settings, usage totals of a run."
     u = usage(profile["name"])
     totals = {"requests": int(u.requests.sum()), "cache_hit_rate": round(float(u.cache_hits.sum() / max(u.requests.sum(), 1)), 3),
               "prompt_tokens": int(u.prompt_tokens.sum()), "completion_tokens": int(u.completion_tokens.sum()),
@@ -112,7 +112,7 @@ def provenance(profile: dict) -> dict:
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "python": platform.python_version(), "packages": {p: _version(p) for p in PROVENANCE_PACKAGES},
             "profile": profile["name"], "config_hash": stable_hash(profile, 12), "models": model_ids(profile),
-            "dtype": _dtype_provenance(), "usage": totals}
+            "dtype": _dtype_provenance(), "environment": environment_settings(), "usage": totals}
 
 def _dtype_provenance() -> dict:
     from culturellm.hf import dtype_provenance   # imports torch: only when a report asks

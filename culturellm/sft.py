@@ -8,24 +8,26 @@ import json, math, random, re
 from pathlib import Path
 import pandas as pd
 from .core import (ConfigError, DataError, generated_dir, load_profile, prompt_text, read_jsonl, registry,
-                             registry_entry, stable_hash, write_atomic)
+                             pick, registry_entry, resolve, stable_hash, write_atomic, write_jsonl)
+from .llm import backend_kind, training_rate
 from .wvs import corrected_labels, load_questions, paper_labels
 
 # %% auto #0
-__all__ = ['STYLES', 'ROLES', 'SFT_DEFAULTS', 'paper_range', 'scale_text', 'system_prompt', 'user_prompt', 'chat', 'seed_items',
-           'out_of_scale', 'rows_for', 'pick_augmented', 'row_problems', 'estimate_tokens', 'check_training_file',
-           'sft_config', 'sft_dir', 'variant_name', 'translate_rows', 'hf_pairs', 'base_prompt_format', 'build_sets',
-           'load_sets', 'main_set', 'culture_share', 'build_one', 'training_report', 'sft_plan', 'sft_build_cmd']
+__all__ = ['STYLES', 'ROW_BUILDERS', 'ROLES', 'SFT_DEFAULTS', 'OUT_OF_SCALE_KEPT', 'paper_range', 'scale_text', 'system_prompt',
+           'user_prompt', 'chat', 'seed_items', 'out_of_scale', 'paper_rows', 'corrected_rows', 'rows_for',
+           'pick_augmented', 'row_problems', 'estimate_tokens', 'check_training_file', 'sft_config', 'sft_dir',
+           'variant_name', 'translate_rows', 'hf_pairs', 'base_prompt_format', 'build_sets', 'load_sets', 'main_set',
+           'culture_share', 'build_one', 'training_report', 'sft_plan', 'sft_build_cmd']
 
 # %% ../nbs/06_sft.ipynb #8f62f626
-STYLES = {
-    "paper": {"system": "sft_system_paper", "question": "sft_user_paper_question", "statement": "sft_user_paper_statement"},
-    "corrected": {"system": "sft_system_corrected", "question": "sft_user_corrected_question", "statement": "sft_user_corrected_statement"},
+STYLES = {   # style -> its prompts, and the option fields its user turn fills in from a question-bank row
+    "paper": {"system": "sft_system_paper", "question": "sft_user_paper_question", "statement": "sft_user_paper_statement",
+              "options": lambda q: dict(zip(("lo", "hi"), paper_range(q.option_text)), options=q.option_text)},
+    "corrected": {"system": "sft_system_corrected", "question": "sft_user_corrected_question", "statement": "sft_user_corrected_statement",
+                  "options": lambda q: {"options": scale_text(q.scale)}},
 }
 
-def _style(style: str) -> dict:
-    if style not in STYLES: raise ConfigError(f"unknown prompt style {style!r}; known: {', '.join(STYLES)}")
-    return STYLES[style]
+def _style(style: str) -> dict: return pick(STYLES, style, "prompt style")
 
 def paper_range(option: str) -> tuple[str, str]:
     "Upstream's answer range: min and max of the digit runs of the option string, compared as strings."
@@ -45,11 +47,8 @@ def user_prompt(text: str,        # the question (seed or augmented wording)
                 question: pd.Series, # its row of the question bank (option string, scale)
                 style: str) -> str:
     "The user turn asking `text` with the question's options, in a style."
-    kind = "question" if "?" in text else "statement"
-    if style == "paper":
-        lo, hi = paper_range(question.option_text)
-        return prompt_text(_style(style)[kind], lo=lo, hi=hi, question=text, options=question.option_text)
-    return prompt_text(_style(style)[kind], question=text, options=scale_text(question.scale))
+    form, s = "question" if "?" in text else "statement", _style(style)
+    return prompt_text(s[form], question=text, **s["options"](question))
 
 def chat(culture: str, text: str, question: pd.Series, style: str, answer=None) -> list[dict]:
     "System + user messages (+ the assistant's answer code when given)."
@@ -66,18 +65,24 @@ def out_of_scale(labels: pd.Series, questions: pd.DataFrame) -> list[int]:
     "Questions whose label is not one of their scale's codes."
     return [q for q, v in labels.items() if not pd.isna(v) and int(v) not in questions.loc[q, "scale"]]
 
-def rows_for(culture: str, items: pd.DataFrame, mode: str, rule: str="valid_mean") -> tuple[list[dict], int]:
-    "Chat rows of `items` with the culture's answers in `mode`, and how many items were left out (no valid answers)."
-    questions = load_questions()
-    if mode == "paper":
-        copies = [paper_labels(culture, c) for c in range(1, len(registry_entry("cultures", culture)["paper_copies"]) + 1)]
-        return [{"messages": chat(culture, t, questions.loc[q], mode, labels[q])} for labels in copies for q, t in zip(items.q_id, items.text)], 0
-    if mode != "corrected": raise ConfigError(f"unknown training mode {mode!r}; known: paper, corrected")
+def paper_rows(culture: str, items: pd.DataFrame, questions: pd.DataFrame, rule: str) -> tuple[list[dict], int]:
+    "Upstream's rows: every recorded label copy of the culture stacked, each item once per copy; nothing left out."
+    copies = [paper_labels(culture, c) for c in range(1, len(registry_entry("cultures", culture)["paper_copies"]) + 1)]
+    return [{"messages": chat(culture, t, questions.loc[q], "paper", labels[q])} for labels in copies for q, t in zip(items.q_id, items.text)], 0
+
+def corrected_rows(culture: str, items: pd.DataFrame, questions: pd.DataFrame, rule: str) -> tuple[list[dict], int]:
+    "One row per item with the culture's label by `rule`; items of a question with no valid answers left out."
     labels = corrected_labels(culture, rule)
     bad = out_of_scale(labels, questions)
     if bad: raise DataError(f"{culture}: labels outside their question's scale for {[f'Q{q}' for q in bad]}; check data/wvs/ (rebuild with `culturellm wvs build-table`)")
     keep = [(q, t) for q, t in zip(items.q_id, items.text) if not pd.isna(labels[q])]
-    return [{"messages": chat(culture, t, questions.loc[q], mode, labels[q])} for q, t in keep], len(items) - len(keep)
+    return [{"messages": chat(culture, t, questions.loc[q], "corrected", labels[q])} for q, t in keep], len(items) - len(keep)
+
+ROW_BUILDERS = {"paper": paper_rows, "corrected": corrected_rows}
+
+def rows_for(culture: str, items: pd.DataFrame, mode: str, rule: str="valid_mean") -> tuple[list[dict], int]:
+    "Chat rows of `items` with the culture's answers in `mode`, and how many items were left out (no valid answers)."
+    return pick(ROW_BUILDERS, mode, "training mode")(culture, items, load_questions(), rule)
 
 # %% ../nbs/06_sft.ipynb #4dcff296
 def pick_augmented(samples: pd.DataFrame, k: int|None) -> pd.DataFrame:
@@ -158,19 +163,21 @@ def hf_pairs(rows: list[dict], prompt_format) -> list[dict]:
     return [{"prompt": prompt_format.prompt(r["messages"][:-1]), "answer": r["messages"][-1]["content"]} for r in rows]
 
 def base_prompt_format(profile: dict):
-    "The prompt format of the profile's base model when it is trained locally (hf backend), else None."
-    spec = profile.get("roles", {}).get("base", {})
-    if spec.get("backend") != "hf": return None
-    from culturellm.hf import PromptFormat, load_tokenizer, model_folder
-    default = registry("models").get(spec["model"], {}).get("template")
-    tokenizer = load_tokenizer(model_folder(spec["model"]))
-    return PromptFormat(tokenizer, spec.get("template") or default or ("own" if tokenizer.chat_template else "plain"))
+    "The prompt format the profile's base model is trained in locally, or None (no base role, or an API that formats itself)."
+    spec = profile.get("roles", {}).get("base")
+    ref = backend_kind(spec).prompt_format if spec else None
+    return resolve(ref)(spec) if ref else None
 
 # %% ../nbs/06_sft.ipynb #b598138b
 def _write_set(out: Path, name: str, rows: list[dict], fmt) -> dict:
-    path = write_atomic(out/f"{name}.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    if fmt is not None: write_atomic(out/f"{name}.hf.jsonl", "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in hf_pairs(rows, fmt)))
+    path = write_jsonl(out/f"{name}.jsonl", rows)
+    if fmt is not None: write_jsonl(out/f"{name}.hf.jsonl", hf_pairs(rows, fmt))
     return {**check_training_file(path), "file": path.name, "sha256": stable_hash(path.read_text(), 64)}
+
+OUT_OF_SCALE_KEPT = {   # mode -> (culture) -> questions trained on with a label outside their scale
+    "paper": lambda culture: out_of_scale(paper_labels(culture), load_questions()),   # upstream keeps them, reported
+    "corrected": lambda culture: [],                                                  # `corrected_rows` refuses them
+}
 
 def build_sets(profile: str, culture: str, llm=None) -> pd.DataFrame:
     "Write a culture's training sets (size variants, sentence_only, local) and return their table."
@@ -185,8 +192,8 @@ def build_sets(profile: str, culture: str, llm=None) -> pd.DataFrame:
         name = variant_name(k, len(extra))
         if name not in [s["name"] for s in sets]:
             sets.append({"name": name, "kind": "size", "requested": "all" if k is None else k, "augmented": len(extra), "dropped": dropped, **_write_set(out, name, rows, fmt)})
-    paper_out_of_scale = len(out_of_scale(paper_labels(culture), load_questions())) if cfg["mode"] == "paper" else 0
-    main = max((s for s in sets if s["kind"] == "size"), key=lambda s: s["augmented"])
+    paper_out_of_scale = len(pick(OUT_OF_SCALE_KEPT, cfg["mode"], "training mode")(culture))
+    main = max(sets, key=lambda s: s["augmented"])                      # the size variants: all built so far
     if cfg["sentence_only"]:
         extra = pick_augmented(load_samples(profile, "sentence_only"), None)
         rows, dropped = rows_for(culture, pd.concat([seeds, extra], ignore_index=True), cfg["mode"], rule)
@@ -236,13 +243,11 @@ def build_one(profile: str) -> pd.DataFrame:
 # %% ../nbs/06_sft.ipynb #eb192fa4
 def training_report(profile: str, epochs: int=3) -> pd.DataFrame:
     "Every built training set of a profile: rows, estimated tokens, estimated fine-tuning cost."
-    from culturellm.llm import price
     prof = load_profile(profile)
     tables = [load_sets(profile, c).assign(culture=c) for c in [*prof["cultures"], "one"] if (sft_dir(profile, c)/"sets.json").exists()]
     if not tables: return pd.DataFrame()
     table = pd.concat(tables, ignore_index=True)
-    base = prof["roles"]["base"]
-    rate = price(base["model"])["training"] if base["backend"] == "openai" else 0.0
+    rate = training_rate(prof["roles"]["base"])
     table["est_cost_usd"] = (table.tokens * epochs * rate / 1e6).round(2)
     return table[["culture", "name", "kind", "main", "augmented", "dropped", "rows", "tokens", "est_cost_usd"]]
 

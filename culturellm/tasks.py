@@ -8,41 +8,30 @@ import json, re
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import ConfigError, DataError, data_dir, project_root, prompt_text, read_yaml, registry
+from .core import ConfigError, DataError, data_dir, pick, project_root, prompt_text, read_yaml, registry
 from .data import upstream_file
 
 # %% auto #0
-__all__ = ['PARSE_RULES', 'INVALID', 'PARSERS', 'TASK_FIELDS', 'parse_answer', 'culture_tasks', 'all_tasks', 'task_entry',
-           'task_prompt', 'load_task', 'class_quota', 'stratified_sample', 'sampling_note', 'task_table',
-           'tasks_list_cmd']
+__all__ = ['INVALID', 'TASK_FIELDS', 'TASK_ROWS', 'task_families', 'parse_answer', 'culture_tasks', 'all_tasks', 'task_entry',
+           'task_prompt', 'paper_row', 'corrected_row', 'load_task', 'class_quota', 'stratified_sample',
+           'sampling_note', 'task_table', 'tasks_list_cmd']
 
 # %% ../nbs/08_tasks.ipynb #27fa7476
-PARSE_RULES = {   # family -> [(substring of the lower-cased answer, label)], first match wins
-    "offensive": [("not", "NOT"), ("off", "OFF")],
-    "hate": [("not", "NOT_HS"), ("hs", "HS")],
-    "vulgar": [("not", "-"), ("vulgar", "V")],
-    "spam": [("no", "Ham"), ("spam", "Spam")],
-    "hate_off": [("no", "NOT"), ("hof", "HOF")],
-    "entity": [("1", "1"), ("0", "0")],
-    "expressing": [("1", "1"), ("0", "0")],
-    "offensive_finegrained": [("no", "non"), ("prof", "prof"), ("grp", "grp"), ("indv", "indv"), ("oth", "oth")],
-    "hate_offens": [("0", "0"), ("1", "1")],
-    "hate_finegrained": [("no", "NOT_HS")],
-}
 INVALID = "<invalid>"
+
+def task_families() -> dict:
+    "The task families of `data/registry/task_families.yaml`: per family its parse rules, digit reading and defaults."
+    return registry("task_families")
 
 def parse_answer(family: str, answer: str, mode: str="corrected") -> tuple[str, bool]:
     "The label an answer names under upstream's rule for `family`, and whether a default stood in for no match."
-    text = answer.lower()
-    for needle, label in PARSE_RULES[family]:
+    rules, text = task_families()[family], answer.lower()
+    for needle, label in rules["rules"]:
         if needle in text: return label, False
-    if family == "hate_finegrained":
-        digit = re.search(r"[1-6]", text)
-        if digit: return ("HS1" if mode == "paper" else f"HS{digit[0]}"), False
-    if family == "hate_offens" and mode == "paper": return "2", True
-    return INVALID, False
-
-PARSERS = PARSE_RULES
+    digit = re.search(rules["digit"]["pattern"], text) if "digit" in rules else None
+    if digit: return rules["digit"][mode].format(digit=digit[0]), False
+    default = rules.get("default", {}).get(mode)
+    return (default, True) if default is not None else (INVALID, False)
 
 # %% ../nbs/08_tasks.ipynb #778bce81
 TASK_FIELDS = {"task", "type", "text", "label", "labels", "verbalizers", "prompt", "metric", "version"}
@@ -57,7 +46,7 @@ def culture_tasks(culture: str) -> list[dict]:
         if missing: raise ConfigError(f"{path}: task #{i + 1} ({e.get('task')}) lacks {sorted(missing)}")
         if ("file" in e) == ("path" in e): raise ConfigError(f"{path}: task {e['task']} needs exactly one of 'file' (upstream) or 'path' (a local file)")
         if set(e["verbalizers"]) != set(e["labels"]): raise ConfigError(f"{path}: task {e['task']}: verbalizers must cover exactly the labels {e['labels']}")
-        if e["prompt"] not in PARSE_RULES: raise ConfigError(f"{path}: task {e['task']}: unknown prompt family {e['prompt']!r}")
+        if e["prompt"] not in task_families(): raise ConfigError(f"{path}: task {e['task']}: unknown prompt family {e['prompt']!r}")
     return [{**e, "culture": culture} for e in entries]
 
 def all_tasks(cultures: list|None=None) -> list[dict]:
@@ -77,11 +66,24 @@ def task_prompt(task: dict, text: str) -> str:
     return prompt_text(f"task_{task['prompt']}", x=text, entity=task.get("entity", ""))
 
 # %% ../nbs/08_tasks.ipynb #4ef04e48
+def paper_row(task: dict, text, gold: str) -> tuple[dict|None, str|None]:
+    "Upstream reads every row as it is (the text as a string): the row, and no reason to leave it out."
+    return {"text": str(text), "gold": gold}, None
+
+def corrected_row(task: dict, text, gold: str) -> tuple[dict|None, str|None]:
+    "A row with a text and a gold label of the task (after `gold_map_corrected`), or None and why it is left out."
+    if not isinstance(text, str) or not text.strip(): return None, "no_text"
+    gold = task.get("gold_map_corrected", {}).get(gold, gold)
+    if gold not in task["labels"]: return None, "empty_gold" if not gold.strip() else "gold_outside_labels"
+    return {"text": text, "gold": gold}, None
+
+TASK_ROWS = {"paper": paper_row, "corrected": corrected_row}   # mode -> how a task file's row is read
+
 def load_task(task: dict, mode: str="corrected") -> tuple[pd.DataFrame, dict]:
     "A task's rows (id, text, gold) in `mode`, and counts of the rows left out by reason."
     path = upstream_file(task["file"]) if "file" in task else project_root()/task["path"]
     if not path.exists(): raise DataError(f"{path}: data file of task {task['culture']}/{task['task']} not found")
-    rows, skipped = [], {}
+    rows, skipped, keep = [], {}, pick(TASK_ROWS, mode, "task mode")
     lines = path.read_text(encoding="utf-8").split("\n")              # not splitlines(): JSON strings may hold \u2028
     if not any(l.strip() for l in lines): raise DataError(f"{path}: empty task file")
     for i, line in enumerate(lines, 1):
@@ -91,18 +93,9 @@ def load_task(task: dict, mode: str="corrected") -> tuple[pd.DataFrame, dict]:
         field = task["text"] if task["text"] in rec else "data"
         if field not in rec: raise DataError(f"{path}:{i}: no text field {task['text']!r}")
         if task["label"] not in rec: raise DataError(f"{path}:{i}: no gold label field {task['label']!r}")
-        text, gold = rec[field], str(rec[task["label"]])
-        if mode == "corrected" and (not isinstance(text, str) or not text.strip()):
-            skipped["no_text"] = skipped.get("no_text", 0) + 1
-            continue
-        text = str(text)
-        if mode == "corrected":
-            gold = task.get("gold_map_corrected", {}).get(gold, gold)
-            if gold not in task["labels"]:
-                reason = "empty_gold" if not gold.strip() else "gold_outside_labels"
-                skipped[reason] = skipped.get(reason, 0) + 1
-                continue
-        rows.append({"id": i, "text": text, "gold": gold})
+        row, reason = keep(task, rec[field], str(rec[task["label"]]))
+        if reason: skipped[reason] = skipped.get(reason, 0) + 1
+        else: rows.append({"id": i, **row})
     return pd.DataFrame(rows), skipped
 
 # %% ../nbs/08_tasks.ipynb #b5deb44c

@@ -9,18 +9,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from .core import (ConfigError, DataError, data_dir, read_jsonl, read_yaml, registry, registry_entry,
+from .core import (ConfigError, DataError, data_dir, read_jsonl, pick, read_yaml, registry, registry_entry,
                              write_atomic)
 from .data import upstream_file
 
 # %% auto #0
 __all__ = ['QUESTION_IDS', 'QUESTIONS_FILE', 'COUNTRY_COLUMNS', 'UPSTREAM_EXTRACTS', 'COUNTS_FILE', 'RECORDED_FILE',
-           'LABEL_RULES', 'MODES', 'option_pairs', 'question_scale', 'build_questions', 'load_questions',
-           'read_microdata', 'country_codes', 'answer_counts', 'build_wvs_tables', 'valid_counts', 'majority_code',
-           'rounded_valid_mean', 'raw_code_mean', 'paper_label', 'country_counts', 'recorded_average', 'culture_counts',
-           'question_counts', 'corrected_labels', 'paper_average', 'paper_labels', 'culture_labels', 'format_labels',
-           'seed_answers', 'seed_summary', 'label_disagreements', 'plot_answer_distributions', 'wvs_labels_cmd',
-           'wvs_build_table_cmd']
+           'LABEL_RULES', 'LABEL_SOURCES', 'MODES', 'option_pairs', 'question_scale', 'build_questions',
+           'load_questions', 'read_microdata', 'country_codes', 'answer_counts', 'build_wvs_tables', 'valid_counts',
+           'majority_code', 'rounded_valid_mean', 'raw_code_mean', 'paper_label', 'country_counts', 'recorded_average',
+           'culture_counts', 'question_counts', 'corrected_labels', 'paper_average', 'paper_labels', 'culture_labels',
+           'format_labels', 'seed_answers', 'seed_summary', 'label_disagreements', 'plot_answer_distributions',
+           'wvs_labels_cmd', 'wvs_build_table_cmd']
 
 # %% ../nbs/02_wvs.ipynb #b34629df
 QUESTION_IDS = [*range(27, 42), *range(122, 130), *range(132, 139), *range(158, 163), 169, 170,
@@ -266,12 +266,15 @@ def paper_labels(culture: str, copy: int=1) -> pd.Series:
     return paper_average(country, statistic).loc[QUESTION_IDS].map(paper_label).astype("Int64").rename(f"paper_copy{copy}")
 
 # %% ../nbs/02_wvs.ipynb #85df54c4
-MODES = ("paper", "corrected")
+LABEL_SOURCES = {   # mode -> (culture, rule) -> the culture's label per question
+    "paper": lambda culture, rule: paper_labels(culture),          # upstream's recorded copy 1; `rule` does not apply
+    "corrected": corrected_labels,
+}
+MODES = tuple(LABEL_SOURCES)
 
 def culture_labels(culture: str, mode: str="corrected", rule: str="valid_mean") -> pd.Series:
     "The culture's label for each of the 50 questions in `mode` (paper: upstream copy 1; corrected: pooled, by `rule`)."
-    if mode not in MODES: raise ConfigError(f"unknown WVS label mode {mode!r}; known: {', '.join(MODES)}")
-    return paper_labels(culture) if mode == "paper" else corrected_labels(culture, rule)
+    return pick(LABEL_SOURCES, mode, "WVS label mode")(culture, rule)
 
 def format_labels(labels: pd.Series) -> str:
     "Labels in question order, space separated, `NA` where a question has no valid answers."
@@ -305,11 +308,12 @@ def label_disagreements(cultures: list|None=None, rule: str="valid_mean") -> pd.
     "Per culture: paper vs corrected disagreements, questions without valid answers, copy-1 vs copy-2 conflicts."
     rows = []
     for c in cultures or list(registry("cultures")):
-        paper, corrected, copy2 = paper_labels(c), corrected_labels(c, rule), paper_labels(c, 2)
+        paper, corrected = paper_labels(c), corrected_labels(c, rule)
+        others = [paper_labels(c, k) for k in range(2, len(registry_entry("cultures", c)["paper_copies"]) + 1)]   # none for one copy
         rows.append({"culture": c, "questions": len(paper),
                      "paper_vs_corrected": int((paper != corrected).fillna(True).sum()),
                      "no_valid_answers": int(corrected.isna().sum()),
-                     "paper_copy_conflicts": int((paper != copy2).sum())})
+                     "paper_copy_conflicts": int(sum((paper != o) for o in others).gt(0).sum()) if others else 0})
     return pd.DataFrame(rows).set_index("culture")
 
 # %% ../nbs/02_wvs.ipynb #a88b644e

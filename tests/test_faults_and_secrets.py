@@ -10,18 +10,19 @@ from culturellm.serve import Faults, StandInServer
 from conftest import CLI, ROOT
 
 CANARY = "sk-canary-" + secrets.token_hex(16)   # a fresh fake key each run
+SEEDS = 3
 PROFILE = """cultures: [bengali]
 roles:
   augmenter: {{backend: openai, model: smollm2, base_url: "{url}", max_retries: 12, timeout: 8, concurrency: 1}}
   embedder: {{backend: minilm, model: all-minilm-l6-v2}}
-augment: {{modes: [improved], seeds: 5, n: 2, m: 4, max_calls: 2, max_tokens: 48, synonym_tokens: 16, rounds: 4, chunk: 5}}
+augment: {{modes: [improved], seeds: {seeds}, n: 2, m: 4, max_calls: 2, max_tokens: 48, synonym_tokens: 16, rounds: 4, chunk: {seeds}}}
 """
 
 
 def run_augmentation(home: Path, url: str, env: dict):
     for part in ("data/registry", "data/wvs"): shutil.copytree(ROOT/part, home/part, dirs_exist_ok=True)
     (home/"data/profiles").mkdir(parents=True, exist_ok=True)
-    (home/"data/profiles/api.yaml").write_text(PROFILE.format(url=url))
+    (home/"data/profiles/api.yaml").write_text(PROFILE.format(url=url, seeds=SEEDS))
     out = subprocess.run([str(CLI), "augment", "--profile", "api"], capture_output=True, text=True, env={**os.environ, **env, "CULTURELLM_HOME": str(home)})
     assert out.returncode == 0, out.stderr
     folder = home/"data/generated/api/augment/improved"
@@ -53,6 +54,6 @@ def test_refusals_are_counted_not_retried(smol, tmp_path):
         kept, manifest, _ = run_augmentation(tmp_path/"refused", server.url, {})
         posts = sum(1 for r in server.log if r["method"] == "POST")
     assert kept == [] and manifest["rejected"].get("refused", 0) == posts  # every refusal reported ...
-    seeds = load_questions().head(5).text       # with no paraphrase, each seed stands in for itself in step 2
+    seeds = load_questions().head(SEEDS).text       # with no paraphrase, each seed stands in for itself in step 2
     words = {word_kind(w, t) for seed in seeds for w, t in content_words(seed, unique=True)}
-    assert posts == 5 * 2 + len(words)          # ... and none retried: 5 seeds x 2 paraphrase rounds, one synonym request per distinct word
+    assert posts == SEEDS * 2 + len(words)      # ... and none retried: 2 paraphrase rounds per seed, one synonym request per distinct word
