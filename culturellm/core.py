@@ -10,12 +10,12 @@ from typing import Any, Iterable, Iterator
 import yaml
 
 # %% auto #0
-__all__ = ['ENVIRONMENT', 'PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError', 'DataError', 'ConfigError', 'project_root',
-           'data_dir', 'raw_dir', 'generated_dir', 'cache_dir', 'models_dir', 'reports_dir', 'environment_settings',
-           'show_progress', 'write_atomic', 'jsonl_line', 'write_jsonl', 'append_jsonl', 'iter_jsonl', 'read_jsonl',
-           'repair_jsonl', 'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file', 'seed_everything', 'registry',
-           'registry_entry', 'pick', 'resolve', 'prompt_text', 'check_profile', 'profile_names', 'with_cultures',
-           'load_profile', 'profile_section']
+__all__ = ['ENVIRONMENT', 'ENTRY_SCHEMAS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError', 'DataError', 'ConfigError',
+           'project_root', 'data_dir', 'raw_dir', 'generated_dir', 'cache_dir', 'models_dir', 'reports_dir',
+           'environment_settings', 'show_progress', 'write_atomic', 'jsonl_line', 'write_jsonl', 'append_jsonl',
+           'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file',
+           'seed_everything', 'registry', 'entry_problems', 'registry_entry', 'pick', 'resolve', 'prompt_text',
+           'check_profile', 'profile_names', 'with_cultures', 'load_profile', 'profile_section']
 
 # %% ../nbs/00_core.ipynb #06b2406c
 class CultureLLMError(Exception):
@@ -202,13 +202,39 @@ def registry(name: str) -> dict:
     if not isinstance(entries, dict): raise ConfigError(f"{data_dir()/'registry'/name}.yaml: expected a mapping of entries")
     return entries
 
+ENTRY_SCHEMAS = {   # registry -> field -> (required, check of its value, what the check wants)
+    "cultures": {
+        "name": (True, lambda v: isinstance(v, str) and v, "a display name"),
+        "lang": (True, lambda v: isinstance(v, str) and v, "an ISO 639-1 code"),
+        "language": (True, lambda v: isinstance(v, str) and v, "the language's English name"),
+        "countries": (True, lambda v: isinstance(v, list) and v and all(isinstance(c, str) and len(c) == 3 for c in v), "a list of ISO alpha-3 codes"),
+        "resource": (True, lambda v: v in ("high", "low"), "high or low"),
+        "upstream_name": (True, lambda v: isinstance(v, str) and v, "the name in upstream's system prompts"),
+        "paper_copies": (True, lambda v: isinstance(v, list) and v and all(isinstance(c, list) and len(c) == 2 and c[1] in ("avg", "avg_first") for c in v),
+                         "a list of [country, avg | avg_first]"),
+        "context_key": (False, lambda v: isinstance(v, str) and v, "a key of upstream culture_context.jsonl"),
+        "context": (False, lambda v: isinstance(v, str) and v, "the culture's context paragraph"),
+    },
+}
+
+def entry_problems(name: str, key: str, entry) -> list[str]:
+    "What is wrong with one registry entry by its registry's schema (nothing for registries without one)."
+    schema = ENTRY_SCHEMAS.get(name)
+    if schema is None: return []
+    if not isinstance(entry, dict): return ["is not a mapping of fields"]
+    problems = [f"lacks field `{f}` ({want})" for f, (required, _, want) in schema.items() if required and f not in entry]
+    problems += [f"field `{f}`: {entry[f]!r} is not {schema[f][2]}" for f in entry if f in schema and not schema[f][1](entry[f])]
+    return problems + [f"unknown field `{f}`; known: {', '.join(schema)}" for f in entry if f not in schema]
+
 def registry_entry(name: str, # registry name, e.g. "cultures"
                    key: str,  # entry key, e.g. "bengali"
                   ) -> dict:
-    "One entry of a registry; an unknown key is a `ConfigError` listing the known ones."
+    "One entry of a registry, checked against the registry's schema; an unknown key is a `ConfigError` listing the known ones."
     entries = registry(name)
     if key not in entries:
         raise ConfigError(f"unknown {name} entry {key!r}; known: {', '.join(entries)} (data/registry/{name}.yaml)")
+    problems = entry_problems(name, key, entries[key])
+    if problems: raise ConfigError(f"{data_dir()/'registry'/name}.yaml: entry {key!r} " + "; ".join(problems))
     return {"key": key, **entries[key]}
 
 # %% ../nbs/00_core.ipynb #2b93b8cf

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
-from .core import (ConfigError, DataError, append_jsonl, generated_dir, load_profile, prompt_text, read_jsonl,
+from .core import (ConfigError, DataError, append_jsonl, data_dir, generated_dir, load_profile, prompt_text, read_jsonl,
                              pick, registry_entry, repair_jsonl, stable_hash, write_atomic)
 from .data import upstream_file
 from .finetune import model_name, trained_llm
@@ -19,10 +19,11 @@ from .tasks import INVALID, culture_tasks, load_task, parse_answer, sampling_not
 # %% auto #0
 __all__ = ['EVAL_DEFAULTS', 'EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'HEADLINE', 'eval_config',
            'culture_context', 'culture_system', 'model_view', 'score_logprob', 'score_generate', 'predictions_path',
-           'predict_tasks', 'predict_task', 'macro_f1', 'bootstrap_ci', 'macro_f1_rows', 'task_metrics', 'results_path',
-           'scored_path', 'evaluate_culture', 'evaluate_everywhere', 'load_scored', 'load_results', 'evaluate_plan',
-           'average_f1', 'per_task_table', 'f1_draws', 'mean_f1_draws', 'interval', 'mean_interval', 'paired_gain',
-           'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'evaluate_cmd']
+           'task_signature', 'predict_tasks', 'predict_task', 'macro_f1', 'bootstrap_ci', 'macro_f1_rows',
+           'task_metrics', 'results_path', 'scored_path', 'evaluate_culture', 'evaluate_everywhere', 'load_scored',
+           'load_results', 'evaluate_plan', 'average_f1', 'per_task_table', 'f1_draws', 'mean_f1_draws', 'interval',
+           'mean_interval', 'paired_gain', 'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1',
+           'plot_confusions', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 from .core import profile_section
@@ -40,8 +41,13 @@ def eval_config(profile: dict) -> dict:
 
 # %% ../nbs/09_evaluate.ipynb #87bbee79
 def culture_context(culture: str) -> str:
-    "The culture's paragraph from upstream culture_context.jsonl."
-    key = registry_entry("cultures", culture)["context_key"]
+    "The culture's context paragraph: its registry entry's `context`, else its `context_key` paragraph of upstream culture_context.jsonl."
+    entry = registry_entry("cultures", culture)
+    if entry.get("context"): return entry["context"]
+    if "context_key" not in entry:
+        raise ConfigError(f"{data_dir()/'registry/cultures.yaml'}: culture {culture!r} has neither `context` (its paragraph) nor `context_key` "
+                          "(its key in upstream culture_context.jsonl); the base+context baseline needs one")
+    key = entry["context_key"]
     for row in read_jsonl(upstream_file("culture_context.jsonl")):
         if key in row: return row[key]
     raise DataError(f"culture_context.jsonl has no paragraph for {key!r} (culture {culture})")
@@ -127,10 +133,22 @@ def _guard(folder: Path, config: dict) -> None:
     if path.exists() and json.loads(path.read_text()) != config: shutil.rmtree(folder)
     if not path.exists(): write_atomic(path, json.dumps(config, indent=1))
 
+def task_signature(task: dict) -> dict:
+    "What a task's predictions depend on besides the model: its version, prompt wording, labels and verbalizers."
+    return {"version": task["version"], "prompt": registry_entry("prompts", f"task_{task['prompt']}")["template"],
+            "entity": task.get("entity", ""), "labels": task["labels"], "verbalizers": task["verbalizers"]}
+
+def _task_guard(path: Path, task: dict) -> None:
+    "Delete a task's predictions when its version, prompt or verbalizers changed since they were made (`<task>.task.json`)."
+    sidecar, signature = path.with_suffix(".task.json"), task_signature(task)
+    if sidecar.exists() and json.loads(sidecar.read_text()) != signature: path.unlink(missing_ok=True)
+    write_atomic(sidecar, json.dumps(signature, indent=1))
+
 def _pending(profile: str, model: str, culture: str, task: dict, rows: pd.DataFrame, cfg: dict, llm, system: str, system_culture: str|None):
     "A task's predictions file, the records it already holds, and the rows and conversations still to ask."
     path = predictions_path(profile, model, culture, task["task"])
     _guard(path.parent, {"model_id": llm.backend.model_id, "scoring": cfg["scoring"], "mode": cfg["mode"], "system": system})
+    _task_guard(path, task)
     repair_jsonl(path)
     done = {r["id"]: r for r in read_jsonl(path)} if path.exists() else {}
     todo = rows[~rows.id.isin(done)]

@@ -163,6 +163,25 @@ def unknown_country(home: Path):
     return country_counts("ATL")
 
 
+CULTURE = "{name: X, lang: xx, language: X, countries: [XXX], resource: low, upstream_name: X, paper_copies: [[XXX, avg]]"
+
+
+def added_culture(home: Path, extra: str=""):
+    "Append a culture `x` to the scratch registry (`extra`: more fields, e.g. `, resource: mid`)."
+    registry = home/"data/registry/cultures.yaml"
+    registry.write_text(registry.read_text() + f"\nx: {CULTURE}{extra}}}\n")
+    return "x"
+
+
+def culture_with_bad_field(home: Path):
+    return registry_entry("cultures", added_culture(home, ", ressource: low"))
+
+
+def culture_without_context(home: Path):
+    from culturellm.evaluate import culture_context
+    return culture_context(added_culture(home))
+
+
 def floating_alias(home: Path):
     from culturellm.openai_backend import check_pinned
     return check_pinned("gpt-4o-mini", "https://api.openai.com/v1")
@@ -205,6 +224,8 @@ CASES = {
     "registry-task-verbalizers": (lambda h, m: task_registry(h, lambda e: e["verbalizers"].popitem()), ConfigError, r"bengali.yaml: task \w+: verbalizers must cover exactly the labels"),
     "registry-task-prompt-family": (lambda h, m: task_registry(h, lambda e: e.update(prompt="riddle")), ConfigError, r"bengali.yaml: task \w+: unknown prompt family 'riddle'"),
     "registry-unknown-task": (lambda h, m: unknown_task(h), ConfigError, r"bengali has no task 'sarcasm'; tasks: "),
+    "registry-culture-unknown-field": (lambda h, m: culture_with_bad_field(h), ConfigError, r"cultures.yaml: entry 'x' unknown field `ressource`; known: name, "),
+    "registry-culture-without-context": (lambda h, m: culture_without_context(h), ConfigError, r"cultures.yaml: culture 'x' has neither `context` .* nor `context_key`"),
     # papermill parameters
     "papermill-unknown-parameter": (lambda h, m: unknown_parameter(h), ConfigError, r"culture.ipynb: unknown parameter\(s\) \['cultur'\]; declared: "),
     "papermill-unknown-stage": (lambda h, m: __import__("culturellm.pipeline").pipeline.reproduce("smoke", stages=["bengal"]), ConfigError, r"unknown stage\(s\) \['bengal'\]; stages: augment, bengali, chinese, one, studies, paper"),

@@ -10,7 +10,7 @@ from culturellm.serve import Faults, StandInServer
 from conftest import CLI, ROOT
 
 CANARY = "sk-canary-" + secrets.token_hex(16)   # a fresh fake key each run
-SEEDS = 3
+SEEDS = 5
 PROFILE = """cultures: [bengali]
 roles:
   augmenter: {{backend: openai, model: smollm2, base_url: "{url}", max_retries: 12, timeout: 8, concurrency: 1}}
