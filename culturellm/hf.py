@@ -5,7 +5,7 @@
 # %% ../nbs/03a_hf.ipynb #a0a61aa4
 from __future__ import annotations
 import copy, fcntl, importlib, importlib.util, inspect, json, math, os, shutil, tempfile, time, warnings
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from contextlib import contextmanager
 from pathlib import Path
 import torch
@@ -188,22 +188,36 @@ class HFBackend:
                  batch_tokens: int=2048,      # padded tokens per scoring pass at most
                  pass_tokens: int=256,        # what one more scoring pass costs, in tokens (reading every weight once)
                 ):
+        self.folder, self.dtype, self.adapter = model_folder(model), resolve_dtype(dtype, device), adapter
+        self.model_id = f"{model}@{self.dtype}" + (f"+adapter:{_adapter_identity(Path(adapter), model)}" if adapter else "")
+        self.base, self.template, self.device, self.batch_size = model, template, device, batch_size
+        self.score_rows, self.batch_tokens, self.pass_tokens = score_rows, batch_tokens, pass_tokens
+        self.score_chunk = 1024                                      # the LLM layer hands over up to 1024 requests to sort at once
+
+    @cached_property
+    def tokenizer(self):
+        "The model's tokenizer (shared by every backend on the same folder), with a pad token."
+        tokenizer = load_tokenizer(self.folder)
+        if tokenizer.pad_token_id is None: tokenizer.pad_token = tokenizer.eos_token
+        return tokenizer
+
+    @cached_property
+    def format(self) -> PromptFormat:
+        "How conversations are rendered for this model."
+        return PromptFormat(self.tokenizer, template_of(self.base, self.tokenizer, self.template))
+
+    @cached_property
+    def model(self):
+        "The weights, loaded on first use; an adapter is merged into them (inference at base speed)."
         from transformers import AutoModelForCausalLM
         from transformers.utils import logging as hf_logging
         hf_logging.disable_progress_bar()                            # local loads take a second: no bars in reports
-        folder, dtype = model_folder(model), resolve_dtype(dtype, device)
-        self.tokenizer, self.dtype = load_tokenizer(folder), dtype
-        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(device).eval()
-        self.model_id = f"{model}@{dtype}"
-        if adapter:
+        model = AutoModelForCausalLM.from_pretrained(self.folder, dtype=getattr(torch, self.dtype)).to(self.device).eval()
+        if self.adapter:
             from peft import PeftModel
-            self.model_id += f"+adapter:{_adapter_identity(Path(adapter), model)}"
-            with known_warnings_silenced(): self.model = PeftModel.from_pretrained(self.model, adapter).merge_and_unload().eval()   # merged: inference at base speed
-        contiguous_head(self.model)
-        self.format, self.device, self.batch_size = PromptFormat(self.tokenizer, template_of(model, self.tokenizer, template)), device, batch_size
-        self.score_rows, self.batch_tokens, self.pass_tokens = score_rows, batch_tokens, pass_tokens
-        self.score_chunk = 1024                                      # the LLM layer hands over up to 1024 requests to sort at once
-        if self.tokenizer.pad_token_id is None: self.tokenizer.pad_token = self.tokenizer.eos_token
+            with known_warnings_silenced(): model = PeftModel.from_pretrained(model, self.adapter).merge_and_unload().eval()
+        contiguous_head(model)
+        return model
 
 # %% ../nbs/03a_hf.ipynb #a44f00a3
 def _left_pad(seqs: list[list[int]], pad: int, device: str):

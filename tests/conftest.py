@@ -24,3 +24,9 @@ def home(tmp_path, monkeypatch):
 def run_cli(*args, timeout=1800):   # a guard against hangs, not a speed test: a slow CPU takes minutes
     "Run `culturellm ARGS` in a subprocess with this environment; returns the CompletedProcess."
     return subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+
+
+def pytest_collection_modifyitems(config, items):
+    "Under `pytest -n`, the tests sharing the smoke reproduction run in one worker, so it is built once; the others spread."
+    for item in items:
+        if "smoke_home" in getattr(item, "fixturenames", ()): item.add_marker(pytest.mark.xdist_group("smoke"))
