@@ -10,13 +10,19 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import wasserstein_distance
-from .core import ConfigError, generated_dir, load_profile, registry, registry_entry, stable_hash, write_atomic
+from .core import ConfigError, generated_dir, load_profile, profile_section, registry, registry_entry, stable_hash, write_atomic
 from .wvs import load_questions, seed_answers
+from .augment import load_samples
+from .evaluate import eval_config, interval, load_results, macro_f1, predict_task, resamples
+from .finetune import finetune, model_name, models_dir_of, registered_models, trained_llm
+from .llm import backend_kind, load_llm
+from .sft import _write_set, base_prompt_format, chat, load_sets, pick_augmented, rows_for, seed_items, sft_config, sft_dir
+from .tasks import culture_tasks, load_task, stratified_sample
 
 # %% auto #0
-__all__ = ['ALIGN_DEFAULTS', 'distribution_distances', 'model_distributions', 'alignment_table', 'question_folds',
-           'fold_set_name', 'align_config', 'build_heldout_sets', 'culture_alignment', 'transfer_f1', 'transfer_gap',
-           'transfer_wvs', 'plot_heatmap', 'model_card', 'write_model_cards']
+__all__ = ['distribution_distances', 'model_distributions', 'alignment_table', 'question_folds', 'fold_set_name', 'align_config',
+           'build_heldout_sets', 'culture_alignment', 'transfer_f1', 'transfer_gap', 'transfer_wvs', 'plot_heatmap',
+           'model_card', 'write_model_cards']
 
 # %% ../nbs/11a_alignment.ipynb #84a98682
 def distribution_distances(model: dict, people: dict) -> dict:
@@ -30,7 +36,6 @@ def distribution_distances(model: dict, people: dict) -> dict:
 # %% ../nbs/11a_alignment.ipynb #49fec21d
 def model_distributions(llm, culture: str, questions: list|None=None, system: bool=True) -> dict:
     "A model's distribution over each question's options (q_id -> {code: probability}), with or without the culture's system prompt."
-    from culturellm.sft import chat
     bank = load_questions()
     bank = bank if questions is None else bank.loc[questions]
     out = {}
@@ -58,21 +63,15 @@ def question_folds(k: int) -> dict:
 def fold_set_name(fold: int, k: int) -> str: return f"heldout{fold + 1}of{k}"
 
 # %% ../nbs/11a_alignment.ipynb #6bf95678
-from .core import profile_section
-
-ALIGN_DEFAULTS = {"folds": 2, "heldout_cultures": None, "transfer_per_task": 4, "transfer_cultures": None}
-
 def align_config(profile: dict) -> dict:
     "The profile's alignment settings (default: held-out folds for the first culture only: each fold is a training run; transfer among all cultures)."
-    cfg = profile_section(profile, "alignment", ALIGN_DEFAULTS)
+    cfg = profile_section(profile, "alignment")
     if cfg["heldout_cultures"] is None: cfg["heldout_cultures"] = profile["cultures"][:1]   # [] means none
     cfg["transfer_cultures"] = cfg["transfer_cultures"] or profile["cultures"]
     return cfg
 
 def build_heldout_sets(profile: str, culture: str, k: int) -> list[str]:
     "Write `k` training sets of the culture, each without one fold's questions (seeds and their augmented versions)."
-    from culturellm.augment import load_samples
-    from culturellm.sft import _write_set, base_prompt_format, load_sets, pick_augmented, rows_for, seed_items, sft_config, sft_dir
     prof = load_profile(profile)
     cfg, fmt, folds = sft_config(prof), base_prompt_format(prof), question_folds(k)
     largest = max(cfg["sizes"], key=lambda s: float("inf") if s is None else s)
@@ -90,8 +89,6 @@ def build_heldout_sets(profile: str, culture: str, k: int) -> list[str]:
 # %% ../nbs/11a_alignment.ipynb #2f710a45
 def culture_alignment(profile: str, culture: str, heldout: bool=False) -> pd.DataFrame:
     "Mean Wasserstein / JS distance to the culture's WVS answers and majority accuracy, per model (and setting)."
-    from culturellm.finetune import finetune, model_name, registered_models, trained_llm
-    from culturellm.llm import load_llm
     base, rows = load_llm(profile, "base", stage="alignment"), {}
     rows["base (no system prompt)"] = alignment_table(model_distributions(base, culture, system=False), culture)
     rows["base + system prompt"] = alignment_table(model_distributions(base, culture), culture)
@@ -111,9 +108,6 @@ def culture_alignment(profile: str, culture: str, heldout: bool=False) -> pd.Dat
 # %% ../nbs/11a_alignment.ipynb #4a1632d5
 def transfer_f1(profile: str) -> pd.DataFrame:
     "Mean macro-F1 of each culture's model (rows) on each culture's tasks (columns), and the per-task long table."
-    from culturellm.evaluate import eval_config, macro_f1, predict_task
-    from culturellm.finetune import model_name, trained_llm
-    from culturellm.tasks import culture_tasks, load_task, stratified_sample
     prof = load_profile(profile)
     cfg, per_task = eval_config(prof), align_config(prof)["transfer_per_task"]
     cultures, rows = align_config(prof)["transfer_cultures"], []
@@ -132,13 +126,12 @@ def transfer_gap(long: pd.DataFrame, n_boot: int=1000, seed: int=0) -> dict:
     own = long[long.model_culture == long.task_culture].f1.to_numpy()
     other = long[long.model_culture != long.task_culture].f1.to_numpy()
     rng = np.random.default_rng(seed)
-    draws = [rng.choice(own, len(own)).mean() - rng.choice(other, len(other)).mean() for _ in range(n_boot)]
+    lo, hi = interval(own[resamples(len(own), n_boot, rng)].mean(1) - other[resamples(len(other), n_boot, rng)].mean(1))
     return {"diagonal": round(float(own.mean()), 4), "off_diagonal": round(float(other.mean()), 4), "gap": round(float(own.mean() - other.mean()), 4),
-            "ci_lo": round(float(np.percentile(draws, 2.5)), 4), "ci_hi": round(float(np.percentile(draws, 97.5)), 4)}
+            "ci_lo": round(lo, 4), "ci_hi": round(hi, 4)}
 
 def transfer_wvs(profile: str) -> pd.DataFrame:
     "Mean JS distance of each culture's model (rows, with its own system prompt) to each culture's WVS distributions (columns)."
-    from culturellm.finetune import model_name, trained_llm
     cultures = align_config(load_profile(profile))["transfer_cultures"]
     out = {}
     for m in cultures:
@@ -158,9 +151,6 @@ def plot_heatmap(table: pd.DataFrame, title: str, label: str, cmap: str="viridis
 # %% ../nbs/11a_alignment.ipynb #24036f61
 def model_card(profile: str, name: str) -> str:
     "The Markdown model card of a registered model."
-    from culturellm.finetune import model_name, models_dir_of, registered_models
-    from culturellm.evaluate import load_results
-    from culturellm.llm import backend_kind
     entry = registered_models(profile).set_index("name").loc[name]
     training = json.loads((models_dir_of(profile)/name/"training.json").read_text())
     culture = entry.culture
@@ -232,14 +222,12 @@ make install
 
 ## How to load
 ```python
-from culturellm.finetune import trained_llm
 model = trained_llm("{profile}", "{name}")        # or: peft.PeftModel.from_pretrained(base_model, "<this folder>")
 ```
 """
 
 def write_model_cards(profile: str) -> list[Path]:
     "Write the card of every registered model into its adapter folder (or model folder for API models)."
-    from culturellm.finetune import models_dir_of, registered_models
     paths = []
     for name in registered_models(profile).name:
         folder = models_dir_of(profile)/name

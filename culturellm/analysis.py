@@ -8,16 +8,24 @@ import json, random
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import ConfigError, DataError, load_profile, pick, read_jsonl, registry, reports_dir, write_atomic
+from .core import ConfigError, DataError, generated_dir, load_profile, pick, profile_section, read_jsonl, registry, reports_dir, write_atomic
 from .data import upstream_file
+from .augment import load_samples
+from .embed import load_embeddings
+from .evaluate import eval_config, evaluate_culture, load_results, load_scored, mean_interval, model_view, paired_gain, yes_no
+from .finetune import finetune, model_name
+from .judge import culture_win_rate
+from .llm import make_backend
+from .sft import load_sets, pick_augmented, scale_text, seed_items, sft_config
+from .wvs import load_questions
 
 # %% auto #0
-__all__ = ['AUTHORS_SETS', 'BENCHMARKS', 'STUDY_DEFAULTS', 'paper_dir', 'save_table', 'save_figure', 'question_table',
-           'plot_radar', 'bigram_perplexity', 'lm_perplexity', 'diversity_gain', 'sample_size_table',
-           'plot_sample_size', 'last_number', 'synthetic_arithmetic', 'read_synthetic', 'read_gsm8k', 'read_bbh',
-           'read_datasets', 'first_line', 'load_benchmark', 'benchmark_accuracy', 'resource_table', 'bars_of',
-           'plot_bars', 'study_config', 'study_path', 'save_study', 'load_study', 'winrate_table', 'ablation_table',
-           'forgetting_table']
+__all__ = ['AUTHORS_SETS', 'BENCHMARKS', 'paper_dir', 'save_table', 'save_figure', 'question_table', 'plot_radar',
+           'bigram_perplexity', 'lm_perplexity', 'diversity_gain', 'sample_size_table', 'plot_sample_size',
+           'last_number', 'synthetic_arithmetic', 'read_synthetic', 'read_gsm8k', 'read_bbh', 'read_datasets',
+           'first_line', 'load_benchmark', 'benchmark_accuracy', 'resource_table', 'bars_of', 'plot_bars',
+           'study_config', 'study_path', 'save_study', 'load_study', 'load_culture_studies', 'winrate_table',
+           'ablation_table', 'forgetting_table']
 
 # %% ../nbs/11_analysis.ipynb #5a24ba68
 def paper_dir(profile: str) -> Path:
@@ -43,8 +51,6 @@ def save_figure(fig, profile: str, name: str):
 # %% ../nbs/11_analysis.ipynb #ad551989
 def question_table() -> pd.DataFrame:
     "The 50 seed questions with topic, text and scale."
-    from culturellm.wvs import load_questions
-    from culturellm.sft import scale_text
     q = load_questions()
     return pd.DataFrame({"question": q.wvs_id, "topic": q.topic, "text": q.text, "options": q.scale.map(scale_text)}).set_index("question")
 
@@ -115,11 +121,6 @@ def sample_size_table(profile: str) -> pd.DataFrame:
     "Per training-set size (ours and the authors'): samples, diversity gain, LM perplexity, paper bigram score."
     cfg = study_config(load_profile(profile))
     sample = lambda texts: pd.Series(texts).sample(min(len(texts), cfg["perplexity_texts"]), random_state=0).tolist()
-    from culturellm.augment import load_samples
-    from culturellm.embed import load_embeddings
-    from culturellm.llm import make_backend
-    from culturellm.sft import pick_augmented, seed_items, sft_config
-    from culturellm.wvs import load_questions
     prof = load_profile(profile)
     emb, base = load_embeddings(prof), make_backend(prof["roles"]["base"])
     seeds = list(load_questions().text)
@@ -253,20 +254,13 @@ def plot_bars(table: pd.DataFrame, ylabel: str, title: str="", errors: tuple|Non
     return fig
 
 # %% ../nbs/11_analysis.ipynb #2c9e442c
-from .core import profile_section
-
-STUDY_DEFAULTS = {"winrate_cultures": None, "ablation_cultures": None, "ablation_sets": ["seeds", "sentence_only", "local"],
-                  "forgetting_cultures": None, "forgetting": [{"kind": "synthetic", "n": 30}], "forgetting_tokens": 16,
-                  "perplexity_texts": 200}
-
 def study_config(profile: dict) -> dict:
     "The profile's study settings (defaults: first culture only), checked."
-    cfg = profile_section(profile, "studies", STUDY_DEFAULTS)
+    cfg = profile_section(profile, "studies")
     for key in ("winrate_cultures", "ablation_cultures", "forgetting_cultures"): cfg[key] = cfg[key] or profile["cultures"][:1]
     return cfg
 
 def study_path(profile: str, name: str) -> Path:
-    from culturellm.core import generated_dir
     return generated_dir(profile)/"studies"/f"{name}.csv"
 
 def save_study(profile: str, name: str, table: pd.DataFrame) -> pd.DataFrame:
@@ -275,22 +269,26 @@ def save_study(profile: str, name: str, table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 def load_study(profile: str, name: str) -> pd.DataFrame:
-    "A saved study table (empty if the study has not run)."
+    "A saved study table (empty, and said so, if the study has not run)."
     path = study_path(profile, name)
+    if not path.exists(): print(f"{name}: not run in this profile's run yet (its stage has not finished), so no table")
     return pd.read_csv(path, index_col=0) if path.exists() else pd.DataFrame()
+
+def load_culture_studies(profile: str, prefix: str, cultures: list) -> pd.DataFrame:
+    "The `<prefix>_<culture>` tables of the cultures that have one, stacked; the cultures without one are named."
+    present = [c for c in cultures if study_path(profile, f"{prefix}_{c}").exists()]
+    missing = [c for c in cultures if c not in present]
+    if missing: print(f"{prefix}: no table for {', '.join(missing)} (its culture notebook has not finished)")
+    return pd.concat([load_study(profile, f"{prefix}_{c}") for c in present]) if present else pd.DataFrame()
 
 # %% ../nbs/11_analysis.ipynb #4c6aeccf
 def winrate_table(profile: str) -> pd.DataFrame:
     "Open-ended win rate of each chosen culture's model over the base, judged in both orders."
-    from culturellm.judge import culture_win_rate
     rows = [culture_win_rate(profile, c) for c in study_config(load_profile(profile))["winrate_cultures"]]
     return save_study(profile, "winrate", pd.DataFrame(rows).set_index("culture"))
 
 def ablation_table(profile: str) -> pd.DataFrame:
     "Mean macro-F1 of models trained on each ablation set (and the main set) of the chosen cultures."
-    from culturellm.evaluate import evaluate_culture, load_results
-    from culturellm.finetune import finetune
-    from culturellm.sft import load_sets
     prof, rows = load_profile(profile), []
     cfg = study_config(prof)
     for culture in cfg["ablation_cultures"]:
@@ -307,14 +305,11 @@ def ablation_table(profile: str) -> pd.DataFrame:
 
 def _gain_over_base(profile: str, row: dict) -> dict:
     "A model's macro-F1 interval and its paired gain over the base on the same examples (nothing if the base was not evaluated)."
-    from culturellm.evaluate import eval_config, load_scored, paired_gain
     g = paired_gain(load_scored(profile, [row["culture"]]), row["model"], "base", eval_config(load_profile(profile))["bootstrap"])
     return {k: g[k] for k in ("f1_lo", "f1_hi", "gain", "gain_lo", "gain_hi", "excludes_0")} if g else {}
 
 def forgetting_table(profile: str) -> pd.DataFrame:
     "Accuracy of the base and the chosen cultures' models on each forgetting benchmark (which data: in the table)."
-    from culturellm.evaluate import model_view
-    from culturellm.finetune import model_name
     prof = load_profile(profile)
     cfg, rows = study_config(prof), []
     for spec in cfg["forgetting"]:
@@ -326,14 +321,12 @@ def forgetting_table(profile: str) -> pd.DataFrame:
                 llm, _ = model_view(profile, name, culture)
                 label = "base" if name == "base" else model_name(culture)
                 rows.append({"data": described, "model": label, **benchmark_accuracy(llm, data, kind, cfg["forgetting_tokens"])})
-    from culturellm.evaluate import yes_no
     table = pd.DataFrame([r | _accuracy_intervals(r, rows) for r in rows]).drop(columns="flags")
     if "excludes_0" in table: table["excludes_0"] = yes_no(table["excludes_0"])
     return save_study(profile, "forgetting", table.set_index(["data", "model"]))
 
 def _accuracy_intervals(row: dict, rows: list) -> dict:
     "95% CI of a model's accuracy and, for a fine-tuned model, its paired change against the base on the same items."
-    from culturellm.evaluate import mean_interval
     lo, hi = mean_interval(row["flags"])
     out = {"accuracy_lo": round(lo, 4), "accuracy_hi": round(hi, 4)}
     base = next((r for r in rows if r["model"] == "base" and r["data"] == row["data"]), None)

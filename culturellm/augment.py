@@ -9,17 +9,17 @@ from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import (ConfigError, DataError, append_jsonl, generated_dir, load_profile, pick, prompt_text, read_jsonl,
-                             repair_jsonl, stable_hash, write_atomic, write_jsonl)
+from .core import (append_jsonl, ConfigError, DataError, generated_dir, load_profile, pick, profile_section,
+                             prompt_text, read_jsonl, repair_jsonl, stable_hash, write_atomic, write_jsonl)
 from .embed import Embeddings, load_embeddings, passes
 from .llm import load_llm
 from .wvs import load_questions
 from .data import upstream_file
 
 # %% auto #0
-__all__ = ['MODES', 'DEFAULTS', 'PAPER_THRESHOLD', 'THRESHOLDS', 'PARSERS', 'TAG_ORDER', 'TAG_NAMES', 'SYNONYM_SOURCES',
-           'REPLACERS', 'QUOTAS', 'SELECTIONS', 'augment_config', 'calibrated_threshold', 'filter_threshold',
-           'parse_paper', 'parse_numbered', 'normalized', 'is_english', 'rejection', 'paraphrases', 'english_pipeline',
+__all__ = ['MODES', 'PAPER_THRESHOLD', 'THRESHOLDS', 'PARSERS', 'TAG_ORDER', 'TAG_NAMES', 'SYNONYM_SOURCES', 'REPLACERS',
+           'QUOTAS', 'SELECTIONS', 'augment_config', 'calibrated_threshold', 'filter_threshold', 'parse_paper',
+           'parse_numbered', 'normalized', 'is_english', 'rejection', 'paraphrases', 'english_pipeline',
            'content_words', 'clean_synonyms', 'synonyms_per_word', 'word_kind', 'synonyms_distinct',
            'requests_per_word', 'requests_distinct', 'replace_substring', 'replace_whole_token', 'synonym_walk',
            'select_per_paraphrase', 'select_pooled', 'augment_chunk', 'augment_dir', 'augment', 'load_samples',
@@ -36,14 +36,10 @@ MODES = {   # each value names an entry of a registry below (PARSERS, SYNONYM_SO
     "sentence_only": {"parser": "numbered", "synonyms": None, "replace": None, "emit": ("step1",), "dedupe": True,
                       "auto_threshold": "calibrated", "quota": "ceil", "select": "pooled"},
 }
-DEFAULTS = {"modes": ["improved"], "seeds": 50, "n": 5, "m": 10, "max_calls": 10, "threshold": "auto", "calibration_share": 0.95, "comparison": "gt",
-            "temperature": 0.7, "max_tokens": 200, "synonym_tokens": 120, "rounds": 10, "chunk": 16}
-
-from .core import profile_section
 
 def augment_config(profile: dict, mode: str) -> dict:
     "The augmentation settings of a profile for one mode (profile values over defaults), checked."
-    return {**profile_section(profile, "augment", DEFAULTS), "mode": mode, **pick(MODES, mode, "augmentation mode")}
+    return {**profile_section(profile, "augment"), "mode": mode, **pick(MODES, mode, "augmentation mode")}
 
 # %% ../nbs/05_augment.ipynb #cee41e2a
 PAPER_THRESHOLD = 0.8                  # upstream: cosine > 0.80 under bert-base-uncased mean pooling

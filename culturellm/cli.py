@@ -6,35 +6,26 @@
 from __future__ import annotations
 import argparse, inspect, sys, typing
 from fastcore.docments import docments
-from .core import CultureLLMError
-from .data import data_fetch_cmd, data_verify_cmd
-from .wvs import wvs_build_table_cmd, wvs_labels_cmd
-from .pipeline import plan_cmd, reproduce_cmd
-from .serve import serve_cmd
-from .augment import augment_cmd
-from .sft import sft_build_cmd
-from .finetune import finetune_cmd, models_list_cmd
-from .tasks import tasks_list_cmd
-from .evaluate import evaluate_cmd
+from .core import CultureLLMError, resolve
 
 # %% auto #0
 __all__ = ['COMMANDS', 'command_parser', 'usage', 'main']
 
 # %% ../nbs/13_cli.ipynb #540603c1
 COMMANDS = {
-    "data fetch": data_fetch_cmd,
-    "data verify": data_verify_cmd,
-    "wvs labels": wvs_labels_cmd,
-    "wvs build-table": wvs_build_table_cmd,
-    "augment": augment_cmd,
-    "sft build": sft_build_cmd,
-    "finetune": finetune_cmd,
-    "models list": models_list_cmd,
-    "tasks list": tasks_list_cmd,
-    "evaluate": evaluate_cmd,
-    "plan": plan_cmd,
-    "reproduce": reproduce_cmd,
-    "serve": serve_cmd,
+    "data fetch": "culturellm.data:data_fetch_cmd",
+    "data verify": "culturellm.data:data_verify_cmd",
+    "wvs labels": "culturellm.wvs:wvs_labels_cmd",
+    "wvs build-table": "culturellm.wvs:wvs_build_table_cmd",
+    "augment": "culturellm.augment:augment_cmd",
+    "sft build": "culturellm.sft:sft_build_cmd",
+    "finetune": "culturellm.finetune:finetune_cmd",
+    "models list": "culturellm.finetune:models_list_cmd",
+    "tasks list": "culturellm.tasks:tasks_list_cmd",
+    "evaluate": "culturellm.evaluate:evaluate_cmd",
+    "plan": "culturellm.pipeline:plan_cmd",
+    "reproduce": "culturellm.pipeline:reproduce_cmd",
+    "serve": "culturellm.serve:serve_cmd",
 }
 
 # %% ../nbs/13_cli.ipynb #e4268833
@@ -54,7 +45,7 @@ def command_parser(name: str, fn) -> argparse.ArgumentParser:
 # %% ../nbs/13_cli.ipynb #400ebd6c
 def usage() -> str:
     return "usage: culturellm <command> [options]\n\ncommands:\n" + "\n".join(
-        f"  {name:<18} {fn.__doc__}" for name, fn in COMMANDS.items())
+        f"  {name:<18} {resolve(target).__doc__}" for name, target in COMMANDS.items())
 
 def main(argv: list|None=None) -> int:
     "Run a culturellm command; returns the exit status."
@@ -64,8 +55,9 @@ def main(argv: list|None=None) -> int:
         print(usage(), file=sys.stderr)
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     name = max(matches, key=len)
-    args = command_parser(name, COMMANDS[name]).parse_args(argv[len(name.split()):])
-    try: return COMMANDS[name](**vars(args))
+    command = resolve(COMMANDS[name])
+    args = command_parser(name, command).parse_args(argv[len(name.split()):])
+    try: return command(**vars(args))
     except CultureLLMError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

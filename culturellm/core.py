@@ -15,7 +15,8 @@ __all__ = ['ENVIRONMENT', 'ENTRY_SCHEMAS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'Cul
            'environment_settings', 'show_progress', 'write_atomic', 'jsonl_line', 'write_jsonl', 'append_jsonl',
            'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file',
            'seed_everything', 'registry', 'entry_problems', 'registry_entry', 'pick', 'resolve', 'prompt_text',
-           'check_profile', 'profile_names', 'with_cultures', 'load_profile', 'profile_section']
+           'check_profile', 'profile_names', 'profile_sections', 'profile_defaults', 'profile_section', 'Profile',
+           'with_cultures', 'load_profile']
 
 # %% ../nbs/00_core.ipynb #06b2406c
 class CultureLLMError(Exception):
@@ -293,26 +294,57 @@ def profile_names() -> list[str]:
 CULTURE_LISTS = [("studies", "winrate_cultures"), ("studies", "ablation_cultures"), ("studies", "forgetting_cultures"),
                  ("alignment", "heldout_cultures"), ("alignment", "transfer_cultures"), ("sft", "local_language")]   # settings that name cultures
 
-def with_cultures(profile: dict, cultures: list) -> dict:
+def profile_sections() -> dict:
+    "Section -> the default of each of its settings: one table for every stage, `data/registry/profile_sections.yaml`."
+    return read_yaml(data_dir()/"registry"/"profile_sections.yaml")
+
+def profile_defaults(section: str) -> dict:
+    "The default of every setting of one profile section."
+    table = profile_sections()
+    if section not in table: raise ConfigError(f"no profile section {section!r}; sections: {', '.join(table)}")
+    return table[section]
+
+def profile_section(profile: dict, key: str) -> dict:
+    "One section of a profile (e.g. `evaluate`) over its defaults; an unknown setting is a `ConfigError` naming the file."
+    defaults, given = profile_defaults(key), profile.get(key, {})
+    unknown = set(given) - set(defaults)
+    source = getattr(profile, "source", f"profile {profile.get('name')!r}")
+    if unknown: raise ConfigError(f"{source}: unknown {key} setting(s) {sorted(unknown)}; known: {', '.join(defaults)}")
+    return {**defaults, **given}
+
+class Profile(dict):
+    "A loaded profile: its checked settings with every section over its defaults; `source` (its file) and `cultures_from` say where it came from."
+    def __init__(self, settings: dict, source: str, cultures_from: str="the profile"):
+        super().__init__(settings)
+        self.source, self.cultures_from = source, cultures_from
+
+def with_cultures(profile: dict, cultures: list, why: str="with_cultures") -> Profile:
     "The profile run on `cultures` instead of its own; the settings that name cultures keep only those."
     check_profile({"cultures": list(cultures)}, f"profile {profile['name']!r} with cultures {list(cultures)}")
     narrowed = {**profile, "cultures": list(cultures)}
     for section, key in CULTURE_LISTS:
         named = profile.get(section, {}).get(key)
         if named is not None: narrowed[section] = {**narrowed[section], key: [c for c in named if c in cultures]}
-    return narrowed
+    return Profile(narrowed, getattr(profile, "source", f"profile {profile['name']!r}"), why)
 
-def load_profile(name: str) -> dict:
-    "The checked profile `data/profiles/<name>.yaml`, with its `name`; `$CULTURELLM_CULTURES` (comma-separated) replaces its cultures."
-    path = data_dir()/"profiles"/f"{name}.yaml"
-    if not path.exists(): raise ConfigError(f"unknown profile {name!r}; known: {', '.join(profile_names())} (data/profiles/)")
-    profile = {"name": name, **check_profile(read_yaml(path) or {}, str(path))}
-    chosen = os.environ.get("CULTURELLM_CULTURES")
-    return with_cultures(profile, chosen.split(",")) if chosen else profile
+def _version(path: Path) -> tuple:
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
 
-def profile_section(profile: dict, key: str, defaults: dict) -> dict:
-    "One section of a profile (e.g. `evaluate`) over its defaults; an unknown setting is a `ConfigError` naming it."
-    given = profile.get(key, {})
-    unknown = set(given) - set(defaults)
-    if unknown: raise ConfigError(f"profile {profile['name']!r}: unknown {key} setting(s) {sorted(unknown)}; known: {', '.join(defaults)}")
-    return {**defaults, **given}
+_PROFILES: dict = {}   # (profile file, registries it is checked against, $CULTURELLM_CULTURES) -> its Profile
+
+def _read_profile(name: str, path: Path, chosen: str|None) -> Profile:
+    "Read, check and complete a profile file."
+    raw = Profile({"name": name, **check_profile(read_yaml(path) or {}, str(path))}, str(path))
+    profile = Profile({**raw, **{section: profile_section(raw, section) for section in profile_sections()}}, str(path))
+    return with_cultures(profile, chosen.split(","), "$CULTURELLM_CULTURES") if chosen else profile
+
+def load_profile(profile: str|Profile) -> Profile:  # a profile name (data/profiles/<name>.yaml), or a loaded one (returned as it is)
+    "The checked profile with every section's defaults, read once per process; `$CULTURELLM_CULTURES` (comma-separated) replaces its cultures."
+    if isinstance(profile, Profile): return profile
+    path = data_dir()/"profiles"/f"{profile}.yaml"
+    if not path.exists(): raise ConfigError(f"unknown profile {profile!r}; known: {', '.join(profile_names())} (data/profiles/)")
+    chosen, registries = os.environ.get("CULTURELLM_CULTURES"), data_dir()/"registry"
+    key = (_version(path), _version(registries/"cultures.yaml"), _version(registries/"profile_sections.yaml"), chosen)
+    if key not in _PROFILES: _PROFILES[key] = _read_profile(profile, path, chosen)
+    return _PROFILES[key]

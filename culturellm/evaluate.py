@@ -9,31 +9,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
-from .core import (ConfigError, DataError, append_jsonl, data_dir, generated_dir, load_profile, prompt_text, read_jsonl,
-                             pick, registry_entry, repair_jsonl, stable_hash, write_atomic)
+from .core import (append_jsonl, ConfigError, data_dir, DataError, generated_dir, load_profile, pick,
+                             profile_defaults, profile_section, prompt_text, read_jsonl, registry_entry, repair_jsonl,
+                             stable_hash, write_atomic)
 from .data import upstream_file
 from .finetune import model_name, trained_llm
 from .sft import system_prompt
 from .tasks import INVALID, culture_tasks, load_task, parse_answer, sampling_note, stratified_sample, task_entry, task_prompt
+from .llm import load_llm
 
 # %% auto #0
-__all__ = ['EVAL_DEFAULTS', 'EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'HEADLINE', 'eval_config',
-           'culture_context', 'culture_system', 'model_view', 'score_logprob', 'score_generate', 'predictions_path',
-           'task_signature', 'predict_tasks', 'predict_task', 'macro_f1', 'bootstrap_ci', 'macro_f1_rows',
+__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'HEADLINE', 'eval_config', 'culture_context',
+           'culture_system', 'model_view', 'score_logprob', 'score_generate', 'predictions_path', 'task_signature',
+           'predict_tasks', 'predict_task', 'macro_f1', 'resamples', 'interval', 'bootstrap_ci', 'macro_f1_rows',
            'task_metrics', 'results_path', 'scored_path', 'evaluate_culture', 'evaluate_everywhere', 'load_scored',
-           'load_results', 'evaluate_plan', 'average_f1', 'per_task_table', 'f1_draws', 'mean_f1_draws', 'interval',
+           'load_results', 'evaluate_plan', 'average_f1', 'per_task_table', 'f1_draws', 'mean_f1_draws',
            'mean_interval', 'paired_gain', 'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1',
            'plot_confusions', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
-from .core import profile_section
-
-EVAL_DEFAULTS = {"models": ["base", "base+system", "base+context", "culture", "one"], "baselines": [], "per_task": 16,
-                 "scoring": "logprob", "mode": "corrected", "seed": 0, "gen_tokens": 20, "temperature": 0.0, "bootstrap": 1000}
-
 def eval_config(profile: dict) -> dict:
     "The evaluation settings of a profile (profile values over defaults), checked."
-    cfg = profile_section(profile, "evaluate", EVAL_DEFAULTS)
+    cfg = profile_section(profile, "evaluate")
     if cfg["scoring"] not in SCORERS: raise ConfigError(f"profile {profile['name']!r}: scoring must be one of {list(SCORERS)}")
     bad = [m for m in cfg["models"] if m not in MODEL_VIEWS]
     if bad: raise ConfigError(f"profile {profile['name']!r}: unknown evaluate model(s) {bad}; known: {', '.join(MODEL_VIEWS)} (+ roles named in baselines)")
@@ -69,7 +66,6 @@ SYSTEMS = {
 
 # %% ../nbs/09_evaluate.ipynb #0a1f45bf
 def _base(profile, culture):
-    from culturellm.llm import load_llm
     return load_llm(profile, "base", stage="evaluate")
 
 def _trained(name_of):
@@ -91,7 +87,6 @@ def model_view(profile: str, name: str, culture: str):
         return loader(profile, culture), system
     if name.startswith("culture:"):
         return _trained(lambda c: model_name(c, name.split(":", 1)[1]))(profile, culture), "culture"
-    from culturellm.llm import load_llm
     return load_llm(profile, name, stage="evaluate"), "culture"
 
 # %% ../nbs/09_evaluate.ipynb #648b0e62
@@ -185,13 +180,19 @@ def predict_task(profile: str, model: str, culture: str, task: dict, rows: pd.Da
 def macro_f1(gold, pred, labels) -> float:
     return float(f1_score(list(gold), list(pred), labels=labels, average="macro", zero_division=0))
 
+def resamples(size: int, n: int, rng) -> np.ndarray:
+    "`n` bootstrap resamples of `size` items, one row of item indices each: every interval of the pipeline draws them here."
+    return rng.integers(0, size, (n, size))
+
+def interval(draws: np.ndarray) -> tuple[float, float]:
+    "The 95% percentile interval of bootstrap draws."
+    return float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))
+
 def bootstrap_ci(gold, pred, labels, n: int=1000, seed: int=0, metric: str="f1_macro") -> tuple[float, float]:
     "95% percentile interval of a task metric (default macro-F1) over `n` resamples of the examples."
     gold, pred = np.asarray(gold, dtype=object), np.asarray(pred, dtype=object)
     if n == 0 or len(gold) == 0: return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    draws = pick(METRICS, metric, "task metric")[1](gold, pred, labels, np.stack([rng.integers(0, len(gold), len(gold)) for _ in range(n)]))
-    return float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))
+    return interval(pick(METRICS, metric, "task metric")[1](gold, pred, labels, resamples(len(gold), n, np.random.default_rng(seed))))
 
 def macro_f1_rows(gold: np.ndarray, pred: np.ndarray, labels: list, rows: np.ndarray) -> np.ndarray:
     "Macro-F1 of every resample at once (`rows`: one row of example indices per resample), as `macro_f1` computes it."
@@ -283,7 +284,7 @@ def average_f1(results: pd.DataFrame, by: str="culture") -> pd.DataFrame:
     "Mean macro-F1 per `by` (culture or type) and model (ablation models `culture:<set>` left to their own table), with an 'average' row."
     results = results[~results.model.str.startswith("culture:")]
     table = results.pivot_table(index=by, columns="model", values="f1", aggfunc="mean")
-    order = [m for m in [*EVAL_DEFAULTS["models"]] if m in table.columns] + [m for m in table.columns if m not in EVAL_DEFAULTS["models"]]
+    order = [m for m in [*profile_defaults("evaluate")["models"]] if m in table.columns] + [m for m in table.columns if m not in profile_defaults("evaluate")["models"]]
     table = table[order]
     table.loc["average"] = table.mean()
     return table.round(4)
@@ -298,7 +299,7 @@ def f1_draws(gold: np.ndarray,  # one task's gold labels
              preds: dict,        # model -> its predictions on the same examples
              labels: list, n: int, rng) -> dict:
     "Macro-F1 of each model on the same `n` resamples of one task's examples."
-    rows = rng.integers(0, len(gold), (n, len(gold)))
+    rows = resamples(len(gold), n, rng)
     return {m: macro_f1_rows(gold, p, labels, rows) for m, p in preds.items()}
 
 def mean_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task, model, id, gold, pred
@@ -316,15 +317,11 @@ def mean_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task, mo
     k = max(tasks, 1)
     return {"point": {m: v / k for m, v in point.items()}, "draws": {m: d / k for m, d in draws.items()}, "tasks": tasks, "examples": len(wide)}
 
-def interval(draws: np.ndarray) -> tuple[float, float]:
-    "The 95% percentile interval of bootstrap draws."
-    return float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))
-
 def mean_interval(values, n: int=1000, seed: int=0) -> tuple[float, float]:
     "95% bootstrap interval of the mean of per-item values (e.g. correct flags, or paired differences of them)."
     values = np.asarray(values, dtype=float)
     if not len(values): return (float("nan"), float("nan"))
-    return interval(values[np.random.default_rng(seed).integers(0, len(values), (n, len(values)))].mean(1))
+    return interval(values[resamples(len(values), n, np.random.default_rng(seed))].mean(1))
 
 # %% ../nbs/09_evaluate.ipynb #e8574084
 def paired_gain(scored: pd.DataFrame, model: str, baseline: str, n: int=1000, seed: int=0) -> dict:
@@ -353,7 +350,7 @@ def with_groups(scored: pd.DataFrame) -> pd.DataFrame:
                          resource=scored.culture.map(lambda c: registry_entry("cultures", c)["resource"]))
 
 def _model_order(models) -> list:
-    known = [m for m in EVAL_DEFAULTS["models"] if m in set(models)]
+    known = [m for m in profile_defaults("evaluate")["models"] if m in set(models)]
     return known + sorted(set(models) - set(known))
 
 def f1_intervals(scored: pd.DataFrame, by: str="culture", baseline: str="base", n: int=1000, seed: int=0,

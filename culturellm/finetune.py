@@ -7,27 +7,25 @@ from __future__ import annotations
 import datetime as dt, json, math, os, resource, shutil, time
 from pathlib import Path
 import pandas as pd
-from .core import (ConfigError, DataError, append_jsonl, cache_dir, generated_dir, load_profile, read_jsonl,
-                             registry, registry_entry, resolve, seed_everything, sha256_file, show_progress, stable_hash, write_atomic)
-from .llm import backend_kind, make_backend, training_rate
-from .sft import check_training_file, load_sets, sft_dir
+from .core import (append_jsonl, cache_dir, ConfigError, DataError, generated_dir, load_profile,
+                             profile_section, read_jsonl, registry, registry_entry, resolve, seed_everything,
+                             sha256_file, show_progress, stable_hash, write_atomic)
+from .llm import (backend_kind, cache_path, Ledger, ledger_path, LLM, load_llm, make_backend, ResponseCache,
+                            training_rate)
+from .sft import chat, check_training_file, load_sets, sft_dir
+from .augment import augment_config
+from .wvs import culture_labels, load_questions
 
 # %% auto #0
-__all__ = ['FINETUNE_DEFAULTS', 'finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss', 'last_complete_checkpoint',
-           'train_lora', 'train_openai', 'finetune_plan', 'train_lora_set', 'train_openai_set', 'models_dir_of',
-           'model_name', 'registered_models', 'finetune', 'trained_backend', 'adapter_spec', 'remote_spec',
-           'trained_llm', 'seed_answers_of', 'seed_accuracy', 'seed_accuracy_table', 'plot_losses', 'finetune_cmd',
-           'models_list_cmd']
+__all__ = ['finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss', 'last_complete_checkpoint', 'train_lora',
+           'train_openai', 'finetune_plan', 'train_lora_set', 'train_openai_set', 'models_dir_of', 'model_name',
+           'registered_models', 'finetune', 'trained_backend', 'adapter_spec', 'remote_spec', 'trained_llm',
+           'seed_answers_of', 'seed_accuracy', 'seed_accuracy_table', 'plot_losses', 'finetune_cmd', 'models_list_cmd']
 
 # %% ../nbs/07_finetune.ipynb #69c21f3c
-from .core import profile_section
-
-FINETUNE_DEFAULTS = {"recipe": "laptop-lora", "lora": {}, "train": {}, "openai": {}, "sets": ["main"], "seed": 0,
-                     "poll_seconds": 30.0, "cultures": None}
-
 def finetune_config(profile: dict) -> dict:
     "The profile's recipe with its overrides applied, plus which sets to train and the seed."
-    cfg = profile_section(profile, "finetune", FINETUNE_DEFAULTS)
+    cfg = profile_section(profile, "finetune")
     recipe = registry_entry("recipes", cfg["recipe"])
     merged = {part: {**recipe.get(part, {}), **cfg[part]} for part in ("lora", "train", "openai")}
     return {**cfg, **merged, "quantize": recipe.get("quantize"), "recipe_hash": stable_hash(merged, 12)}
@@ -195,7 +193,6 @@ def train_openai(chat_file: Path, out: Path, base: dict, cfg: dict, suffix: str=
 # %% ../nbs/07_finetune.ipynb #313c9362
 def finetune_plan(profile: dict) -> list[dict]:
     "Upper-bound training tokens and cost of the models a profile trains."
-    from culturellm.augment import augment_config
     base, cfg, aug = profile["roles"]["base"], finetune_config(profile), augment_config(profile, "improved")
     studies = profile.get("studies", {})
     rows = 50 + aug["seeds"] * aug["m"]
@@ -274,14 +271,11 @@ def remote_spec(base: dict, entry, profile: str) -> dict:
 
 def trained_llm(profile: str, name: str, stage: str=""):
     "A registered model as an LLM with the shared cache and the profile's ledger."
-    from culturellm.llm import LLM, Ledger, ResponseCache, cache_path, ledger_path
     return LLM(trained_backend(profile, name), ResponseCache(cache_path()), Ledger(ledger_path(profile)), role=name, stage=stage)
 
 # %% ../nbs/07_finetune.ipynb #8d694880
 def seed_answers_of(llm, culture: str, mode: str="corrected") -> dict:
     "A model's most likely option code for each seed question (questions sharing a scale scored in one batch)."
-    from culturellm.sft import chat
-    from culturellm.wvs import load_questions
     questions, answers = load_questions(), {}
     for _, group in questions.groupby(questions.scale.map(lambda s: tuple(s))):
         convs = [chat(culture, q.text, q, mode) for _, q in group.iterrows()]
@@ -291,7 +285,6 @@ def seed_answers_of(llm, culture: str, mode: str="corrected") -> dict:
 
 def seed_accuracy(llm, culture: str, mode: str="corrected", rule: str="valid_mean") -> dict:
     "Accuracy of a model's most likely option code against the culture's labels on the 50 seed questions."
-    from culturellm.wvs import culture_labels
     labels, answers = culture_labels(culture, mode, rule), seed_answers_of(llm, culture, mode)
     asked = [q for q in labels.index if not pd.isna(labels[q])]
     correct = sum(answers[q] == int(labels[q]) for q in asked)
@@ -300,7 +293,6 @@ def seed_accuracy(llm, culture: str, mode: str="corrected", rule: str="valid_mea
 # %% ../nbs/07_finetune.ipynb #d27f5bb1
 def seed_accuracy_table(profile: str) -> pd.DataFrame:
     "Seed-question accuracy per culture: base model, the culture's model, CultureLLM-One (where trained)."
-    from culturellm.llm import load_llm
     prof = load_profile(profile)
     mode, rule = prof.get("sft", {}).get("mode", "corrected"), prof.get("wvs", {}).get("label_rule", "valid_mean")
     trained, rows = set(registered_models(profile).name), []

@@ -8,26 +8,22 @@ import csv, html, io, json, random
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import (ConfigError, DataError, append_jsonl, generated_dir, load_profile, prompt_text, read_jsonl,
+from .core import (ConfigError, DataError, append_jsonl, generated_dir, load_profile, profile_section, prompt_text, read_jsonl,
                              registry_entry, stable_hash, write_atomic, write_jsonl)
-from .augment import normalized, parse_numbered
+from .augment import load_samples, normalized, parse_numbered
 from .wvs import load_questions
+from .evaluate import SYSTEMS, mean_interval, model_view
+from .llm import load_llm
 
 # %% auto #0
-__all__ = ['JUDGE_DEFAULTS', 'judge_config', 'judge_dir', 'open_questions', 'prefer_first', 'preferences', 'win_rate',
-           'judge_check', 'culture_win_rate', 'believed', 'judge_note', 'similarity_items', 'judge_ratings',
-           'mismatched', 'similarity_check', 'export_human_form', 'import_human_ratings', 'similarity_study',
-           'judge_plan']
+__all__ = ['judge_config', 'judge_dir', 'open_questions', 'prefer_first', 'preferences', 'win_rate', 'judge_check',
+           'culture_win_rate', 'believed', 'judge_note', 'similarity_items', 'judge_ratings', 'mismatched',
+           'similarity_check', 'export_human_form', 'import_human_ratings', 'similarity_study', 'judge_plan']
 
 # %% ../nbs/10_judge.ipynb #7cc2db70
-from .core import profile_section
-
-JUDGE_DEFAULTS = {"per_topic": 2, "from_seeds": 8, "answer_tokens": 96, "judges": ["judge"], "similarity_samples": 40,
-                  "bootstrap": 1000, "seed": 0, "cultures": None, "check_min": 0.8}
-
 def judge_config(profile: dict) -> dict:
     "The profile's judge settings (profile values over defaults), checked."
-    return profile_section(profile, "judge", JUDGE_DEFAULTS)
+    return profile_section(profile, "judge")
 
 def judge_dir(profile: str) -> Path: return generated_dir(profile)/"judge"
 
@@ -36,7 +32,6 @@ def open_questions(profile: str) -> pd.DataFrame:
     "The profile's open-ended question set (built once, then read back): id, topic, question, source."
     path = judge_dir(profile)/"questions.jsonl"
     if path.exists(): return pd.DataFrame(read_jsonl(path))
-    from culturellm.llm import load_llm
     cfg, seeds = judge_config(load_profile(profile)), load_questions()
     rows, seen = [], set()
     if cfg["per_topic"]:
@@ -67,7 +62,6 @@ def preferences(model_first: list[float], base_first: list[float]) -> list[float
 
 def win_rate(prefs: list[float], n_boot: int=1000, seed: int=0) -> dict:
     "Mean preference (the win rate) with its 95% bootstrap interval over questions, and the questions won and lost."
-    from culturellm.evaluate import mean_interval
     p = np.asarray(prefs, dtype=float)
     lo, hi = mean_interval(p, n_boot, seed)
     return {"n": len(p), "wins": int((p > 0.5).sum()), "losses": int((p < 0.5).sum()),
@@ -83,8 +77,6 @@ def judge_check(judge, culture: str, questions: list[str], answers: list[str]) -
 # %% ../nbs/10_judge.ipynb #eea9edaf
 def culture_win_rate(profile: str, culture: str, model: str="culture") -> dict:
     "Win rate of a culture's model over the base (both with the culture's system prompt) on the open questions, with the judge's check."
-    from culturellm.evaluate import SYSTEMS, model_view
-    from culturellm.llm import load_llm
     cfg, questions = judge_config(load_profile(profile)), open_questions(profile)
     system = SYSTEMS["culture"](culture, load_profile(profile).get("sft", {}).get("mode", "corrected"))
     convs, asked = [system + [{"role": "user", "content": q}] for q in questions.question], list(questions.question)
@@ -116,7 +108,6 @@ def judge_note(rejected: pd.DataFrame, what: str) -> str:
 # %% ../nbs/10_judge.ipynb #51e804ce
 def similarity_items(profile: str, mode: str="improved") -> pd.DataFrame:
     "The fixed sample of augmented samples the study rates: item id, seed, sample, embedding similarity."
-    from culturellm.augment import load_samples
     cfg, seeds = judge_config(load_profile(profile)), load_questions()
     samples = load_samples(profile, mode)
     if samples.empty: return pd.DataFrame(columns=["item", "seed", "sample", "sim_seed"])
@@ -183,7 +174,6 @@ def import_human_ratings(path: Path|str, items: pd.DataFrame) -> pd.Series:
 # %% ../nbs/10_judge.ipynb #d8100c94
 def similarity_study(profile: str, mode: str="improved") -> pd.DataFrame:
     "Mean 1-5 similarity rating per rater (judge models with their check, humans) and mean embedding similarity of the sampled items."
-    from culturellm.llm import load_llm
     cfg, items = judge_config(load_profile(profile)), similarity_items(profile, mode)
     folder = judge_dir(profile)/"similarity"
     export_human_form(items, folder)

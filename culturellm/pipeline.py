@@ -112,6 +112,7 @@ def provenance(profile: dict) -> dict:
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "python": platform.python_version(), "packages": {p: _version(p) for p in PROVENANCE_PACKAGES},
             "profile": profile["name"], "config_hash": stable_hash(profile, 12), "models": model_ids(profile),
+            "cultures": f"{', '.join(profile['cultures'])} (from {getattr(profile, 'cultures_from', 'the profile')})",
             "dtype": _dtype_provenance(), "environment": environment_settings(), "usage": totals}
 
 def _dtype_provenance() -> dict:

@@ -7,17 +7,18 @@ from __future__ import annotations
 import json, math, random, re
 from pathlib import Path
 import pandas as pd
-from .core import (ConfigError, DataError, generated_dir, load_profile, prompt_text, read_jsonl, registry,
-                             pick, registry_entry, resolve, stable_hash, write_atomic, write_jsonl)
-from .llm import backend_kind, training_rate
+from .core import (ConfigError, DataError, generated_dir, load_profile, pick, profile_section, prompt_text, read_jsonl, registry,
+                             registry_entry, resolve, stable_hash, write_atomic, write_jsonl)
+from .llm import backend_kind, load_llm, training_rate
 from .wvs import corrected_labels, load_questions, paper_labels
+from .augment import augment_config, load_samples
 
 # %% auto #0
-__all__ = ['STYLES', 'ROW_BUILDERS', 'ROLES', 'SFT_DEFAULTS', 'OUT_OF_SCALE_KEPT', 'paper_range', 'scale_text', 'system_prompt',
-           'user_prompt', 'chat', 'seed_items', 'out_of_scale', 'paper_rows', 'corrected_rows', 'rows_for',
-           'pick_augmented', 'row_problems', 'estimate_tokens', 'check_training_file', 'sft_config', 'sft_dir',
-           'variant_name', 'translate_rows', 'hf_pairs', 'base_prompt_format', 'build_sets', 'load_sets', 'main_set',
-           'culture_share', 'build_one', 'training_report', 'sft_plan', 'sft_build_cmd']
+__all__ = ['STYLES', 'ROW_BUILDERS', 'ROLES', 'OUT_OF_SCALE_KEPT', 'paper_range', 'scale_text', 'system_prompt', 'user_prompt',
+           'chat', 'seed_items', 'out_of_scale', 'paper_rows', 'corrected_rows', 'rows_for', 'pick_augmented',
+           'row_problems', 'estimate_tokens', 'check_training_file', 'sft_config', 'sft_dir', 'variant_name',
+           'translate_rows', 'hf_pairs', 'base_prompt_format', 'build_sets', 'load_sets', 'main_set', 'culture_share',
+           'build_one', 'training_report', 'sft_plan', 'sft_build_cmd']
 
 # %% ../nbs/06_sft.ipynb #8f62f626
 STYLES = {   # style -> its prompts, and the option fields its user turn fills in from a question-bank row
@@ -129,14 +130,9 @@ def check_training_file(path: Path|str, max_row_tokens: int=65536) -> dict:
     return {"rows": rows, "tokens": tokens}
 
 # %% ../nbs/06_sft.ipynb #9f2e5c29
-SFT_DEFAULTS = {"mode": "corrected", "source": "improved", "sizes": [0, None], "sentence_only": False,
-                "local_language": [], "local_rows": None, "translate_tokens": 256, "one_per_culture": None}
-
-from .core import profile_section
-
 def sft_config(profile: dict) -> dict:
     "The training-set settings of a profile (profile values over defaults), checked."
-    cfg = profile_section(profile, "sft", SFT_DEFAULTS)
+    cfg = profile_section(profile, "sft")
     if cfg["mode"] not in STYLES: raise ConfigError(f"profile {profile['name']!r}: sft mode must be one of {list(STYLES)}")
     return cfg
 
@@ -181,7 +177,6 @@ OUT_OF_SCALE_KEPT = {   # mode -> (culture) -> questions trained on with a label
 
 def build_sets(profile: str, culture: str, llm=None) -> pd.DataFrame:
     "Write a culture's training sets (size variants, sentence_only, local) and return their table."
-    from culturellm.augment import load_samples
     prof = load_profile(profile)
     cfg, rule, out = sft_config(prof), prof.get("wvs", {}).get("label_rule", "valid_mean"), sft_dir(profile, culture)
     seeds, fmt, sets = seed_items(), base_prompt_format(prof), []
@@ -199,7 +194,6 @@ def build_sets(profile: str, culture: str, llm=None) -> pd.DataFrame:
         rows, dropped = rows_for(culture, pd.concat([seeds, extra], ignore_index=True), cfg["mode"], rule)
         sets.append({"name": "sentence_only", "kind": "ablation", "requested": "all", "augmented": len(extra), "dropped": dropped, **_write_set(out, "sentence_only", rows, fmt)})
     if culture in cfg["local_language"] and registry_entry("cultures", culture)["lang"] != "en":
-        from culturellm.llm import load_llm
         llm = llm or load_llm(prof, "augmenter", stage="sft-translate")
         source = read_jsonl(out/main["file"])[: cfg["local_rows"]]
         rows, failed = translate_rows(source, culture, llm, cfg["translate_tokens"])
@@ -254,7 +248,6 @@ def training_report(profile: str, epochs: int=3) -> pd.DataFrame:
 # %% ../nbs/06_sft.ipynb #d69facc6
 def sft_plan(profile: dict) -> list[dict]:
     "Upper-bound translation requests and tokens of a profile's local-language sets."
-    from culturellm.augment import augment_config
     cfg, aug = sft_config(profile), augment_config(profile, "improved")
     cultures = [c for c in profile["cultures"] if c in cfg["local_language"] and registry_entry("cultures", c)["lang"] != "en"]
     rows = 50 + aug["seeds"] * aug["m"]

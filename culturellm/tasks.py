@@ -12,8 +12,8 @@ from .core import ConfigError, DataError, data_dir, pick, project_root, prompt_t
 from .data import upstream_file
 
 # %% auto #0
-__all__ = ['INVALID', 'TASK_FIELDS', 'TASK_ROWS', 'task_families', 'parse_answer', 'culture_tasks', 'all_tasks', 'task_entry',
-           'task_prompt', 'paper_row', 'corrected_row', 'load_task', 'class_quota', 'stratified_sample',
+__all__ = ['INVALID', 'TASK_FIELDS', 'TASK_OPTIONAL', 'TASK_ROWS', 'task_families', 'parse_answer', 'culture_tasks', 'all_tasks',
+           'task_entry', 'task_prompt', 'paper_row', 'corrected_row', 'load_task', 'class_quota', 'stratified_sample',
            'sampling_note', 'task_table', 'tasks_list_cmd']
 
 # %% ../nbs/08_tasks.ipynb #27fa7476
@@ -35,6 +35,7 @@ def parse_answer(family: str, answer: str, mode: str="corrected") -> tuple[str, 
 
 # %% ../nbs/08_tasks.ipynb #778bce81
 TASK_FIELDS = {"task", "type", "text", "label", "labels", "verbalizers", "prompt", "metric", "version"}
+TASK_OPTIONAL = {"file", "path", "entity", "gold_map_corrected", "note", "warning"}
 
 def culture_tasks(culture: str) -> list[dict]:
     "The checked task entries of a culture."
@@ -44,6 +45,8 @@ def culture_tasks(culture: str) -> list[dict]:
     for i, e in enumerate(entries):
         missing = TASK_FIELDS - set(e)
         if missing: raise ConfigError(f"{path}: task #{i + 1} ({e.get('task')}) lacks {sorted(missing)}")
+        unknown = set(e) - TASK_FIELDS - TASK_OPTIONAL
+        if unknown: raise ConfigError(f"{path}: task {e['task']}: unknown field(s) {sorted(unknown)}; known: {', '.join(sorted(TASK_FIELDS | TASK_OPTIONAL))}")
         if ("file" in e) == ("path" in e): raise ConfigError(f"{path}: task {e['task']} needs exactly one of 'file' (upstream) or 'path' (a local file)")
         if set(e["verbalizers"]) != set(e["labels"]): raise ConfigError(f"{path}: task {e['task']}: verbalizers must cover exactly the labels {e['labels']}")
         if e["prompt"] not in task_families(): raise ConfigError(f"{path}: task {e['task']}: unknown prompt family {e['prompt']!r}")

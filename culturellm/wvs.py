@@ -14,13 +14,14 @@ from .core import (ConfigError, DataError, data_dir, read_jsonl, pick, read_yaml
 from .data import upstream_file
 
 # %% auto #0
-__all__ = ['QUESTION_IDS', 'QUESTIONS_FILE', 'COUNTRY_COLUMNS', 'UPSTREAM_EXTRACTS', 'COUNTS_FILE', 'RECORDED_FILE',
-           'LABEL_RULES', 'LABEL_SOURCES', 'MODES', 'option_pairs', 'question_scale', 'build_questions',
-           'load_questions', 'read_microdata', 'country_codes', 'answer_counts', 'build_wvs_tables', 'valid_counts',
-           'majority_code', 'rounded_valid_mean', 'raw_code_mean', 'paper_label', 'country_counts', 'recorded_average',
-           'culture_counts', 'question_counts', 'corrected_labels', 'paper_average', 'paper_labels', 'culture_labels',
-           'format_labels', 'seed_answers', 'seed_summary', 'label_disagreements', 'plot_answer_distributions',
-           'wvs_labels_cmd', 'wvs_build_table_cmd']
+__all__ = ['QUESTION_IDS', 'QUESTIONS_FILE', 'COUNTRY_COLUMNS', 'AVERAGE_COLUMNS', 'UPSTREAM_FIRST', 'UPSTREAM_EXTRACTS',
+           'COUNTS_FILE', 'AVERAGES_FILE', 'LABEL_RULES', 'LABEL_SOURCES', 'MODES', 'option_pairs', 'question_scale',
+           'build_questions', 'load_questions', 'read_microdata', 'country_codes', 'upstream_country_averages',
+           'computed_averages', 'upstream_averages', 'answer_counts', 'build_wvs_tables', 'valid_counts',
+           'majority_code', 'rounded_valid_mean', 'raw_code_mean', 'paper_label', 'country_counts', 'upstream_average',
+           'culture_counts', 'question_counts', 'corrected_labels', 'paper_average', 'paper_sources', 'paper_labels',
+           'culture_labels', 'format_labels', 'seed_answers', 'seed_summary', 'label_disagreements',
+           'plot_answer_distributions', 'wvs_labels_cmd', 'wvs_build_table_cmd']
 
 # %% ../nbs/02_wvs.ipynb #b34629df
 QUESTION_IDS = [*range(27, 42), *range(122, 130), *range(132, 139), *range(158, 163), 169, 170,
@@ -125,14 +126,15 @@ def read_microdata(path: Path|str,           # WVS wave 7 file: .csv, .sav or .d
     return respondents.reset_index(drop=True), recorded.reset_index(drop=True)
 
 # %% ../nbs/02_wvs.ipynb #e10302c7
+AVERAGE_COLUMNS = ["country", "q_id", "statistic", "value", "source"]
+
 def _recorded_rows(rows: pd.DataFrame, respondents: pd.DataFrame, path: Path) -> pd.DataFrame:
-    cols = ["country", "q_id", "statistic", "value"]
-    if rows.empty: return pd.DataFrame(columns=cols)
+    if rows.empty: return pd.DataFrame(columns=AVERAGE_COLUMNS)
     countries = respondents.country.unique()
     if len(countries) != 1: raise DataError(f"{path}: summary rows {list(rows.B_COUNTRY)} in a file of {len(countries)} countries")
-    out = [{"country": countries[0], "q_id": q, "statistic": str(r.B_COUNTRY).strip().lower(), "value": float(r[f"Q{q}"])}
+    out = [{"country": countries[0], "q_id": q, "statistic": str(r.B_COUNTRY).strip().lower(), "value": float(r[f"Q{q}"]), "source": "recorded"}
            for _, r in rows.iterrows() for q in QUESTION_IDS]
-    return pd.DataFrame(out, columns=cols)
+    return pd.DataFrame(out, columns=AVERAGE_COLUMNS)
 
 def country_codes(respondents: pd.DataFrame, # from `read_microdata`
                   countries: list,            # alpha-3 codes ("BGD") or numeric codes (50, "50")
@@ -146,6 +148,31 @@ def country_codes(respondents: pd.DataFrame, # from `read_microdata`
     if unknown: raise DataError(f"{source}: no respondents for country {unknown}; present: {sorted(present)}")
     return found
 
+# %% ../nbs/02_wvs.ipynb #dfbf2aca
+UPSTREAM_FIRST = 1000   # upstream's `Avg_First`: the first 1000 respondents of a country, in file order
+
+def upstream_country_averages(codes: np.ndarray) -> dict:  # one country's codes: respondents in file order x questions
+    "Upstream's `avg` and `avg_first` of each question, its off-by-one included."
+    skipped = codes[UPSTREAM_FIRST] if len(codes) > UPSTREAM_FIRST else 0      # respondent 1001 missed the sum, not the count
+    return {"avg": (codes.sum(0) - skipped) / len(codes), "avg_first": codes[:UPSTREAM_FIRST].mean(0)}
+
+def computed_averages(respondents: pd.DataFrame) -> pd.DataFrame:  # from `read_microdata`
+    "Upstream's summary rows of every country recomputed from its respondents, marked `computed`."
+    qcols = [f"Q{q}" for q in QUESTION_IDS]
+    rows = [{"country": country, "q_id": q, "statistic": statistic, "value": float(v), "source": "computed"}
+            for country, people in respondents.groupby("country", sort=False)
+            for statistic, values in upstream_country_averages(people[qcols].to_numpy(float)).items()
+            for q, v in zip(QUESTION_IDS, values)]
+    return pd.DataFrame(rows, columns=AVERAGE_COLUMNS)
+
+def upstream_averages(respondents: pd.DataFrame, # from `read_microdata`
+                      recorded: pd.DataFrame,    # the file's recorded summary rows, from `read_microdata`
+                     ) -> pd.DataFrame:
+    "The recorded summary rows, and upstream's rule computed for each (country, statistic) without one."
+    computed, have = computed_averages(respondents), set(zip(recorded.country, recorded.statistic))
+    missing = [(c, s) not in have for c, s in zip(computed.country, computed.statistic)]
+    return pd.concat([recorded, computed[missing]], ignore_index=True)
+
 # %% ../nbs/02_wvs.ipynb #d1606fd0
 def answer_counts(respondents: pd.DataFrame) -> pd.DataFrame:
     "Long table of (country, q_id, code, n): how many respondents of each country gave each code."
@@ -157,7 +184,7 @@ def answer_counts(respondents: pd.DataFrame) -> pd.DataFrame:
 UPSTREAM_EXTRACTS = ["Arabic/Iraq.csv", "Arabic/Jordan.csv", "Bengali/Bangladesh.csv", "China/China.csv",
                      "English/United States.csv", "Germany/Germany.csv", "Korean/South Korea.csv",
                      "Portuguese/Brazil.csv", "Spanish/Argentina.csv", "Spanish/Mexico.csv", "Turkey/Turkey.csv"]
-COUNTS_FILE, RECORDED_FILE = "wvs/answer_counts.csv", "wvs/recorded_averages.csv"
+COUNTS_FILE, AVERAGES_FILE = "wvs/answer_counts.csv", "wvs/upstream_averages.csv"
 
 def _merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     "`old` with the countries of `new` replaced by `new`, sorted."
@@ -168,19 +195,17 @@ def build_wvs_tables(microdata: list|None=None, # microdata files (default: the 
                      countries: list|None=None, # countries to take from them (default: all)
                      out: Path|None=None,       # data folder to write to (default: data/)
                     ) -> pd.DataFrame:
-    "Write the question bank, answer counts and recorded averages; returns the counts written."
+    "Write the question bank, answer counts and upstream's averages (recorded, else computed); returns the counts written."
     out = Path(out or data_dir())
     files = microdata or [upstream_file(p) for p in UPSTREAM_EXTRACTS]
     parts = [read_microdata(f, countries) for f in files]
     counts = pd.concat([answer_counts(r) for r, _ in parts])
-    recorded = pd.concat([rec for _, rec in parts])
+    averages = pd.concat([upstream_averages(r, rec) for r, rec in parts])
     replace = microdata is None and countries is None
-    old_counts = pd.DataFrame() if replace or not (out/COUNTS_FILE).exists() else pd.read_csv(out/COUNTS_FILE)
-    old_rec = pd.DataFrame() if replace or not (out/RECORDED_FILE).exists() else pd.read_csv(out/RECORDED_FILE)
-    counts, recorded = _merge(old_counts, counts), _merge(old_rec, recorded) if len(recorded) else old_rec
+    old = lambda name: pd.DataFrame() if replace or not (out/name).exists() else pd.read_csv(out/name)
     write_atomic(out/QUESTIONS_FILE, yaml.safe_dump(build_questions(upstream_file("WVQ.jsonl")), allow_unicode=True, sort_keys=False, width=1000))
-    write_atomic(out/COUNTS_FILE, counts.to_csv(index=False))
-    if len(recorded): write_atomic(out/RECORDED_FILE, recorded.to_csv(index=False))
+    write_atomic(out/AVERAGES_FILE, _merge(old(AVERAGES_FILE), averages).to_csv(index=False))
+    write_atomic(out/COUNTS_FILE, (counts := _merge(old(COUNTS_FILE), counts)).to_csv(index=False))
     return counts
 
 # %% ../nbs/02_wvs.ipynb #55f42f74
@@ -223,11 +248,13 @@ def country_counts(country: str) -> pd.DataFrame:
                           f"add it with `culturellm wvs build-table --microdata <WVS file> --countries {country}`")
     return counts[counts.country == country]
 
-def recorded_average(country: str, statistic: str) -> pd.Series|None:
-    "The authors' recorded average row (`avg`, `avg_first`) of a country by q_id, or None if not recorded."
-    rec = _read_table_cached(RECORDED_FILE)
-    rows = rec[(rec.country == country) & (rec.statistic == statistic)]
-    return rows.set_index("q_id").value if len(rows) else None
+def upstream_average(country: str, statistic: str) -> pd.DataFrame:
+    "Upstream's average row (`avg`, `avg_first`) of a country by q_id: its `value` and `source` (recorded or computed)."
+    table = _read_table_cached(AVERAGES_FILE)
+    rows = table[(table.country == country) & (table.statistic == statistic)]
+    if rows.empty: raise DataError(f"{country}: no {statistic!r} row in data/{AVERAGES_FILE}; "
+                                   f"add the country with `culturellm wvs build-table --microdata <WVS file> --countries {country}`")
+    return rows.set_index("q_id")[["value", "source"]]
 
 # %% ../nbs/02_wvs.ipynb #74eb2a1c
 def culture_counts(culture: str) -> pd.DataFrame:
@@ -251,12 +278,15 @@ def corrected_labels(culture: str, rule: str="valid_mean") -> pd.Series:
 
 # %% ../nbs/02_wvs.ipynb #adcbfa5e
 def paper_average(country: str, statistic: str) -> pd.Series:
-    "Upstream's average of each question: the recorded row, or (for `avg` only) recomputed from the counts."
-    recorded = recorded_average(country, statistic)
-    if recorded is not None: return recorded
-    if statistic != "avg": raise DataError(f"{country}: no recorded {statistic!r} row; only `avg` can be recomputed from counts")
-    counts = country_counts(country)
-    return pd.Series({q: raw_code_mean(question_counts(counts, q)) for q in QUESTION_IDS})
+    "Upstream's average of each question: the authors' recorded row, or upstream's rule computed from the microdata."
+    country_counts(country)                                             # an unknown country: the error that says how to add it
+    return upstream_average(country, statistic).value
+
+def paper_sources(culture: str) -> list[str]:
+    "Where each paper copy's labels come from: country, statistic, recorded or computed."
+    copies = registry_entry("cultures", culture)["paper_copies"]
+    return [f"copy {i}: {country} {statistic} ({upstream_average(country, statistic).source.iloc[0]})"
+            for i, (country, statistic) in enumerate(copies, 1)]
 
 def paper_labels(culture: str, copy: int=1) -> pd.Series:
     "Upstream's label of each question for copy `copy` (1 or 2) of the culture's training file."

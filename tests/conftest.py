@@ -7,17 +7,26 @@ ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent/"culturellm"
 
 
+def scratch_home(home: Path) -> Path:
+    "A project folder holding copies of the committed registries, profiles, WVS tables and experiment notebooks."
+    for part in ("data/registry", "data/profiles", "data/wvs", "nbs/experiments"): shutil.copytree(ROOT/part, home/part)
+    return home
+
+
+def work_in(mp: pytest.MonkeyPatch, home: Path) -> None:
+    "Make `home` the project folder; converted models and the data mirror stay this checkout's (caches and outputs do not)."
+    from culturellm.data import data_mirror
+    from culturellm.core import models_dir
+    mirror, models = data_mirror(), models_dir()   # resolved from the real checkout, before the home moves
+    if mirror is not None: mp.setenv("CULTURELLM_DATA_MIRROR", str(mirror.resolve()))
+    mp.setenv("CULTURELLM_MODELS", str(models))
+    mp.setenv("CULTURELLM_HOME", str(home))
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     "A scratch copy of the project's committed data and templates; CULTURELLM_HOME points at it."
-    from culturellm.data import data_mirror
-    mirror = data_mirror()   # resolved from the real checkout, before the home moves
-    if mirror is not None: monkeypatch.setenv("CULTURELLM_DATA_MIRROR", str(mirror.resolve()))
-    from culturellm.core import models_dir
-    monkeypatch.setenv("CULTURELLM_MODELS", str(models_dir()))  # converted models are shared; caches and outputs are not
-    for part in ("data/registry", "data/profiles", "data/wvs", "nbs/experiments"):
-        shutil.copytree(ROOT/part, tmp_path/part)
-    monkeypatch.setenv("CULTURELLM_HOME", str(tmp_path))
+    work_in(monkeypatch, scratch_home(tmp_path))
     return tmp_path
 
 
@@ -26,7 +35,16 @@ def run_cli(*args, timeout=1800):   # a guard against hangs, not a speed test: a
     return subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
 
 
+SLOW = ["test_killed_at_every_stage_the_rerun_equals_an_uninterrupted_run",                     # minutes each, on 2 cores
+        "test_a_fictional_culture_runs_through_every_stage_by_configuration_alone",
+        "test_twenty_percent_faults_give_identical_results_and_the_key_leaks_nowhere",
+        "test_cli_runs_then_skips"]
+
+
 def pytest_collection_modifyitems(config, items):
-    "Under `pytest -n`, the tests sharing the smoke reproduction run in one worker, so it is built once; the others spread."
+    """Under `pytest -n`, the tests sharing the smoke reproduction run in one worker, so it is built once; the others
+    spread. The longest work is collected first, so that the workers start with it and the short tests fill in."""
     for item in items:
         if "smoke_home" in getattr(item, "fixturenames", ()): item.add_marker(pytest.mark.xdist_group("smoke"))
+    rank = lambda item: 0 if "smoke_home" in getattr(item, "fixturenames", ()) else 1 + SLOW.index(item.name) if item.name in SLOW else 1 + len(SLOW)
+    items.sort(key=rank)   # stable: the smoke tests keep their order (a later one edits the smoke registry)

@@ -5,23 +5,21 @@ import psutil
 import pytest
 from culturellm.core import ConfigError, read_jsonl
 from culturellm.pipeline import experiment_path, run_notebook
-from conftest import CLI, ROOT, run_cli
+from conftest import CLI, ROOT, run_cli, scratch_home, work_in
 
 
-@pytest.fixture(scope="module")
+def run_in(home: Path, *args):
+    "`culturellm ARGS` in the project folder `home`."
+    with pytest.MonkeyPatch.context() as mp:
+        work_in(mp, home)
+        return run_cli(*args)
+
+
+@pytest.fixture(scope="session")   # once per run (under xdist: once, in the worker that runs the tests needing it)
 def smoke_home(tmp_path_factory):
     "One smoke reproduction shared by the tests of this module (it trains models: minutes)."
-    from conftest import ROOT
-    from culturellm.data import data_mirror
-    from culturellm.core import models_dir
-    home = tmp_path_factory.mktemp("smoke")
-    for part in ("data/registry", "data/profiles", "data/wvs", "nbs/experiments"): shutil.copytree(ROOT/part, home/part)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CULTURELLM_MODELS", str(models_dir()))
-        if data_mirror() is not None: mp.setenv("CULTURELLM_DATA_MIRROR", str(data_mirror().resolve()))
-        mp.setenv("CULTURELLM_HOME", str(home))
-        first = run_cli("reproduce", "--profile", "smoke")
-        yield home, first
+    home = scratch_home(tmp_path_factory.mktemp("smoke"))
+    return home, run_in(home, "reproduce", "--profile", "smoke")
 
 
 def test_smoke_profile_writes_reports_and_index(smoke_home):
@@ -43,7 +41,7 @@ def test_smoke_profile_writes_reports_and_index(smoke_home):
 
 def test_a_second_run_skips_every_stage_that_is_up_to_date(smoke_home, monkeypatch):
     home, _ = smoke_home
-    monkeypatch.setenv("CULTURELLM_HOME", str(home))
+    work_in(monkeypatch, home)
     reports = home/"reports/smoke"
     executed = {p.name: p.stat().st_mtime_ns for p in reports.glob("*.ipynb")}
     out = run_cli("reproduce", "--profile", "smoke")
@@ -60,7 +58,7 @@ def test_a_second_run_skips_every_stage_that_is_up_to_date(smoke_home, monkeypat
 
 def test_a_failing_culture_does_not_stop_the_others_and_finished_work_is_skipped(smoke_home, monkeypatch):
     home, _ = smoke_home
-    monkeypatch.setenv("CULTURELLM_HOME", str(home))
+    work_in(monkeypatch, home)
     trained_before = (home/"data/generated/smoke/models/registry.jsonl").read_text()
     registry = home/"data/registry/cultures.yaml"
     registry.write_text(registry.read_text() + "\natlantis: {name: A, lang: xx, language: X, countries: [ATL], resource: low,"
@@ -146,7 +144,7 @@ def kill_when(home: Path, progress, timeout: float=900) -> bool:
     "Run augmentation and the Bengali notebook of the smoke profile; SIGKILL all its processes once `progress` grows."
     g = home/GENERATED
     before = progress(g)
-    command = [str(CLI), "reproduce", "--profile", "smoke", "--cultures", "bengali", "--stages", "augment", "bengali"]
+    command = [str(CLI), *KILLED_RUN]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
     deadline = time.time() + timeout
     while proc.poll() is None and time.time() < deadline:
@@ -171,14 +169,17 @@ def artefacts(home: Path) -> dict:
     return {str(p.relative_to(g)): [json.dumps(r, sort_keys=True) for r in read_jsonl(p)] for p in files}
 
 
-def test_killed_at_every_stage_the_rerun_equals_an_uninterrupted_run(smoke_home, tmp_path, monkeypatch):
-    reference, _ = smoke_home
-    home = tmp_path/"killed"
-    for part in ("data/registry", "data/profiles", "data/wvs", "nbs/experiments"): shutil.copytree(ROOT/part, home/part)
-    monkeypatch.setenv("CULTURELLM_HOME", str(home))
+KILLED_RUN = ("reproduce", "--profile", "smoke", "--cultures", "bengali", "--stages", "augment", "bengali")
+
+
+def test_killed_at_every_stage_the_rerun_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+    reference = scratch_home(tmp_path/"uninterrupted")
+    assert run_in(reference, *KILLED_RUN).returncode == 0
+    home = scratch_home(tmp_path/"killed")
+    work_in(monkeypatch, home)
     killed = [point for point, progress in KILL_POINTS.items() if kill_when(home, progress)]
     assert killed == list(KILL_POINTS)
-    out = run_cli("reproduce", "--profile", "smoke", "--cultures", "bengali", "--stages", "augment", "bengali")
+    out = run_cli(*KILLED_RUN)
     assert out.returncode == 0, out.stdout + out.stderr
     got, want = artefacts(home), artefacts(reference)
     assert got and set(got) <= set(want)
