@@ -14,7 +14,7 @@ from pathlib import Path
 from culturellm.core import models_dir, project_root
 from culturellm.data import data_mirror
 
-PARTS = ("data/registry", "data/profiles", "data/wvs", "nbs/experiments")
+PARTS = ("data/registry", "data/profiles", "data/wvs", "data/templates", "nbs/experiments")
 
 
 def timed_reproduce(profile: str, env: dict, *options: str) -> float:

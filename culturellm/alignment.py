@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import wasserstein_distance
-from .core import ConfigError, generated_dir, load_profile, profile_section, registry, registry_entry, stable_hash, write_atomic
+from .core import (ConfigError, data_dir, fill_template, generated_dir, load_profile, profile_section,
+                             registry, registry_entry, stable_hash, write_atomic)
 from .wvs import load_questions, seed_answers
 from .augment import load_samples
 from .evaluate import eval_config, interval, load_results, macro_f1, predict_task, resamples
@@ -22,10 +23,12 @@ from .tasks import culture_tasks, load_task, stratified_sample
 # %% auto #0
 __all__ = ['distribution_distances', 'model_distributions', 'alignment_table', 'question_folds', 'fold_set_name', 'align_config',
            'build_heldout_sets', 'culture_alignment', 'transfer_f1', 'transfer_gap', 'transfer_wvs', 'plot_heatmap',
-           'model_card', 'write_model_cards']
+           'model_card_fields', 'model_card', 'write_model_cards']
 
 # %% ../nbs/11a_alignment.ipynb #84a98682
-def distribution_distances(model: dict, people: dict) -> dict:
+def distribution_distances(model: dict,   # code -> the model's probability
+                           people: dict,  # code -> the culture's share of answers
+                          ) -> dict:
     "Wasserstein (scale-normalised) and Jensen-Shannon distance between two distributions over the same codes, and majority agreement."
     codes = sorted(people)
     p, q = np.array([model.get(c, 0.0) for c in codes]), np.array([people[c] for c in codes])
@@ -34,7 +37,11 @@ def distribution_distances(model: dict, people: dict) -> dict:
             "majority_match": bool(codes[int(p.argmax())] == codes[int(q.argmax())])}
 
 # %% ../nbs/11a_alignment.ipynb #49fec21d
-def model_distributions(llm, culture: str, questions: list|None=None, system: bool=True) -> dict:
+def model_distributions(llm,                        # the model
+                        culture: str,               # culture registry key
+                        questions: list|None=None,  # q_ids (default: all 50)
+                        system: bool=True,          # with the culture's system prompt
+                       ) -> dict:
     "A model's distribution over each question's options (q_id -> {code: probability}), with or without the culture's system prompt."
     bank = load_questions()
     bank = bank if questions is None else bank.loc[questions]
@@ -47,7 +54,9 @@ def model_distributions(llm, culture: str, questions: list|None=None, system: bo
             out[q] = {c: p[str(c)] for c in codes}
     return out
 
-def alignment_table(model_dist: dict, culture: str) -> pd.DataFrame:
+def alignment_table(model_dist: dict,  # from model_distributions
+                    culture: str,      # culture registry key
+                   ) -> pd.DataFrame:
     "Per question: topic, distances between the model's and the culture's answer distributions (questions the culture was asked)."
     people, bank, rows = seed_answers(culture), load_questions(), []
     for q, dist in model_dist.items():
@@ -70,7 +79,10 @@ def align_config(profile: dict) -> dict:
     cfg["transfer_cultures"] = cfg["transfer_cultures"] or profile["cultures"]
     return cfg
 
-def build_heldout_sets(profile: str, culture: str, k: int) -> list[str]:
+def build_heldout_sets(profile: str,  # profile name
+                       culture: str,  # culture registry key
+                       k: int,        # folds
+                      ) -> list[str]:
     "Write `k` training sets of the culture, each without one fold's questions (seeds and their augmented versions)."
     prof = load_profile(profile)
     cfg, fmt, folds = sft_config(prof), base_prompt_format(prof), question_folds(k)
@@ -87,7 +99,10 @@ def build_heldout_sets(profile: str, culture: str, k: int) -> list[str]:
     return names
 
 # %% ../nbs/11a_alignment.ipynb #2f710a45
-def culture_alignment(profile: str, culture: str, heldout: bool=False) -> pd.DataFrame:
+def culture_alignment(profile: str,         # profile name
+                      culture: str,         # culture registry key
+                      heldout: bool=False,  # also train and score the held-out folds
+                     ) -> pd.DataFrame:
     "Mean Wasserstein / JS distance to the culture's WVS answers and majority accuracy, per model (and setting)."
     base, rows = load_llm(profile, "base", stage="alignment"), {}
     rows["base (no system prompt)"] = alignment_table(model_distributions(base, culture, system=False), culture)
@@ -121,7 +136,10 @@ def transfer_f1(profile: str) -> pd.DataFrame:
     long = pd.DataFrame(rows)
     return long.pivot_table(index="model_culture", columns="task_culture", values="f1", aggfunc="mean").reindex(index=cultures, columns=cultures), long
 
-def transfer_gap(long: pd.DataFrame, n_boot: int=1000, seed: int=0) -> dict:
+def transfer_gap(long: pd.DataFrame,  # model_culture, task_culture, f1 per task
+                 n_boot: int=1000,    # resamples
+                 seed: int=0,         # of the resamples
+                ) -> dict:
     "Mean F1 on the model's own culture's tasks minus on other cultures' tasks, with a 95% interval (tasks resampled)."
     own = long[long.model_culture == long.task_culture].f1.to_numpy()
     other = long[long.model_culture != long.task_culture].f1.to_numpy()
@@ -139,7 +157,11 @@ def transfer_wvs(profile: str) -> pd.DataFrame:
         out[m] = {t: float(alignment_table(dist, t).js.mean()) for t in cultures}
     return pd.DataFrame(out).T.reindex(index=cultures, columns=cultures).round(4)
 
-def plot_heatmap(table: pd.DataFrame, title: str, label: str, cmap: str="viridis"):
+def plot_heatmap(table: pd.DataFrame,  # culture x culture
+                 title: str,           # figure title
+                 label: str,           # colour bar label
+                 cmap: str="viridis",  # matplotlib colour map
+                ):
     "Heatmap of a culture x culture table."
     import matplotlib.pyplot as plt, seaborn as sns
     fig, ax = plt.subplots(figsize=(1 + 0.7 * len(table.columns), 0.8 + 0.6 * len(table)))
@@ -149,82 +171,35 @@ def plot_heatmap(table: pd.DataFrame, title: str, label: str, cmap: str="viridis
     return fig
 
 # %% ../nbs/11a_alignment.ipynb #24036f61
-def model_card(profile: str, name: str) -> str:
-    "The Markdown model card of a registered model."
+def model_card_fields(profile: str,  # profile name
+                      name: str,     # registered model name
+                     ) -> dict:
+    "What the card of a registered model says: the fields of `data/templates/model_card.md`."
     entry = registered_models(profile).set_index("name").loc[name]
     training = json.loads((models_dir_of(profile)/name/"training.json").read_text())
     culture = entry.culture
     cultures = load_profile(profile)["cultures"] if culture == "one" else [culture]
-    countries = [f"{registry_entry('cultures', c)['name']} ({', '.join(registry_entry('cultures', c)['countries'])})" for c in cultures]
     main = name in (model_name(culture), model_name("one"))
     view = "one" if culture == "one" else ("culture" if main else f"culture:{entry.set}")
     results = load_results(profile, cultures)
     mine = results[results.model == view] if len(results) else results
-    evaluation = "\n".join(f"| {r.culture}/{r.task} | {r.n} | {r.f1:.3f} [{r.f1_lo:.3f}, {r.f1_hi:.3f}] | {r.invalid_rate:.2f} |" for r in mine.itertuples()) or "| (not evaluated) | | | |"
-    hp = training.get("hyperparameters", {})
-    losses = training.get("losses", [])
-    kind = backend_kind({"backend": entry.backend})
-    base_about = registry("models").get(entry.base, {}).get("about", entry.base)
-    return f"""---
-base_model: {entry.base}
-library_name: {kind.library}
-tags: [culturellm, cultural-alignment, world-values-survey, {culture}]
-license: other
----
+    hp, losses, kind = training.get("hyperparameters", {}), training.get("losses", []), backend_kind({"backend": entry.backend})
+    return {"name": name, "profile": profile, "culture": culture, "base": entry.base, "library": kind.library, "method": kind.method,
+            "countries": ", ".join(f"{registry_entry('cultures', c)['name']} ({', '.join(registry_entry('cultures', c)['countries'])})" for c in cultures),
+            "base_about": registry("models").get(entry.base, {}).get("about", entry.base), "recipe": entry.recipe_name,
+            "quantized": training.get("quantized", "n/a"), "set": entry.set, "rows": entry.rows, "data_sha256": entry.data_sha256, "created": entry.created,
+            "hyperparameters": "\n".join(f"| {part}.{k} | {v} |" for part, values in hp.items() for k, v in values.items()),
+            "steps": training.get("steps"), "seconds": training.get("seconds"),
+            "first_loss": losses[0]["loss"] if losses else "n/a", "last_loss": losses[-1]["loss"] if losses else "n/a",
+            "evaluation": "\n".join(f"| {r.culture}/{r.task} | {r.n} | {r.f1:.3f} [{r.f1_lo:.3f}, {r.f1_hi:.3f}] | {r.invalid_rate:.2f} |" for r in mine.itertuples()) or "| (not evaluated) | | | |",
+            "size": "small embedded" if entry.base in registry("models") else "",
+            "cultures_option": "" if culture == "one" else f" --cultures {culture}", "set_option": "" if main else f" --set-name {entry.set}"}
 
-# {name}
-
-A CultureLLM model for {', '.join(countries)}: {entry.base} fine-tuned on World Values Survey answers of the culture,
-asked as the 50 seed questions of the paper and their augmented rewordings (culturellm profile `{profile}`).
-
-## Model details
-- Base model: {base_about}
-- Method: {kind.method}; recipe `{entry.recipe_name}`; quantization: {training.get("quantized", "n/a")}
-- Trained set: `{entry.set}`, {entry.rows} rows, sha256 `{entry.data_sha256}`
-- Created: {entry.created}
-
-## Training data
-- Answers: WVS wave 7 per-country answer distributions (`data/wvs/`, derived from World Values Survey microdata; WVS
-  terms forbid redistributing the microdata), corrected aggregation (mean of valid answers, rounded; questions a
-  culture was never asked are left out).
-- Questions: the 50 seed questions of CultureLLM (Li et al., NeurIPS 2024) and augmented rewordings written by the
-  profile's augmenter, kept when their embedding similarity to the seed exceeded the threshold.
-
-## Training procedure
-| setting | value |
-|---|---|
-{chr(10).join(f"| {part}.{k} | {v} |" for part, values in hp.items() for k, v in values.items())}
-| steps | {training.get("steps")} |
-| seconds | {training.get("seconds")} |
-| loss (first → last step) | {losses[0]["loss"] if losses else "n/a"} → {losses[-1]["loss"] if losses else "n/a"} |
-
-## Evaluation
-Macro-F1 with 95% bootstrap intervals on the profile's stratified task slices (label scoring):
-
-| task | n | macro-F1 [95% CI] | invalid rate |
-|---|---|---|---|
-{evaluation}
-
-## Limitations
-- A {"small embedded" if entry.base in registry("models") else ""} base model: absolute scores are low and intervals wide on small slices.
-- The training signal is one label per survey question; a culture is a distribution of answers, not one answer.
-- Augmented questions are machine-written and only filtered by embedding similarity.
-- In-sample: the model is scored on questions it trained on unless a held-out analysis says otherwise.
-
-## How to reproduce
-```bash
-make install
-.venv/bin/culturellm reproduce --profile {profile}{"" if culture == "one" else f" --cultures {culture}"}
-# or the stage commands:
-.venv/bin/culturellm sft build --profile {profile} --culture {culture}
-.venv/bin/culturellm finetune --profile {profile} --culture {culture}{"" if main else f" --set-name {entry.set}"}
-```
-
-## How to load
-```python
-model = trained_llm("{profile}", "{name}")        # or: peft.PeftModel.from_pretrained(base_model, "<this folder>")
-```
-"""
+def model_card(profile: str,  # profile name
+               name: str,     # registered model name
+              ) -> str:
+    "The Markdown model card of a registered model: `data/templates/model_card.md` filled in."
+    return fill_template("model_card.md", **model_card_fields(profile, name))
 
 def write_model_cards(profile: str) -> list[Path]:
     "Write the card of every registered model into its adapter folder (or model folder for API models)."

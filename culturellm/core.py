@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #0be2af45
 from __future__ import annotations
-import copy, functools, hashlib, importlib.util, json, os, random, tempfile
+import copy, functools, hashlib, importlib.util, json, os, random, shutil, string, tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 import yaml
@@ -13,10 +13,10 @@ import yaml
 __all__ = ['ENVIRONMENT', 'ENTRY_SCHEMAS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError', 'DataError', 'ConfigError',
            'project_root', 'data_dir', 'raw_dir', 'generated_dir', 'cache_dir', 'models_dir', 'reports_dir',
            'environment_settings', 'show_progress', 'write_atomic', 'jsonl_line', 'write_jsonl', 'append_jsonl',
-           'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file',
-           'seed_everything', 'registry', 'entry_problems', 'registry_entry', 'pick', 'resolve', 'prompt_text',
-           'check_profile', 'profile_names', 'profile_sections', 'profile_defaults', 'profile_section', 'Profile',
-           'with_cultures', 'load_profile']
+           'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'stage_folder', 'read_yaml', 'canonical_json', 'stable_hash',
+           'sha256_file', 'seed_everything', 'registry', 'entry_problems', 'registry_entry', 'pick', 'resolve',
+           'prompt_text', 'fill_template', 'check_profile', 'profile_names', 'profile_sections', 'profile_defaults',
+           'profile_section', 'Profile', 'with_cultures', 'load_profile']
 
 # %% ../nbs/00_core.ipynb #06b2406c
 class CultureLLMError(Exception):
@@ -140,7 +140,9 @@ def iter_jsonl(path: Path|str,       # JSONL file
         if not isinstance(rec, dict): raise DataError(f"{path}:{i}: expected a JSON object, got {type(rec).__name__}")
         yield rec
 
-def read_jsonl(path: Path|str, partial_ok: bool=False) -> list[dict]:
+def read_jsonl(path: Path|str,          # a JSONL file
+               partial_ok: bool=False,  # tolerate a torn last line (a killed writer), else it is a DataError
+              ) -> list[dict]:
     "All records of a JSONL file (see `iter_jsonl`)."
     return list(iter_jsonl(path, partial_ok))
 
@@ -152,6 +154,17 @@ def repair_jsonl(path: Path|str) -> int:
     keep = data[:data.rfind(b"\n")+1]
     if len(keep) != len(data): write_atomic(path, keep)
     return len(data) - len(keep)
+
+# %% ../nbs/00_core.ipynb #c7c3c354
+def stage_folder(folder: Path,  # the stage's folder
+                 config: dict,  # what its work depends on (written as config.json)
+                ) -> bool:
+    "Keep `folder` for the work of `config` (a folder made with another config is started over); True when that work is finished."
+    path = folder/"config.json"
+    if path.exists() and json.loads(path.read_text()) != config: shutil.rmtree(folder)
+    if (folder/"manifest.json").exists(): return True
+    if not path.exists(): write_atomic(path, json.dumps(config, indent=1))
+    return False
 
 # %% ../nbs/00_core.ipynb #3e5816c8
 def read_yaml(path: Path|str) -> Any:
@@ -175,7 +188,9 @@ def canonical_json(obj: Any) -> str:
     "JSON with sorted keys and no spaces: the same object always gives the same string."
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
-def stable_hash(obj: Any, n: int=64) -> str:
+def stable_hash(obj: Any,   # anything JSON can encode
+                n: int=64,  # hex digits kept
+               ) -> str:
     "sha256 hex digest of the canonical JSON of `obj`, cut to `n` characters."
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:n]
 
@@ -218,7 +233,10 @@ ENTRY_SCHEMAS = {   # registry -> field -> (required, check of its value, what t
     },
 }
 
-def entry_problems(name: str, key: str, entry) -> list[str]:
+def entry_problems(name: str,  # registry name, e.g. cultures
+                   key: str,   # the entry's key
+                   entry,      # the entry's fields
+                  ) -> list[str]:
     "What is wrong with one registry entry by its registry's schema (nothing for registries without one)."
     schema = ENTRY_SCHEMAS.get(name)
     if schema is None: return []
@@ -259,6 +277,16 @@ def prompt_text(prompt: str, /, **fields) -> str:
     try: return template.format(**fields)
     except KeyError as e: raise ConfigError(f"prompt {prompt!r} needs field {e.args[0]!r}") from None
 
+# %% ../nbs/00_core.ipynb #dab6afa2
+def fill_template(template: str, # file of data/templates/, e.g. model_card.md
+                  /, **fields,     # the values of its `${field}`s (any names, `template` too)
+                 ) -> str:
+    "A template of `data/templates/` with its fields filled in; a field left without a value is a `ConfigError` naming it."
+    path = data_dir()/"templates"/template
+    if not path.exists(): raise ConfigError(f"{path}: template not found")
+    try: return string.Template(path.read_text(encoding="utf-8")).substitute(fields)
+    except KeyError as e: raise ConfigError(f"{path}: no value for field ${{{e.args[0]}}}") from None
+
 # %% ../nbs/00_core.ipynb #4ab1a40e
 PROFILE_KEYS = {
     "description": str,
@@ -274,7 +302,9 @@ PROFILE_KEYS = {
     "alignment": dict,  # opinion alignment: held-out folds and cultures, transfer-matrix slice
 }
 
-def check_profile(profile: dict, source: str) -> dict:
+def check_profile(profile: dict,  # the parsed YAML of a profile
+                  source: str,    # where it came from, named in errors
+                 ) -> dict:
     "Check a profile's keys and value types against `PROFILE_KEYS`; errors name the file and key."
     for key, value in profile.items():
         if key not in PROFILE_KEYS: raise ConfigError(f"{source}: unknown key {key!r}; allowed: {', '.join(PROFILE_KEYS)}")
@@ -304,7 +334,9 @@ def profile_defaults(section: str) -> dict:
     if section not in table: raise ConfigError(f"no profile section {section!r}; sections: {', '.join(table)}")
     return table[section]
 
-def profile_section(profile: dict, key: str) -> dict:
+def profile_section(profile: dict,  # a profile (loaded, or a plain dict with its `name`)
+                    key: str,       # section name, e.g. evaluate
+                   ) -> dict:
     "One section of a profile (e.g. `evaluate`) over its defaults; an unknown setting is a `ConfigError` naming the file."
     defaults, given = profile_defaults(key), profile.get(key, {})
     unknown = set(given) - set(defaults)
@@ -318,7 +350,10 @@ class Profile(dict):
         super().__init__(settings)
         self.source, self.cultures_from = source, cultures_from
 
-def with_cultures(profile: dict, cultures: list, why: str="with_cultures") -> Profile:
+def with_cultures(profile: dict,             # a loaded profile
+                  cultures: list,            # culture registry keys to run instead
+                  why: str="with_cultures",  # where the choice came from (shown in provenance)
+                 ) -> Profile:
     "The profile run on `cultures` instead of its own; the settings that name cultures keep only those."
     check_profile({"cultures": list(cultures)}, f"profile {profile['name']!r} with cultures {list(cultures)}")
     narrowed = {**profile, "cultures": list(cultures)}

@@ -4,17 +4,17 @@
 
 # %% ../nbs/01_data.ipynb #4f1e4359
 from __future__ import annotations
-import os, re, shutil, urllib.parse, urllib.request
+import os, re, shutil, tempfile, urllib.parse, urllib.request
 from functools import lru_cache
 from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
-from .core import DataError, ConfigError, data_dir, project_root, raw_dir, sha256_file, show_progress, write_atomic
+from .core import DataError, ConfigError, data_dir, models_dir, project_root, raw_dir, sha256_file, show_progress, write_atomic
 
 # %% auto #0
-__all__ = ['UPSTREAM_COMMIT', 'UPSTREAM_URL', 'CATALOGUE', 'SOURCE_NOTES', 'catalogue', 'catalogue_entry', 'source_note',
-           'build_catalogue', 'data_mirror', 'file_problem', 'fetch_file', 'fetch', 'verify', 'upstream_file',
-           'data_fetch_cmd', 'data_verify_cmd']
+__all__ = ['UPSTREAM_COMMIT', 'UPSTREAM_URL', 'CATALOGUE', 'SOURCE_NOTES', 'SCRATCH_PARTS', 'catalogue', 'catalogue_entry',
+           'source_note', 'build_catalogue', 'data_mirror', 'file_problem', 'fetch_file', 'fetch', 'verify',
+           'upstream_file', 'data_fetch_cmd', 'data_verify_cmd', 'ScratchProject']
 
 # %% ../nbs/01_data.ipynb #11b678eb
 UPSTREAM_COMMIT = "dcdb64d7289a8ee88c7e718fb5e8641bf97c441e"
@@ -82,7 +82,9 @@ def _copy_from_source(path: str, target: Path, mirror: Path|None) -> None:
         raise DataError(f"{path}: download from {url} failed ({e}); check the network or set CULTURELLM_DATA_MIRROR to a local copy") from None
 
 # %% ../nbs/01_data.ipynb #0c657bd0
-def file_problem(file: Path, entry: pd.Series) -> str|None:
+def file_problem(file: Path,        # the local copy
+                 entry: pd.Series,  # its row of the catalogue (bytes, sha256)
+                ) -> str|None:
     "What is wrong with a local copy of a catalogued file (missing, truncated, corrupted), or None."
     if not file.exists(): return "missing"
     size = file.stat().st_size
@@ -122,7 +124,9 @@ def fetch(group: str|None=None, # catalogue group (seed, wvs, eval, augment, fin
     paths = cat.path if group is None else cat.path[cat.group == group]
     return [fetch_file(p, force=force, root=root) for p in tqdm(list(paths), desc="fetch upstream data", unit="file", disable=not show_progress())]
 
-def verify(group: str|None=None, root: Path|None=None) -> pd.DataFrame:
+def verify(group: str|None=None,  # catalogue group (default: all)
+           root: Path|None=None,  # folder holding the copies (default: data/raw)
+          ) -> pd.DataFrame:
     "The state of every catalogued file of `group` under `root`: ok, missing, truncated or corrupted."
     cat = catalogue() if group is None else catalogue()[catalogue().group == group]
     root = Path(root or raw_dir())
@@ -156,3 +160,33 @@ def data_verify_cmd(group: str=None, # catalogue group to verify (default: all)
     for _, r in bad.iterrows(): print(f"{r.path}: {r.status}")
     print(f"{len(v) - len(bad)}/{len(v)} file(s) ok" + ("" if bad.empty else "; run `culturellm data fetch` to repair"))
     return 0 if bad.empty else 1
+
+# %% ../nbs/01_data.ipynb #80039f71
+SCRATCH_PARTS = ("registry", "wvs", "profiles", "templates")   # folders of data/ a scratch project copies
+
+class ScratchProject:
+    "A temporary project folder, and the environment that makes it the project while started."
+    def __init__(self, profiles: dict|None=None,   # profile name -> its YAML text, added to the copies
+                 parts: tuple=SCRATCH_PARTS):       # folders of data/ copied
+        self.folder = Path(tempfile.mkdtemp(prefix="culturellm-"))
+        for part in parts: shutil.copytree(data_dir()/part, self.folder/"data"/part)
+        for name, text in (profiles or {}).items(): write_atomic(self.folder/"data/profiles"/f"{name}.yaml", text)
+        mirror = data_mirror()
+        self.env = {"CULTURELLM_HOME": str(self.folder), "CULTURELLM_MODELS": str(models_dir()), "CULTURELLM_PROGRESS": "0",
+                    **({"CULTURELLM_DATA_MIRROR": str(mirror.resolve())} if mirror else {})}
+
+    def start(self) -> Path:
+        "Make the folder the project; returns it."
+        self.saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        return self.folder
+
+    def stop(self) -> None:
+        "Restore the environment and delete the folder."
+        for k, v in self.saved.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> Path: return self.start()
+    def __exit__(self, *exc) -> None: self.stop()

@@ -96,7 +96,10 @@ class Embeddings:
 # %% ../nbs/04_embed.ipynb #dec2f5ef
 COMPARISONS = {"gt": operator.gt, "ge": operator.ge}
 
-def passes(similarity: float, threshold: float=0.8, comparison: str="gt") -> bool:
+def passes(similarity: float,     # cosine similarity to the seed
+           threshold: float=0.8,  # the filter's threshold
+           comparison: str="gt",  # gt (>) or ge (>=)
+          ) -> bool:
     "Does a similarity pass the filter?"
     if comparison not in COMPARISONS: raise ConfigError(f"unknown comparison {comparison!r}; known: {', '.join(COMPARISONS)}")
     return bool(COMPARISONS[comparison](similarity, threshold))

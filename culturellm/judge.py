@@ -8,8 +8,9 @@ import csv, html, io, json, random
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import (ConfigError, DataError, append_jsonl, generated_dir, load_profile, profile_section, prompt_text, read_jsonl,
-                             registry_entry, stable_hash, write_atomic, write_jsonl)
+from .core import (append_jsonl, ConfigError, DataError, fill_template, generated_dir, load_profile,
+                             profile_section, prompt_text, read_jsonl, registry_entry, stable_hash, write_atomic,
+                             write_jsonl)
 from .augment import load_samples, normalized, parse_numbered
 from .wvs import load_questions
 from .evaluate import SYSTEMS, mean_interval, model_view
@@ -50,24 +51,38 @@ def open_questions(profile: str) -> pd.DataFrame:
     return table
 
 # %% ../nbs/10_judge.ipynb #d22afccb
-def prefer_first(judge, culture: str, questions: list[str], first: list[str], second: list[str]) -> list[float]:
+def prefer_first(judge,                 # the judging LLM
+                 culture: str,          # whose point of view the judge takes
+                 questions: list[str],  # the open questions
+                 first: list[str],      # answers shown as A
+                 second: list[str],     # answers shown as B
+                ) -> list[float]:
     "For each question: the judge's probability that `first` (shown as A) answers better than `second` (shown as B)."
     name = registry_entry("cultures", culture)["name"]
     convs = [[{"role": "user", "content": prompt_text("judge_pairwise", question=q, a=a, b=b, name=name)}] for q, a, b in zip(questions, first, second)]
     return [s.probabilities()["A"] for s in judge.score(convs, ["A", "B"], desc="judge")]
 
-def preferences(model_first: list[float], base_first: list[float]) -> list[float]:
+def preferences(model_first: list[float],  # prefer_first with the model's answer as A
+                base_first: list[float],   # prefer_first with the base's answer as A
+               ) -> list[float]:
     "Per question: P(the model's answer is better), averaged over the order with the model as A and the order with it as B."
     return [(a + (1 - b)) / 2 for a, b in zip(model_first, base_first)]
 
-def win_rate(prefs: list[float], n_boot: int=1000, seed: int=0) -> dict:
+def win_rate(prefs: list[float],  # per question: P(the model's answer is better)
+             n_boot: int=1000,    # resamples
+             seed: int=0,         # of the resamples
+            ) -> dict:
     "Mean preference (the win rate) with its 95% bootstrap interval over questions, and the questions won and lost."
     p = np.asarray(prefs, dtype=float)
     lo, hi = mean_interval(p, n_boot, seed)
     return {"n": len(p), "wins": int((p > 0.5).sum()), "losses": int((p < 0.5).sum()),
             "win_rate": round(float(p.mean()), 4) if len(p) else None, "ci_lo": round(lo, 4), "ci_hi": round(hi, 4)}
 
-def judge_check(judge, culture: str, questions: list[str], answers: list[str]) -> float:
+def judge_check(judge,                 # the judging LLM
+                culture: str,          # whose point of view the judge takes
+                questions: list[str],  # the open questions
+                answers: list[str],    # one answer to each, in the same order
+               ) -> float:
     "Share of questions whose own answer the judge prefers (both orders averaged, as win rates are) to the answer to the next question."
     if len(questions) < 2: raise ConfigError("the judge check needs at least two questions")
     other = answers[1:] + answers[:1]
@@ -75,7 +90,10 @@ def judge_check(judge, culture: str, questions: list[str], answers: list[str]) -
     return float(np.mean([p > 0.5 for p in preferences(real_first, real_second)]))
 
 # %% ../nbs/10_judge.ipynb #eea9edaf
-def culture_win_rate(profile: str, culture: str, model: str="culture") -> dict:
+def culture_win_rate(profile: str,          # profile name
+                     culture: str,          # culture registry key
+                     model: str="culture",  # comparison judged against the base
+                    ) -> dict:
     "Win rate of a culture's model over the base (both with the culture's system prompt) on the open questions, with the judge's check."
     cfg, questions = judge_config(load_profile(profile)), open_questions(profile)
     system = SYSTEMS["culture"](culture, load_profile(profile).get("sft", {}).get("mode", "corrected"))
@@ -98,7 +116,9 @@ def believed(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     ok = table["judge_informative"].astype(bool) if "judge_informative" in table else pd.Series(True, index=table.index)
     return table[ok], table[~ok]
 
-def judge_note(rejected: pd.DataFrame, what: str) -> str:
+def judge_note(rejected: pd.DataFrame,  # rows whose judge failed its check
+               what: str,               # what the numbers are, e.g. win rates
+              ) -> str:
     "What a report says about rows whose judge failed its check."
     if rejected.empty: return f"Every judge passed its check: the {what} below can be read as results."
     checks = ", ".join(f"{i}: {r.judge_check:.2f}" for i, r in rejected.iterrows())
@@ -106,7 +126,9 @@ def judge_note(rejected: pd.DataFrame, what: str) -> str:
             f"their {what} say nothing about the models and are shown only in the appendix.")
 
 # %% ../nbs/10_judge.ipynb #51e804ce
-def similarity_items(profile: str, mode: str="improved") -> pd.DataFrame:
+def similarity_items(profile: str,          # profile name
+                     mode: str="improved",  # augmentation mode sampled
+                    ) -> pd.DataFrame:
     "The fixed sample of augmented samples the study rates: item id, seed, sample, embedding similarity."
     cfg, seeds = judge_config(load_profile(profile)), load_questions()
     samples = load_samples(profile, mode)
@@ -115,7 +137,9 @@ def similarity_items(profile: str, mode: str="improved") -> pd.DataFrame:
     return pd.DataFrame({"item": [stable_hash([r.q_id, r.text], 8) for r in picked.itertuples()], "seed": [seeds.loc[q, "text"] for q in picked.q_id],
                          "sample": picked.text.values, "sim_seed": picked.sim_seed.values}).reset_index(drop=True)
 
-def judge_ratings(judge, items: pd.DataFrame) -> pd.DataFrame:
+def judge_ratings(judge,                # the rating LLM
+                  items: pd.DataFrame,  # from similarity_items
+                 ) -> pd.DataFrame:
     "A judge's 1-5 similarity rating of each item: expected rating and most likely rating."
     convs = [[{"role": "user", "content": prompt_text("judge_similarity", a=r.seed, b=r.sample)}] for r in items.itertuples()]
     labels = ["1", "2", "3", "4", "5"]
@@ -134,13 +158,19 @@ def mismatched(items: pd.DataFrame) -> pd.DataFrame:
     if swapped["sample"].isna().any(): raise ConfigError("the similarity check needs items of at least two different seeds")
     return swapped
 
-def similarity_check(judge, items: pd.DataFrame, real: pd.DataFrame|None=None) -> float:
+def similarity_check(judge,                         # the rating LLM
+                     items: pd.DataFrame,           # from similarity_items
+                     real: pd.DataFrame|None=None,  # the judge's ratings of the items, if already made
+                    ) -> float:
     "Share of items the judge rates more similar to their own seed than a sample of another seed is."
     real = judge_ratings(judge, items) if real is None else real
     return float((real.expected.to_numpy() > judge_ratings(judge, mismatched(items)).expected.to_numpy()).mean())
 
 # %% ../nbs/10_judge.ipynb #79dab53d
-def export_human_form(items: pd.DataFrame, out: Path, seed: int=0) -> tuple[Path, Path]:
+def export_human_form(items: pd.DataFrame,  # from similarity_items
+                      out: Path,            # folder of the form
+                      seed: int=0,          # of the blinded order
+                     ) -> tuple[Path, Path]:
     "Write the blinded rating form as CSV and as a self-contained HTML page."
     order = items.sample(frac=1, random_state=seed)[["item", "seed", "sample"]].rename(columns={"seed": "sentence_1", "sample": "sentence_2"})
     out.mkdir(parents=True, exist_ok=True)
@@ -148,17 +178,12 @@ def export_human_form(items: pd.DataFrame, out: Path, seed: int=0) -> tuple[Path
     rows = "".join(f"<tr><td>{i + 1}</td><td>{html.escape(r.sentence_1)}</td><td>{html.escape(r.sentence_2)}</td><td>"
                    + "".join(f'<label><input type="radio" name="{r.item}" value="{v}">{v}</label> ' for v in range(1, 6)) + "</td></tr>"
                    for i, r in enumerate(order.itertuples()))
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Sentence similarity</title>
-<style>body{{font-family:sans-serif;margin:2em}} td{{border-bottom:1px solid #ddd;padding:.4em;vertical-align:top}}</style></head><body>
-<h1>How similar in meaning are these sentences?</h1><p>1 = completely different meaning, 5 = exactly the same meaning.</p>
-<table>{rows}</table><p><button onclick="save()">Download my ratings (CSV)</button></p>
-<script>function save(){{var ids={json.dumps(list(order.item))};var out="item,rating\\n";
-ids.forEach(function(id){{var c=document.querySelector('input[name="'+id+'"]:checked');out+=id+","+(c?c.value:"")+"\\n";}});
-var a=document.createElement("a");a.href="data:text/csv;charset=utf-8,"+encodeURIComponent(out);a.download="similarity_ratings.csv";a.click();}}</script>
-</body></html>"""
+    page = fill_template("similarity_form.html", rows=rows, ids=json.dumps(list(order.item)))
     return csv_path, write_atomic(out/"similarity_form.html", page)
 
-def import_human_ratings(path: Path|str, items: pd.DataFrame) -> pd.Series:
+def import_human_ratings(path: Path|str,       # a filled form (CSV)
+                         items: pd.DataFrame,  # the items it was made from
+                        ) -> pd.Series:
     "A filled form's ratings by item; a bad rating or unknown item is a `DataError` naming file and line."
     path, known, ratings = Path(path), set(items.item), {}
     with open(path, newline="", encoding="utf-8") as f:
@@ -172,7 +197,9 @@ def import_human_ratings(path: Path|str, items: pd.DataFrame) -> pd.Series:
     return pd.Series(ratings, name=path.stem)
 
 # %% ../nbs/10_judge.ipynb #d8100c94
-def similarity_study(profile: str, mode: str="improved") -> pd.DataFrame:
+def similarity_study(profile: str,          # profile name
+                     mode: str="improved",  # augmentation mode sampled
+                    ) -> pd.DataFrame:
     "Mean 1-5 similarity rating per rater (judge models with their check, humans) and mean embedding similarity of the sampled items."
     cfg, items = judge_config(load_profile(profile)), similarity_items(profile, mode)
     folder = judge_dir(profile)/"similarity"

@@ -100,7 +100,10 @@ def price(model: str) -> dict:
     rate = lambda k: float(entry.get(f"ft_{k}", entry.get(k, 0.0)) if fine_tuned else entry.get(k, 0.0))
     return {k: rate(k) for k in ("input", "output", "training")}
 
-def token_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float:
+def token_cost(model: str,              # a model of the price table
+               prompt_tokens: int,      # input tokens
+               completion_tokens: int,  # output tokens
+              ) -> float:
     "USD cost of a number of input and output tokens."
     p = price(model)
     return (prompt_tokens * p["input"] + completion_tokens * p["output"]) / 1e6
@@ -203,7 +206,9 @@ class LLM:
         "Log-probability of each label as the answer to each conversation."
         return self.score_each(conversations, [labels] * len(conversations), desc)
 
-def score_requests(backend: Backend, requests: list[dict]) -> list[LabelScores]:
+def score_requests(backend: Backend,      # any Backend
+                   requests: list[dict],  # {messages, labels} each
+                  ) -> list[LabelScores]:
     "Score requests with their own labels: pooled where the backend can (`score_each`), else one call per label set."
     if hasattr(backend, "score_each"): return backend.score_each([r["messages"] for r in requests], [r["labels"] for r in requests])
     out, groups = [None] * len(requests), {}
@@ -253,7 +258,9 @@ _LOADED: dict = {}
 def cache_path() -> Path: return cache_dir()/"llm"/"responses.sqlite"
 def ledger_path(profile: str) -> Path: return generated_dir(profile)/"usage.jsonl"
 
-def role_spec(profile: dict, role: str) -> dict:
+def role_spec(profile: dict,  # the loaded profile
+              role: str,      # augmenter, embedder, base, judge, or a baseline
+             ) -> dict:
     "The model spec of a role in a profile; a missing role is a `ConfigError`."
     roles = profile.get("roles", {})
     if role not in roles: raise ConfigError(f"profile {profile['name']!r} has no role {role!r}; roles: {', '.join(roles)}")

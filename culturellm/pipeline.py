@@ -13,14 +13,21 @@ import pandas as pd
 import papermill as pm
 from nbconvert import HTMLExporter
 import nbformat
-from .core import (ConfigError, CultureLLMError, data_dir, environment_settings, generated_dir, load_profile, project_root, registry,
-                             reports_dir, sha256_file, stable_hash, with_cultures, write_atomic)
+from .core import (ConfigError, CultureLLMError, data_dir, environment_settings, fill_template,
+                             generated_dir, load_profile, project_root, registry, reports_dir, sha256_file,
+                             stable_hash, with_cultures, write_atomic)
+from .augment import augment_plan
+from .evaluate import evaluate_plan
+from .finetune import finetune_plan, registered_models
+from .judge import judge_plan
+from .llm import Ledger, ledger_path, token_cost
+from .sft import sft_plan
 
 # %% auto #0
 __all__ = ['PROVENANCE_PACKAGES', 'PLANNERS', 'experiment_path', 'check_parameters', 'render_html', 'EncryptedKernelManager',
            'run_notebook', 'model_ids', 'usage', 'provenance', 'provenance_table', 'summary_path', 'write_summary',
            'read_summary', 'write_index', 'runs', 'dependencies', 'code_hash', 'stage_fingerprint', 'up_to_date',
-           'previous_runs', 'ordered', 'reproduce', 'plan', 'plan_cmd', 'reproduce_cmd']
+           'previous_runs', 'ordered', 'run_stage', 'reproduce', 'plan', 'plan_cmd', 'reproduce_cmd']
 
 # %% ../nbs/12_pipeline.ipynb #83ed05b2
 def experiment_path(name: str) -> Path:
@@ -29,14 +36,18 @@ def experiment_path(name: str) -> Path:
     if not path.exists(): raise ConfigError(f"no experiment notebook {path}")
     return path
 
-def check_parameters(template: Path, parameters: dict) -> None:
+def check_parameters(template: Path,    # an experiment notebook
+                     parameters: dict,  # what papermill would inject
+                    ) -> None:
     "Refuse parameters the template's `parameters` cell does not declare."
     declared = pm.inspect_notebook(str(template))
     unknown = sorted(set(parameters) - set(declared))
     if unknown: raise ConfigError(f"{template.name}: unknown parameter(s) {unknown}; declared: {sorted(declared)}")
 
 # %% ../nbs/12_pipeline.ipynb #b7efb43d
-def render_html(notebook: Path, html_path: Path) -> Path:
+def render_html(notebook: Path,   # an executed notebook
+                html_path: Path,  # the page to write
+               ) -> Path:
     "Render an executed notebook to a self-contained HTML page without code cells."
     body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(
         nbformat.read(notebook, as_version=4))
@@ -91,7 +102,6 @@ def _version(package: str) -> str:
 
 def model_ids(profile: dict) -> dict:
     "The model behind every role, and every trained model of the profile (adapter hash or API model id)."
-    from culturellm.finetune import registered_models
     ids = {f"role {r}": spec["model"] + (f" @ {spec['base_url']}" if spec.get("base_url") else "") for r, spec in profile.get("roles", {}).items()}
     for _, m in registered_models(profile["name"]).iterrows():
         ids[m["name"]] = m.model_id if isinstance(m.model_id, str) else f"{m.base} + LoRA ({m.adapter}, data {str(m.data_sha256)[:12]})"
@@ -99,7 +109,6 @@ def model_ids(profile: dict) -> dict:
 
 def usage(profile: str) -> pd.DataFrame:
     "Model usage of the profile so far: requests, calls, cache hit rate, tokens, refusals, cost, by role and stage."
-    from culturellm.llm import Ledger, ledger_path
     return Ledger(ledger_path(profile)).summary()
 
 def provenance(profile: dict) -> dict:
@@ -128,14 +137,21 @@ def provenance_table(profile: str) -> pd.DataFrame:
     return pd.DataFrame({"value": [str(v) for v in flat.values()]}, index=list(flat))
 
 # %% ../nbs/12_pipeline.ipynb #1920ed60
-def summary_path(profile: str, culture: str) -> Path:
+def summary_path(profile: str,  # profile name
+                 culture: str,  # culture registry key
+                ) -> Path:
     return generated_dir(profile)/"cultures"/culture/"summary.json"
 
-def write_summary(profile: str, culture: str, summary: dict) -> Path:
+def write_summary(profile: str,   # profile name
+                  culture: str,   # culture registry key
+                  summary: dict,  # headline numbers (JSON-encodable)
+                 ) -> Path:
     "Record a culture run's headline numbers for the report index."
     return write_atomic(summary_path(profile, culture), json.dumps(summary, indent=1, default=str))
 
-def read_summary(profile: str, culture: str) -> dict:
+def read_summary(profile: str,  # profile name
+                 culture: str,  # culture registry key
+                ) -> dict:
     path = summary_path(profile, culture)
     return json.loads(path.read_text()) if path.exists() else {}
 
@@ -148,7 +164,10 @@ def _table(rows: list[dict], columns: list[str]) -> str:
     body = "".join("<tr>" + "".join(f"<td>{r.get(c, '') if c == 'report' else _cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
-def write_index(profile: dict, runs: list[dict], out_dir: Path) -> Path:
+def write_index(profile: dict,     # the loaded profile
+                runs: list[dict],  # run records in pipeline order
+                out_dir: Path,     # the report folder
+               ) -> Path:
     "Write the report index linking every run, with a summary table and provenance."
     rows = [{**run, **read_summary(profile["name"], run["name"]),
              "report": f'<a href="{html.escape(run["html"])}">{html.escape(run["name"])}</a>' if run["html"] else _cell(run["name"])}
@@ -158,22 +177,16 @@ def write_index(profile: dict, runs: list[dict], out_dir: Path) -> Path:
     paper = sorted((out_dir/"paper").glob("*")) if (out_dir/"paper").exists() else []
     links = " ".join(f'<a href="paper/{html.escape(p.name)}">{html.escape(p.name)}</a>' for p in paper) or "(none yet)"
     used = usage(profile["name"]).to_html(index=False) if len(usage(profile["name"])) else "<p>(no model calls recorded)</p>"
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>culturellm — {_cell(profile['name'])}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:75em}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}} .failed{{color:#b00}}</style></head><body>
-<h1>culturellm reports — profile <code>{_cell(profile['name'])}</code></h1>
-<p>{_cell(profile.get('description', ''))}</p>
-<h2>Runs</h2>{_table(rows, ['report', 'status', 'this run', 'seconds', 'error'])}
-<h2>Summary</h2>{_table(rows, ['report', *summary_cols])}
-<h2>Paper tables and figures</h2><p>{links}</p>
-<h2>Model usage</h2>{used}
-<h2>Provenance</h2><pre>{_cell(json.dumps(prov, indent=1))}</pre>
-</body></html>"""
+    page = fill_template("index.html", profile=_cell(profile["name"]), description=_cell(profile.get("description", "")),
+                         runs=_table(rows, ["report", "status", "this run", "seconds", "error"]), summary=_table(rows, ["report", *summary_cols]),
+                         links=links, usage=used, provenance=_cell(json.dumps(prov, indent=1)))
     write_atomic(out_dir/"runs.json", json.dumps({"provenance": prov, "runs": runs}, indent=1))
     return write_atomic(out_dir/"index.html", page)
 
 # %% ../nbs/12_pipeline.ipynb #7f35ae0f
-def runs(profile: str, cultures: list) -> list[tuple[str, str, dict]]:
+def runs(profile: str,    # profile name
+         cultures: list,  # the cultures run
+        ) -> list[tuple[str, str, dict]]:
     "The notebooks a reproduction runs, in order: (template, report name, parameters)."
     return [("augment", "augment", {"profile": profile}),
             *[("culture", c, {"culture": c, "profile": profile}) for c in cultures],
@@ -181,20 +194,31 @@ def runs(profile: str, cultures: list) -> list[tuple[str, str, dict]]:
             ("studies", "studies", {"profile": profile}),
             ("paper", "paper", {"profile": profile})]
 
-def dependencies(template: str, earlier: list[str]) -> list[str]:
+def dependencies(template: str,       # experiment notebook name
+                 earlier: list[str],  # report names of the stages before it
+                ) -> list[str]:
     "The stages whose results a stage reads: a culture notebook reads the augmentation, the others everything before them."
     return ["augment"] if template == "culture" else earlier
 
 def code_hash() -> str:
-    "The library code and the committed registries: a change to either makes every stage out of date."
-    files = sorted([*Path(culturellm.__file__).parent.glob("*.py"), *(data_dir()/"registry").rglob("*.*"), *(data_dir()/"wvs").glob("*.*")])
+    "The library code, the committed registries, WVS tables and templates: a change to any makes every stage out of date."
+    files = sorted([*Path(culturellm.__file__).parent.glob("*.py"), *(data_dir()/"registry").rglob("*.*"), *(data_dir()/"wvs").glob("*.*"),
+                    *(data_dir()/"templates").glob("*.*")])
     return stable_hash({p.name if p.suffix == ".py" else str(p.relative_to(data_dir())): sha256_file(p) for p in files}, 16)
 
-def stage_fingerprint(profile: dict, template: str, parameters: dict, code: str) -> str:
+def stage_fingerprint(profile: dict,     # the loaded profile
+                      template: str,     # experiment notebook name
+                      parameters: dict,  # its papermill parameters
+                      code: str,         # code_hash()
+                     ) -> str:
     "What a stage's result depends on, besides the stages it reads."
     return stable_hash({"profile": profile, "parameters": parameters, "template": sha256_file(experiment_path(template)), "code": code}, 16)
 
-def up_to_date(last: dict|None, fingerprint: str, read: list[dict], out_dir: Path) -> bool:
+def up_to_date(last: dict|None,   # the stage's last run record (None: never ran)
+               fingerprint: str,  # stage_fingerprint now
+               read: list[dict],  # run records of the stages it reads
+               out_dir: Path,     # the report folder
+              ) -> bool:
     "Whether a stage's `last` run record still stands: same fingerprint, succeeded after every stage it reads, reports present."
     return (last is not None and last.get("status") == "ok" and last.get("fingerprint") == fingerprint
             and all(r.get("finished", float("inf")) <= last.get("started", 0) for r in read)
@@ -205,11 +229,23 @@ def previous_runs(out_dir: Path) -> dict:
     path = out_dir/"runs.json"
     return {r["name"]: r for r in json.loads(path.read_text())["runs"]} if path.exists() else {}
 
-def ordered(records: dict, profile: str, cultures: list) -> list[dict]:
+def ordered(records: dict,   # report name -> run record
+            profile: str,    # profile name
+            cultures: list,  # the cultures of this run
+           ) -> list[dict]:
     "Records in pipeline order: the profile's own cultures first, then any other culture ever run into this report folder."
     others = [n for n in records if n not in ("augment", "one", "studies", "paper")]
     names = [name for _, name, _ in runs(profile, list(dict.fromkeys([*load_profile(profile)["cultures"], *cultures, *others])))]
     return [records[n] for n in names if n in records]
+
+def run_stage(cfg: dict, records: dict, # the run's profile, and the records of its stages so far
+              name: str, template: str, parameters: dict, out_dir: Path, env: dict) -> dict:
+    "Run one stage's notebook (the index shows it running meanwhile); returns its run record."
+    print(f"[{cfg['name']}] {name} ...", flush=True)
+    write_index(cfg, ordered({**records, name: {"name": name, "status": "running", "html": None, "this run": "running"}}, cfg["name"], cfg["cultures"]), out_dir)
+    r = {**run_notebook(experiment_path(template), out_dir, name, parameters, env), "this run": "ran"}
+    print(f"[{cfg['name']}] {name}: {r['status']} in {r['seconds']} s" + (f" ({r['error']})" if r["error"] else ""), flush=True)
+    return r
 
 def reproduce(profile: str,              # profile name (data/profiles/<profile>.yaml)
               cultures: list|None=None,  # run these cultures instead of the profile's (usually a subset)
@@ -231,22 +267,11 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
             records[name] = {**records[name], "this run": "up to date"}
             print(f"[{profile}] {name}: up to date, skipped", flush=True)
             continue
-        print(f"[{profile}] {name} ...", flush=True)
-        records[name] = {"name": name, "status": "running", "html": None, "this run": "running"}
-        write_index(cfg, ordered(records, profile, cfg["cultures"]), out_dir)
-        r = records[name] = {**run_notebook(experiment_path(template), out_dir, name, parameters, env), "fingerprint": fingerprint, "this run": "ran"}
-        print(f"[{profile}] {name}: {r['status']} in {r['seconds']} s" + (f" ({r['error']})" if r["error"] else ""), flush=True)
+        records[name] = run_stage(cfg, records, name, template, parameters, out_dir, env) | {"fingerprint": fingerprint}
         write_index(cfg, ordered(records, profile, cfg["cultures"]), out_dir)
     return write_index(cfg, ordered(records, profile, cfg["cultures"]), out_dir)
 
 # %% ../nbs/12_pipeline.ipynb #23dbacee
-from .augment import augment_plan
-from .sft import sft_plan
-from .finetune import finetune_plan
-from .evaluate import evaluate_plan
-from .judge import judge_plan
-from .llm import token_cost
-
 PLANNERS = [augment_plan, sft_plan, finetune_plan, evaluate_plan, judge_plan]
 
 def plan(profile: str) -> pd.DataFrame:

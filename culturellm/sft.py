@@ -17,8 +17,9 @@ from .augment import augment_config, load_samples
 __all__ = ['STYLES', 'ROW_BUILDERS', 'ROLES', 'OUT_OF_SCALE_KEPT', 'paper_range', 'scale_text', 'system_prompt', 'user_prompt',
            'chat', 'seed_items', 'out_of_scale', 'paper_rows', 'corrected_rows', 'rows_for', 'pick_augmented',
            'row_problems', 'estimate_tokens', 'check_training_file', 'sft_config', 'sft_dir', 'variant_name',
-           'translate_rows', 'hf_pairs', 'base_prompt_format', 'build_sets', 'load_sets', 'main_set', 'culture_share',
-           'build_one', 'training_report', 'sft_plan', 'sft_build_cmd']
+           'translate_rows', 'hf_pairs', 'base_prompt_format', 'size_sets', 'sentence_only_set', 'local_set',
+           'build_sets', 'load_sets', 'main_set', 'culture_share', 'build_one', 'training_report', 'sft_plan',
+           'sft_build_cmd']
 
 # %% ../nbs/06_sft.ipynb #8f62f626
 STYLES = {   # style -> its prompts, and the option fields its user turn fills in from a question-bank row
@@ -39,7 +40,9 @@ def scale_text(scale: dict) -> str:
     "Every option of a structured scale, e.g. `1. Strongly agree 2. Agree` (a code named only by its number: `2.`)."
     return " ".join(f"{c}." if str(label) == str(c) else f"{c}. {label}" for c, label in scale.items())
 
-def system_prompt(culture: str, style: str) -> str:
+def system_prompt(culture: str,  # culture registry key
+                  style: str,    # paper or corrected (a key of STYLES)
+                 ) -> str:
     "The system prompt of a culture in a style."
     entry = registry_entry("cultures", culture)
     return prompt_text(_style(style)["system"], country=entry["upstream_name"], name=entry["name"])
@@ -51,7 +54,12 @@ def user_prompt(text: str,        # the question (seed or augmented wording)
     form, s = "question" if "?" in text else "statement", _style(style)
     return prompt_text(s[form], question=text, **s["options"](question))
 
-def chat(culture: str, text: str, question: pd.Series, style: str, answer=None) -> list[dict]:
+def chat(culture: str,         # culture registry key
+         text: str,            # the question or statement asked
+         question: pd.Series,  # its row of the question bank (scale, options)
+         style: str,           # paper or corrected
+         answer=None,          # the answer code, for a training row (None: a prompt)
+        ) -> list[dict]:
     "System + user messages (+ the assistant's answer code when given)."
     messages = [{"role": "system", "content": system_prompt(culture, style)}, {"role": "user", "content": user_prompt(text, question, style)}]
     return messages + ([{"role": "assistant", "content": str(answer)}] if answer is not None else [])
@@ -62,16 +70,26 @@ def seed_items() -> pd.DataFrame:
     q = load_questions()
     return pd.DataFrame({"q_id": q.index, "text": q.text.values, "source": "seed"})
 
-def out_of_scale(labels: pd.Series, questions: pd.DataFrame) -> list[int]:
+def out_of_scale(labels: pd.Series,        # q_id -> label
+                 questions: pd.DataFrame,  # the question bank
+                ) -> list[int]:
     "Questions whose label is not one of their scale's codes."
     return [q for q, v in labels.items() if not pd.isna(v) and int(v) not in questions.loc[q, "scale"]]
 
-def paper_rows(culture: str, items: pd.DataFrame, questions: pd.DataFrame, rule: str) -> tuple[list[dict], int]:
+def paper_rows(culture: str,             # culture registry key
+               items: pd.DataFrame,      # (q_id, text) to ask
+               questions: pd.DataFrame,  # the question bank
+               rule: str,                # unused: upstream's labels
+              ) -> tuple[list[dict], int]:
     "Upstream's rows: every recorded label copy of the culture stacked, each item once per copy; nothing left out."
     copies = [paper_labels(culture, c) for c in range(1, len(registry_entry("cultures", culture)["paper_copies"]) + 1)]
     return [{"messages": chat(culture, t, questions.loc[q], "paper", labels[q])} for labels in copies for q, t in zip(items.q_id, items.text)], 0
 
-def corrected_rows(culture: str, items: pd.DataFrame, questions: pd.DataFrame, rule: str) -> tuple[list[dict], int]:
+def corrected_rows(culture: str,             # culture registry key
+                   items: pd.DataFrame,      # (q_id, text) to ask
+                   questions: pd.DataFrame,  # the question bank
+                   rule: str,                # valid_mean or majority
+                  ) -> tuple[list[dict], int]:
     "One row per item with the culture's label by `rule`; items of a question with no valid answers left out."
     labels = corrected_labels(culture, rule)
     bad = out_of_scale(labels, questions)
@@ -81,12 +99,18 @@ def corrected_rows(culture: str, items: pd.DataFrame, questions: pd.DataFrame, r
 
 ROW_BUILDERS = {"paper": paper_rows, "corrected": corrected_rows}
 
-def rows_for(culture: str, items: pd.DataFrame, mode: str, rule: str="valid_mean") -> tuple[list[dict], int]:
+def rows_for(culture: str,            # culture registry key
+             items: pd.DataFrame,     # (q_id, text) to ask
+             mode: str,               # paper or corrected
+             rule: str="valid_mean",  # corrected mode's rule
+            ) -> tuple[list[dict], int]:
     "Chat rows of `items` with the culture's answers in `mode`, and how many items were left out (no valid answers)."
     return pick(ROW_BUILDERS, mode, "training mode")(culture, items, load_questions(), rule)
 
 # %% ../nbs/06_sft.ipynb #4dcff296
-def pick_augmented(samples: pd.DataFrame, k: int|None) -> pd.DataFrame:
+def pick_augmented(samples: pd.DataFrame,  # augmented samples (q_id, text, sim_seed)
+                   k: int|None,            # how many (None: all)
+                  ) -> pd.DataFrame:
     "`k` augmented samples (all if None), round-robin over questions, most similar to the seed first."
     if samples.empty: return samples.assign(source="augmented")
     ranked = samples.sort_values(["q_id", "sim_seed", "text"], ascending=[True, False, True]).copy()
@@ -112,7 +136,9 @@ def estimate_tokens(row: dict) -> int:
     "Tokens of a chat row, estimated (characters / 4, plus 4 per message of framing)."
     return sum(math.ceil(len(m.get("content", "")) / 4) + 4 for m in row["messages"])
 
-def check_training_file(path: Path|str, max_row_tokens: int=65536) -> dict:
+def check_training_file(path: Path|str,             # a chat fine-tuning JSONL file
+                        max_row_tokens: int=65536,  # a row longer than this (estimated) is a problem
+                       ) -> dict:
     "Validate a chat fine-tuning JSONL file; returns rows and estimated tokens, or raises listing the first problems."
     path, problems, rows, tokens = Path(path), [], 0, 0
     if not path.exists(): raise DataError(f"{path}: training file not found")
@@ -136,15 +162,23 @@ def sft_config(profile: dict) -> dict:
     if cfg["mode"] not in STYLES: raise ConfigError(f"profile {profile['name']!r}: sft mode must be one of {list(STYLES)}")
     return cfg
 
-def sft_dir(profile: str, culture: str) -> Path:
+def sft_dir(profile: str,  # profile name
+            culture: str,  # culture registry key
+           ) -> Path:
     return generated_dir(profile)/"sft"/culture
 
-def variant_name(requested: int|None, added: int) -> str:
+def variant_name(requested: int|None,  # augmented samples asked for (None: all)
+                 added: int,           # augmented samples the set really holds
+                ) -> str:
     "Honest name of a size variant: `seeds`, or `seeds+K` with K the augmented samples it really holds."
     return "seeds" if added == 0 else f"seeds+{added}"
 
 # %% ../nbs/06_sft.ipynb #06ea08f5
-def translate_rows(rows: list[dict], culture: str, llm, max_tokens: int=256) -> tuple[list[dict], int]:
+def translate_rows(rows: list[dict],     # chat rows
+                   culture: str,         # the culture whose language to translate into
+                   llm,                  # the translating model
+                   max_tokens: int=256,  # answer tokens per translation
+                  ) -> tuple[list[dict], int]:
     "Rows with the user turn translated into the culture's language, and how many could not be translated."
     language = registry_entry("cultures", culture)["language"]
     convs = [[{"role": "user", "content": prompt_text("translate_paper", language=language, content=r["messages"][1]["content"])}] for r in rows]
@@ -154,7 +188,9 @@ def translate_rows(rows: list[dict], culture: str, llm, max_tokens: int=256) -> 
     return out, len(rows) - len(out)
 
 # %% ../nbs/06_sft.ipynb #e63c0298
-def hf_pairs(rows: list[dict], prompt_format) -> list[dict]:
+def hf_pairs(rows: list[dict],  # chat rows
+             prompt_format,     # the base model's PromptFormat
+            ) -> list[dict]:
     "Prompt/answer pairs of chat rows in a model's prompt format."
     return [{"prompt": prompt_format.prompt(r["messages"][:-1]), "answer": r["messages"][-1]["content"]} for r in rows]
 
@@ -175,40 +211,62 @@ OUT_OF_SCALE_KEPT = {   # mode -> (culture) -> questions trained on with a label
     "corrected": lambda culture: [],                                                  # `corrected_rows` refuses them
 }
 
-def build_sets(profile: str, culture: str, llm=None) -> pd.DataFrame:
-    "Write a culture's training sets (size variants, sentence_only, local) and return their table."
-    prof = load_profile(profile)
-    cfg, rule, out = sft_config(prof), prof.get("wvs", {}).get("label_rule", "valid_mean"), sft_dir(profile, culture)
-    seeds, fmt, sets = seed_items(), base_prompt_format(prof), []
-    augmented = load_samples(profile, cfg["source"]) if any(k != 0 for k in cfg["sizes"]) else pd.DataFrame(columns=["q_id", "text", "sim_seed"])
+def size_sets(culture: str, seeds: pd.DataFrame, augmented: pd.DataFrame, # the seed items and the augmented samples to draw from
+              cfg: dict, rule: str, out: Path, fmt) -> list[dict]:
+    "One set per requested size: the seeds plus k augmented samples (0: seeds only, None: all); a size giving an equal set is built once."
+    sets = []
     for k in cfg["sizes"]:
         extra = pick_augmented(augmented, k) if k != 0 else augmented.head(0)
         rows, dropped = rows_for(culture, pd.concat([seeds, extra], ignore_index=True), cfg["mode"], rule)
         name = variant_name(k, len(extra))
         if name not in [s["name"] for s in sets]:
             sets.append({"name": name, "kind": "size", "requested": "all" if k is None else k, "augmented": len(extra), "dropped": dropped, **_write_set(out, name, rows, fmt)})
-    paper_out_of_scale = len(pick(OUT_OF_SCALE_KEPT, cfg["mode"], "training mode")(culture))
-    main = max(sets, key=lambda s: s["augmented"])                      # the size variants: all built so far
-    if cfg["sentence_only"]:
-        extra = pick_augmented(load_samples(profile, "sentence_only"), None)
-        rows, dropped = rows_for(culture, pd.concat([seeds, extra], ignore_index=True), cfg["mode"], rule)
-        sets.append({"name": "sentence_only", "kind": "ablation", "requested": "all", "augmented": len(extra), "dropped": dropped, **_write_set(out, "sentence_only", rows, fmt)})
+    return sets
+
+def sentence_only_set(culture: str, seeds: pd.DataFrame, samples: pd.DataFrame, # the seeds, and step 1's samples (no synonyms)
+                      cfg: dict, rule: str, out: Path, fmt) -> dict:
+    "The ablation set of the seeds and every sample of augmentation step 1 only."
+    extra = pick_augmented(samples, None)
+    rows, dropped = rows_for(culture, pd.concat([seeds, extra], ignore_index=True), cfg["mode"], rule)
+    return {"name": "sentence_only", "kind": "ablation", "requested": "all", "augmented": len(extra), "dropped": dropped, **_write_set(out, "sentence_only", rows, fmt)}
+
+def local_set(culture: str, main: dict, # the main set's record
+              cfg: dict, llm, out: Path, fmt) -> dict:
+    "The main set (its first `local_rows` rows) translated into the culture's language, for the English vs local language study."
+    source = read_jsonl(out/main["file"])[: cfg["local_rows"]]
+    rows, failed = translate_rows(source, culture, llm, cfg["translate_tokens"])
+    return {"name": "local", "kind": "ablation", "requested": len(source), "augmented": main["augmented"], "dropped": failed, **_write_set(out, "local", rows, fmt)}
+
+def build_sets(profile: str,  # profile name
+               culture: str,  # culture registry key
+               llm=None,      # translator for the local-language set (default: the augmenter)
+              ) -> pd.DataFrame:
+    "Write a culture's training sets (size variants, sentence_only, local) and return their table."
+    prof = load_profile(profile)
+    cfg, rule, out = sft_config(prof), prof.get("wvs", {}).get("label_rule", "valid_mean"), sft_dir(profile, culture)
+    seeds, fmt = seed_items(), base_prompt_format(prof)
+    augmented = load_samples(profile, cfg["source"]) if any(k != 0 for k in cfg["sizes"]) else pd.DataFrame(columns=["q_id", "text", "sim_seed"])
+    sets = size_sets(culture, seeds, augmented, cfg, rule, out, fmt)
+    main = max(sets, key=lambda s: s["augmented"])                      # the largest size variant
+    if cfg["sentence_only"]: sets.append(sentence_only_set(culture, seeds, load_samples(profile, "sentence_only"), cfg, rule, out, fmt))
     if culture in cfg["local_language"] and registry_entry("cultures", culture)["lang"] != "en":
-        llm = llm or load_llm(prof, "augmenter", stage="sft-translate")
-        source = read_jsonl(out/main["file"])[: cfg["local_rows"]]
-        rows, failed = translate_rows(source, culture, llm, cfg["translate_tokens"])
-        sets.append({"name": "local", "kind": "ablation", "requested": len(source), "augmented": main["augmented"], "dropped": failed, **_write_set(out, "local", rows, fmt)})
+        sets.append(local_set(culture, main, cfg, llm or load_llm(prof, "augmenter", stage="sft-translate"), out, fmt))
+    paper_out_of_scale = len(pick(OUT_OF_SCALE_KEPT, cfg["mode"], "training mode")(culture))
     table = pd.DataFrame(sets).assign(main=lambda d: d.name == main["name"], out_of_scale_questions=paper_out_of_scale)
     write_atomic(out/"sets.json", table.to_json(orient="records", indent=1))
     return table
 
-def load_sets(profile: str, culture: str) -> pd.DataFrame:
+def load_sets(profile: str,  # profile name
+              culture: str,  # culture registry key
+             ) -> pd.DataFrame:
     "The table of a culture's built training sets."
     path = sft_dir(profile, culture)/"sets.json"
     if not path.exists(): raise DataError(f"{path}: training sets not built; run `culturellm sft build --profile {profile} --culture {culture}`")
     return pd.read_json(path)
 
-def main_set(profile: str, culture: str) -> Path:
+def main_set(profile: str,  # profile name
+             culture: str,  # culture registry key
+            ) -> Path:
     "The main training file of a culture."
     sets = load_sets(profile, culture)
     return sft_dir(profile, culture)/sets[sets.main].file.iloc[0]
@@ -235,7 +293,9 @@ def build_one(profile: str) -> pd.DataFrame:
     return table
 
 # %% ../nbs/06_sft.ipynb #eb192fa4
-def training_report(profile: str, epochs: int=3) -> pd.DataFrame:
+def training_report(profile: str,   # profile name
+                    epochs: int=3,  # epochs priced
+                   ) -> pd.DataFrame:
     "Every built training set of a profile: rows, estimated tokens, estimated fine-tuning cost."
     prof = load_profile(profile)
     tables = [load_sets(profile, c).assign(culture=c) for c in [*prof["cultures"], "one"] if (sft_dir(profile, c)/"sets.json").exists()]

@@ -23,7 +23,10 @@ def task_families() -> dict:
     "The task families of `data/registry/task_families.yaml`: per family its parse rules, digit reading and defaults."
     return registry("task_families")
 
-def parse_answer(family: str, answer: str, mode: str="corrected") -> tuple[str, bool]:
+def parse_answer(family: str,            # the task's prompt family (task_families.yaml)
+                 answer: str,            # the model's free text
+                 mode: str="corrected",  # paper or corrected
+                ) -> tuple[str, bool]:
     "The label an answer names under upstream's rule for `family`, and whether a default stood in for no match."
     rules, text = task_families()[family], answer.lower()
     for needle, label in rules["rules"]:
@@ -57,23 +60,33 @@ def all_tasks(cultures: list|None=None) -> list[dict]:
     cultures = cultures or sorted(p.stem for p in (data_dir()/"registry"/"tasks").glob("*.yaml"))
     return [t for c in cultures for t in culture_tasks(c)]
 
-def task_entry(culture: str, task: str) -> dict:
+def task_entry(culture: str,  # culture registry key
+               task: str,     # task name
+              ) -> dict:
     "One task entry; an unknown task lists the culture's tasks."
     tasks = {t["task"]: t for t in culture_tasks(culture)}
     if task not in tasks: raise ConfigError(f"{culture} has no task {task!r}; tasks: {', '.join(tasks)}")
     return tasks[task]
 
 # %% ../nbs/08_tasks.ipynb #161b2b0a
-def task_prompt(task: dict, text: str) -> str:
+def task_prompt(task: dict,  # a task entry
+                text: str,   # the example's text
+               ) -> str:
     "The user turn asking `task` about `text` (upstream's wording for its family)."
     return prompt_text(f"task_{task['prompt']}", x=text, entity=task.get("entity", ""))
 
 # %% ../nbs/08_tasks.ipynb #4ef04e48
-def paper_row(task: dict, text, gold: str) -> tuple[dict|None, str|None]:
+def paper_row(task: dict,  # a task entry
+              text,        # the file's text field, as read
+              gold: str,   # the file's label field, as a string
+             ) -> tuple[dict|None, str|None]:
     "Upstream reads every row as it is (the text as a string): the row, and no reason to leave it out."
     return {"text": str(text), "gold": gold}, None
 
-def corrected_row(task: dict, text, gold: str) -> tuple[dict|None, str|None]:
+def corrected_row(task: dict,  # a task entry
+                  text,        # the file's text field, as read
+                  gold: str,   # the file's label field, as a string
+                 ) -> tuple[dict|None, str|None]:
     "A row with a text and a gold label of the task (after `gold_map_corrected`), or None and why it is left out."
     if not isinstance(text, str) or not text.strip(): return None, "no_text"
     gold = task.get("gold_map_corrected", {}).get(gold, gold)
@@ -82,7 +95,9 @@ def corrected_row(task: dict, text, gold: str) -> tuple[dict|None, str|None]:
 
 TASK_ROWS = {"paper": paper_row, "corrected": corrected_row}   # mode -> how a task file's row is read
 
-def load_task(task: dict, mode: str="corrected") -> tuple[pd.DataFrame, dict]:
+def load_task(task: dict,             # a task entry (with its culture)
+              mode: str="corrected",  # paper or corrected
+             ) -> tuple[pd.DataFrame, dict]:
     "A task's rows (id, text, gold) in `mode`, and counts of the rows left out by reason."
     path = upstream_file(task["file"]) if "file" in task else project_root()/task["path"]
     if not path.exists(): raise DataError(f"{path}: data file of task {task['culture']}/{task['task']} not found")
@@ -122,7 +137,9 @@ def stratified_sample(rows: pd.DataFrame,  # a task's rows (id, text, gold)
     picked = [rows[rows.gold == g].sample(k, random_state=seed) for g, k in quota.items()]
     return pd.concat(picked).sort_values("id").reset_index(drop=True)
 
-def sampling_note(rows: pd.DataFrame, n: int|None) -> str:
+def sampling_note(rows: pd.DataFrame,  # a task's rows
+                  n: int|None,         # examples asked for (None: all)
+                 ) -> str:
     "What `stratified_sample(rows, n)` did, when it did not simply draw `n` rows."
     classes = rows.gold.nunique()
     if n is None: return f"all {len(rows)} rows"
@@ -131,7 +148,9 @@ def sampling_note(rows: pd.DataFrame, n: int|None) -> str:
     return ""
 
 # %% ../nbs/08_tasks.ipynb #2712edd0
-def task_table(cultures: list|None=None, mode: str="paper") -> pd.DataFrame:
+def task_table(cultures: list|None=None,  # default: every culture with tasks
+               mode: str="paper",         # paper or corrected
+              ) -> pd.DataFrame:
     "Per task: culture, task, type, rows, gold-label counts, rows left out (corrected mode), note."
     out = []
     for t in all_tasks(cultures):

@@ -248,7 +248,9 @@ def country_counts(country: str) -> pd.DataFrame:
                           f"add it with `culturellm wvs build-table --microdata <WVS file> --countries {country}`")
     return counts[counts.country == country]
 
-def upstream_average(country: str, statistic: str) -> pd.DataFrame:
+def upstream_average(country: str,    # WVS alpha-3 code, e.g. BGD
+                     statistic: str,  # avg or avg_first
+                    ) -> pd.DataFrame:
     "Upstream's average row (`avg`, `avg_first`) of a country by q_id: its `value` and `source` (recorded or computed)."
     table = _read_table_cached(AVERAGES_FILE)
     rows = table[(table.country == country) & (table.statistic == statistic)]
@@ -263,13 +265,17 @@ def culture_counts(culture: str) -> pd.DataFrame:
     pooled = pd.concat([country_counts(c) for c in countries])
     return pooled.groupby(["q_id", "code"]).n.sum().reset_index()
 
-def question_counts(counts: pd.DataFrame, q_id: int) -> pd.Series:
+def question_counts(counts: pd.DataFrame,  # a (q_id, code, n) table
+                    q_id: int,             # the question, e.g. 27
+                   ) -> pd.Series:
     "n per code of one question from a (q_id, code, n) table."
     rows = counts[counts.q_id == q_id]
     return rows.set_index("code").n
 
 # %% ../nbs/02_wvs.ipynb #60805fb9
-def corrected_labels(culture: str, rule: str="valid_mean") -> pd.Series:
+def corrected_labels(culture: str,            # culture registry key
+                     rule: str="valid_mean",  # valid_mean or majority
+                    ) -> pd.Series:
     "Corrected label of each question (q_id → code, `<NA>` without valid answers)."
     if rule not in LABEL_RULES: raise ConfigError(f"unknown label rule {rule!r}; known: {', '.join(LABEL_RULES)}")
     counts, questions = culture_counts(culture), load_questions()
@@ -277,7 +283,9 @@ def corrected_labels(culture: str, rule: str="valid_mean") -> pd.Series:
     return pd.Series(labels, dtype="Int64", name=f"corrected_{rule}")
 
 # %% ../nbs/02_wvs.ipynb #adcbfa5e
-def paper_average(country: str, statistic: str) -> pd.Series:
+def paper_average(country: str,    # WVS alpha-3 code
+                  statistic: str,  # avg or avg_first
+                 ) -> pd.Series:
     "Upstream's average of each question: the authors' recorded row, or upstream's rule computed from the microdata."
     country_counts(country)                                             # an unknown country: the error that says how to add it
     return upstream_average(country, statistic).value
@@ -288,7 +296,9 @@ def paper_sources(culture: str) -> list[str]:
     return [f"copy {i}: {country} {statistic} ({upstream_average(country, statistic).source.iloc[0]})"
             for i, (country, statistic) in enumerate(copies, 1)]
 
-def paper_labels(culture: str, copy: int=1) -> pd.Series:
+def paper_labels(culture: str,  # culture registry key
+                 copy: int=1,   # 1 or 2: which stacked copy of upstream's file
+                ) -> pd.Series:
     "Upstream's label of each question for copy `copy` (1 or 2) of the culture's training file."
     copies = registry_entry("cultures", culture)["paper_copies"]
     if not 1 <= copy <= len(copies): raise ConfigError(f"{culture}: paper mode has copies 1..{len(copies)}, not {copy}")
@@ -302,7 +312,10 @@ LABEL_SOURCES = {   # mode -> (culture, rule) -> the culture's label per questio
 }
 MODES = tuple(LABEL_SOURCES)
 
-def culture_labels(culture: str, mode: str="corrected", rule: str="valid_mean") -> pd.Series:
+def culture_labels(culture: str,            # culture registry key
+                   mode: str="corrected",   # paper or corrected
+                   rule: str="valid_mean",  # corrected mode's rule: valid_mean or majority
+                  ) -> pd.Series:
     "The culture's label for each of the 50 questions in `mode` (paper: upstream copy 1; corrected: pooled, by `rule`)."
     return pick(LABEL_SOURCES, mode, "WVS label mode")(culture, rule)
 
@@ -311,7 +324,9 @@ def format_labels(labels: pd.Series) -> str:
     return " ".join("NA" if pd.isna(v) else str(v) for v in labels)
 
 # %% ../nbs/02_wvs.ipynb #4d35e1f0
-def seed_answers(culture: str, rule: str="valid_mean") -> pd.DataFrame:
+def seed_answers(culture: str,            # culture registry key
+                 rule: str="valid_mean",  # corrected mode's rule: valid_mean or majority
+                ) -> pd.DataFrame:
     "Per-question answer summary of a culture: counts, aggregates, paper and corrected labels, distribution."
     counts, questions = culture_counts(culture), load_questions()
     rows = []
@@ -334,7 +349,9 @@ def seed_summary(answers: pd.DataFrame) -> dict:
             "no_valid_answers": int(answers.corrected.isna().sum())}
 
 # %% ../nbs/02_wvs.ipynb #2df82127
-def label_disagreements(cultures: list|None=None, rule: str="valid_mean") -> pd.DataFrame:
+def label_disagreements(cultures: list|None=None,  # culture registry keys (default: all)
+                        rule: str="valid_mean",    # corrected mode's rule
+                       ) -> pd.DataFrame:
     "Per culture: paper vs corrected disagreements, questions without valid answers, copy-1 vs copy-2 conflicts."
     rows = []
     for c in cultures or list(registry("cultures")):

@@ -9,7 +9,7 @@ CLI = Path(sys.executable).parent/"culturellm"
 
 def scratch_home(home: Path) -> Path:
     "A project folder holding copies of the committed registries, profiles, WVS tables and experiment notebooks."
-    for part in ("data/registry", "data/profiles", "data/wvs", "nbs/experiments"): shutil.copytree(ROOT/part, home/part)
+    for part in ("data/registry", "data/profiles", "data/wvs", "data/templates", "nbs/experiments"): shutil.copytree(ROOT/part, home/part)
     return home
 
 
