@@ -105,14 +105,12 @@ def lm_perplexity(backend,            # an HFBackend
                  ) -> float:
     "Token-level perplexity of `texts` under an in-process language model: exp(mean negative log-likelihood per token)."
     import torch
+    from culturellm.hf import pad_batch                               # torch: only for an in-process model
     tok = backend.tokenizer
     seqs = [tok(t).input_ids for t in texts]                          # with the model's begin-of-text token
     nll, count = 0.0, 0
     for i in range(0, len(seqs), batch_size):
-        chunk = seqs[i:i + batch_size]
-        width = max(map(len, chunk))
-        ids = torch.full((len(chunk), width), tok.pad_token_id); mask = torch.zeros_like(ids)
-        for j, s in enumerate(chunk): ids[j, :len(s)], mask[j, :len(s)] = torch.tensor(s), 1
+        ids, mask, _ = pad_batch(seqs[i:i + batch_size], tok.pad_token_id, "right")
         with torch.inference_mode():
             logp = backend.model(input_ids=ids.to(backend.device), attention_mask=mask.to(backend.device)).logits.float().log_softmax(-1).cpu()
         target, valid = ids[:, 1:], mask[:, 1:].bool()

@@ -311,7 +311,7 @@ QUOTAS = {   # a mode's `quota` -> (m, paraphrases kept) -> variants wanted per 
 def select_per_paraphrase(q,               # the seed's q_id
                           seed: str,       # its text
                           step1: dict,     # its paraphrases result
-                          variants: list,  # per paraphrase, its variants
+                          variants: list,  # (variant records, quota) of each paraphrase
                           cfg: dict,       # augment_config of the run
                          ) -> tuple[list, list]:
     "Upstream: per paraphrase, its quota of variants closest to the seed (the paraphrases themselves not kept); kept, rejected."
@@ -325,7 +325,7 @@ def select_per_paraphrase(q,               # the seed's q_id
 def select_pooled(q,               # the seed's q_id
                   seed: str,       # its text
                   step1: dict,     # its paraphrases result
-                  variants: list,  # per paraphrase, its variants
+                  variants: list,  # (variant records, quota) of each paraphrase
                   cfg: dict,       # augment_config of the run
                  ) -> tuple[list, list]:
     "Improved: paraphrases and their variants pooled, duplicates out, the `m` closest to the seed kept; kept, rejected."

@@ -51,12 +51,9 @@ class LeftPadCollator:
     def __init__(self, pad_id: int, pad_to: int|None=None): self.pad_id, self.pad_to = pad_id, pad_to
     def __call__(self, rows: list[dict]) -> dict:
         import torch
-        width = max(self.pad_to or 0, *(len(r["ids"]) for r in rows))
-        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows): ids[i, width - len(r["ids"]):], mask[i, width - len(r["ids"]):] = torch.tensor(r["ids"]), 1
-        return {"input_ids": ids, "attention_mask": mask, "position_ids": (mask.cumsum(1) - 1).clamp(min=0),
-                "answer_len": torch.tensor([r["answer_len"] for r in rows])}
+        from culturellm.hf import pad_batch                               # torch: only when training
+        ids, mask, positions = pad_batch([r["ids"] for r in rows], self.pad_id, width=self.pad_to)
+        return {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "answer_len": torch.tensor([r["answer_len"] for r in rows])}
 
 def answer_loss(model,        # the model being trained
                 batch: dict,  # ids, attention mask and answer lengths of a collated batch

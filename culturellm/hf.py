@@ -14,10 +14,10 @@ from .core import ConfigError, DataError, models_dir, registry, registry_entry, 
 from .llm import Completion, LabelScores
 
 # %% auto #0
-__all__ = ['KNOWN_WARNINGS', 'gguf_file', 'file_lock', 'embedded_model_folder', 'model_folder', 'known_warnings_silenced',
-           'load_tokenizer', 'PromptFormat', 'template_of', 'prompt_format_of', 'contiguous_head', 'bf16_support',
-           'resolve_dtype', 'dtype_provenance', 'HFBackend', 'StopAfterAnswer', 'length_batches', 'common_prefix',
-           'label_paths']
+__all__ = ['KNOWN_WARNINGS', 'PAD_SIDES', 'gguf_file', 'file_lock', 'embedded_model_folder', 'model_folder',
+           'known_warnings_silenced', 'load_tokenizer', 'PromptFormat', 'template_of', 'prompt_format_of',
+           'contiguous_head', 'bf16_support', 'resolve_dtype', 'dtype_provenance', 'HFBackend', 'pad_batch',
+           'StopAfterAnswer', 'length_batches', 'common_prefix', 'label_paths']
 
 # %% ../nbs/03a_hf.ipynb #75bfe368
 def gguf_file(entry: dict,    # the model's entry of the embedded-model registry
@@ -223,12 +223,21 @@ class HFBackend:
         return model
 
 # %% ../nbs/03a_hf.ipynb #a44f00a3
-def _left_pad(seqs: list[list[int]], pad: int, device: str):
-    "Left-padded ids, attention mask and position ids of a batch of sequences."
-    width = max(map(len, seqs))
+PAD_SIDES = {   # where a sequence of n tokens sits in a row of `width`
+    "left": lambda width, n: slice(width - n, width),    # generation, scoring heads, training: the last token at the end
+    "right": lambda width, n: slice(0, n),               # label tails, perplexity: the first token at the start
+}
+
+def pad_batch(seqs: list[list[int]],   # token ids of each sequence
+              pad: int,                # the pad token id
+              side: str="left",        # a key of PAD_SIDES
+              width: int|None=None,    # at least this wide (default: the longest sequence)
+              device: str="cpu"):
+    "Padded ids, attention mask and position ids (real tokens counted from 0) of a batch: the one padding of the package."
+    width, place = max([width or 0, *map(len, seqs)]), PAD_SIDES[side]
     ids = torch.full((len(seqs), width), pad, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs): ids[i, width - len(s):], mask[i, width - len(s):] = torch.tensor(s), 1
+    for i, s in enumerate(seqs): ids[i, place(width, len(s))], mask[i, place(width, len(s))] = torch.tensor(s, dtype=torch.long), 1
     return ids.to(device), mask.to(device), (mask.cumsum(1) - 1).clamp(min=0).to(device)
 
 def _cut(text: str, stops: list[str]) -> tuple[str, bool]:
@@ -254,7 +263,7 @@ class StopAfterAnswer:
 
 def _generate(self, seqs: list[list[int]], max_tokens: int, temperature: float, seed: str|None) -> list[Completion]:
     from transformers import StoppingCriteriaList
-    ids, mask, _ = _left_pad(seqs, self.tokenizer.pad_token_id, self.device)
+    ids, mask, _ = pad_batch(seqs, self.tokenizer.pad_token_id, device=self.device)
     sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} if temperature > 0 else {"do_sample": False}
     if seed is not None: torch.manual_seed(int(seed, 16))
     stopping = StoppingCriteriaList([StopAfterAnswer(self.tokenizer, self.format.stop, ids.shape[1])] if self.format.stop else [])
@@ -320,17 +329,10 @@ def label_paths(tails: list[list[int]]) -> list[tuple]:
 def _forward_tail(self, seqs: list[list[int]], keep: int):
     "Yield (indices, log-softmax of the last `keep` positions) per sub-batch of left-padded sequences."
     for start in range(0, len(seqs), self.batch_size):
-        ids, mask, pos = _left_pad(seqs[start:start + self.batch_size], self.tokenizer.pad_token_id, self.device)
+        ids, mask, pos = pad_batch(seqs[start:start + self.batch_size], self.tokenizer.pad_token_id, device=self.device)
         with torch.inference_mode():
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=keep).logits
         yield range(start, start + len(ids)), logits.float().log_softmax(-1)
-
-def _right_pad(seqs: list[list[int]], pad: int, device: str):
-    "Right-padded ids and attention mask of a batch of sequences."
-    width = max(map(len, seqs))
-    ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], dtype=torch.long)
-    mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], dtype=torch.long)
-    return ids.to(device), mask.to(device)
 
 def _cache_name(model) -> str:
     "The keyword (and output field) of a model's key/value cache: `cache` since transformers 5.2x, `past_key_values` before."
@@ -354,7 +356,7 @@ def _run_prompts(self, seqs: list[list[int]], shared: int, prefix, keep: int):
     "Log-softmax at the last `keep` positions of each sequence, whose first `shared` tokens come from the `prefix` cache; with the cache and mask it grew."
     rows, cache = len(seqs), copy.deepcopy(prefix)
     if cache is not None: cache.batch_repeat_interleave(rows)
-    ids, mask, pos = _left_pad([s[shared:] for s in seqs], self.tokenizer.pad_token_id, self.device)
+    ids, mask, pos = pad_batch([s[shared:] for s in seqs], self.tokenizer.pad_token_id, device=self.device)
     mask = torch.cat([torch.ones(rows, shared, dtype=torch.long, device=self.device), mask], 1)   # padding sits between prefix and suffix
     logits, cache = _forward(self, ids, mask, pos + shared, cache, keep)
     return logits.float().log_softmax(-1), cache, mask
@@ -363,7 +365,7 @@ def _run_paths(self, cache, mask, starts: list[int], rows: list[int], paths: lis
     "Log-softmax at every position of each label path, run after its example's cached prompt (`rows`: that example)."
     index = torch.tensor(rows, device=self.device)
     cache.batch_select_indices(index)
-    ids, path_mask = _right_pad([list(p) for p in paths], self.tokenizer.pad_token_id, self.device)
+    ids, path_mask, _ = pad_batch([list(p) for p in paths], self.tokenizer.pad_token_id, "right", device=self.device)
     pos = torch.tensor(starts, device=self.device)[:, None] + torch.arange(ids.shape[1], device=self.device)
     logits, _ = _forward(self, ids, torch.cat([mask[index], path_mask], 1), pos, cache)
     return logits.float().log_softmax(-1)
