@@ -1,7 +1,7 @@
 """The label scorer as it was before length-sorted token-budget batches, shared-prefix caching and label paths
 (culturellm 38d002b), kept verbatim so `scoring_roofline.py` can measure both side by side in one run."""
 import torch
-from culturellm.hf import _cache_name, _forward_tail, _left_pad, _right_pad
+from culturellm.hf import _cache_name, _forward_tail, pad_batch
 from culturellm.llm import LabelScores
 
 def _gather_logprobs(self, seqs: list[list[int]], picks: list[list[tuple[int, int]]], keep: int) -> list[list[float]]:
@@ -25,9 +25,9 @@ def _score_shared_head(self, heads, tails) -> list[list[float]]:
     k, pad, out = len(tails[0]), self.tokenizer.pad_token_id, []
     step = max(1, self.batch_size // k)                                   # examples per sub-batch: k label rows each
     for start in range(0, len(heads), step):
-        ids, mask, pos = _left_pad(heads[start:start + step], pad, self.device)
+        ids, mask, pos = pad_batch(heads[start:start + step], pad, device=self.device)
         flat = [t for ts in tails[start:start + step] for t in ts]
-        tail_ids, tail_mask = _right_pad(flat, pad, self.device)
+        tail_ids, tail_mask, _ = pad_batch(flat, pad, "right", device=self.device)
         with torch.inference_mode():
             first = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
             cache = getattr(first, _cache_name(self.model))
