@@ -191,7 +191,7 @@ def train_openai(chat_file: Path,           # chat fine-tuning JSONL
                  suffix: str="culturellm",  # the job's model-name suffix
                 ) -> dict:
     "Fine-tune `base` on a chat file through the OpenAI API (resuming or reusing a job); returns the manifest."
-    from culturellm.openai_backend import OpenAIBackend, with_retries
+    from culturellm.openai_backend import OpenAIBackend, poll, with_retries
     check_training_file(chat_file)
     api = OpenAIBackend(base["model"], base_url=base.get("base_url"), api_key_env=base.get("api_key_env", "OPENAI_API_KEY"))
     key = stable_hash([sha256_file(chat_file), base["model"], cfg["openai"], cfg["seed"]], 24)
@@ -203,11 +203,9 @@ def train_openai(chat_file: Path,           # chat fine-tuning JSONL
                                                                       suffix=suffix[:18], hyperparameters=cfg["openai"]), api.max_retries, "create job", api.sleep)
         job_id = job.id
         write_atomic(_jobs_ledger(), json.dumps({**_read_ledger(), key: {"job_id": job_id, "file": chat_file.name}}, indent=1))
-    wait, start = cfg["poll_seconds"], time.time()
-    while True:
-        job = with_retries(lambda: api.client.fine_tuning.jobs.retrieve(job_id), api.max_retries, "poll job", api.sleep)
-        if job.status in ("succeeded", "failed", "cancelled"): break
-        api.sleep(wait); wait = min(wait * 1.5, 600)
+    start = time.time()
+    job = poll(lambda: with_retries(lambda: api.client.fine_tuning.jobs.retrieve(job_id), api.max_retries, "poll job", api.sleep),
+               lambda j: j.status in ("succeeded", "failed", "cancelled"), cfg["poll_seconds"], api.sleep, grow=1.5, cap=600)
     if job.status != "succeeded":
         ledger = _read_ledger(); ledger.pop(key, None); write_atomic(_jobs_ledger(), json.dumps(ledger, indent=1))
         raise DataError(f"fine-tuning job {job_id} {job.status}: {getattr(job, 'error', None)}; rerun to start a new job")

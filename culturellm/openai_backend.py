@@ -13,7 +13,7 @@ from .core import ConfigError, CultureLLMError, cache_dir, stable_hash, write_at
 from .llm import Completion, LabelScores
 
 # %% auto #0
-__all__ = ['RETRYABLE', 'TERMINAL', 'check_pinned', 'APIFailure', 'retry_after', 'backoff', 'is_refusal', 'with_retries',
+__all__ = ['RETRYABLE', 'TERMINAL', 'check_pinned', 'APIFailure', 'retry_after', 'backoff', 'is_refusal', 'poll', 'with_retries',
            'label_logprobs', 'OpenAIBackend', 'batch_state_path']
 
 # %% ../nbs/03b_openai.ipynb #988be64c
@@ -53,6 +53,18 @@ def is_refusal(error: Exception) -> bool:
     body = getattr(error, "body", None) or {}
     code = getattr(error, "code", None) or (body.get("code") if isinstance(body, dict) else None)
     return isinstance(error, openai.BadRequestError) and code == "content_filter"
+
+def poll(fetch,                 # what to ask: no arguments (retried inside as it needs)
+         done,                  # result -> whether to stop
+         every: float,          # seconds before the first ask again
+         sleep=time.sleep,      # how to wait (tests pass a recorder)
+         grow: float=1.0,       # each wait is this many times the one before ...
+         cap: float=math.inf):  # ... up to this many seconds
+    "Ask `fetch()` until `done` says its answer is final; returns that answer (the one polling loop of the package)."
+    wait = every
+    while not done(answer := fetch()):
+        sleep(wait); wait = min(wait * grow, cap)
+    return answer
 
 def with_retries(call,              # what to run: no arguments
                  max_retries: int,  # retries after the first attempt
@@ -202,10 +214,8 @@ def _batch(self: OpenAIBackend, bodies: list) -> list[dict]:
     "Send bodies through the Batch API (resuming a saved batch), wait, and return the answers in order."
     state_path = batch_state_path(bodies)
     state = json.loads(state_path.read_text()) if state_path.exists() else _submit(self, bodies, state_path)
-    while True:
-        batch = with_retries(lambda: self.client.batches.retrieve(state["batch_id"]), self.max_retries, "batch poll", self.sleep)
-        if batch.status in TERMINAL: break
-        self.sleep(self.poll_seconds)
+    batch = poll(lambda: with_retries(lambda: self.client.batches.retrieve(state["batch_id"]), self.max_retries, "batch poll", self.sleep),
+                 lambda b: b.status in TERMINAL, self.poll_seconds, self.sleep)
     if batch.status != "completed":
         state_path.unlink(missing_ok=True)
         raise APIFailure(f"batch {batch.id} ended {batch.status}; rerun to submit it again")
