@@ -5,6 +5,7 @@
 # %% ../nbs/00_core.ipynb #0be2af45
 from __future__ import annotations
 import copy, functools, hashlib, importlib.util, json, os, random, shutil, string, tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 import yaml
@@ -12,11 +13,11 @@ import yaml
 # %% auto #0
 __all__ = ['ENVIRONMENT', 'ENTRY_SCHEMAS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError', 'DataError', 'ConfigError',
            'project_root', 'data_dir', 'raw_dir', 'generated_dir', 'cache_dir', 'models_dir', 'reports_dir',
-           'environment_settings', 'show_progress', 'write_atomic', 'jsonl_line', 'write_jsonl', 'append_jsonl',
-           'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'stage_folder', 'read_yaml', 'canonical_json', 'stable_hash',
-           'sha256_file', 'seed_everything', 'registry', 'entry_problems', 'registry_entry', 'pick', 'resolve',
-           'prompt_text', 'fill_template', 'check_profile', 'profile_names', 'profile_sections', 'profile_defaults',
-           'profile_section', 'Profile', 'with_cultures', 'load_profile']
+           'environment', 'environment_settings', 'show_progress', 'write_atomic', 'jsonl_line', 'write_jsonl',
+           'append_jsonl', 'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'stage_folder', 'read_yaml', 'canonical_json',
+           'stable_hash', 'sha256_file', 'seed_everything', 'registry', 'entry_problems', 'registry_entry', 'pick',
+           'resolve', 'prompt_text', 'fill_template', 'check_profile', 'profile_names', 'profile_sections',
+           'profile_defaults', 'profile_section', 'Profile', 'with_cultures', 'load_profile']
 
 # %% ../nbs/00_core.ipynb #06b2406c
 class CultureLLMError(Exception):
@@ -58,6 +59,18 @@ def models_dir() -> Path:
 def reports_dir(profile: str) -> Path:
     "Rendered reports of one profile."
     return project_root()/"reports"/profile
+
+# %% ../nbs/00_core.ipynb #024b4883
+@contextmanager
+def environment(values: dict):  # variable -> value, set for the block
+    "Set environment variables for the duration of a block, then restore each to what it was (or unset it)."
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try: yield
+    finally:
+        for k, v in saved.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
 
 # %% ../nbs/00_core.ipynb #64cd8784
 ENVIRONMENT = {   # variable -> (what it changes, how provenance shows it: "value" or "set")

@@ -9,7 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
-from .core import DataError, ConfigError, data_dir, models_dir, project_root, raw_dir, sha256_file, show_progress, write_atomic
+from .core import (ConfigError, data_dir, DataError, environment, models_dir, project_root, raw_dir,
+                             sha256_file, show_progress, write_atomic)
 
 # %% auto #0
 __all__ = ['UPSTREAM_COMMIT', 'UPSTREAM_URL', 'CATALOGUE', 'SOURCE_NOTES', 'SCRATCH_PARTS', 'catalogue', 'catalogue_entry',
@@ -177,15 +178,13 @@ class ScratchProject:
 
     def start(self) -> Path:
         "Make the folder the project; returns it."
-        self.saved = {k: os.environ.get(k) for k in self.env}
-        os.environ.update(self.env)
+        self.block = environment(self.env)
+        self.block.__enter__()
         return self.folder
 
     def stop(self) -> None:
         "Restore the environment and delete the folder."
-        for k, v in self.saved.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
+        self.block.__exit__(None, None, None)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> Path: return self.start()

@@ -6,14 +6,13 @@
 from __future__ import annotations
 import datetime as dt, html, json, os, platform, subprocess, sys, time, traceback
 import culturellm
-from unittest.mock import patch
 from importlib import metadata
 from pathlib import Path
 import pandas as pd
 import papermill as pm
 from nbconvert import HTMLExporter
 import nbformat
-from .core import (ConfigError, CultureLLMError, data_dir, environment_settings, fill_template,
+from .core import (ConfigError, CultureLLMError, data_dir, environment, environment_settings, fill_template,
                              generated_dir, load_profile, project_root, registry, reports_dir, sha256_file,
                              stable_hash, with_cultures, write_atomic)
 from .augment import augment_plan
@@ -75,7 +74,7 @@ def run_notebook(template: Path,  # papermill template
     executed, page = out_dir/f"{name}.ipynb", out_dir/f"{name}.html"
     start, error = time.time(), None
     try:
-        with patch.dict(os.environ, {"CULTURELLM_PROGRESS": "0", **(env or {})}):     # no progress-bar debris in the reports
+        with environment({"CULTURELLM_PROGRESS": "0", **(env or {})}):     # the kernel inherits them; no progress-bar debris in the reports
             pm.execute_notebook(str(template), str(executed), parameters=parameters, kernel_name="python3",
                                 cwd=str(project_root()), progress_bar=False, kernel_manager_class=EncryptedKernelManager)
     except Exception as e: error = _short_error(e)

@@ -5,6 +5,7 @@
 # %% ../nbs/03c_serve.ipynb #498c4938
 from __future__ import annotations
 import email.parser, email.policy, json, random, re, threading, time, uuid
+from fastcore.basics import patch
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from .core import stable_hash
@@ -115,7 +116,8 @@ class StandInServer:
         return n
 
 # %% ../nbs/03c_serve.ipynb #54997c92
-def _list_models(self, body, **_):
+@patch
+def list_models(self: StandInServer, body, **_):
     return 200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "culturellm"} for m in self.models]}
 
 def _answer(self, body: dict) -> tuple[int, dict]:
@@ -135,9 +137,8 @@ def _answer(self, body: dict) -> tuple[int, dict]:
         top = self.responder.top_logprobs(messages, max(1, int(body.get("top_logprobs") or 1))) if body.get("logprobs") else None
     return 200, chat_response(body["model"], completion, top)
 
-def _chat_completions(self, body, **_): return _answer(self, body)
-
-StandInServer.list_models, StandInServer.chat_completions = _list_models, _chat_completions
+@patch
+def chat_completions(self: StandInServer, body, **_): return _answer(self, body)
 
 # %% ../nbs/03c_serve.ipynb #2838a075
 def _file_object(fid: str, f: dict) -> dict:
@@ -196,7 +197,8 @@ JOB_STATES = ["validating_files", "queued", "running", "succeeded"]
 def _job_view(job: dict) -> dict:
     return {k: v for k, v in job.items() if not k.startswith("_")}
 
-def _create_job(self, body, **_):
+@patch
+def create_job(self: StandInServer, body, **_):
     if body.get("training_file") not in self.files: return 400, error_body(f"invalid training_file: {body.get('training_file')}", "invalid_file")
     if body.get("model") not in self.models: return 400, error_body(f"model {body.get('model')} cannot be fine-tuned here", "model_not_available")
     jid = f"ftjob-{uuid.uuid4().hex[:16]}"
@@ -207,7 +209,8 @@ def _create_job(self, body, **_):
                       "suffix": body.get("suffix"), "result_files": [], "error": None, "_rows": len(rows)}
     return 200, _job_view(self.jobs[jid])
 
-def _get_job(self, body, id, **_):
+@patch
+def get_job(self: StandInServer, body, id, **_):
     if id not in self.jobs: return 404, error_body(f"No such fine-tuning job: {id}", "not_found")
     job = self.jobs[id]
     step = JOB_STATES.index(job["status"])
@@ -218,8 +221,6 @@ def _get_job(self, body, id, **_):
             job["trained_tokens"], job["finished_at"] = job["_rows"] * 100, int(time.time())
             self.models.append(job["fine_tuned_model"])
     return 200, _job_view(job)
-
-StandInServer.create_job, StandInServer.get_job = _create_job, _get_job
 
 # %% ../nbs/03c_serve.ipynb #dfd3d573
 def _multipart(content_type: str, data: bytes) -> dict:

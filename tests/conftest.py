@@ -23,6 +23,13 @@ def work_in(mp: pytest.MonkeyPatch, home: Path) -> None:
     mp.setenv("CULTURELLM_HOME", str(home))
 
 
+def run_in(home: Path, *args):
+    "`culturellm ARGS` in the project folder `home`."
+    with pytest.MonkeyPatch.context() as mp:
+        work_in(mp, home)
+        return run_cli(*args)
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     "A scratch copy of the project's committed data and templates; CULTURELLM_HOME points at it."
@@ -42,9 +49,8 @@ SLOW = ["test_killed_at_every_stage_the_rerun_equals_an_uninterrupted_run",     
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under `pytest -n`, the tests sharing the smoke reproduction run in one worker, so it is built once; the others
-    spread. The longest work is collected first, so that the workers start with it and the short tests fill in."""
-    for item in items:
-        if "smoke_home" in getattr(item, "fixturenames", ()): item.add_marker(pytest.mark.xdist_group("smoke"))
+    """The longest work is collected first: under `pytest -n 2 --dist loadfile` (one file per worker at a time) the
+    workers start with the smoke reproduction (test_reproduce.py, built once per session) and the kill test
+    (test_resume.py), and the short files fill in."""
     rank = lambda item: 0 if "smoke_home" in getattr(item, "fixturenames", ()) else 1 + SLOW.index(item.name) if item.name in SLOW else 1 + len(SLOW)
     items.sort(key=rank)   # stable: the smoke tests keep their order (a later one edits the smoke registry)

@@ -1,21 +1,13 @@
 "The papermill spine end to end: `culturellm reproduce` runs real notebooks, renders HTML and writes the index."
-import json, os, shutil, subprocess, time, urllib.parse
+import json, shutil, urllib.parse
 from pathlib import Path
-import psutil
 import pytest
-from culturellm.core import ConfigError, read_jsonl
+from culturellm.core import ConfigError
 from culturellm.pipeline import experiment_path, run_notebook
-from conftest import CLI, ROOT, run_cli, scratch_home, work_in
+from conftest import run_cli, run_in, scratch_home, work_in
 
 
-def run_in(home: Path, *args):
-    "`culturellm ARGS` in the project folder `home`."
-    with pytest.MonkeyPatch.context() as mp:
-        work_in(mp, home)
-        return run_cli(*args)
-
-
-@pytest.fixture(scope="session")   # once per run (under xdist: once, in the worker that runs the tests needing it)
+@pytest.fixture(scope="session")   # once per run (under `--dist loadfile`: once, in the worker running this file)
 def smoke_home(tmp_path_factory):
     "One smoke reproduction shared by the tests of this module (it trains models: minutes)."
     home = scratch_home(tmp_path_factory.mktemp("smoke"))
@@ -118,79 +110,3 @@ def test_report_site_in_headless_chromium(smoke_home, tmp_path):
                 if target.name in ("bengali.html", "chinese.html", "studies.html"): assert images >= 2, target.name
     finally:
         driver.quit()
-
-
-GENERATED = "data/generated/smoke"
-
-
-def lines(paths) -> int:
-    return sum(p.read_bytes().count(b"\n") for p in paths)
-
-
-def checkpoint_step(g: Path) -> int:
-    steps = [int(p.parent.name.rsplit("-", 1)[1]) for p in (g/"models").glob("*/checkpoints/checkpoint-*/trainer_state.json")]
-    return max(steps, default=0)
-
-
-KILL_POINTS = {   # where a run is killed -> a measure of progress there, read from disk: kill when it grows
-    "augmentation": lambda g: (g/"usage.jsonl").read_text().count('"augment-') if (g/"usage.jsonl").exists() else 0,
-    "fine-tuning": checkpoint_step,
-    "evaluation": lambda g: lines((g/"eval").glob("*/bengali/*.jsonl")),
-    "culture report": lambda g: int((g/"cultures/bengali/summary.json").exists()),   # evaluated; alignment, tables, figures follow
-}
-
-
-def kill_when(home: Path, progress, timeout: float=900) -> bool:
-    "Run augmentation and the Bengali notebook of the smoke profile; SIGKILL all its processes once `progress` grows."
-    g = home/GENERATED
-    before = progress(g)
-    command = [str(CLI), *KILLED_RUN]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
-    deadline = time.time() + timeout
-    while proc.poll() is None and time.time() < deadline:
-        if progress(g) > before:
-            for p in [*psutil.Process(proc.pid).children(recursive=True), proc]:   # the papermill kernel has its own session
-                try: p.kill()
-                except psutil.NoSuchProcess: pass
-            proc.wait()
-            return True
-        time.sleep(0.05)
-    assert proc.poll() is not None, "the run did not finish in time"
-    return False
-
-
-IDENTITY = {"samples.jsonl": "id", "done.jsonl": "q_id"}   # records that must be unique (predictions: by "id")
-
-
-def artefacts(home: Path) -> dict:
-    "Records of the augmentation, the Bengali training sets and predictions, and the model registry."
-    g = home/GENERATED
-    files = [*(g/"augment").rglob("*.jsonl"), *(g/"sft/bengali").glob("*.jsonl"), *(g/"eval").glob("*/bengali/*.jsonl")]
-    return {str(p.relative_to(g)): [json.dumps(r, sort_keys=True) for r in read_jsonl(p)] for p in files}
-
-
-KILLED_RUN = ("reproduce", "--profile", "smoke", "--cultures", "bengali", "--stages", "augment", "bengali")
-
-
-def test_killed_at_every_stage_the_rerun_equals_an_uninterrupted_run(tmp_path, monkeypatch):
-    reference = scratch_home(tmp_path/"uninterrupted")
-    assert run_in(reference, *KILLED_RUN).returncode == 0
-    home = scratch_home(tmp_path/"killed")
-    work_in(monkeypatch, home)
-    killed = [point for point, progress in KILL_POINTS.items() if kill_when(home, progress)]
-    assert killed == list(KILL_POINTS)
-    out = run_cli(*KILLED_RUN)
-    assert out.returncode == 0, out.stdout + out.stderr
-    got, want = artefacts(home), artefacts(reference)
-    assert got and set(got) <= set(want)
-    for name, rows in got.items():
-        assert rows == want[name], f"{name} differs from the uninterrupted run"
-        key = IDENTITY.get(Path(name).name, "id" if name.startswith("eval/") else None)
-        ids = [json.loads(r)[key] for r in rows] if key else []
-        assert len(ids) == len(set(ids)), f"duplicate records in {name}"
-    models = [r["name"] for r in read_jsonl(home/GENERATED/"models/registry.jsonl")]
-    assert models == ["culturellm-bengali"]                                 # registered once
-    assert json.loads((home/GENERATED/"models/culturellm-bengali/training.json").read_text())["resumed"] is True
-    leftovers = [p for p in home.rglob("*") if p.name.endswith((".part", ".tmp")) or p.name.startswith("checkpoint-")]
-    assert leftovers == []
-    assert (home/"reports/smoke/bengali.html").read_text().rstrip().endswith("</html>")
