@@ -37,8 +37,8 @@ test: install
 	# one process per notebook (two at a time): a failing notebook cannot leak its environment into the next one
 	# one torch thread each: two processes of two threads on two cores oversubscribe the CPU (OpenMP spins), many times slower
 	ls nbs/*.ipynb | OMP_NUM_THREADS=1 xargs -P 2 -n 1 $(BIN)/nbdev_test --path
-	# two workers of one thread each, a test file at a time (the smoke reproduction is built once, in one of them)
-	OMP_NUM_THREADS=1 $(BIN)/pytest -q -n 2 --dist loadfile --durations=15 tests
+	# two workers of one thread each, a test file at a time, longest first as collected (tests/conftest.py): the smoke reproduction is built once
+	OMP_NUM_THREADS=1 $(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15 tests
 
 # Every benchmark, side by side measurements; writes reports/$(PROFILE)/benchmarks.md (about half an hour on 2 cores).
 bench: install
