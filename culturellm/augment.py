@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_augment.ipynb #04df20ac
 from __future__ import annotations
-import json, math, random, re, shutil, time
+import json, math, random, re, time
 from functools import lru_cache
 from pathlib import Path
 import numpy as np

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt, json, math, os, resource, shutil, time
 from pathlib import Path
 import pandas as pd
-from .core import (append_jsonl, cache_dir, ConfigError, DataError, generated_dir, load_profile,
+from .core import (append_jsonl, cache_dir, ConfigError, DataError, fill_template, generated_dir, load_profile,
                              profile_section, read_jsonl, registry, registry_entry, resolve, seed_everything,
                              sha256_file, show_progress, stable_hash, write_atomic)
 from .llm import (backend_kind, cache_path, Ledger, ledger_path, LLM, load_llm, make_backend, ResponseCache,
@@ -21,7 +21,8 @@ __all__ = ['finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss', 
            'training_arguments', 'save_adapter', 'run_record', 'train_lora', 'train_openai', 'finetune_plan',
            'train_lora_set', 'train_openai_set', 'models_dir_of', 'model_name', 'registered_models', 'training_set',
            'registry_record', 'finetune', 'trained_backend', 'adapter_spec', 'remote_spec', 'trained_llm',
-           'seed_answers_of', 'seed_accuracy', 'seed_accuracy_table', 'plot_losses', 'finetune_cmd', 'models_list_cmd']
+           'seed_answers_of', 'seed_accuracy', 'seed_accuracy_table', 'plot_losses', 'model_card_fields', 'model_card',
+           'write_model_cards', 'finetune_cmd', 'models_list_cmd']
 
 # %% ../nbs/07_finetune.ipynb #69c21f3c
 def finetune_config(profile: dict) -> dict:
@@ -370,6 +371,48 @@ def plot_losses(profile: str,      # profile name
         ax.plot(steps, [l["loss"] for l in manifest["losses"]], marker=".", label=name)
     ax.set(xlabel="step", ylabel="loss on answer tokens"); ax.legend()
     return fig
+
+# %% ../nbs/07_finetune.ipynb #effd3ce4
+def model_card_fields(profile: str,            # profile name
+                      name: str,               # registered model name
+                      results: pd.DataFrame,   # evaluation results (`evaluate.load_results`); empty before evaluation
+                     ) -> dict:
+    "What the card of a registered model says: the fields of `data/templates/model_card.md`."
+    entry = registered_models(profile).set_index("name").loc[name]
+    training = json.loads((models_dir_of(profile)/name/"training.json").read_text())
+    culture = entry.culture
+    cultures = load_profile(profile)["cultures"] if culture == "one" else [culture]
+    main = name in (model_name(culture), model_name("one"))
+    view = "one" if culture == "one" else ("culture" if main else f"culture:{entry.set}")
+    mine = results[(results.model == view) & results.culture.isin(cultures)] if len(results) else results
+    hp, losses, kind = training.get("hyperparameters", {}), training.get("losses", []), backend_kind({"backend": entry.backend})
+    return {"name": name, "profile": profile, "culture": culture, "base": entry.base, "library": kind.library, "method": kind.method,
+            "countries": ", ".join(f"{registry_entry('cultures', c)['name']} ({', '.join(registry_entry('cultures', c)['countries'])})" for c in cultures),
+            "base_about": registry("models").get(entry.base, {}).get("about", entry.base), "recipe": entry.recipe_name,
+            "quantized": training.get("quantized", "n/a"), "set": entry.set, "rows": entry.rows, "data_sha256": entry.data_sha256, "created": entry.created,
+            "hyperparameters": "\n".join(f"| {part}.{k} | {v} |" for part, values in hp.items() for k, v in values.items()),
+            "steps": training.get("steps"), "seconds": training.get("seconds"),
+            "first_loss": losses[0]["loss"] if losses else "n/a", "last_loss": losses[-1]["loss"] if losses else "n/a",
+            "evaluation": "\n".join(f"| {r.culture}/{r.task} | {r.n} | {r.f1:.3f} [{r.f1_lo:.3f}, {r.f1_hi:.3f}] | {r.invalid_rate:.2f} |" for r in mine.itertuples()) or "| (not evaluated) | | | |",
+            "size": "small embedded" if entry.base in registry("models") else "",
+            "cultures_option": "" if culture == "one" else f" --cultures {culture}", "set_option": "" if main else f" --set-name {entry.set}"}
+
+def model_card(profile: str,           # profile name
+               name: str,              # registered model name
+               results: pd.DataFrame,  # evaluation results; empty before evaluation
+              ) -> str:
+    "The Markdown model card of a registered model: `data/templates/model_card.md` filled in."
+    return fill_template("model_card.md", **model_card_fields(profile, name, results))
+
+def write_model_cards(profile: str,           # profile name
+                      results: pd.DataFrame,  # evaluation results (`evaluate.load_results(profile)`); empty before evaluation
+                     ) -> list[Path]:
+    "Write the card of every registered model into its adapter folder (or model folder for API models)."
+    paths = []
+    for name in registered_models(profile).name:
+        folder = models_dir_of(profile)/name
+        paths.append(write_atomic((folder/"adapter" if (folder/"adapter").exists() else folder)/"README.md", model_card(profile, name, results)))
+    return paths
 
 # %% ../nbs/07_finetune.ipynb #a7e9d300
 def finetune_cmd(profile: str="laptop",   # profile name

@@ -10,7 +10,7 @@ from fastcore.basics import patch
 from contextlib import contextmanager
 from pathlib import Path
 import torch
-from .core import ConfigError, DataError, models_dir, registry, registry_entry, sha256_file, stable_hash
+from .core import ConfigError, models_dir, registry, registry_entry, sha256_file, stable_hash
 from .llm import Completion, LabelScores
 
 # %% auto #0

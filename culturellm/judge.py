@@ -4,13 +4,12 @@
 
 # %% ../nbs/10_judge.ipynb #3dcc4edd
 from __future__ import annotations
-import csv, html, io, json, random
+import csv, html, json
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import (append_jsonl, ConfigError, DataError, fill_template, generated_dir, load_profile,
-                             profile_section, prompt_text, read_jsonl, registry_entry, stable_hash, write_atomic,
-                             write_jsonl)
+from .core import (ConfigError, DataError, fill_template, generated_dir, load_profile, profile_section,
+                             prompt_text, read_jsonl, registry_entry, stable_hash, write_atomic, write_jsonl)
 from .augment import load_samples, normalized, parse_numbered
 from .wvs import load_questions
 from .evaluate import SYSTEMS, mean_interval, model_view

@@ -4,8 +4,8 @@
 
 # %% ../nbs/03_llm.ipynb #27b5418f
 from __future__ import annotations
-import datetime as dt, importlib, json, math, sqlite3, threading
-from dataclasses import dataclass, field, asdict
+import datetime as dt, json, math, sqlite3, threading
+from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Protocol
 import pandas as pd

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import email.parser, email.policy, json, random, re, threading, time, uuid
 from fastcore.basics import patch
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from .core import stable_hash
 from .llm import Completion

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json, math, random, re
 from pathlib import Path
 import pandas as pd
-from .core import (ConfigError, DataError, generated_dir, load_profile, pick, profile_section, prompt_text, read_jsonl, registry,
-                             registry_entry, resolve, stable_hash, write_atomic, write_jsonl)
+from .core import (ConfigError, DataError, generated_dir, load_profile, pick, profile_section, prompt_text,
+                             read_jsonl, registry_entry, resolve, stable_hash, write_atomic, write_jsonl)
 from .llm import backend_kind, load_llm, training_rate
 from .wvs import corrected_labels, load_questions, paper_labels
 from .augment import augment_config, load_samples
