@@ -10,7 +10,7 @@ time; last line `augment_calls ratio: X` = paper requests per kept sample / impr
 import argparse, os, shutil, tempfile, time
 from pathlib import Path
 from unittest.mock import patch
-from culturellm.core import data_dir, models_dir
+from culturellm.core import data_dir, load_profile, models_dir
 from culturellm.hf import HFBackend
 from culturellm.serve import Faults, StandInServer
 
@@ -30,7 +30,7 @@ def run_mode(mode, url, seeds, work):
     with patch.dict(os.environ, env):
         from culturellm.augment import augment, load_manifest
         start = time.perf_counter()
-        augment("bench", mode)
+        augment(load_profile("bench"), mode)
         seconds = time.perf_counter() - start
         return load_manifest("bench", mode), seconds
 

@@ -47,7 +47,7 @@ def main():
     size = cfg["train"]["batch_size"]
     chunks = [encoded[(i * size) % len(encoded):][:size] for i in range(args.steps)]
     longest = max(len(r["ids"]) for r in encoded)
-    print(f"profile {args.profile}: base {base} ({dtype}), recipe {cfg['recipe']}, {len(encoded)} rows of "
+    print(f"profile {args.profile}: base {base} ({resolve_dtype(cfg['train'].get('dtype', 'auto'))}), recipe {cfg['recipe']}, {len(encoded)} rows of "
           f"{args.culture}, {min(len(r['ids']) for r in encoded)}..{longest} tokens, batch {size}, {args.steps} steps, {torch.get_num_threads()} threads")
     results = {}
     for variant, collate in (("dynamic padding", LeftPadCollator(fmt.tokenizer.pad_token_id)),

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import wasserstein_distance
-from .core import load_profile, profile_section, stable_hash, write_atomic
+from .core import Profile, profile_section, stable_hash, write_atomic
 from .wvs import load_questions, seed_answers
 from .augment import load_samples
 from .evaluate import eval_config, interval, macro_f1, predict_task, resamples
@@ -75,19 +75,18 @@ def align_config(profile: dict) -> dict:
     cfg["transfer_cultures"] = cfg["transfer_cultures"] or profile["cultures"]
     return cfg
 
-def build_heldout_sets(profile: str,  # profile name
-                       culture: str,  # culture registry key
-                       k: int,        # folds
+def build_heldout_sets(profile: Profile,  # the loaded profile (`core.load_profile`)
+                       culture: str,      # culture registry key
+                       k: int,            # folds
                       ) -> list[str]:
     "Write `k` training sets of the culture, each without one fold's questions (seeds and their augmented versions)."
-    prof = load_profile(profile)
-    cfg, fmt, folds = sft_config(prof), base_prompt_format(prof), question_folds(k)
+    cfg, fmt, folds = sft_config(profile), base_prompt_format(profile), question_folds(k)
     largest = max(cfg["sizes"], key=lambda s: float("inf") if s is None else s)
     items = pd.concat([seed_items(), pick_augmented(load_samples(profile, cfg["source"]), largest) if largest != 0 else seed_items().head(0)], ignore_index=True)
     sets, names = load_sets(profile, culture), []
     for fold in range(k):
         name = fold_set_name(fold, k)
-        rows, dropped = rows_for(culture, items[items.q_id.map(folds) != fold], cfg["mode"], prof.get("wvs", {}).get("label_rule", "valid_mean"))
+        rows, dropped = rows_for(culture, items[items.q_id.map(folds) != fold], cfg["mode"], profile.get("wvs", {}).get("label_rule", "valid_mean"))
         info = {"name": name, "kind": "heldout", "requested": f"all but fold {fold + 1} of {k}", "augmented": None, "dropped": dropped, **_write_set(sft_dir(profile, culture), name, rows, fmt)}
         sets = pd.concat([sets[sets.name != name], pd.DataFrame([{**info, "main": False}])], ignore_index=True)
         names.append(name)
@@ -95,7 +94,7 @@ def build_heldout_sets(profile: str,  # profile name
     return names
 
 # %% ../nbs/11a_alignment.ipynb #2f710a45
-def culture_alignment(profile: str,         # profile name
+def culture_alignment(profile: Profile,     # the loaded profile (`core.load_profile`)
                       culture: str,         # culture registry key
                       heldout: bool=False,  # also train and score the held-out folds
                      ) -> pd.DataFrame:
@@ -106,7 +105,7 @@ def culture_alignment(profile: str,         # profile name
     if model_name(culture) in set(registered_models(profile).name):
         rows["culture model, in-sample"] = alignment_table(model_distributions(trained_llm(profile, model_name(culture), "alignment"), culture), culture)
     if heldout:
-        k, merged = align_config(load_profile(profile))["folds"], {}
+        k, merged = align_config(profile)["folds"], {}
         folds = question_folds(k)
         for fold, name in enumerate(build_heldout_sets(profile, culture, k)):
             finetune(profile, culture, name)
@@ -117,11 +116,10 @@ def culture_alignment(profile: str,         # profile name
     return summary.rename_axis("model").round(4).assign(culture=culture).set_index("culture", append=True).swaplevel()
 
 # %% ../nbs/11a_alignment.ipynb #4a1632d5
-def transfer_f1(profile: str) -> pd.DataFrame:
+def transfer_f1(profile: Profile) -> pd.DataFrame:
     "Mean macro-F1 of each culture's model (rows) on each culture's tasks (columns), and the per-task long table."
-    prof = load_profile(profile)
-    cfg, per_task = eval_config(prof), align_config(prof)["transfer_per_task"]
-    cultures, rows = align_config(prof)["transfer_cultures"], []
+    cfg, per_task = eval_config(profile), align_config(profile)["transfer_per_task"]
+    cultures, rows = align_config(profile)["transfer_cultures"], []
     for m in cultures:
         llm = trained_llm(profile, model_name(m), "transfer")
         for t in cultures:
@@ -144,9 +142,9 @@ def transfer_gap(long: pd.DataFrame,  # model_culture, task_culture, f1 per task
     return {"diagonal": round(float(own.mean()), 4), "off_diagonal": round(float(other.mean()), 4), "gap": round(float(own.mean() - other.mean()), 4),
             "ci_lo": round(lo, 4), "ci_hi": round(hi, 4)}
 
-def transfer_wvs(profile: str) -> pd.DataFrame:
+def transfer_wvs(profile: Profile) -> pd.DataFrame:
     "Mean JS distance of each culture's model (rows, with its own system prompt) to each culture's WVS distributions (columns)."
-    cultures = align_config(load_profile(profile))["transfer_cultures"]
+    cultures = align_config(profile)["transfer_cultures"]
     out = {}
     for m in cultures:
         dist = model_distributions(trained_llm(profile, model_name(m), "transfer"), m)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import registry, reports_dir, write_atomic
+from .core import Profile, registry, reports_dir, write_atomic
 from .sft import scale_text
 from .studies import study_path
 from .wvs import load_questions
@@ -17,15 +17,15 @@ __all__ = ['paper_dir', 'save_table', 'save_figure', 'question_table', 'plot_rad
            'bars_of', 'plot_bars', 'load_study', 'load_culture_studies']
 
 # %% ../nbs/12_analysis.ipynb #5a24ba68
-def paper_dir(profile: str) -> Path:
+def paper_dir(profile: str|Profile) -> Path:
     "Where the paper notebook's tables and figures go."
     path = reports_dir(profile)/"paper"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
-def save_table(table: pd.DataFrame,  # the table
-               profile: str,         # profile name
-               name: str,            # file name without suffix
+def save_table(table: pd.DataFrame,   # the table
+               profile: str|Profile,  # the loaded profile, or its name
+               name: str,             # file name without suffix
               ) -> pd.DataFrame:
     "Write a table as `<name>.csv` and `<name>.md`; returns it for display."
     out = paper_dir(profile)
@@ -33,9 +33,9 @@ def save_table(table: pd.DataFrame,  # the table
     write_atomic(out/f"{name}.md", table.to_markdown() + "\n")
     return table
 
-def save_figure(fig,           # a matplotlib figure
-                profile: str,  # profile name
-                name: str,     # file name without suffix
+def save_figure(fig,                   # a matplotlib figure
+                profile: str|Profile,  # the loaded profile, or its name
+                name: str,             # file name without suffix
                ):
     "Write a figure as `<name>.png` and `<name>.pdf`; returns it for display."
     out = paper_dir(profile)
@@ -127,17 +127,17 @@ def plot_bars(table: pd.DataFrame,      # group rows x bar columns
     return fig
 
 # %% ../nbs/12_analysis.ipynb #2c9e442c
-def load_study(profile: str,  # profile name
-               name: str,     # study name
+def load_study(profile: str|Profile,  # the loaded profile, or its name
+               name: str,             # study name
               ) -> pd.DataFrame:
     "A saved study table (empty, and said so, if the study has not run)."
     path = study_path(profile, name)
     if not path.exists(): print(f"{name}: not run in this profile's run yet (its stage has not finished), so no table")
     return pd.read_csv(path, index_col=0) if path.exists() else pd.DataFrame()
 
-def load_culture_studies(profile: str,    # profile name
-                         prefix: str,     # study name before `_<culture>`
-                         cultures: list,  # culture registry keys
+def load_culture_studies(profile: str|Profile,  # the loaded profile, or its name
+                         prefix: str,           # study name before `_<culture>`
+                         cultures: list,        # culture registry keys
                         ) -> pd.DataFrame:
     "The `<prefix>_<culture>` tables of the cultures that have one, stacked; the cultures without one are named."
     present = [c for c in cultures if study_path(profile, f"{prefix}_{c}").exists()]

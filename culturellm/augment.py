@@ -9,9 +9,9 @@ from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import (append_jsonl, ConfigError, DataError, generated_dir, load_profile, pick, profile_section,
-                             prompt_text, read_jsonl, repair_jsonl, stable_hash, stage_folder, write_atomic,
-                             write_jsonl)
+from .core import (append_jsonl, ConfigError, DataError, generated_dir, load_profile, pick, Profile,
+                             profile_name, profile_section, prompt_text, read_jsonl, repair_jsonl, stable_hash,
+                             stage_folder, write_atomic, write_jsonl)
 from .embed import Embeddings, load_embeddings, passes
 from .llm import load_llm
 from .wvs import load_questions
@@ -362,8 +362,8 @@ def augment_chunk(seeds: dict,      # q_id -> seed text
     return out
 
 # %% ../nbs/05_augment.ipynb #21ec1c56
-def augment_dir(profile: str,  # profile name
-                mode: str,     # augmentation mode
+def augment_dir(profile: str|Profile,  # the loaded profile, or its name
+                mode: str,             # augmentation mode
                ) -> Path:
     return generated_dir(profile)/"augment"/mode
 
@@ -399,13 +399,12 @@ def augment_seeds(seeds: dict,  # q_id -> seed text, the seeds still to augment
             append_jsonl(out/"done.jsonl", {"q_id": int(q), "kept": len(results[q]["kept"]), "rejected": len(results[q]["rejected"]),
                                             "requests": results[q]["requests"], "fallback": results[q]["fallback"]})
 
-def augment(profile: str,   # profile name
-            mode: str,      # paper, improved or sentence_only
+def augment(profile: Profile,  # the loaded profile (`core.load_profile`)
+            mode: str,         # paper, improved or sentence_only
            ) -> Path:
     "Run (or resume, or skip) the augmentation of `profile` in `mode`; returns its folder."
-    prof = load_profile(profile)
-    cfg = augment_config(prof, mode)
-    llm, emb = load_llm(prof, "augmenter", stage=f"augment-{mode}"), load_embeddings(prof)
+    cfg = augment_config(profile, mode)
+    llm, emb = load_llm(profile, "augmenter", stage=f"augment-{mode}"), load_embeddings(profile)
     cfg = {**cfg, "threshold": filter_threshold(cfg, emb), "threshold_setting": cfg["threshold"]}   # the number filtered with, and how it was chosen
     questions = load_questions().head(cfg["seeds"])
     run_config = json.loads(json.dumps({**cfg, "augmenter": llm.backend.model_id, "embedder": emb.embedder.model_id,
@@ -422,19 +421,19 @@ def augment(profile: str,   # profile name
     return out
 
 # %% ../nbs/05_augment.ipynb #652936a0
-def load_samples(profile: str,         # profile name
-                 mode: str,            # augmentation mode
-                 kind: str="samples",  # samples or rejected
+def load_samples(profile: str|Profile,  # the loaded profile, or its name
+                 mode: str,             # augmentation mode
+                 kind: str="samples",   # samples or rejected
                 ) -> pd.DataFrame:
     "Kept samples (or `kind='rejected'` candidates) of a finished augmentation."
     folder = augment_dir(profile, mode)
     if not (folder/"manifest.json").exists():
-        raise DataError(f"{folder}: augmentation {mode!r} has not finished; run `culturellm augment --profile {profile} --mode {mode}`")
+        raise DataError(f"{folder}: augmentation {mode!r} has not finished; run `culturellm augment --profile {profile_name(profile)} --mode {mode}`")
     rows = _rows(folder/f"{kind}.jsonl")
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["q_id", "text", "step", "sim_seed", "reason"])
 
-def load_manifest(profile: str,  # profile name
-                  mode: str,     # augmentation mode
+def load_manifest(profile: str|Profile,  # the loaded profile, or its name
+                  mode: str,             # augmentation mode
                  ) -> dict:
     "The manifest (counts, requests, models, seconds) of a finished augmentation."
     return json.loads((augment_dir(profile, mode)/"manifest.json").read_text())
@@ -469,43 +468,42 @@ def plot_similarity(frames: dict,          # name -> samples with sim_seed
     return fig
 
 # %% ../nbs/05_augment.ipynb #9f6610e4
-def augment_all(profile: str) -> pd.DataFrame:
+def augment_all(profile: Profile) -> pd.DataFrame:
     "Run every augmentation mode of the profile (resuming/skipping finished ones); their manifests side by side."
-    modes = augment_config(load_profile(profile), "improved")["modes"]
+    modes = augment_config(profile, "improved")["modes"]
     for mode in modes: augment(profile, mode)
     table = pd.DataFrame({mode: load_manifest(profile, mode) for mode in modes})
     return table.drop(["config_hash"])
 
-def seed_counts(profile: str) -> pd.DataFrame:
+def seed_counts(profile: Profile) -> pd.DataFrame:
     "Kept samples per seed question and mode (0 where none passed)."
-    modes = augment_config(load_profile(profile), "improved")["modes"]
-    questions = load_questions().head(augment_config(load_profile(profile), "improved")["seeds"])
+    modes = augment_config(profile, "improved")["modes"]
+    questions = load_questions().head(augment_config(profile, "improved")["seeds"])
     counts = {m: load_samples(profile, m).groupby("q_id").size() for m in modes}
     return pd.DataFrame(counts).reindex(questions.index, fill_value=0).fillna(0).astype(int).set_index(questions.wvs_id)
 
-def kept_per_seed(profile: str) -> pd.DataFrame:
+def kept_per_seed(profile: Profile) -> pd.DataFrame:
     "Distribution of kept samples per augmented seed, per mode: mean, quartiles, seeds with none, seeds with at least 3."
     counts = seed_counts(profile)
     summary = counts.describe().T[["mean", "min", "25%", "50%", "75%", "max"]]
     return summary.assign(seeds=len(counts), with_none=(counts == 0).sum(), with_3_or_more=(counts >= 3).sum()).round(2)
 
-def thresholds_table(profile: str) -> pd.DataFrame:
+def thresholds_table(profile: Profile) -> pd.DataFrame:
     "Per mode: the threshold filtered with and how it was chosen, against upstream's 0.80, and the share of the authors' samples each keeps."
-    prof = load_profile(profile)
-    emb = load_embeddings(prof)
+    emb = load_embeddings(profile)
     authors = read_jsonl(upstream_file("new_WVQ_500.jsonl"))
     sims = emb.similarity([r["ori_content"] for r in authors], [r["q_content"] for r in authors])
     rows = {}
-    for mode in augment_config(prof, "improved")["modes"]:
-        cfg = augment_config(prof, mode)
+    for mode in augment_config(profile, "improved")["modes"]:
+        cfg = augment_config(profile, mode)
         t = filter_threshold(cfg, emb)
         rows[mode] = {"embedder": emb.embedder.model_id, "setting": cfg["threshold"], "threshold": t, "authors_kept": round(float((sims > t).mean()), 3),
                       "paper_threshold": PAPER_THRESHOLD, "authors_kept_at_paper": round(float((sims > PAPER_THRESHOLD).mean()), 3)}
     return pd.DataFrame(rows).T
 
-def variant_table(profile: str,  # profile name
-                  mode: str,     # augmentation mode
-                  rows: int=40,  # rows of each kind shown
+def variant_table(profile: Profile,  # the loaded profile (`core.load_profile`)
+                  mode: str,         # augmentation mode
+                  rows: int=40,      # rows of each kind shown
                  ) -> pd.DataFrame:
     "Kept and rejected candidates of a mode, side by side with the reason for each rejection."
     kept = load_samples(profile, mode).assign(reason="kept")
@@ -552,7 +550,7 @@ def augment_cmd(profile: str="laptop",  # profile name
     "Run the profile's semantic data augmentation (shared by all cultures); resumes and skips finished work."
     cfg = load_profile(profile)
     for m in mode or augment_config(cfg, "improved")["modes"]:
-        folder = augment(profile, m)
-        manifest = load_manifest(profile, m)
+        folder = augment(cfg, m)
+        manifest = load_manifest(cfg, m)
         print(f"{m}: {manifest['kept']} samples for {manifest['seeds']} seeds, {manifest['requests']} requests -> {folder}")
     return 0

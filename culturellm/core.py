@@ -12,12 +12,12 @@ import yaml
 
 # %% auto #0
 __all__ = ['ENVIRONMENT', 'ENTRY_SCHEMAS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError', 'DataError', 'ConfigError',
-           'project_root', 'data_dir', 'raw_dir', 'generated_dir', 'cache_dir', 'models_dir', 'reports_dir',
-           'environment', 'environment_settings', 'show_progress', 'write_atomic', 'jsonl_line', 'write_jsonl',
-           'append_jsonl', 'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'stage_folder', 'read_yaml', 'canonical_json',
-           'stable_hash', 'sha256_file', 'seed_everything', 'registry', 'entry_problems', 'registry_entry', 'pick',
-           'resolve', 'prompt_text', 'fill_template', 'check_profile', 'profile_names', 'profile_sections',
-           'profile_defaults', 'profile_section', 'Profile', 'with_cultures', 'load_profile']
+           'project_root', 'data_dir', 'raw_dir', 'profile_name', 'generated_dir', 'cache_dir', 'models_dir',
+           'reports_dir', 'environment', 'environment_settings', 'show_progress', 'write_atomic', 'jsonl_line',
+           'write_jsonl', 'append_jsonl', 'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'stage_folder', 'read_yaml',
+           'canonical_json', 'stable_hash', 'sha256_file', 'seed_everything', 'registry', 'entry_problems',
+           'registry_entry', 'pick', 'resolve', 'prompt_text', 'fill_template', 'check_profile', 'profile_names',
+           'profile_sections', 'profile_defaults', 'profile_section', 'Profile', 'with_cultures', 'load_profile']
 
 # %% ../nbs/00_core.ipynb #06b2406c
 class CultureLLMError(Exception):
@@ -44,9 +44,13 @@ def raw_dir() -> Path:
     "Fetched upstream files (gitignored)."
     return data_dir()/"raw"
 
-def generated_dir(profile: str) -> Path:
+def profile_name(profile: str|dict) -> str:  # a profile's name, or the loaded profile
+    "A profile's name, however it is given: its folders need only the name."
+    return profile if isinstance(profile, str) else profile["name"]
+
+def generated_dir(profile: str|Profile) -> Path:  # the loaded profile, or its name
     "Artefacts of one profile's run (gitignored)."
-    return data_dir()/"generated"/profile
+    return data_dir()/"generated"/profile_name(profile)
 
 def cache_dir() -> Path:
     "Caches shared by every profile: converted models, LLM responses (gitignored); `$CULTURELLM_CACHE` overrides."
@@ -56,9 +60,9 @@ def models_dir() -> Path:
     "Converted local models (large, shared by every checkout that points here); `$CULTURELLM_MODELS` overrides."
     return Path(os.environ.get("CULTURELLM_MODELS") or cache_dir()/"models")
 
-def reports_dir(profile: str) -> Path:
+def reports_dir(profile: str|Profile) -> Path:  # the loaded profile, or its name
     "Rendered reports of one profile."
-    return project_root()/"reports"/profile
+    return project_root()/"reports"/profile_name(profile)
 
 # %% ../nbs/00_core.ipynb #024b4883
 @contextmanager

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64, operator, os
 from pathlib import Path
 import numpy as np
-from .core import ConfigError, cache_dir, load_profile, stable_hash
+from .core import cache_dir, ConfigError, Profile, stable_hash
 from .llm import ResponseCache, role_spec
 
 # %% auto #0
@@ -107,10 +107,9 @@ def passes(similarity: float,     # cosine similarity to the seed
 # %% ../nbs/04_embed.ipynb #d34f2afb
 _EMBEDDERS: dict = {}
 
-def load_embeddings(profile: str|dict) -> Embeddings:
+def load_embeddings(profile: Profile) -> Embeddings:
     "The profile's embedder behind the shared embedding cache."
-    cfg = load_profile(profile) if isinstance(profile, str) else profile
-    spec = dict(role_spec(cfg, "embedder"))
+    spec = dict(role_spec(profile, "embedder"))
     kind = spec.pop("backend")
     if kind not in EMBEDDERS: raise ConfigError(f"unknown embedder {kind!r}; known: {', '.join(EMBEDDERS)}")
     key = stable_hash([kind, spec])

@@ -4,14 +4,14 @@
 
 # %% ../nbs/09_evaluate.ipynb #47a8f045
 from __future__ import annotations
-import json, shutil
+import json
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from .core import (append_jsonl, ConfigError, data_dir, DataError, generated_dir, load_profile, pick,
-                             profile_defaults, profile_section, prompt_text, read_jsonl, registry_entry, repair_jsonl,
-                             stable_hash, stage_folder, write_atomic)
+                             Profile, profile_defaults, profile_section, prompt_text, read_jsonl, registry_entry,
+                             repair_jsonl, stable_hash, stage_folder, write_atomic)
 from .data import upstream_file
 from .finetune import model_name, trained_llm
 from .sft import system_prompt
@@ -82,9 +82,9 @@ MODEL_VIEWS = {
     "one": (_trained(lambda c: model_name("one")), "culture"),
 }
 
-def model_view(profile: str,  # profile name
-               name: str,     # a comparison: base, base+system, base+context, culture, one, culture:<set>, or a role
-               culture: str,  # the culture evaluated
+def model_view(profile: Profile,  # the loaded profile (`core.load_profile`)
+               name: str,         # a comparison: base, base+system, base+context, culture, one, culture:<set>, or a role
+               culture: str,      # the culture evaluated
               ):
     "(LLM, system kind) of a comparison name, `culture:<set>` (a model trained on another set), or a baseline role."
     if name in MODEL_VIEWS:
@@ -132,10 +132,10 @@ def score_generate(llm,         # the model's LLM
 SCORERS = {"logprob": score_logprob, "generate": score_generate}
 
 # %% ../nbs/09_evaluate.ipynb #b34ab4e9
-def predictions_path(profile: str,  # profile name
-                     model: str,    # comparison name
-                     culture: str,  # culture registry key
-                     task: str,     # task name
+def predictions_path(profile: str|Profile,  # the loaded profile, or its name
+                     model: str,            # comparison name
+                     culture: str,          # culture registry key
+                     task: str,             # task name
                     ) -> Path:
     return generated_dir(profile)/"eval"/model/culture/f"{task}.jsonl"
 
@@ -150,7 +150,7 @@ def _task_guard(path: Path, task: dict) -> None:
     if sidecar.exists() and json.loads(sidecar.read_text()) != signature: path.unlink(missing_ok=True)
     write_atomic(sidecar, json.dumps(signature, indent=1))
 
-def _pending(profile: str, model: str, culture: str, task: dict, rows: pd.DataFrame, cfg: dict, llm, system: str, system_culture: str|None):
+def _pending(profile: Profile, model: str, culture: str, task: dict, rows: pd.DataFrame, cfg: dict, llm, system: str, system_culture: str|None):
     "A task's predictions file, the records it already holds, and the rows and conversations still to ask."
     path = predictions_path(profile, model, culture, task["task"])
     stage_folder(path.parent, {"model_id": llm.backend.model_id, "scoring": cfg["scoring"], "mode": cfg["mode"], "system": system})   # another model or scoring: start over
@@ -161,7 +161,7 @@ def _pending(profile: str, model: str, culture: str, task: dict, rows: pd.DataFr
     context = SYSTEMS[system](system_culture or culture, cfg["mode"])
     return path, done, [(r, context + [{"role": "user", "content": task_prompt(task, r.text)}]) for r in todo.itertuples()]
 
-def predict_tasks(profile: str, model: str, culture: str,
+def predict_tasks(profile: Profile, model: str, culture: str,
                   jobs: list,                 # (task entry, rows) pairs: their requests are pooled
                   cfg: dict, llm=None, system=None,
                   chunk: int=1024,            # requests scored and written per round
@@ -182,7 +182,7 @@ def predict_tasks(profile: str, model: str, culture: str,
                 append_jsonl(path, rec); done[rec["id"]] = rec
     return [pd.DataFrame([state[j][1][i] for i in rows.id]) for j, (_, rows) in enumerate(jobs)]
 
-def predict_task(profile: str,                   # profile name
+def predict_task(profile: Profile,               # the loaded profile (`core.load_profile`)
                  model: str,                     # comparison name
                  culture: str,                   # the culture evaluated
                  task: dict,                     # its task entry
@@ -257,27 +257,26 @@ def task_metrics(preds: pd.DataFrame,     # one task's predictions (gold, pred, 
             "defaulted": int(preds.get("defaulted", pd.Series(dtype=bool)).fillna(False).sum()), "refusals": int(preds.get("refused", pd.Series(dtype=bool)).fillna(False).sum())}
 
 # %% ../nbs/09_evaluate.ipynb #862b4310
-def results_path(profile: str,  # profile name
-                 culture: str,  # culture registry key
-                 model: str,    # comparison name
+def results_path(profile: str|Profile,  # the loaded profile, or its name
+                 culture: str,          # culture registry key
+                 model: str,            # comparison name
                 ) -> Path:
     return generated_dir(profile)/"eval"/culture/f"{model}.csv"
 
-def scored_path(profile: str,  # profile name
-                culture: str,  # culture registry key
-                model: str,    # comparison name
+def scored_path(profile: str|Profile,  # the loaded profile, or its name
+                culture: str,          # culture registry key
+                model: str,            # comparison name
                ) -> Path:
     "The examples behind a results table: one row per (task, example) evaluated, with gold and prediction."
     return generated_dir(profile)/"eval"/culture/"examples"/f"{model}.csv"
 
-def evaluate_culture(profile: str,            # profile name
+def evaluate_culture(profile: Profile,        # the loaded profile (`core.load_profile`)
                      culture: str,            # culture registry key
                      models: list|None=None,  # comparisons (default: the profile's)
                      tasks: list|None=None,   # task names (default: all of the culture)
                     ) -> pd.DataFrame:
     "Evaluate the profile's comparisons on a culture's tasks; returns (and writes) the results table."
-    prof = load_profile(profile)
-    cfg = eval_config(prof)
+    cfg = eval_config(profile)
     loaded = [(t, *load_task(t, cfg["mode"])) for t in culture_tasks(culture) if tasks is None or t["task"] in tasks]
     jobs = [(task, stratified_sample(data, cfg["per_task"], cfg["seed"])) for task, data, _ in loaded]
     tables = []
@@ -294,26 +293,26 @@ def evaluate_culture(profile: str,            # profile name
         write_atomic(scored_path(profile, culture, name), scored.to_csv(index=False))
     return pd.concat(tables, ignore_index=True)
 
-def evaluate_everywhere(profile: str,  # profile name
-                        model: str,    # one comparison, e.g. one
+def evaluate_everywhere(profile: Profile,  # the loaded profile (`core.load_profile`)
+                        model: str,        # one comparison, e.g. one
                        ) -> pd.DataFrame:
     "One comparison (e.g. CultureLLM-One) on the tasks of every culture of the profile."
-    return pd.concat([evaluate_culture(profile, c, [model]) for c in load_profile(profile)["cultures"]], ignore_index=True)
+    return pd.concat([evaluate_culture(profile, c, [model]) for c in profile["cultures"]], ignore_index=True)
 
-def load_scored(profile: str,              # profile name
+def load_scored(profile: Profile,          # the loaded profile (`core.load_profile`)
                 cultures: list|None=None,  # default: the profile's
                ) -> pd.DataFrame:
     "Every evaluated example of the profile's cultures (culture, task, model, id, gold, pred): what intervals resample."
-    cultures = cultures or load_profile(profile)["cultures"]
+    cultures = cultures or profile["cultures"]
     files = [f for c in cultures for f in sorted((generated_dir(profile)/"eval"/c/"examples").glob("*.csv"))]
     tables = [pd.read_csv(f, keep_default_na=False, dtype={"gold": str, "pred": str}) for f in files]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["id", "gold", "pred", "culture", "task", "model"])
 
-def load_results(profile: str,              # profile name
+def load_results(profile: Profile,          # the loaded profile (`core.load_profile`)
                  cultures: list|None=None,  # default: the profile's
                 ) -> pd.DataFrame:
     "Every results table of the profile's evaluated cultures, stacked."
-    cultures = cultures or load_profile(profile)["cultures"]
+    cultures = cultures or profile["cultures"]
     files = [f for c in cultures for f in sorted((generated_dir(profile)/"eval"/c).glob("*.csv"))]
     tables = [pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
@@ -465,7 +464,7 @@ def plot_task_f1(results: pd.DataFrame,  # a culture's results table
     fig.tight_layout()
     return fig
 
-def plot_confusions(profile: str,           # profile name
+def plot_confusions(profile: Profile,       # the loaded profile (`core.load_profile`)
                     culture: str,           # culture registry key
                     model: str,             # comparison name
                     tasks: list|None=None,  # task names (default: all predicted)
@@ -489,7 +488,8 @@ def evaluate_cmd(profile: str="laptop",  # profile name
                  model: list=None,        # comparisons (default: the profile's evaluate.models and baselines)
                 ) -> int:
     "Evaluate models on the cultures' tasks (resuming from saved predictions) and print the mean macro-F1 per model."
-    for c in culture or load_profile(profile)["cultures"]:
-        table = evaluate_culture(profile, c, model)
+    cfg = load_profile(profile)
+    for c in culture or cfg["cultures"]:
+        table = evaluate_culture(cfg, c, model)
         print(f"{c}: " + ", ".join(f"{m} {f:.3f}" for m, f in table.groupby("model", sort=False).f1.mean().items()))
     return 0

@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt, json, math, os, resource, shutil, time
 from pathlib import Path
 import pandas as pd
-from .core import (append_jsonl, cache_dir, ConfigError, DataError, fill_template, generated_dir, load_profile,
-                             profile_section, read_jsonl, registry, registry_entry, resolve, seed_everything,
-                             sha256_file, show_progress, stable_hash, write_atomic)
+from .core import (append_jsonl, cache_dir, ConfigError, DataError, fill_template, generated_dir,
+                             load_profile, Profile, profile_section, read_jsonl, registry, registry_entry, resolve,
+                             seed_everything, sha256_file, show_progress, stable_hash, write_atomic)
 from .llm import (backend_kind, cache_path, Ledger, ledger_path, LLM, load_llm, make_backend, ResponseCache,
                             training_rate)
 from .sft import chat, check_training_file, load_sets, sft_dir
@@ -239,7 +239,7 @@ def train_openai_set(chat_file: Path, out: Path, base: dict, cfg: dict, name: st
     "Fine-tune through the API on a chat file, the job suffixed with the model's name (the `openai` backend's trainer)."
     return train_openai(chat_file, out, base, cfg, suffix=name)
 
-def models_dir_of(profile: str) -> Path: return generated_dir(profile)/"models"
+def models_dir_of(profile: str|Profile) -> Path: return generated_dir(profile)/"models"
 
 def model_name(culture: str,          # culture registry key, or one
                set_name: str="main",  # main, or another built set
@@ -247,7 +247,7 @@ def model_name(culture: str,          # culture registry key, or one
     "Registry name of a trained model: culturellm-<culture>[-<set>], culturellm-one."
     return f"culturellm-{culture}" + ("" if set_name == "main" else f"-{set_name}")
 
-def registered_models(profile: str) -> pd.DataFrame:
+def registered_models(profile: str|Profile) -> pd.DataFrame:
     "The profile's trained models (latest entry per name)."
     path = models_dir_of(profile)/"registry.jsonl"
     rows = read_jsonl(path, partial_ok=True) if path.exists() else []
@@ -255,7 +255,7 @@ def registered_models(profile: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).drop_duplicates("name", keep="last").reset_index(drop=True)
 
 # %% ../nbs/07_finetune.ipynb #8a1d3d49
-def training_set(profile: str, culture: str, set_name: str="main") -> pd.Series:
+def training_set(profile: Profile, culture: str, set_name: str="main") -> pd.Series:
     "The built set to train on (`main`: the culture's main set), its file checked before any model loads."
     sets = load_sets(profile, culture)
     chosen = sets[sets.main] if set_name == "main" else sets[sets.name == set_name]
@@ -263,7 +263,7 @@ def training_set(profile: str, culture: str, set_name: str="main") -> pd.Series:
     check_training_file(sft_dir(profile, culture)/chosen.file.iloc[0])
     return chosen.iloc[0]
 
-def registry_record(profile: str, name: str, culture: str, chosen: pd.Series, # the trained set's row of `load_sets`
+def registry_record(profile: Profile, name: str, culture: str, chosen: pd.Series,  # the trained set's row of `load_sets`
                     base: dict, cfg: dict, data_sha: str, manifest: dict) -> dict:
     "A trained model's line in the model registry."
     out, kind, losses = models_dir_of(profile)/name, backend_kind(base), manifest.get("losses") or [{}]
@@ -274,10 +274,9 @@ def registry_record(profile: str, name: str, culture: str, chosen: pd.Series, # 
             "final_loss": losses[-1].get("loss"), "seconds": manifest.get("seconds"),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
-def finetune(profile: str, culture: str, set_name: str="main") -> dict:
+def finetune(profile: Profile, culture: str, set_name: str="main") -> dict:
     "Train (or skip, if up to date) the model of a culture's training set; returns its registry entry."
-    prof = load_profile(profile)
-    cfg, base = finetune_config(prof), prof["roles"]["base"]
+    cfg, base = finetune_config(profile), profile["roles"]["base"]
     chosen = training_set(profile, culture, set_name)
     chat_file = sft_dir(profile, culture)/chosen["file"]
     name, data_sha = model_name(culture, set_name), sha256_file(chat_file)
@@ -290,32 +289,32 @@ def finetune(profile: str, culture: str, set_name: str="main") -> dict:
     return entry
 
 # %% ../nbs/07_finetune.ipynb #16c385f8
-def trained_backend(profile: str,  # profile name
-                    name: str,     # registered model name
+def trained_backend(profile: Profile,  # the loaded profile (`core.load_profile`)
+                    name: str,         # registered model name
                    ):
     "The backend of a registered model."
     models = registered_models(profile).set_index("name")
     if name not in models.index: raise ConfigError(f"no trained model {name!r} in {models_dir_of(profile)/'registry.jsonl'}; trained: {', '.join(models.index) or 'none'}")
-    entry, base = models.loc[name], load_profile(profile)["roles"]["base"]
+    entry, base = models.loc[name], profile["roles"]["base"]
     return make_backend(resolve(backend_kind({"backend": entry.backend}).trained_spec)(base, entry, profile))
 
-def adapter_spec(base: dict,    # the profile's base role spec
-                 entry,         # the model's registry entry
-                 profile: str,  # profile name
+def adapter_spec(base: dict,        # the profile's base role spec
+                 entry,             # the model's registry entry
+                 profile: Profile,  # the loaded profile (`core.load_profile`)
                 ) -> dict:
     "The role spec of a model trained locally: the base with its adapter folder."
     return {**base, "adapter": str(generated_dir(profile)/entry.adapter)}
 
-def remote_spec(base: dict,    # the profile's base role spec
-                entry,         # the model's registry entry
-                profile: str,  # profile name
+def remote_spec(base: dict,        # the profile's base role spec
+                entry,             # the model's registry entry
+                profile: Profile,  # the loaded profile (`core.load_profile`)
                ) -> dict:
     "The role spec of a model fine-tuned through an API: the base's settings with the fine-tuned model id."
     return {**base, "model": entry.model_id}
 
-def trained_llm(profile: str,   # profile name
-                name: str,      # registered model name
-                stage: str="",  # ledger stage name
+def trained_llm(profile: Profile,  # the loaded profile (`core.load_profile`)
+                name: str,         # registered model name
+                stage: str="",     # ledger stage name
                ):
     "A registered model as an LLM with the shared cache and the profile's ledger."
     return LLM(trained_backend(profile, name), ResponseCache(cache_path()), Ledger(ledger_path(profile)), role=name, stage=stage)
@@ -345,13 +344,12 @@ def seed_accuracy(llm,                     # the model
     return {"questions": len(asked), "correct": correct, "accuracy": round(correct / len(asked), 3)}
 
 # %% ../nbs/07_finetune.ipynb #d27f5bb1
-def seed_accuracy_table(profile: str) -> pd.DataFrame:
+def seed_accuracy_table(profile: Profile) -> pd.DataFrame:
     "Seed-question accuracy per culture: base model, the culture's model, CultureLLM-One (where trained)."
-    prof = load_profile(profile)
-    mode, rule = prof.get("sft", {}).get("mode", "corrected"), prof.get("wvs", {}).get("label_rule", "valid_mean")
+    mode, rule = profile.get("sft", {}).get("mode", "corrected"), profile.get("wvs", {}).get("label_rule", "valid_mean")
     trained, rows = set(registered_models(profile).name), []
-    base = load_llm(prof, "base", stage="seed-accuracy")
-    for c in prof["cultures"]:
+    base = load_llm(profile, "base", stage="seed-accuracy")
+    for c in profile["cultures"]:
         row = {"culture": c, "base": seed_accuracy(base, c, mode, rule)["accuracy"]}
         for column, name in (("culture_model", model_name(c)), ("culturellm_one", model_name("one"))):
             row[column] = seed_accuracy(trained_llm(profile, name, "seed-accuracy"), c, mode, rule)["accuracy"] if name in trained else None
@@ -359,7 +357,7 @@ def seed_accuracy_table(profile: str) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("culture")
 
 # %% ../nbs/07_finetune.ipynb #288b1bbe
-def plot_losses(profile: str,      # profile name
+def plot_losses(profile: Profile,  # the loaded profile (`core.load_profile`)
                 names: list[str],  # registered model names
                ):
     "Training loss per step of registered local models."
@@ -373,20 +371,20 @@ def plot_losses(profile: str,      # profile name
     return fig
 
 # %% ../nbs/07_finetune.ipynb #effd3ce4
-def model_card_fields(profile: str,            # profile name
-                      name: str,               # registered model name
-                      results: pd.DataFrame,   # evaluation results (`evaluate.load_results`); empty before evaluation
+def model_card_fields(profile: Profile,       # the loaded profile (`core.load_profile`)
+                      name: str,              # registered model name
+                      results: pd.DataFrame,  # evaluation results (`evaluate.load_results`); empty before evaluation
                      ) -> dict:
     "What the card of a registered model says: the fields of `data/templates/model_card.md`."
     entry = registered_models(profile).set_index("name").loc[name]
     training = json.loads((models_dir_of(profile)/name/"training.json").read_text())
     culture = entry.culture
-    cultures = load_profile(profile)["cultures"] if culture == "one" else [culture]
+    cultures = profile["cultures"] if culture == "one" else [culture]
     main = name in (model_name(culture), model_name("one"))
     view = "one" if culture == "one" else ("culture" if main else f"culture:{entry.set}")
     mine = results[(results.model == view) & results.culture.isin(cultures)] if len(results) else results
     hp, losses, kind = training.get("hyperparameters", {}), training.get("losses", []), backend_kind({"backend": entry.backend})
-    return {"name": name, "profile": profile, "culture": culture, "base": entry.base, "library": kind.library, "method": kind.method,
+    return {"name": name, "profile": profile["name"], "culture": culture, "base": entry.base, "library": kind.library, "method": kind.method,
             "countries": ", ".join(f"{registry_entry('cultures', c)['name']} ({', '.join(registry_entry('cultures', c)['countries'])})" for c in cultures),
             "base_about": registry("models").get(entry.base, {}).get("about", entry.base), "recipe": entry.recipe_name,
             "quantized": training.get("quantized", "n/a"), "set": entry.set, "rows": entry.rows, "data_sha256": entry.data_sha256, "created": entry.created,
@@ -397,14 +395,14 @@ def model_card_fields(profile: str,            # profile name
             "size": "small embedded" if entry.base in registry("models") else "",
             "cultures_option": "" if culture == "one" else f" --cultures {culture}", "set_option": "" if main else f" --set-name {entry.set}"}
 
-def model_card(profile: str,           # profile name
+def model_card(profile: Profile,       # the loaded profile (`core.load_profile`)
                name: str,              # registered model name
                results: pd.DataFrame,  # evaluation results; empty before evaluation
               ) -> str:
     "The Markdown model card of a registered model: `data/templates/model_card.md` filled in."
     return fill_template("model_card.md", **model_card_fields(profile, name, results))
 
-def write_model_cards(profile: str,           # profile name
+def write_model_cards(profile: Profile,       # the loaded profile (`core.load_profile`)
                       results: pd.DataFrame,  # evaluation results (`evaluate.load_results(profile)`); empty before evaluation
                      ) -> list[Path]:
     "Write the card of every registered model into its adapter folder (or model folder for API models)."
@@ -420,8 +418,9 @@ def finetune_cmd(profile: str="laptop",   # profile name
                  set_name: str="main",     # training set to train on
                 ) -> int:
     "Fine-tune the base model on cultures' training sets (skips models that are up to date) and register them."
-    for c in culture or [*load_profile(profile)["cultures"], "one"]:
-        entry = finetune(profile, c, set_name)
+    cfg = load_profile(profile)
+    for c in culture or [*cfg["cultures"], "one"]:
+        entry = finetune(cfg, c, set_name)
         print(f"{entry['name']}: {entry['rows']} rows, {entry['steps']} steps, final loss {entry['final_loss']}, {entry['seconds']} s")
     return 0
 

@@ -8,7 +8,7 @@ import csv, html, json
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import (ConfigError, DataError, fill_template, generated_dir, load_profile, profile_section,
+from .core import (ConfigError, DataError, fill_template, generated_dir, Profile, profile_section,
                              prompt_text, read_jsonl, registry_entry, stable_hash, write_atomic, write_jsonl)
 from .augment import load_samples, normalized, parse_numbered
 from .wvs import load_questions
@@ -25,14 +25,14 @@ def judge_config(profile: dict) -> dict:
     "The profile's judge settings (profile values over defaults), checked."
     return profile_section(profile, "judge")
 
-def judge_dir(profile: str) -> Path: return generated_dir(profile)/"judge"
+def judge_dir(profile: str|Profile) -> Path: return generated_dir(profile)/"judge"
 
 # %% ../nbs/10_judge.ipynb #cfb2333f
-def open_questions(profile: str) -> pd.DataFrame:
+def open_questions(profile: Profile) -> pd.DataFrame:
     "The profile's open-ended question set (built once, then read back): id, topic, question, source."
     path = judge_dir(profile)/"questions.jsonl"
     if path.exists(): return pd.DataFrame(read_jsonl(path))
-    cfg, seeds = judge_config(load_profile(profile)), load_questions()
+    cfg, seeds = judge_config(profile), load_questions()
     rows, seen = [], set()
     if cfg["per_topic"]:
         topics = list(dict.fromkeys(seeds.topic))
@@ -89,13 +89,13 @@ def judge_check(judge,                 # the judging LLM
     return float(np.mean([p > 0.5 for p in preferences(real_first, real_second)]))
 
 # %% ../nbs/10_judge.ipynb #eea9edaf
-def culture_win_rate(profile: str,          # profile name
+def culture_win_rate(profile: Profile,      # the loaded profile (`core.load_profile`)
                      culture: str,          # culture registry key
                      model: str="culture",  # comparison judged against the base
                     ) -> dict:
     "Win rate of a culture's model over the base (both with the culture's system prompt) on the open questions, with the judge's check."
-    cfg, questions = judge_config(load_profile(profile)), open_questions(profile)
-    system = SYSTEMS["culture"](culture, load_profile(profile).get("sft", {}).get("mode", "corrected"))
+    cfg, questions = judge_config(profile), open_questions(profile)
+    system = SYSTEMS["culture"](culture, profile.get("sft", {}).get("mode", "corrected"))
     convs, asked = [system + [{"role": "user", "content": q}] for q in questions.question], list(questions.question)
     mine = [c.text for c in model_view(profile, model, culture)[0].chat(convs, max_tokens=cfg["answer_tokens"], desc="culture answers")]
     theirs = [c.text for c in model_view(profile, "base", culture)[0].chat(convs, max_tokens=cfg["answer_tokens"], desc="base answers")]
@@ -125,11 +125,11 @@ def judge_note(rejected: pd.DataFrame,  # rows whose judge failed its check
             f"their {what} say nothing about the models and are shown only in the appendix.")
 
 # %% ../nbs/10_judge.ipynb #51e804ce
-def similarity_items(profile: str,          # profile name
+def similarity_items(profile: Profile,      # the loaded profile (`core.load_profile`)
                      mode: str="improved",  # augmentation mode sampled
                     ) -> pd.DataFrame:
     "The fixed sample of augmented samples the study rates: item id, seed, sample, embedding similarity."
-    cfg, seeds = judge_config(load_profile(profile)), load_questions()
+    cfg, seeds = judge_config(profile), load_questions()
     samples = load_samples(profile, mode)
     if samples.empty: return pd.DataFrame(columns=["item", "seed", "sample", "sim_seed"])
     picked = samples.sample(min(cfg["similarity_samples"], len(samples)), random_state=cfg["seed"]).sort_values(["q_id", "text"])
@@ -196,11 +196,11 @@ def import_human_ratings(path: Path|str,       # a filled form (CSV)
     return pd.Series(ratings, name=path.stem)
 
 # %% ../nbs/10_judge.ipynb #d8100c94
-def similarity_study(profile: str,          # profile name
+def similarity_study(profile: Profile,      # the loaded profile (`core.load_profile`)
                      mode: str="improved",  # augmentation mode sampled
                     ) -> pd.DataFrame:
     "Mean 1-5 similarity rating per rater (judge models with their check, humans) and mean embedding similarity of the sampled items."
-    cfg, items = judge_config(load_profile(profile)), similarity_items(profile, mode)
+    cfg, items = judge_config(profile), similarity_items(profile, mode)
     folder = judge_dir(profile)/"similarity"
     export_human_form(items, folder)
     rows = []
@@ -208,7 +208,7 @@ def similarity_study(profile: str,          # profile name
         judge = load_llm(profile, role, stage="judge-similarity")
         r = judge_ratings(judge, items)
         check = similarity_check(judge, items, r) if items.seed.nunique() > 1 else float("nan")
-        rows.append({"rater": f"{role} ({load_profile(profile)['roles'][role]['model']})", "items": len(r), "mean_rating": round(float(r.expected.mean()), 3) if len(r) else None,
+        rows.append({"rater": f"{role} ({profile['roles'][role]['model']})", "items": len(r), "mean_rating": round(float(r.expected.mean()), 3) if len(r) else None,
                      "judge_check": round(check, 3), "judge_informative": bool(check >= cfg["check_min"])})
     for path in sorted((folder/"human").glob("*.csv")):
         h = import_human_ratings(path, items)

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Protocol
 import pandas as pd
 from tqdm.auto import tqdm
-from .core import (ConfigError, DataError, append_jsonl, cache_dir, canonical_json, generated_dir, pick, resolve,
-                             iter_jsonl, load_profile, registry, show_progress, stable_hash)
+from .core import (append_jsonl, cache_dir, canonical_json, ConfigError, DataError, generated_dir,
+                             iter_jsonl, pick, Profile, registry, resolve, show_progress, stable_hash)
 
 # %% auto #0
 __all__ = ['DETERMINISTIC_KINDS', 'BACKENDS', 'Completion', 'LabelScores', 'Backend', 'ResponseCache', 'price', 'token_cost',
@@ -256,7 +256,7 @@ def training_rate(spec: dict) -> float:  # the base role spec
 _LOADED: dict = {}
 
 def cache_path() -> Path: return cache_dir()/"llm"/"responses.sqlite"
-def ledger_path(profile: str) -> Path: return generated_dir(profile)/"usage.jsonl"
+def ledger_path(profile: str|Profile) -> Path: return generated_dir(profile)/"usage.jsonl"
 
 def role_spec(profile: dict,  # the loaded profile
               role: str,      # augmenter, embedder, base, judge, or a baseline
@@ -266,11 +266,10 @@ def role_spec(profile: dict,  # the loaded profile
     if role not in roles: raise ConfigError(f"profile {profile['name']!r} has no role {role!r}; roles: {', '.join(roles)}")
     return roles[role]
 
-def load_llm(profile: str|dict, role: str, stage: str="", **kw) -> LLM:
+def load_llm(profile: Profile, role: str, stage: str="", **kw) -> LLM:
     "The LLM playing `role` in `profile`, with the shared cache and the profile's ledger."
-    cfg = load_profile(profile) if isinstance(profile, str) else profile
-    spec = role_spec(cfg, role)
+    spec = role_spec(profile, role)
     key = canonical_json(spec)
     if key not in _LOADED: _LOADED[key] = make_backend(spec)
-    return LLM(_LOADED[key], ResponseCache(cache_path()), Ledger(ledger_path(cfg["name"])), role=role, stage=stage,
+    return LLM(_LOADED[key], ResponseCache(cache_path()), Ledger(ledger_path(profile)), role=role, stage=stage,
                batch_size=spec.get("batch_size", 16), **kw)

@@ -13,7 +13,7 @@ import papermill as pm
 from nbconvert import HTMLExporter
 import nbformat
 from .core import (ConfigError, data_dir, environment, environment_settings, fill_template, generated_dir,
-                             load_profile, project_root, reports_dir, sha256_file, stable_hash, with_cultures,
+                             load_profile, Profile, project_root, reports_dir, sha256_file, stable_hash, with_cultures,
                              write_atomic)
 from .augment import augment_plan
 from .evaluate import evaluate_plan
@@ -106,7 +106,7 @@ def model_ids(profile: dict) -> dict:
         ids[m["name"]] = m.model_id if isinstance(m.model_id, str) else f"{m.base} + LoRA ({m.adapter}, data {str(m.data_sha256)[:12]})"
     return ids
 
-def usage(profile: str) -> pd.DataFrame:
+def usage(profile: str|Profile) -> pd.DataFrame:
     "Model usage of the profile so far: requests, calls, cache hit rate, tokens, refusals, cost, by role and stage."
     return Ledger(ledger_path(profile)).summary()
 
@@ -127,29 +127,29 @@ def _dtype_provenance() -> dict:
     from culturellm.hf import dtype_provenance   # imports torch: only when a report asks
     return dtype_provenance()
 
-def provenance_table(profile: str) -> pd.DataFrame:
+def provenance_table(profile: Profile) -> pd.DataFrame:
     "A run's provenance as a two-column table (the last section of every report)."
     flat = {}
-    for key, value in provenance(load_profile(profile)).items():
+    for key, value in provenance(profile).items():
         if isinstance(value, dict): flat.update({f"{key}: {k}": v for k, v in value.items()})
         else: flat[key] = value
     return pd.DataFrame({"value": [str(v) for v in flat.values()]}, index=list(flat))
 
 # %% ../nbs/13_pipeline.ipynb #1920ed60
-def summary_path(profile: str,  # profile name
-                 culture: str,  # culture registry key
+def summary_path(profile: str|Profile,  # the loaded profile, or its name
+                 culture: str,          # culture registry key
                 ) -> Path:
     return generated_dir(profile)/"cultures"/culture/"summary.json"
 
-def write_summary(profile: str,   # profile name
-                  culture: str,   # culture registry key
-                  summary: dict,  # headline numbers (JSON-encodable)
+def write_summary(profile: str|Profile,  # the loaded profile, or its name
+                  culture: str,          # culture registry key
+                  summary: dict,         # headline numbers (JSON-encodable)
                  ) -> Path:
     "Record a culture run's headline numbers for the report index."
     return write_atomic(summary_path(profile, culture), json.dumps(summary, indent=1, default=str))
 
-def read_summary(profile: str,  # profile name
-                 culture: str,  # culture registry key
+def read_summary(profile: str|Profile,  # the loaded profile, or its name
+                 culture: str,          # culture registry key
                 ) -> dict:
     path = summary_path(profile, culture)
     return json.loads(path.read_text()) if path.exists() else {}
@@ -228,20 +228,20 @@ def previous_runs(out_dir: Path) -> dict:
     path = out_dir/"runs.json"
     return {r["name"]: r for r in json.loads(path.read_text())["runs"]} if path.exists() else {}
 
-def ordered(records: dict,   # report name -> run record
-            profile: str,    # profile name
-            cultures: list,  # the cultures of this run
+def ordered(records: dict,     # report name -> run record
+            profile: Profile,  # the loaded profile (`core.load_profile`)
+            cultures: list,    # the cultures of this run
            ) -> list[dict]:
     "Records in pipeline order: the profile's own cultures first, then any other culture ever run into this report folder."
     others = [n for n in records if n not in ("augment", "one", "studies", "paper")]
-    names = [name for _, name, _ in runs(profile, list(dict.fromkeys([*load_profile(profile)["cultures"], *cultures, *others])))]
+    names = [name for _, name, _ in runs(profile["name"], list(dict.fromkeys([*profile["cultures"], *cultures, *others])))]
     return [records[n] for n in names if n in records]
 
 def run_stage(cfg: dict, records: dict, # the run's profile, and the records of its stages so far
               name: str, template: str, parameters: dict, out_dir: Path, env: dict) -> dict:
     "Run one stage's notebook (the index shows it running meanwhile); returns its run record."
     print(f"[{cfg['name']}] {name} ...", flush=True)
-    write_index(cfg, ordered({**records, name: {"name": name, "status": "running", "html": None, "this run": "running"}}, cfg["name"], cfg["cultures"]), out_dir)
+    write_index(cfg, ordered({**records, name: {"name": name, "status": "running", "html": None, "this run": "running"}}, cfg, cfg["cultures"]), out_dir)
     r = {**run_notebook(experiment_path(template), out_dir, name, parameters, env), "this run": "ran"}
     print(f"[{cfg['name']}] {name}: {r['status']} in {r['seconds']} s" + (f" ({r['error']})" if r["error"] else ""), flush=True)
     return r
@@ -267,15 +267,14 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
             print(f"[{profile}] {name}: up to date, skipped", flush=True)
             continue
         records[name] = run_stage(cfg, records, name, template, parameters, out_dir, env) | {"fingerprint": fingerprint}
-        write_index(cfg, ordered(records, profile, cfg["cultures"]), out_dir)
-    return write_index(cfg, ordered(records, profile, cfg["cultures"]), out_dir)
+        write_index(cfg, ordered(records, cfg, cfg["cultures"]), out_dir)
+    return write_index(cfg, ordered(records, cfg, cfg["cultures"]), out_dir)
 
 # %% ../nbs/13_pipeline.ipynb #23dbacee
 PLANNERS = [augment_plan, sft_plan, finetune_plan, evaluate_plan, judge_plan]
 
-def plan(profile: str) -> pd.DataFrame:
+def plan(cfg: Profile) -> pd.DataFrame:  # the loaded profile
     "Requests, tokens and cost of each model-calling stage of a profile, estimated before anything runs."
-    cfg = load_profile(profile)
     rows = pd.DataFrame([row for planner in PLANNERS for row in planner(cfg)])
     rows["model"] = [cfg["roles"][r]["model"] for r in rows.role]
     priced = [round(token_cost(m, p, c), 2) for m, p, c in zip(rows.model, rows.prompt_tokens, rows.completion_tokens)]
@@ -286,8 +285,9 @@ def plan(profile: str) -> pd.DataFrame:
 def plan_cmd(profile: str="laptop", # profile name
             ) -> int:
     "Print the stages of a profile with their requests, tokens and cost estimate, without running anything."
-    rows = plan(profile)
-    print(f"profile {profile}: {', '.join(load_profile(profile)['cultures'])}")
+    cfg = load_profile(profile)
+    rows = plan(cfg)
+    print(f"profile {profile}: {', '.join(cfg['cultures'])}")
     print(rows.to_string(index=False))
     print(f"total: {rows.requests.sum()} requests, {rows.prompt_tokens.sum() + rows.completion_tokens.sum()} tokens, "
           f"${rows.cost_usd.sum():.2f} (upper bounds; tokens estimated as characters/4)")

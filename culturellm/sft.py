@@ -7,8 +7,9 @@ from __future__ import annotations
 import json, math, random, re
 from pathlib import Path
 import pandas as pd
-from .core import (ConfigError, DataError, generated_dir, load_profile, pick, profile_section, prompt_text,
-                             read_jsonl, registry_entry, resolve, stable_hash, write_atomic, write_jsonl)
+from .core import (ConfigError, DataError, generated_dir, load_profile, pick, Profile, profile_name,
+                             profile_section, prompt_text, read_jsonl, registry_entry, resolve, stable_hash,
+                             write_atomic, write_jsonl)
 from .llm import backend_kind, load_llm, training_rate
 from .wvs import corrected_labels, load_questions, paper_labels
 from .augment import augment_config, load_samples
@@ -162,8 +163,8 @@ def sft_config(profile: dict) -> dict:
     if cfg["mode"] not in STYLES: raise ConfigError(f"profile {profile['name']!r}: sft mode must be one of {list(STYLES)}")
     return cfg
 
-def sft_dir(profile: str,  # profile name
-            culture: str,  # culture registry key
+def sft_dir(profile: str|Profile,  # the loaded profile, or its name
+            culture: str,          # culture registry key
            ) -> Path:
     return generated_dir(profile)/"sft"/culture
 
@@ -237,35 +238,34 @@ def local_set(culture: str, main: dict, # the main set's record
     rows, failed = translate_rows(source, culture, llm, cfg["translate_tokens"])
     return {"name": "local", "kind": "ablation", "requested": len(source), "augmented": main["augmented"], "dropped": failed, **_write_set(out, "local", rows, fmt)}
 
-def build_sets(profile: str,  # profile name
-               culture: str,  # culture registry key
-               llm=None,      # translator for the local-language set (default: the augmenter)
+def build_sets(profile: Profile,  # the loaded profile (`core.load_profile`)
+               culture: str,      # culture registry key
+               llm=None,          # translator for the local-language set (default: the augmenter)
               ) -> pd.DataFrame:
     "Write a culture's training sets (size variants, sentence_only, local) and return their table."
-    prof = load_profile(profile)
-    cfg, rule, out = sft_config(prof), prof.get("wvs", {}).get("label_rule", "valid_mean"), sft_dir(profile, culture)
-    seeds, fmt = seed_items(), base_prompt_format(prof)
+    cfg, rule, out = sft_config(profile), profile.get("wvs", {}).get("label_rule", "valid_mean"), sft_dir(profile, culture)
+    seeds, fmt = seed_items(), base_prompt_format(profile)
     augmented = load_samples(profile, cfg["source"]) if any(k != 0 for k in cfg["sizes"]) else pd.DataFrame(columns=["q_id", "text", "sim_seed"])
     sets = size_sets(culture, seeds, augmented, cfg, rule, out, fmt)
     main = max(sets, key=lambda s: s["augmented"])                      # the largest size variant
     if cfg["sentence_only"]: sets.append(sentence_only_set(culture, seeds, load_samples(profile, "sentence_only"), cfg, rule, out, fmt))
     if culture in cfg["local_language"] and registry_entry("cultures", culture)["lang"] != "en":
-        sets.append(local_set(culture, main, cfg, llm or load_llm(prof, "augmenter", stage="sft-translate"), out, fmt))
+        sets.append(local_set(culture, main, cfg, llm or load_llm(profile, "augmenter", stage="sft-translate"), out, fmt))
     paper_out_of_scale = len(pick(OUT_OF_SCALE_KEPT, cfg["mode"], "training mode")(culture))
     table = pd.DataFrame(sets).assign(main=lambda d: d.name == main["name"], out_of_scale_questions=paper_out_of_scale)
     write_atomic(out/"sets.json", table.to_json(orient="records", indent=1))
     return table
 
-def load_sets(profile: str,  # profile name
-              culture: str,  # culture registry key
+def load_sets(profile: Profile,  # the loaded profile (`core.load_profile`)
+              culture: str,      # culture registry key
              ) -> pd.DataFrame:
     "The table of a culture's built training sets."
     path = sft_dir(profile, culture)/"sets.json"
-    if not path.exists(): raise DataError(f"{path}: training sets not built; run `culturellm sft build --profile {profile} --culture {culture}`")
+    if not path.exists(): raise DataError(f"{path}: training sets not built; run `culturellm sft build --profile {profile_name(profile)} --culture {culture}`")
     return pd.read_json(path)
 
-def main_set(profile: str,  # profile name
-             culture: str,  # culture registry key
+def main_set(profile: Profile,  # the loaded profile (`core.load_profile`)
+             culture: str,      # culture registry key
             ) -> Path:
     "The main training file of a culture."
     sets = load_sets(profile, culture)
@@ -281,27 +281,25 @@ def culture_share(rows: list[dict],  # a culture's main training rows
     return [rows[i] for i in kept]
 
 # %% ../nbs/06_sft.ipynb #d975e04b
-def build_one(profile: str) -> pd.DataFrame:
+def build_one(profile: Profile) -> pd.DataFrame:
     "Write CultureLLM-One's training set from the cultures' main sets; returns its table."
-    prof = load_profile(profile)
-    k = sft_config(prof)["one_per_culture"]
-    rows = [r for c in prof["cultures"] for r in culture_share(read_jsonl(main_set(profile, c)), k, c)]
-    out, fmt = sft_dir(profile, "one"), base_prompt_format(prof)
+    k = sft_config(profile)["one_per_culture"]
+    rows = [r for c in profile["cultures"] for r in culture_share(read_jsonl(main_set(profile, c)), k, c)]
+    out, fmt = sft_dir(profile, "one"), base_prompt_format(profile)
     table = pd.DataFrame([{"name": "main", "kind": "one", "requested": "all" if k is None else f"{k} per culture", "augmented": None, "dropped": 0,
                            **_write_set(out, "main", rows, fmt)}]).assign(main=True)
     write_atomic(out/"sets.json", table.to_json(orient="records", indent=1))
     return table
 
 # %% ../nbs/06_sft.ipynb #eb192fa4
-def training_report(profile: str,   # profile name
-                    epochs: int=3,  # epochs priced
+def training_report(profile: Profile,  # the loaded profile (`core.load_profile`)
+                    epochs: int=3,     # epochs priced
                    ) -> pd.DataFrame:
     "Every built training set of a profile: rows, estimated tokens, estimated fine-tuning cost."
-    prof = load_profile(profile)
-    tables = [load_sets(profile, c).assign(culture=c) for c in [*prof["cultures"], "one"] if (sft_dir(profile, c)/"sets.json").exists()]
+    tables = [load_sets(profile, c).assign(culture=c) for c in [*profile["cultures"], "one"] if (sft_dir(profile, c)/"sets.json").exists()]
     if not tables: return pd.DataFrame()
     table = pd.concat(tables, ignore_index=True)
-    rate = training_rate(prof["roles"]["base"])
+    rate = training_rate(profile["roles"]["base"])
     table["est_cost_usd"] = (table.tokens * epochs * rate / 1e6).round(2)
     return table[["culture", "name", "kind", "main", "augmented", "dropped", "rows", "tokens", "est_cost_usd"]]
 
@@ -321,8 +319,8 @@ def sft_build_cmd(profile: str="laptop",  # profile name
                   culture: list=None,      # cultures (default: the profile's); "one" builds CultureLLM-One's set
                  ) -> int:
     "Build and check the training sets of cultures (and CultureLLM-One) from the seeds and the augmentation."
-    cultures = culture or [*load_profile(profile)["cultures"], "one"]
-    for c in cultures:
-        table = build_one(profile) if c == "one" else build_sets(profile, c)
+    cfg = load_profile(profile)
+    for c in culture or [*cfg["cultures"], "one"]:
+        table = build_one(cfg) if c == "one" else build_sets(cfg, c)
         print(f"{c}: " + ", ".join(f"{r['name']} ({r['rows']} rows, ~{r['tokens']} tokens)" for _, r in table.iterrows()))
     return 0

@@ -8,7 +8,7 @@ import json, math, random, re, string
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import DataError, generated_dir, load_profile, pick, profile_section, read_jsonl, write_atomic
+from .core import DataError, generated_dir, pick, Profile, profile_section, read_jsonl, write_atomic
 from .data import upstream_file
 from .augment import load_samples
 from .embed import load_embeddings
@@ -32,14 +32,14 @@ def study_config(profile: dict) -> dict:
     for key in ("winrate_cultures", "ablation_cultures", "forgetting_cultures"): cfg[key] = cfg[key] or profile["cultures"][:1]
     return cfg
 
-def study_path(profile: str,  # profile name
-               name: str,     # study name
+def study_path(profile: str|Profile,  # the loaded profile, or its name
+               name: str,             # study name
               ) -> Path:
     return generated_dir(profile)/"studies"/f"{name}.csv"
 
-def save_study(profile: str,         # profile name
-               name: str,            # study name
-               table: pd.DataFrame,  # its table
+def save_study(profile: str|Profile,  # the loaded profile, or its name
+               name: str,             # study name
+               table: pd.DataFrame,   # its table
               ) -> pd.DataFrame:
     "Keep a study's table for the paper notebook."
     write_atomic(study_path(profile, name), table.to_csv())
@@ -98,15 +98,14 @@ def diversity_gain(emb,              # the embeddings
 # %% ../nbs/11_studies.ipynb #9c3dd4c3
 AUTHORS_SETS = {"authors seeds+100": "new_WVQ_100_v2.jsonl", "authors seeds+500": "new_WVQ_500.jsonl", "authors seeds+1000": "new_WVQ_1000.jsonl"}
 
-def sample_size_table(profile: str) -> pd.DataFrame:
+def sample_size_table(profile: Profile) -> pd.DataFrame:
     "Per training-set size (ours and the authors'): samples, diversity gain, LM perplexity, paper bigram score."
-    cfg = study_config(load_profile(profile))
+    cfg = study_config(profile)
     sample = lambda texts: pd.Series(texts).sample(min(len(texts), cfg["perplexity_texts"]), random_state=0).tolist()
-    prof = load_profile(profile)
-    emb, base = load_embeddings(prof), make_backend(prof["roles"]["base"])
+    emb, base = load_embeddings(profile), make_backend(profile["roles"]["base"])
     seeds = list(load_questions().text)
-    samples = load_samples(profile, sft_config(prof)["source"])
-    sets = {("seeds" if k == 0 else f"seeds+{k or 'all'}"): list(pick_augmented(samples, k).text) if k != 0 else [] for k in sft_config(prof)["sizes"]}
+    samples = load_samples(profile, sft_config(profile)["source"])
+    sets = {("seeds" if k == 0 else f"seeds+{k or 'all'}"): list(pick_augmented(samples, k).text) if k != 0 else [] for k in sft_config(profile)["sizes"]}
     sets.update({name: [r["q_content"] for r in read_jsonl(upstream_file(f))] for name, f in AUTHORS_SETS.items()})
     rows = [{"set": name, "samples": len(seeds) + len(extra), "augmented": len(extra), "diversity_gain": round(diversity_gain(emb, extra, seeds), 4),
              "lm_perplexity": round(lm_perplexity(base, sample(seeds + extra)), 2), "bigram_ppl_paper": round(bigram_perplexity(seeds + extra, True), 2)}
@@ -195,15 +194,15 @@ def benchmark_accuracy(llm,                 # the model
     return {"items": len(rows), "correct": int(sum(correct)), "accuracy": round(float(np.mean(correct)), 4), "flags": correct}
 
 # %% ../nbs/11_studies.ipynb #4c6aeccf
-def winrate_table(profile: str) -> pd.DataFrame:
+def winrate_table(profile: Profile) -> pd.DataFrame:
     "Open-ended win rate of each chosen culture's model over the base, judged in both orders."
-    rows = [culture_win_rate(profile, c) for c in study_config(load_profile(profile))["winrate_cultures"]]
+    rows = [culture_win_rate(profile, c) for c in study_config(profile)["winrate_cultures"]]
     return save_study(profile, "winrate", pd.DataFrame(rows).set_index("culture"))
 
-def ablation_table(profile: str) -> pd.DataFrame:
+def ablation_table(profile: Profile) -> pd.DataFrame:
     "Mean macro-F1 of models trained on each ablation set (and the main set) of the chosen cultures."
-    prof, rows = load_profile(profile), []
-    cfg = study_config(prof)
+    rows = []
+    cfg = study_config(profile)
     for culture in cfg["ablation_cultures"]:
         sets = load_sets(profile, culture)
         main = sets[sets.main].name.iloc[0]
@@ -216,15 +215,14 @@ def ablation_table(profile: str) -> pd.DataFrame:
     table = pd.DataFrame([r | _gain_over_base(profile, r) for r in rows])
     return save_study(profile, "ablations", table.drop(columns="model").round(4).set_index(["culture", "set"]))
 
-def _gain_over_base(profile: str, row: dict) -> dict:
+def _gain_over_base(profile: Profile, row: dict) -> dict:
     "A model's macro-F1 interval and its paired gain over the base on the same examples (nothing if the base was not evaluated)."
-    g = paired_gain(load_scored(profile, [row["culture"]]), row["model"], "base", eval_config(load_profile(profile))["bootstrap"])
+    g = paired_gain(load_scored(profile, [row["culture"]]), row["model"], "base", eval_config(profile)["bootstrap"])
     return {k: g[k] for k in ("f1_lo", "f1_hi", "gain", "gain_lo", "gain_hi", "excludes_0")} if g else {}
 
-def forgetting_table(profile: str) -> pd.DataFrame:
+def forgetting_table(profile: Profile) -> pd.DataFrame:
     "Accuracy of the base and the chosen cultures' models on each forgetting benchmark (which data: in the table)."
-    prof = load_profile(profile)
-    cfg, rows = study_config(prof), []
+    cfg, rows = study_config(profile), []
     for spec in cfg["forgetting"]:
         data, described = load_benchmark(spec)
         kind = spec.get("kind", "synthetic")

@@ -5,7 +5,6 @@
 # %% ../nbs/08_tasks.ipynb #64db63ed
 from __future__ import annotations
 import json, re
-from pathlib import Path
 import numpy as np
 import pandas as pd
 from .core import ConfigError, DataError, data_dir, pick, project_root, prompt_text, read_yaml, registry

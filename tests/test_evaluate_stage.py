@@ -59,13 +59,14 @@ def test_bad_task_rows_are_errors_or_counted_skips(home):
 
 def test_interrupted_evaluation_resumes_without_loss_or_duplicates(home):
     own_task(home, [{"data": f"sentence number {i} {'you idiot' if i % 3 == 0 else 'have a nice day'}", "label": "OFF" if i % 3 == 0 else "NOT"} for i in range(40)])
+    from culturellm.core import load_profile
     from culturellm.evaluate import evaluate_culture, predictions_path
-    first = evaluate_culture("ev", "bengali", ["base"], ["mine"])
+    first = evaluate_culture(load_profile("ev"), "bengali", ["base"], ["mine"])
     path = predictions_path("ev", "base", "bengali", "mine")
     complete = path.read_text()
     lines = complete.splitlines(keepends=True)
     path.write_text("".join(lines[:5]) + lines[5][:30])       # as if killed while writing the 6th record
-    again = evaluate_culture("ev", "bengali", ["base"], ["mine"])
+    again = evaluate_culture(load_profile("ev"), "bengali", ["base"], ["mine"])
     records = [json.loads(l) for l in path.read_text().splitlines()]
     assert len(records) == 12 and len({r["id"] for r in records}) == 12
     before = {r["id"]: r["pred"] for r in map(json.loads, complete.splitlines())}

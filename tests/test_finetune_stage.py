@@ -53,6 +53,7 @@ def test_openai_finetuning_over_http_is_idempotent(home, tmp_path, monkeypatch):
         assert len(server.jobs) == 1                                         # never paid twice for the same file
         job = list(server.jobs.values())[0]
         assert job["hyperparameters"] == {"n_epochs": 3, "batch_size": 4, "learning_rate_multiplier": 2.0} and job["seed"] == 0
+        from culturellm.core import load_profile
         from culturellm.finetune import trained_llm
-        answer = trained_llm("api", "culturellm-bengali").chat([[{"role": "user", "content": "hello"}]])[0]
+        answer = trained_llm(load_profile("api"), "culturellm-bengali").chat([[{"role": "user", "content": "hello"}]])[0]
         assert answer.text == "HELLO"                                        # the fine-tuned id is served and used

@@ -3,7 +3,7 @@
 import json, secrets, multiprocessing, socket, subprocess, sys, time
 from pathlib import Path
 import pytest
-from culturellm.core import DataError
+from culturellm.core import DataError, load_profile
 from culturellm.llm import LLM, Ledger, ResponseCache, load_llm
 from culturellm.openai_backend import OpenAIBackend
 from culturellm.serve import Faults, StandInServer
@@ -37,13 +37,13 @@ def test_corrupt_cache_is_reported_not_used(tmp_path):
 
 def test_profile_role_runs_the_embedded_models(home):
     "The smoke profile's base (Gemma-3-270M) and judge (SmolLM2) answer for real, and a rerun is served from the cache."
-    base, judge = load_llm("smoke", "base", stage="test"), load_llm("smoke", "judge", stage="test")
+    base, judge = load_llm(load_profile("smoke"), "base", stage="test"), load_llm(load_profile("smoke"), "judge", stage="test")
     conv = [[{"role": "user", "content": 'if the following sentence is offensive, just say "OFF", otherwise, say "NOT_OFF" without explanation: you idiot'}]]
     first = base.score(conv, ["OFF", "NOT_OFF"])[0]
     assert set(first.logprobs) == {"OFF", "NOT_OFF"} and all(v < 0 for v in first.logprobs.values())
     answer = judge.chat([[{"role": "user", "content": "What is the capital of France?"}]], max_tokens=12)[0]
     assert "Paris" in answer.text
-    again = load_llm("smoke", "base", stage="test").score(conv, ["OFF", "NOT_OFF"])[0]
+    again = load_llm(load_profile("smoke"), "base", stage="test").score(conv, ["OFF", "NOT_OFF"])[0]
     assert again.cached and again.logprobs == first.logprobs
     usage = Ledger(home/"data/generated/smoke/usage.jsonl").summary()
     assert usage.requests.sum() == 3 and usage.cache_hits.sum() == 1
@@ -84,8 +84,8 @@ def test_serve_command_is_an_openai_compatible_endpoint():
 def test_unknown_backend_and_missing_role(home):
     from culturellm.core import ConfigError
     with pytest.raises(ConfigError, match="has no role 'critic'"):
-        load_llm("smoke", "critic")
+        load_llm(load_profile("smoke"), "critic")
     profile = home/"data/profiles/smoke.yaml"
     profile.write_text(profile.read_text().replace("base: {backend: hf", "base: {backend: tgi"))
     with pytest.raises(ConfigError, match="unknown backend 'tgi'"):
-        load_llm("smoke", "base")
+        load_llm(load_profile("smoke"), "base")
