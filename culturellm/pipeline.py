@@ -229,7 +229,7 @@ def previous_runs(out_dir: Path) -> dict:
     return {r["name"]: r for r in json.loads(path.read_text())["runs"]} if path.exists() else {}
 
 def ordered(records: dict,     # report name -> run record
-            profile: Profile,  # the loaded profile (`core.load_profile`)
+            profile: Profile,  # the loaded profile, with its own cultures (not narrowed by `with_cultures`)
             cultures: list,    # the cultures of this run
            ) -> list[dict]:
     "Records in pipeline order: the profile's own cultures first, then any other culture ever run into this report folder."
@@ -237,11 +237,10 @@ def ordered(records: dict,     # report name -> run record
     names = [name for _, name, _ in runs(profile["name"], list(dict.fromkeys([*profile["cultures"], *cultures, *others])))]
     return [records[n] for n in names if n in records]
 
-def run_stage(cfg: dict, records: dict, # the run's profile, and the records of its stages so far
+def run_stage(cfg: dict,  # the run's profile
               name: str, template: str, parameters: dict, out_dir: Path, env: dict) -> dict:
-    "Run one stage's notebook (the index shows it running meanwhile); returns its run record."
+    "Run one stage's notebook; returns its run record."
     print(f"[{cfg['name']}] {name} ...", flush=True)
-    write_index(cfg, ordered({**records, name: {"name": name, "status": "running", "html": None, "this run": "running"}}, cfg, cfg["cultures"]), out_dir)
     r = {**run_notebook(experiment_path(template), out_dir, name, parameters, env), "this run": "ran"}
     print(f"[{cfg['name']}] {name}: {r['status']} in {r['seconds']} s" + (f" ({r['error']})" if r["error"] else ""), flush=True)
     return r
@@ -252,12 +251,14 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
               force: bool=False,         # rerun stages even when they are up to date
              ) -> Path:
     "Run the experiment notebooks of `profile` through papermill and write `reports/<profile>/index.html`."
-    cfg = with_cultures(load_profile(profile), cultures) if cultures else load_profile(profile)
+    own = load_profile(profile)
+    cfg = with_cultures(own, cultures) if cultures else own
     planned = runs(profile, cfg["cultures"])
     names = [name for _, name, _ in planned]
     if set(stages or []) - set(names): raise ConfigError(f"unknown stage(s) {sorted(set(stages) - set(names))}; stages: {', '.join(names)}")
     out_dir, code, env = reports_dir(profile), code_hash(), {"CULTURELLM_CULTURES": ",".join(cfg["cultures"])}
     records = {name: {**r, "this run": "kept"} for name, r in previous_runs(out_dir).items()}
+    index = lambda: write_index(cfg, ordered(records, own, cfg["cultures"]), out_dir)
     for i, (template, name, parameters) in enumerate(planned):
         if stages and name not in stages: continue
         fingerprint = stage_fingerprint(cfg, template, parameters, code)
@@ -266,9 +267,11 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
             records[name] = {**records[name], "this run": "up to date"}
             print(f"[{profile}] {name}: up to date, skipped", flush=True)
             continue
-        records[name] = run_stage(cfg, records, name, template, parameters, out_dir, env) | {"fingerprint": fingerprint}
-        write_index(cfg, ordered(records, cfg, cfg["cultures"]), out_dir)
-    return write_index(cfg, ordered(records, cfg, cfg["cultures"]), out_dir)
+        records[name] = {"name": name, "status": "running", "html": None, "this run": "running"}   # the index shows it running
+        index()
+        records[name] = run_stage(cfg, name, template, parameters, out_dir, env) | {"fingerprint": fingerprint}
+        index()
+    return index()
 
 # %% ../nbs/13_pipeline.ipynb #23dbacee
 PLANNERS = [augment_plan, sft_plan, finetune_plan, evaluate_plan, judge_plan]
