@@ -15,7 +15,7 @@ from .core import (ConfigError, data_dir, DataError, environment, models_dir, pr
 # %% auto #0
 __all__ = ['UPSTREAM_COMMIT', 'UPSTREAM_URL', 'CATALOGUE', 'SOURCE_NOTES', 'SCRATCH_PARTS', 'catalogue', 'catalogue_entry',
            'source_note', 'build_catalogue', 'data_mirror', 'file_problem', 'fetch_file', 'fetch', 'verify',
-           'upstream_file', 'data_fetch_cmd', 'data_verify_cmd', 'ScratchProject']
+           'upstream_file', 'data_fetch_cmd', 'data_verify_cmd', 'scratch_environment', 'ScratchProject']
 
 # %% ../nbs/01_data.ipynb #11b678eb
 UPSTREAM_COMMIT = "dcdb64d7289a8ee88c7e718fb5e8641bf97c441e"
@@ -163,18 +163,23 @@ def data_verify_cmd(group: str=None, # catalogue group to verify (default: all)
     return 0 if bad.empty else 1
 
 # %% ../nbs/01_data.ipynb #80039f71
-SCRATCH_PARTS = ("registry", "wvs", "profiles", "templates")   # folders of data/ a scratch project copies
+SCRATCH_PARTS = ("data/registry", "data/wvs", "data/profiles", "data/templates")   # folders of the project a scratch project copies
+
+def scratch_environment(folder: Path) -> dict:  # the scratch project's folder
+    "The variables that make `folder` the project; converted models and the data mirror stay this checkout's (caches and outputs do not)."
+    mirror = data_mirror()
+    return {"CULTURELLM_HOME": str(folder), "CULTURELLM_MODELS": str(models_dir()), "CULTURELLM_PROGRESS": "0",
+            **({"CULTURELLM_DATA_MIRROR": str(mirror.resolve())} if mirror else {})}
 
 class ScratchProject:
-    "A temporary project folder, and the environment that makes it the project while started."
+    "A project folder holding copies of the committed data (temporary unless given), and the environment that makes it the project while started."
     def __init__(self, profiles: dict|None=None,   # profile name -> its YAML text, added to the copies
-                 parts: tuple=SCRATCH_PARTS):       # folders of data/ copied
-        self.folder = Path(tempfile.mkdtemp(prefix="culturellm-"))
-        for part in parts: shutil.copytree(data_dir()/part, self.folder/"data"/part)
+                 parts: tuple=SCRATCH_PARTS,       # folders of the project copied
+                 folder: Path|None=None):          # where (default: a new temporary folder)
+        self.folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="culturellm-"))
+        for part in parts: shutil.copytree(project_root()/part, self.folder/part)
         for name, text in (profiles or {}).items(): write_atomic(self.folder/"data/profiles"/f"{name}.yaml", text)
-        mirror = data_mirror()
-        self.env = {"CULTURELLM_HOME": str(self.folder), "CULTURELLM_MODELS": str(models_dir()), "CULTURELLM_PROGRESS": "0",
-                    **({"CULTURELLM_DATA_MIRROR": str(mirror.resolve())} if mirror else {})}
+        self.env = scratch_environment(self.folder)
 
     def start(self) -> Path:
         "Make the folder the project; returns it."

@@ -1,26 +1,22 @@
 "Shared fixtures: a scratch project home, and running the real `culturellm` console script."
-import os, shutil, subprocess, sys
+import os, subprocess, sys
 from pathlib import Path
 import pytest
+from culturellm.data import SCRATCH_PARTS, ScratchProject, scratch_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent/"culturellm"
 
 
 def scratch_home(home: Path) -> Path:
-    "A project folder holding copies of the committed registries, profiles, WVS tables and experiment notebooks."
-    for part in ("data/registry", "data/profiles", "data/wvs", "data/templates", "nbs/experiments"): shutil.copytree(ROOT/part, home/part)
+    "A project folder holding copies of the committed data and the experiment notebooks (the notebooks' `ScratchProject`, kept in `home`)."
+    ScratchProject(parts=(*SCRATCH_PARTS, "nbs/experiments"), folder=home)
     return home
 
 
 def work_in(mp: pytest.MonkeyPatch, home: Path) -> None:
-    "Make `home` the project folder; converted models and the data mirror stay this checkout's (caches and outputs do not)."
-    from culturellm.data import data_mirror
-    from culturellm.core import models_dir
-    mirror, models = data_mirror(), models_dir()   # resolved from the real checkout, before the home moves
-    if mirror is not None: mp.setenv("CULTURELLM_DATA_MIRROR", str(mirror.resolve()))
-    mp.setenv("CULTURELLM_MODELS", str(models))
-    mp.setenv("CULTURELLM_HOME", str(home))
+    "Make `home` the project folder, with the notebooks' scratch environment (models and data mirror stay this checkout's)."
+    for name, value in scratch_environment(home).items(): mp.setenv(name, value)
 
 
 def run_in(home: Path, *args):

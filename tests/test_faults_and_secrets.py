@@ -1,14 +1,15 @@
 """Fault injection and the secrets canary, over real HTTP: the augmenter served by the OpenAI-compatible stand-in
 (answering with the embedded SmolLM2), once without faults and once with 20% injected faults and a canary key."""
-import json, secrets, os, shutil, subprocess
+import json, secrets, os, subprocess
 from pathlib import Path
 import pytest
 from culturellm.augment import content_words, word_kind
 from culturellm.wvs import load_questions
 from culturellm.core import stable_hash
+from culturellm.data import ScratchProject
 from culturellm.hf import HFBackend
 from culturellm.serve import Faults, StandInServer
-from conftest import CLI, ROOT
+from conftest import CLI
 
 CANARY = "sk-canary-" + secrets.token_hex(16)   # a fresh fake key each run
 SEEDS = 5
@@ -21,9 +22,7 @@ augment: {{modes: [improved], seeds: {seeds}, n: 2, m: 4, max_calls: 2, max_toke
 
 
 def run_augmentation(home: Path, url: str, env: dict, timeout: float=60):   # the faulty run: 8 s, below the 10 s hangs
-    for part in ("data/registry", "data/wvs"): shutil.copytree(ROOT/part, home/part, dirs_exist_ok=True)
-    (home/"data/profiles").mkdir(parents=True, exist_ok=True)
-    (home/"data/profiles/api.yaml").write_text(PROFILE.format(url=url, seeds=SEEDS, timeout=timeout))
+    ScratchProject({"api": PROFILE.format(url=url, seeds=SEEDS, timeout=timeout)}, parts=("data/registry", "data/wvs"), folder=home)
     out = subprocess.run([str(CLI), "augment", "--profile", "api"], capture_output=True, text=True, env={**os.environ, **env, "CULTURELLM_HOME": str(home)})
     assert out.returncode == 0, out.stderr
     folder = home/"data/generated/api/augment/improved"
