@@ -50,6 +50,7 @@ def model_distributions(llm,                        # the model
             out[q] = {c: p[str(c)] for c in codes}
     return out
 
+# %% ../nbs/11a_alignment.ipynb #15118837
 def alignment_table(model_dist: dict,  # from model_distributions
                     culture: str,      # culture registry key
                    ) -> pd.DataFrame:
@@ -65,6 +66,7 @@ def question_folds(k: int) -> dict:
     "Assignment of the 50 questions to `k` folds (stable)."
     return {q: int(stable_hash(["fold", int(q)], 8), 16) % k for q in load_questions().index}
 
+# %% ../nbs/11a_alignment.ipynb #2a0d0769
 def fold_set_name(fold: int, k: int) -> str: return f"heldout{fold + 1}of{k}"
 
 # %% ../nbs/11a_alignment.ipynb #6bf95678
@@ -75,6 +77,7 @@ def align_config(profile: dict) -> dict:
     cfg["transfer_cultures"] = cfg["transfer_cultures"] or profile["cultures"]
     return cfg
 
+# %% ../nbs/11a_alignment.ipynb #60435fe7
 def build_heldout_sets(profile: Profile,  # the loaded profile (`core.load_profile`)
                        culture: str,      # culture registry key
                        k: int,            # folds
@@ -130,6 +133,7 @@ def transfer_f1(profile: Profile) -> pd.DataFrame:
     long = pd.DataFrame(rows)
     return long.pivot_table(index="model_culture", columns="task_culture", values="f1", aggfunc="mean").reindex(index=cultures, columns=cultures), long
 
+# %% ../nbs/11a_alignment.ipynb #cacaf77a
 def transfer_gap(long: pd.DataFrame,  # model_culture, task_culture, f1 per task
                  n_boot: int=1000,    # resamples
                  seed: int=0,         # of the resamples
@@ -142,6 +146,7 @@ def transfer_gap(long: pd.DataFrame,  # model_culture, task_culture, f1 per task
     return {"diagonal": round(float(own.mean()), 4), "off_diagonal": round(float(other.mean()), 4), "gap": round(float(own.mean() - other.mean()), 4),
             "ci_lo": round(lo, 4), "ci_hi": round(hi, 4)}
 
+# %% ../nbs/11a_alignment.ipynb #1b9948ca
 def transfer_wvs(profile: Profile) -> pd.DataFrame:
     "Mean JS distance of each culture's model (rows, with its own system prompt) to each culture's WVS distributions (columns)."
     cultures = align_config(profile)["transfer_cultures"]
@@ -151,6 +156,7 @@ def transfer_wvs(profile: Profile) -> pd.DataFrame:
         out[m] = {t: float(alignment_table(dist, t).js.mean()) for t in cultures}
     return pd.DataFrame(out).T.reindex(index=cultures, columns=cultures).round(4)
 
+# %% ../nbs/11a_alignment.ipynb #566be42b
 def plot_heatmap(table: pd.DataFrame,  # culture x culture
                  title: str,           # figure title
                  label: str,           # colour bar label

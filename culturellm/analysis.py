@@ -23,6 +23,7 @@ def paper_dir(profile: str|Profile) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
 
+# %% ../nbs/12_analysis.ipynb #31fded27
 def save_table(table: pd.DataFrame,   # the table
                profile: str|Profile,  # the loaded profile, or its name
                name: str,             # file name without suffix
@@ -33,6 +34,7 @@ def save_table(table: pd.DataFrame,   # the table
     write_atomic(out/f"{name}.md", table.to_markdown() + "\n")
     return table
 
+# %% ../nbs/12_analysis.ipynb #1c547a3d
 def save_figure(fig,                   # a matplotlib figure
                 profile: str|Profile,  # the loaded profile, or its name
                 name: str,             # file name without suffix
@@ -108,6 +110,7 @@ def bars_of(table: pd.DataFrame,  # a long table
     wide = lambda v: table.pivot(index=index, columns=columns, values=v)
     return wide(value), ((wide(f"{value}_lo"), wide(f"{value}_hi")) if f"{value}_lo" in table else None)
 
+# %% ../nbs/12_analysis.ipynb #4b43670c
 def plot_bars(table: pd.DataFrame,      # group rows x bar columns
               ylabel: str,              # axis label
               title: str="",            # figure title
@@ -135,6 +138,7 @@ def load_study(profile: str|Profile,  # the loaded profile, or its name
     if not path.exists(): print(f"{name}: not run in this profile's run yet (its stage has not finished), so no table")
     return pd.read_csv(path, index_col=0) if path.exists() else pd.DataFrame()
 
+# %% ../nbs/12_analysis.ipynb #eac1cba1
 def load_culture_studies(profile: str|Profile,  # the loaded profile, or its name
                          prefix: str,           # study name before `_<culture>`
                          cultures: list,        # culture registry keys
@@ -144,4 +148,3 @@ def load_culture_studies(profile: str|Profile,  # the loaded profile, or its nam
     missing = [c for c in cultures if c not in present]
     if missing: print(f"{prefix}: no table for {', '.join(missing)} (its culture notebook has not finished)")
     return pd.concat([load_study(profile, f"{prefix}_{c}") for c in present]) if present else pd.DataFrame()
-

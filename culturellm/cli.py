@@ -49,6 +49,7 @@ def usage() -> str:
     return "usage: culturellm <command> [options]\n\ncommands:\n" + "\n".join(
         f"  {name:<18} {resolve(target).__doc__}" for name, target in COMMANDS.items())
 
+# %% ../nbs/14_cli.ipynb #8fccd5ff
 def main(argv: list|None=None) -> int:
     "Run a culturellm command; returns the exit status."
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -23,9 +23,11 @@ __all__ = ['ENVIRONMENT', 'ENTRY_SCHEMAS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'Cul
 class CultureLLMError(Exception):
     "Base class of every error culturellm raises on bad input or configuration."
 
+# %% ../nbs/00_core.ipynb #bf61829a
 class DataError(CultureLLMError):
     "A data file is missing, corrupt or malformed."
 
+# %% ../nbs/00_core.ipynb #01d825bc
 class ConfigError(CultureLLMError):
     "A registry entry, profile or parameter is invalid."
 
@@ -36,30 +38,37 @@ def project_root() -> Path:
     checkout = Path(importlib.util.find_spec("culturellm").origin).resolve().parent.parent
     return checkout if (checkout/"settings.ini").exists() else Path.cwd().resolve()
 
+# %% ../nbs/00_core.ipynb #bcf5a2f7
 def data_dir() -> Path:
     "Committed registries, profiles and derived tables."
     return project_root()/"data"
 
+# %% ../nbs/00_core.ipynb #3d5aacec
 def raw_dir() -> Path:
     "Fetched upstream files (gitignored)."
     return data_dir()/"raw"
 
+# %% ../nbs/00_core.ipynb #71898dd8
 def profile_name(profile: str|dict) -> str:  # a profile's name, or the loaded profile
     "A profile's name, however it is given: its folders need only the name."
     return profile if isinstance(profile, str) else profile["name"]
 
+# %% ../nbs/00_core.ipynb #c6a97008
 def generated_dir(profile: str|Profile) -> Path:  # the loaded profile, or its name
     "Artefacts of one profile's run (gitignored)."
     return data_dir()/"generated"/profile_name(profile)
 
+# %% ../nbs/00_core.ipynb #d647647f
 def cache_dir() -> Path:
     "Caches shared by every profile: converted models, LLM responses (gitignored); `$CULTURELLM_CACHE` overrides."
     return Path(os.environ.get("CULTURELLM_CACHE") or data_dir()/"cache")
 
+# %% ../nbs/00_core.ipynb #a686bcde
 def models_dir() -> Path:
     "Converted local models (large, shared by every checkout that points here); `$CULTURELLM_MODELS` overrides."
     return Path(os.environ.get("CULTURELLM_MODELS") or cache_dir()/"models")
 
+# %% ../nbs/00_core.ipynb #7b6ff2cb
 def reports_dir(profile: str|Profile) -> Path:  # the loaded profile, or its name
     "Rendered reports of one profile."
     return project_root()/"reports"/profile_name(profile)
@@ -124,12 +133,14 @@ def jsonl_line(record: dict) -> str:
     "One record as a JSON line (non-ASCII text kept as it is)."
     return json.dumps(record, ensure_ascii=False) + "\n"
 
+# %% ../nbs/00_core.ipynb #89164f1f
 def write_jsonl(path: Path|str,      # JSONL file, created or replaced
                 records: Iterable,   # its records, in order
                ) -> Path:
     "Write a whole JSONL file atomically (a finished file or none)."
     return write_atomic(path, "".join(map(jsonl_line, records)))
 
+# %% ../nbs/00_core.ipynb #e6612636
 def append_jsonl(path: Path|str, # JSONL file, created if missing
                  record: dict,   # one record
                 ) -> None:
@@ -140,6 +151,7 @@ def append_jsonl(path: Path|str, # JSONL file, created if missing
         f.write(jsonl_line(record))
         f.flush(); os.fsync(f.fileno())
 
+# %% ../nbs/00_core.ipynb #968c9ac2
 def iter_jsonl(path: Path|str,       # JSONL file
                partial_ok: bool=False, # skip an unterminated last line (an interrupted append)
               ) -> Iterator[dict]:
@@ -157,12 +169,14 @@ def iter_jsonl(path: Path|str,       # JSONL file
         if not isinstance(rec, dict): raise DataError(f"{path}:{i}: expected a JSON object, got {type(rec).__name__}")
         yield rec
 
+# %% ../nbs/00_core.ipynb #29496d09
 def read_jsonl(path: Path|str,          # a JSONL file
                partial_ok: bool=False,  # tolerate a torn last line (a killed writer), else it is a DataError
               ) -> list[dict]:
     "All records of a JSONL file (see `iter_jsonl`)."
     return list(iter_jsonl(path, partial_ok))
 
+# %% ../nbs/00_core.ipynb #32152c7d
 def repair_jsonl(path: Path|str) -> int:
     "Cut an unterminated last line (left by a killed writer); returns the number of bytes removed."
     path = Path(path)
@@ -205,12 +219,14 @@ def canonical_json(obj: Any) -> str:
     "JSON with sorted keys and no spaces: the same object always gives the same string."
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
+# %% ../nbs/00_core.ipynb #b7b222d6
 def stable_hash(obj: Any,   # anything JSON can encode
                 n: int=64,  # hex digits kept
                ) -> str:
     "sha256 hex digest of the canonical JSON of `obj`, cut to `n` characters."
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:n]
 
+# %% ../nbs/00_core.ipynb #50678e69
 def sha256_file(path: Path|str) -> str:
     "sha256 hex digest of a file's bytes."
     h = hashlib.sha256()
@@ -250,6 +266,7 @@ ENTRY_SCHEMAS = {   # registry -> field -> (required, check of its value, what t
     },
 }
 
+# %% ../nbs/00_core.ipynb #4628d7bd
 def entry_problems(name: str,  # registry name, e.g. cultures
                    key: str,   # the entry's key
                    entry,      # the entry's fields
@@ -262,6 +279,7 @@ def entry_problems(name: str,  # registry name, e.g. cultures
     problems += [f"field `{f}`: {entry[f]!r} is not {schema[f][2]}" for f in entry if f in schema and not schema[f][1](entry[f])]
     return problems + [f"unknown field `{f}`; known: {', '.join(schema)}" for f in entry if f not in schema]
 
+# %% ../nbs/00_core.ipynb #9b4efbe0
 def registry_entry(name: str, # registry name, e.g. "cultures"
                    key: str,  # entry key, e.g. "bengali"
                   ) -> dict:
@@ -282,6 +300,7 @@ def pick(table: dict,  # an in-code registry: name -> entry
     if key not in table: raise ConfigError(f"unknown {what} {key!r}; known: {', '.join(map(str, table))}")
     return table[key]
 
+# %% ../nbs/00_core.ipynb #c1e6f8f3
 def resolve(ref: str):  # "package.module:attribute"
     "The object a `module:attribute` reference names, imported on first use."
     module, _, name = ref.partition(":")
@@ -334,6 +353,7 @@ def check_profile(profile: dict,  # the parsed YAML of a profile
             raise ConfigError(f"{source}: role {role!r} needs a mapping with 'backend' and 'model', got {spec!r}")
     return profile
 
+# %% ../nbs/00_core.ipynb #999ae906
 def profile_names() -> list[str]:
     "Names of the profiles in `data/profiles/`."
     return sorted(p.stem for p in (data_dir()/"profiles").glob("*.yaml"))
@@ -341,16 +361,19 @@ def profile_names() -> list[str]:
 CULTURE_LISTS = [("studies", "winrate_cultures"), ("studies", "ablation_cultures"), ("studies", "forgetting_cultures"),
                  ("alignment", "heldout_cultures"), ("alignment", "transfer_cultures"), ("sft", "local_language")]   # settings that name cultures
 
+# %% ../nbs/00_core.ipynb #8a62dc92
 def profile_sections() -> dict:
     "Section -> the default of each of its settings: one table for every stage, `data/registry/profile_sections.yaml`."
     return read_yaml(data_dir()/"registry"/"profile_sections.yaml")
 
+# %% ../nbs/00_core.ipynb #f57d77eb
 def profile_defaults(section: str) -> dict:
     "The default of every setting of one profile section."
     table = profile_sections()
     if section not in table: raise ConfigError(f"no profile section {section!r}; sections: {', '.join(table)}")
     return table[section]
 
+# %% ../nbs/00_core.ipynb #4474c15b
 def profile_section(profile: dict,  # a profile (loaded, or a plain dict with its `name`)
                     key: str,       # section name, e.g. evaluate
                    ) -> dict:
@@ -361,12 +384,14 @@ def profile_section(profile: dict,  # a profile (loaded, or a plain dict with it
     if unknown: raise ConfigError(f"{source}: unknown {key} setting(s) {sorted(unknown)}; known: {', '.join(defaults)}")
     return {**defaults, **given}
 
+# %% ../nbs/00_core.ipynb #f9b59d71
 class Profile(dict):
     "A loaded profile: its checked settings with every section over its defaults; `source` (its file) and `cultures_from` say where it came from."
     def __init__(self, settings: dict, source: str, cultures_from: str="the profile"):
         super().__init__(settings)
         self.source, self.cultures_from = source, cultures_from
 
+# %% ../nbs/00_core.ipynb #66de0957
 def with_cultures(profile: dict,             # a loaded profile
                   cultures: list,            # culture registry keys to run instead
                   why: str="with_cultures",  # where the choice came from (shown in provenance)
@@ -391,6 +416,7 @@ def _read_profile(name: str, path: Path, chosen: str|None) -> Profile:
     profile = Profile({**raw, **{section: profile_section(raw, section) for section in profile_sections()}}, str(path))
     return with_cultures(profile, chosen.split(","), "$CULTURELLM_CULTURES") if chosen else profile
 
+# %% ../nbs/00_core.ipynb #96800eef
 def load_profile(profile: str|Profile) -> Profile:  # a profile name (data/profiles/<name>.yaml), or a loaded one (returned as it is)
     "The checked profile with every section's defaults, read once per process; `$CULTURELLM_CULTURES` (comma-separated) replaces its cultures."
     if isinstance(profile, Profile): return profile

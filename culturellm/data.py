@@ -30,6 +30,7 @@ def catalogue() -> pd.DataFrame:
     "The committed catalogue of upstream files: path, sha256, bytes, group, source."
     return _catalogue(data_dir()/CATALOGUE)
 
+# %% ../nbs/01_data.ipynb #65c79a62
 def catalogue_entry(path: str) -> pd.Series:
     "The catalogue row of one upstream file; an unknown path is a `DataError`."
     cat = catalogue()
@@ -51,6 +52,7 @@ def source_note(path: str) -> tuple[str, str]:
     "The (group, note) of the first `SOURCE_NOTES` pattern matching the whole `path`."
     return next((g, n) for pat, g, n in SOURCE_NOTES if re.fullmatch(pat, path))
 
+# %% ../nbs/01_data.ipynb #5734c6bb
 def build_catalogue(mirror: Path) -> pd.DataFrame:
     "A catalogue of every file listed in `mirror/MANIFEST.sha256`, with sizes read from the mirror."
     rows = []
@@ -125,6 +127,7 @@ def fetch(group: str|None=None, # catalogue group (seed, wvs, eval, augment, fin
     paths = cat.path if group is None else cat.path[cat.group == group]
     return [fetch_file(p, force=force, root=root) for p in tqdm(list(paths), desc="fetch upstream data", unit="file", disable=not show_progress())]
 
+# %% ../nbs/01_data.ipynb #10c1a1c2
 def verify(group: str|None=None,  # catalogue group (default: all)
            root: Path|None=None,  # folder holding the copies (default: data/raw)
           ) -> pd.DataFrame:
@@ -153,6 +156,7 @@ def data_fetch_cmd(group: str=None, # catalogue group to fetch (default: all)
     print(f"{len(paths)} file(s) fetched and verified under {raw_dir()}")
     return 0
 
+# %% ../nbs/01_data.ipynb #0602362c
 def data_verify_cmd(group: str=None, # catalogue group to verify (default: all)
                    ) -> int:
     "Check the fetched upstream files against the catalogue; non-zero exit if any is missing or corrupt."
@@ -171,6 +175,7 @@ def scratch_environment(folder: Path) -> dict:  # the scratch project's folder
     return {"CULTURELLM_HOME": str(folder), "CULTURELLM_MODELS": str(models_dir()), "CULTURELLM_PROGRESS": "0",
             **({"CULTURELLM_DATA_MIRROR": str(mirror.resolve())} if mirror else {})}
 
+# %% ../nbs/01_data.ipynb #daa60aef
 class ScratchProject:
     "A project folder holding copies of the committed data (temporary unless given), and the environment that makes it the project while started."
     def __init__(self, profiles: dict|None=None,   # profile name -> its YAML text, added to the copies

@@ -28,6 +28,7 @@ class MiniLMEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         return _unit(self.model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False))
 
+# %% ../nbs/04_embed.ipynb #8bc1544b
 class BertMeanEmbedder:
     "The paper's sentence vector: mean of BERT's last hidden states over every token, [CLS] and [SEP] included."
     def __init__(self, model: str, device: str="cpu", batch_size: int=32):
@@ -46,6 +47,7 @@ class BertMeanEmbedder:
             out.append((states * mask).sum(1) / mask.sum(1))
         return _unit(torch.cat(out).cpu().numpy())
 
+# %% ../nbs/04_embed.ipynb #c76dd81b
 class OpenAIEmbedder:
     "An OpenAI-compatible embeddings endpoint, with the openai backend's retries."
     def __init__(self, model: str="text-embedding-3-small", base_url: str|None=None, api_key_env: str="OPENAI_API_KEY",

@@ -54,6 +54,7 @@ EVAL_SYSTEMS = {   # mode -> (culture) -> the culture's system prompt at evaluat
     "corrected": lambda culture: system_prompt(culture, "corrected"),              # the prompt the model was trained with
 }
 
+# %% ../nbs/09_evaluate.ipynb #b3152a6c
 def culture_system(culture: str,  # culture registry key
                    mode: str,     # paper or corrected
                   ) -> str:
@@ -118,6 +119,7 @@ def score_logprob(llm,         # the model's LLM
     scores = iter(llm.score_each(convs, [[t["verbalizers"][l] for l in t["labels"]] for t, cs in jobs for _ in cs], desc=_desc(jobs)))
     return [[_logprob_prediction(next(scores), task) for _ in cs] for task, cs in jobs]
 
+# %% ../nbs/09_evaluate.ipynb #afc31fa8
 def score_generate(llm,         # the model's LLM
                    jobs: list,  # (task, conversations) pairs
                    cfg: dict,   # eval_config of the profile
@@ -139,6 +141,7 @@ def predictions_path(profile: str|Profile,  # the loaded profile, or its name
                     ) -> Path:
     return generated_dir(profile)/"eval"/model/culture/f"{task}.jsonl"
 
+# %% ../nbs/09_evaluate.ipynb #bbf36d11
 def task_signature(task: dict) -> dict:
     "What a task's predictions depend on besides the model: its version, prompt wording, labels and verbalizers."
     return {"version": task["version"], "prompt": registry_entry("prompts", f"task_{task['prompt']}")["template"],
@@ -161,6 +164,7 @@ def _pending(profile: Profile, model: str, culture: str, task: dict, rows: pd.Da
     context = SYSTEMS[system](system_culture or culture, cfg["mode"])
     return path, done, [(r, context + [{"role": "user", "content": task_prompt(task, r.text)}]) for r in todo.itertuples()]
 
+# %% ../nbs/09_evaluate.ipynb #d4dd9d07
 def predict_tasks(profile: Profile, model: str, culture: str,
                   jobs: list,                 # (task entry, rows) pairs: their requests are pooled
                   cfg: dict, llm=None, system=None,
@@ -182,6 +186,7 @@ def predict_tasks(profile: Profile, model: str, culture: str,
                 append_jsonl(path, rec); done[rec["id"]] = rec
     return [pd.DataFrame([state[j][1][i] for i in rows.id]) for j, (_, rows) in enumerate(jobs)]
 
+# %% ../nbs/09_evaluate.ipynb #757276c5
 def predict_task(profile: Profile,               # the loaded profile (`core.load_profile`)
                  model: str,                     # comparison name
                  culture: str,                   # the culture evaluated
@@ -203,6 +208,7 @@ def macro_f1(gold,    # gold labels
             ) -> float:
     return float(f1_score(list(gold), list(pred), labels=labels, average="macro", zero_division=0))
 
+# %% ../nbs/09_evaluate.ipynb #9f740c38
 def resamples(size: int,  # items resampled
               n: int,     # resamples
               rng,        # a numpy Generator
@@ -210,10 +216,12 @@ def resamples(size: int,  # items resampled
     "`n` bootstrap resamples of `size` items, one row of item indices each: every interval of the pipeline draws them here."
     return rng.integers(0, size, (n, size))
 
+# %% ../nbs/09_evaluate.ipynb #e9290463
 def interval(draws: np.ndarray) -> tuple[float, float]:
     "The 95% percentile interval of bootstrap draws."
     return float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))
 
+# %% ../nbs/09_evaluate.ipynb #742e2c39
 def bootstrap_ci(gold,                    # gold labels
                  pred,                    # predictions
                  labels,                  # the task's labels
@@ -226,6 +234,7 @@ def bootstrap_ci(gold,                    # gold labels
     if n == 0 or len(gold) == 0: return (float("nan"), float("nan"))
     return interval(pick(METRICS, metric, "task metric")[1](gold, pred, labels, resamples(len(gold), n, np.random.default_rng(seed))))
 
+# %% ../nbs/09_evaluate.ipynb #80cf0f5c
 def macro_f1_rows(gold: np.ndarray,  # gold labels
                   pred: np.ndarray,  # predictions
                   labels: list,      # the task's labels
@@ -243,6 +252,7 @@ METRICS = {   # a task's `metric` -> (its value on examples, its value on every 
     "f1_macro": (macro_f1, macro_f1_rows),
 }
 
+# %% ../nbs/09_evaluate.ipynb #77b7bfdd
 def task_metrics(preds: pd.DataFrame,     # one task's predictions (gold, pred, defaulted, refused)
                  labels: list,            # the task's labels
                  n_boot: int=1000,        # bootstrap resamples
@@ -263,6 +273,7 @@ def results_path(profile: str|Profile,  # the loaded profile, or its name
                 ) -> Path:
     return generated_dir(profile)/"eval"/culture/f"{model}.csv"
 
+# %% ../nbs/09_evaluate.ipynb #e3413e89
 def scored_path(profile: str|Profile,  # the loaded profile, or its name
                 culture: str,          # culture registry key
                 model: str,            # comparison name
@@ -270,6 +281,7 @@ def scored_path(profile: str|Profile,  # the loaded profile, or its name
     "The examples behind a results table: one row per (task, example) evaluated, with gold and prediction."
     return generated_dir(profile)/"eval"/culture/"examples"/f"{model}.csv"
 
+# %% ../nbs/09_evaluate.ipynb #fcddec31
 def evaluate_culture(profile: Profile,        # the loaded profile (`core.load_profile`)
                      culture: str,            # culture registry key
                      models: list|None=None,  # comparisons (default: the profile's)
@@ -293,12 +305,14 @@ def evaluate_culture(profile: Profile,        # the loaded profile (`core.load_p
         write_atomic(scored_path(profile, culture, name), scored.to_csv(index=False))
     return pd.concat(tables, ignore_index=True)
 
+# %% ../nbs/09_evaluate.ipynb #b213eb48
 def evaluate_everywhere(profile: Profile,  # the loaded profile (`core.load_profile`)
                         model: str,        # one comparison, e.g. one
                        ) -> pd.DataFrame:
     "One comparison (e.g. CultureLLM-One) on the tasks of every culture of the profile."
     return pd.concat([evaluate_culture(profile, c, [model]) for c in profile["cultures"]], ignore_index=True)
 
+# %% ../nbs/09_evaluate.ipynb #7d443d6d
 def load_scored(profile: Profile,          # the loaded profile (`core.load_profile`)
                 cultures: list|None=None,  # default: the profile's
                ) -> pd.DataFrame:
@@ -308,6 +322,7 @@ def load_scored(profile: Profile,          # the loaded profile (`core.load_prof
     tables = [pd.read_csv(f, keep_default_na=False, dtype={"gold": str, "pred": str}) for f in files]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["id", "gold", "pred", "culture", "task", "model"])
 
+# %% ../nbs/09_evaluate.ipynb #065d46d6
 def load_results(profile: Profile,          # the loaded profile (`core.load_profile`)
                  cultures: list|None=None,  # default: the profile's
                 ) -> pd.DataFrame:
@@ -347,6 +362,7 @@ def average_f1(results: pd.DataFrame,  # results tables (load_results)
     table.loc["average"] = table.mean()
     return table.round(4)
 
+# %% ../nbs/09_evaluate.ipynb #a6aaa481
 def per_task_table(results: pd.DataFrame) -> pd.DataFrame:
     "Macro-F1 [95% CI] of every task and model."
     cell = results.apply(lambda r: f"{r.f1:.3f} [{r.f1_lo:.3f}, {r.f1_hi:.3f}]", axis=1)
@@ -360,6 +376,7 @@ def f1_draws(gold: np.ndarray,  # one task's gold labels
     rows = resamples(len(gold), n, rng)
     return {m: macro_f1_rows(gold, p, labels, rows) for m, p in preds.items()}
 
+# %% ../nbs/09_evaluate.ipynb #316ca48d
 def mean_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task, model, id, gold, pred
                   models: list,           # compared on the examples every one of them predicted
                   n: int=1000, seed: int=0) -> dict:
@@ -375,6 +392,7 @@ def mean_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task, mo
     k = max(tasks, 1)
     return {"point": {m: v / k for m, v in point.items()}, "draws": {m: d / k for m, d in draws.items()}, "tasks": tasks, "examples": len(wide)}
 
+# %% ../nbs/09_evaluate.ipynb #aae1d0e2
 def mean_interval(values,       # one number per item
                   n: int=1000,  # resamples
                   seed: int=0,  # of the resamples
@@ -402,6 +420,7 @@ def paired_gain(scored: pd.DataFrame,  # evaluated examples (load_scored)
 
 HEADLINE = [("culture", "base"), ("culture", "base+system"), ("one", "base"), ("one", "base+system")]
 
+# %% ../nbs/09_evaluate.ipynb #37700c6f
 def headline_table(scored: pd.DataFrame,  # evaluated examples (load_scored)
                    n: int=1000,           # resamples
                    seed: int=0,           # of the resamples
@@ -422,6 +441,7 @@ def _model_order(models) -> list:
     known = [m for m in profile_defaults("evaluate")["models"] if m in set(models)]
     return known + sorted(set(models) - set(known))
 
+# %% ../nbs/09_evaluate.ipynb #5b158c57
 def f1_intervals(scored: pd.DataFrame, by: str="culture", baseline: str="base", n: int=1000, seed: int=0,
                  models: list|None=None,  # default: every model but the ablations (`culture:<set>`)
                 ) -> pd.DataFrame:
@@ -442,6 +462,7 @@ def f1_intervals(scored: pd.DataFrame, by: str="culture", baseline: str="base", 
     table = pd.DataFrame(rows).set_index([by, "model"]).round(4)
     return table.assign(excludes_0=yes_no(table["excludes_0"])) if "excludes_0" in table else table
 
+# %% ../nbs/09_evaluate.ipynb #69c553ae
 def yes_no(flags: pd.Series) -> pd.Series:
     "A column of True/False/missing as yes/no/blank (a boolean column with gaps would print as 1.0/0.0/nan)."
     return flags.map(lambda f: "" if pd.isna(f) else "yes" if f else "no")
@@ -464,6 +485,7 @@ def plot_task_f1(results: pd.DataFrame,  # a culture's results table
     fig.tight_layout()
     return fig
 
+# %% ../nbs/09_evaluate.ipynb #e9dda565
 def plot_confusions(profile: Profile,       # the loaded profile (`core.load_profile`)
                     culture: str,           # culture registry key
                     model: str,             # comparison name

@@ -56,6 +56,7 @@ class LeftPadCollator:
         ids, mask, positions = pad_batch([r["ids"] for r in rows], self.pad_id, width=self.pad_to)
         return {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "answer_len": torch.tensor([r["answer_len"] for r in rows])}
 
+# %% ../nbs/07_finetune.ipynb #71536186
 def answer_loss(model,        # the model being trained
                 batch: dict,  # ids, attention mask and answer lengths of a collated batch
                ):
@@ -119,11 +120,13 @@ def last_complete_checkpoint(folder: Path) -> str|None:
     done = [p for p in folder.glob("checkpoint-*") if (p/"trainer_state.json").exists()]
     return str(max(done, key=lambda p: int(p.name.rsplit("-", 1)[1]))) if done else None
 
+# %% ../nbs/07_finetune.ipynb #51478ab5
 def training_steps(train: dict, rows: int) -> int:  # the recipe's `train` section, training rows
     "Optimiser steps of a run: epochs of batches (after gradient accumulation), at most `max_steps`."
     steps = math.ceil(rows / (train["batch_size"] * train.get("grad_accum", 1))) * train["epochs"]
     return min(steps, train.get("max_steps") or steps)
 
+# %% ../nbs/07_finetune.ipynb #42cf2cea
 def training_arguments(folder: Path, # checkpoints folder
                        train: dict,   # the recipe's `train` section
                        rows: int, seed: int, device: str="cpu"):
@@ -138,18 +141,21 @@ def training_arguments(folder: Path, # checkpoints folder
                              report_to="none", remove_unused_columns=False, use_cpu=device == "cpu", disable_tqdm=not show_progress(),
                              dataloader_num_workers=0)
 
+# %% ../nbs/07_finetune.ipynb #76121132
 def save_adapter(model, folder: Path) -> None:
     "Write the adapter beside `folder`, then swap it in: a killed save never leaves half an adapter."
     model.save_pretrained(folder.with_name(folder.name + ".tmp"))
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(folder.with_name(folder.name + ".tmp"), folder)
 
+# %% ../nbs/07_finetune.ipynb #a7118a96
 def run_record(steps: int, seconds: float, log_history: list) -> dict:
     "What a training run measured: steps, time, peak memory, the loss of every step."
     return {"steps": steps, "seconds": round(seconds, 1), "seconds_per_step": round(seconds / max(steps, 1), 2),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "losses": [{"step": h["step"], "loss": round(h["loss"], 4)} for h in log_history if "loss" in h]}
 
+# %% ../nbs/07_finetune.ipynb #d3d93226
 def train_lora(pairs_file: Path,  # prompt/answer pairs (`<set>.hf.jsonl`)
                out: Path,         # model folder: adapter/, checkpoints/, training.json
                base: dict,        # the profile's base role spec (model, dtype, template)
@@ -235,18 +241,22 @@ def train_lora_set(chat_file: Path, out: Path, base: dict, cfg: dict, name: str)
     "Train a LoRA adapter on the prompt/answer pairs written beside a chat file (the `hf` backend's trainer)."
     return train_lora(chat_file.with_name(chat_file.stem + ".hf.jsonl"), out, base, cfg)
 
+# %% ../nbs/07_finetune.ipynb #5067f93a
 def train_openai_set(chat_file: Path, out: Path, base: dict, cfg: dict, name: str) -> dict:
     "Fine-tune through the API on a chat file, the job suffixed with the model's name (the `openai` backend's trainer)."
     return train_openai(chat_file, out, base, cfg, suffix=name)
 
+# %% ../nbs/07_finetune.ipynb #affeaeaf
 def models_dir_of(profile: str|Profile) -> Path: return generated_dir(profile)/"models"
 
+# %% ../nbs/07_finetune.ipynb #229d5877
 def model_name(culture: str,          # culture registry key, or one
                set_name: str="main",  # main, or another built set
               ) -> str:
     "Registry name of a trained model: culturellm-<culture>[-<set>], culturellm-one."
     return f"culturellm-{culture}" + ("" if set_name == "main" else f"-{set_name}")
 
+# %% ../nbs/07_finetune.ipynb #1f62b33d
 def registered_models(profile: str|Profile) -> pd.DataFrame:
     "The profile's trained models (latest entry per name)."
     path = models_dir_of(profile)/"registry.jsonl"
@@ -263,6 +273,7 @@ def training_set(profile: Profile, culture: str, set_name: str="main") -> pd.Ser
     check_training_file(sft_dir(profile, culture)/chosen.file.iloc[0])
     return chosen.iloc[0]
 
+# %% ../nbs/07_finetune.ipynb #26fd22f7
 def registry_record(profile: Profile, name: str, culture: str, chosen: pd.Series,  # the trained set's row of `load_sets`
                     base: dict, cfg: dict, data_sha: str, manifest: dict) -> dict:
     "A trained model's line in the model registry."
@@ -274,6 +285,7 @@ def registry_record(profile: Profile, name: str, culture: str, chosen: pd.Series
             "final_loss": losses[-1].get("loss"), "seconds": manifest.get("seconds"),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
+# %% ../nbs/07_finetune.ipynb #1f07e7ef
 def finetune(profile: Profile, culture: str, set_name: str="main") -> dict:
     "Train (or skip, if up to date) the model of a culture's training set; returns its registry entry."
     cfg, base = finetune_config(profile), profile["roles"]["base"]
@@ -298,6 +310,7 @@ def trained_backend(profile: Profile,  # the loaded profile (`core.load_profile`
     entry, base = models.loc[name], profile["roles"]["base"]
     return make_backend(resolve(backend_kind({"backend": entry.backend}).trained_spec)(base, entry, profile))
 
+# %% ../nbs/07_finetune.ipynb #e28dea8c
 def adapter_spec(base: dict,        # the profile's base role spec
                  entry,             # the model's registry entry
                  profile: Profile,  # the loaded profile (`core.load_profile`)
@@ -305,6 +318,7 @@ def adapter_spec(base: dict,        # the profile's base role spec
     "The role spec of a model trained locally: the base with its adapter folder."
     return {**base, "adapter": str(generated_dir(profile)/entry.adapter)}
 
+# %% ../nbs/07_finetune.ipynb #4f2e08ff
 def remote_spec(base: dict,        # the profile's base role spec
                 entry,             # the model's registry entry
                 profile: Profile,  # the loaded profile (`core.load_profile`)
@@ -312,6 +326,7 @@ def remote_spec(base: dict,        # the profile's base role spec
     "The role spec of a model fine-tuned through an API: the base's settings with the fine-tuned model id."
     return {**base, "model": entry.model_id}
 
+# %% ../nbs/07_finetune.ipynb #5bf6b32b
 def trained_llm(profile: Profile,  # the loaded profile (`core.load_profile`)
                 name: str,         # registered model name
                 stage: str="",     # ledger stage name
@@ -332,6 +347,7 @@ def seed_answers_of(llm,                    # the model
             answers[q] = int(scores.best)
     return answers
 
+# %% ../nbs/07_finetune.ipynb #e4491818
 def seed_accuracy(llm,                     # the model
                   culture: str,            # culture registry key
                   mode: str="corrected",   # paper or corrected prompts and labels
@@ -395,6 +411,7 @@ def model_card_fields(profile: Profile,       # the loaded profile (`core.load_p
             "size": "small embedded" if entry.base in registry("models") else "",
             "cultures_option": "" if culture == "one" else f" --cultures {culture}", "set_option": "" if main else f" --set-name {entry.set}"}
 
+# %% ../nbs/07_finetune.ipynb #d971a50f
 def model_card(profile: Profile,       # the loaded profile (`core.load_profile`)
                name: str,              # registered model name
                results: pd.DataFrame,  # evaluation results; empty before evaluation
@@ -402,6 +419,7 @@ def model_card(profile: Profile,       # the loaded profile (`core.load_profile`
     "The Markdown model card of a registered model: `data/templates/model_card.md` filled in."
     return fill_template("model_card.md", **model_card_fields(profile, name, results))
 
+# %% ../nbs/07_finetune.ipynb #458869f7
 def write_model_cards(profile: Profile,       # the loaded profile (`core.load_profile`)
                       results: pd.DataFrame,  # evaluation results (`evaluate.load_results(profile)`); empty before evaluation
                      ) -> list[Path]:
@@ -424,6 +442,7 @@ def finetune_cmd(profile: str="laptop",   # profile name
         print(f"{entry['name']}: {entry['rows']} rows, {entry['steps']} steps, final loss {entry['final_loss']}, {entry['seconds']} s")
     return 0
 
+# %% ../nbs/07_finetune.ipynb #17b5df5a
 def models_list_cmd(profile: str="laptop", # profile name
                    ) -> int:
     "List the profile's trained models."

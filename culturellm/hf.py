@@ -34,6 +34,7 @@ def gguf_file(entry: dict,    # the model's entry of the embedded-model registry
     if not path.is_file(): raise ConfigError(f"{path} is missing from the installed package {spec['package']!r}; reinstall it")
     return path
 
+# %% ../nbs/03a_hf.ipynb #a172fe75
 @contextmanager
 def file_lock(path: Path):
     "An exclusive inter-process lock held while the block runs."
@@ -52,6 +53,7 @@ def _convert(gguf: Path, dest: Path) -> None:
     if quantizer is not None: quantizer.remove_quantization_config(model)   # weights are plain tensors by now
     model.save_pretrained(dest); tok.save_pretrained(dest)
 
+# %% ../nbs/03a_hf.ipynb #15e63c42
 def embedded_model_folder(name: str) -> Path:
     "The converted Hugging Face folder of a registered embedded model, converting it on first use."
     entry, dest = registry_entry("models", name), models_dir()/name
@@ -84,6 +86,7 @@ KNOWN_WARNINGS = [   # (category, message regex): consequences of choices made o
     (FutureWarning, ".*is_gradient_checkpointing"),            # a transformers 5 deprecation that peft still calls
 ]
 
+# %% ../nbs/03a_hf.ipynb #5199c571
 @contextmanager
 def known_warnings_silenced():
     "Hide `KNOWN_WARNINGS` (repeated for every model loaded, they would bury the warnings that matter in the reports)."
@@ -91,6 +94,7 @@ def known_warnings_silenced():
         for category, message in KNOWN_WARNINGS: warnings.filterwarnings("ignore", message=message, category=category)
         yield
 
+# %% ../nbs/03a_hf.ipynb #6301269a
 @lru_cache(maxsize=8)
 def load_tokenizer(folder: str):
     "A model's tokenizer, loaded once per process: Gemma's 262k-token vocabulary takes seconds to load, and a culture notebook needs it a dozen times."
@@ -131,6 +135,7 @@ def template_of(model: str,              # embedded name, local folder or hub id
     "The chat template a model uses: the one asked, else its registry default, else its tokenizer's own, else plain."
     return template or registry("models").get(model, {}).get("template") or ("own" if tokenizer.chat_template else "plain")
 
+# %% ../nbs/03a_hf.ipynb #9bba3b16
 def prompt_format_of(spec: dict) -> PromptFormat:  # a local (hf) role spec: model, optional template
     "The prompt format a local role spec trains and answers in."
     tokenizer = load_tokenizer(model_folder(spec["model"]))
@@ -150,6 +155,7 @@ def bf16_support(device: str="cpu") -> dict:
     caps = torch.cpu.get_capabilities() if hasattr(torch.cpu, "get_capabilities") else {}
     return {flag: bool(caps.get(flag, False)) for flag in ("avx512_bf16", "amx_bf16")}
 
+# %% ../nbs/03a_hf.ipynb #8fbc9b85
 def resolve_dtype(dtype: str="auto",          # auto, float32, bfloat16, float16
                   device: str="cpu",          # cpu or cuda[:N]
                   support: dict|None=None,    # the probe's answer (default: ask this machine)
@@ -161,6 +167,7 @@ def resolve_dtype(dtype: str="auto",          # auto, float32, bfloat16, float16
     support = bf16_support(device) if support is None else support
     return "bfloat16" if any(support.values()) else "float32"
 
+# %% ../nbs/03a_hf.ipynb #81499f3e
 def dtype_provenance(device: str="cpu") -> dict:
     "This machine's answer to the probe and what `dtype: auto` resolves to (every report's provenance shows it)."
     return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), **bf16_support(device), "auto": resolve_dtype("auto", device)}
@@ -253,6 +260,7 @@ def _answer_length(row: list[int], eos: int, pad: int) -> int:
     while n and row[n - 1] == pad: n -= 1
     return n
 
+# %% ../nbs/03a_hf.ipynb #7a6da509
 class StopAfterAnswer:
     "Stopping criterion: a row is done once its answer (leading blanks ignored) contains a stop string."
     def __init__(self, tokenizer, stops: list[str], prompt_width: int):
@@ -278,6 +286,7 @@ def _generate(self, seqs: list[list[int]], max_tokens: int, temperature: float, 
         results.append(Completion(text.strip(), finish, len(prompt), n))
     return results
 
+# %% ../nbs/03a_hf.ipynb #cf21502c
 @patch
 def chat(self: HFBackend,
          conversations: list,     # message lists
@@ -314,12 +323,14 @@ def length_batches(lengths: list[int],  # token count of each sequence
     while end: batches.append(order[cut[end]:end]); end = cut[end]
     return batches[::-1]
 
+# %% ../nbs/03a_hf.ipynb #20010944
 def common_prefix(seqs: list[list[int]]) -> int:
     "Length of the prefix every sequence shares, leaving each at least its last token."
     n, first = min(map(len, seqs)) - 1, seqs[0]
     for s in seqs[1:]: n = next((j for j in range(n) if s[j] != first[j]), n)
     return max(n, 0)
 
+# %% ../nbs/03a_hf.ipynb #0d338248
 def label_paths(tails: list[list[int]]) -> list[tuple]:
     "Label tokens that must run after the prompt: each label's tokens but its last, a path that begins another left out."
     inner = {tuple(t[:-1]) for t in tails if len(t) > 1}
@@ -412,6 +423,7 @@ def score_each(self: HFBackend,
         sums.update(zip(batch, _score_batch(self, [heads[i] for i in batch], [tails[i] for i in batch], shared, prefix)))
     return [LabelScores(dict(zip(labels, sums[i])), len(h)) for i, (h, labels) in enumerate(zip(heads, label_sets))]
 
+# %% ../nbs/03a_hf.ipynb #97b9f522
 @patch
 def score(self: HFBackend,
           conversations: list,  # message lists

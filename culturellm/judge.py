@@ -25,6 +25,7 @@ def judge_config(profile: dict) -> dict:
     "The profile's judge settings (profile values over defaults), checked."
     return profile_section(profile, "judge")
 
+# %% ../nbs/10_judge.ipynb #67686e99
 def judge_dir(profile: str|Profile) -> Path: return generated_dir(profile)/"judge"
 
 # %% ../nbs/10_judge.ipynb #cfb2333f
@@ -61,12 +62,14 @@ def prefer_first(judge,                 # the judging LLM
     convs = [[{"role": "user", "content": prompt_text("judge_pairwise", question=q, a=a, b=b, name=name)}] for q, a, b in zip(questions, first, second)]
     return [s.probabilities()["A"] for s in judge.score(convs, ["A", "B"], desc="judge")]
 
+# %% ../nbs/10_judge.ipynb #08900e2d
 def preferences(model_first: list[float],  # prefer_first with the model's answer as A
                 base_first: list[float],   # prefer_first with the base's answer as A
                ) -> list[float]:
     "Per question: P(the model's answer is better), averaged over the order with the model as A and the order with it as B."
     return [(a + (1 - b)) / 2 for a, b in zip(model_first, base_first)]
 
+# %% ../nbs/10_judge.ipynb #59c482b6
 def win_rate(prefs: list[float],  # per question: P(the model's answer is better)
              n_boot: int=1000,    # resamples
              seed: int=0,         # of the resamples
@@ -77,6 +80,7 @@ def win_rate(prefs: list[float],  # per question: P(the model's answer is better
     return {"n": len(p), "wins": int((p > 0.5).sum()), "losses": int((p < 0.5).sum()),
             "win_rate": round(float(p.mean()), 4) if len(p) else None, "ci_lo": round(lo, 4), "ci_hi": round(hi, 4)}
 
+# %% ../nbs/10_judge.ipynb #1db07a09
 def judge_check(judge,                 # the judging LLM
                 culture: str,          # whose point of view the judge takes
                 questions: list[str],  # the open questions
@@ -115,6 +119,7 @@ def believed(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     ok = table["judge_informative"].astype(bool) if "judge_informative" in table else pd.Series(True, index=table.index)
     return table[ok], table[~ok]
 
+# %% ../nbs/10_judge.ipynb #7678b6d3
 def judge_note(rejected: pd.DataFrame,  # rows whose judge failed its check
                what: str,               # what the numbers are, e.g. win rates
               ) -> str:
@@ -136,6 +141,7 @@ def similarity_items(profile: Profile,      # the loaded profile (`core.load_pro
     return pd.DataFrame({"item": [stable_hash([r.q_id, r.text], 8) for r in picked.itertuples()], "seed": [seeds.loc[q, "text"] for q in picked.q_id],
                          "sample": picked.text.values, "sim_seed": picked.sim_seed.values}).reset_index(drop=True)
 
+# %% ../nbs/10_judge.ipynb #f271fcd7
 def judge_ratings(judge,                # the rating LLM
                   items: pd.DataFrame,  # from similarity_items
                  ) -> pd.DataFrame:
@@ -148,6 +154,7 @@ def judge_ratings(judge,                # the rating LLM
         rows.append({"expected": round(float((p * np.arange(1, 6)).sum()), 3), "argmax": int(s.best)})
     return pd.DataFrame(rows, index=items.item)
 
+# %% ../nbs/10_judge.ipynb #957dd41d
 def mismatched(items: pd.DataFrame) -> pd.DataFrame:
     "The items with each sample replaced by the next item's sample that belongs to a different seed."
     seeds, samples = list(items.seed), list(items["sample"])
@@ -157,6 +164,7 @@ def mismatched(items: pd.DataFrame) -> pd.DataFrame:
     if swapped["sample"].isna().any(): raise ConfigError("the similarity check needs items of at least two different seeds")
     return swapped
 
+# %% ../nbs/10_judge.ipynb #e921c893
 def similarity_check(judge,                         # the rating LLM
                      items: pd.DataFrame,           # from similarity_items
                      real: pd.DataFrame|None=None,  # the judge's ratings of the items, if already made
@@ -180,6 +188,7 @@ def export_human_form(items: pd.DataFrame,  # from similarity_items
     page = fill_template("similarity_form.html", rows=rows, ids=json.dumps(list(order.item)))
     return csv_path, write_atomic(out/"similarity_form.html", page)
 
+# %% ../nbs/10_judge.ipynb #2b0a69a7
 def import_human_ratings(path: Path|str,       # a filled form (CSV)
                          items: pd.DataFrame,  # the items it was made from
                         ) -> pd.Series:

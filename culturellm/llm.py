@@ -32,6 +32,7 @@ class Completion:
     @property
     def refused(self) -> bool: return self.finish_reason == "content_filter"
 
+# %% ../nbs/03_llm.ipynb #db86f3db
 @dataclass
 class LabelScores:
     "Log-probability of each candidate label as the answer to one conversation (`refused`: a content filter answered)."
@@ -50,6 +51,7 @@ class LabelScores:
         weights = {l: math.exp(v - top) for l, v in self.logprobs.items()}
         return {l: w / sum(weights.values()) for l, w in weights.items()}
 
+# %% ../nbs/03_llm.ipynb #659fa279
 class Backend(Protocol):
     name: str      # backend kind: hf, openai
     model_id: str  # resolved model identity (dated id, local folder + adapter hash + dtype)
@@ -100,6 +102,7 @@ def price(model: str) -> dict:
     rate = lambda k: float(entry.get(f"ft_{k}", entry.get(k, 0.0)) if fine_tuned else entry.get(k, 0.0))
     return {k: rate(k) for k in ("input", "output", "training")}
 
+# %% ../nbs/03_llm.ipynb #bbb4dc43
 def token_cost(model: str,              # a model of the price table
                prompt_tokens: int,      # input tokens
                completion_tokens: int,  # output tokens
@@ -108,6 +111,7 @@ def token_cost(model: str,              # a model of the price table
     p = price(model)
     return (prompt_tokens * p["input"] + completion_tokens * p["output"]) / 1e6
 
+# %% ../nbs/03_llm.ipynb #0d555eb0
 class Ledger:
     "Usage records of a run: appended to a JSONL file as they happen, summarised by role, stage and model."
     def __init__(self, path: Path|str|None=None):
@@ -206,6 +210,7 @@ class LLM:
         "Log-probability of each label as the answer to each conversation."
         return self.score_each(conversations, [labels] * len(conversations), desc)
 
+# %% ../nbs/03_llm.ipynb #6560d7ec
 def score_requests(backend: Backend,      # any Backend
                    requests: list[dict],  # {messages, labels} each
                   ) -> list[LabelScores]:
@@ -239,15 +244,18 @@ BACKENDS = {
                           None, billed=True, epochs=("openai", "n_epochs"), library="openai", method="OpenAI supervised fine-tuning", adapter=False),
 }
 
+# %% ../nbs/03_llm.ipynb #0be21c2b
 def backend_kind(spec: dict) -> BackendKind:  # a role spec: {backend: ..., model: ...}
     "The registry record of the backend a role spec names."
     return pick(BACKENDS, spec.get("backend"), "backend")
 
+# %% ../nbs/03_llm.ipynb #f6c29fe9
 def make_backend(spec: dict) -> Backend:
     "Instantiate the backend a role spec names: `{backend: hf|openai, model: ..., **options}`."
     kind, options = backend_kind(spec), {k: v for k, v in spec.items() if k != "backend"}
     return resolve(kind.cls)(**options)
 
+# %% ../nbs/03_llm.ipynb #f0d0903f
 def training_rate(spec: dict) -> float:  # the base role spec
     "USD per million training tokens of fine-tuning the base a role spec names (0 where training is not billed)."
     return price(spec["model"])["training"] if backend_kind(spec).billed else 0.0
@@ -256,8 +264,11 @@ def training_rate(spec: dict) -> float:  # the base role spec
 _LOADED: dict = {}
 
 def cache_path() -> Path: return cache_dir()/"llm"/"responses.sqlite"
+
+# %% ../nbs/03_llm.ipynb #3091fccc
 def ledger_path(profile: str|Profile) -> Path: return generated_dir(profile)/"usage.jsonl"
 
+# %% ../nbs/03_llm.ipynb #a7913bb6
 def role_spec(profile: dict,  # the loaded profile
               role: str,      # augmenter, embedder, base, judge, or a baseline
              ) -> dict:
@@ -266,6 +277,7 @@ def role_spec(profile: dict,  # the loaded profile
     if role not in roles: raise ConfigError(f"profile {profile['name']!r} has no role {role!r}; roles: {', '.join(roles)}")
     return roles[role]
 
+# %% ../nbs/03_llm.ipynb #888c717d
 def load_llm(profile: Profile, role: str, stage: str="", **kw) -> LLM:
     "The LLM playing `role` in `profile`, with the shared cache and the profile's ledger."
     spec = role_spec(profile, role)

@@ -32,12 +32,14 @@ class APIFailure(CultureLLMError):
 RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError,
              openai.APIResponseValidationError, json.JSONDecodeError)
 
+# %% ../nbs/03b_openai.ipynb #78bae9d9
 def retry_after(error: Exception) -> float|None:
     "Seconds from a 429's Retry-After header, if any."
     response = getattr(error, "response", None)
     try: return float(response.headers.get("retry-after")) if response is not None and response.headers.get("retry-after") else None
     except ValueError: return None
 
+# %% ../nbs/03b_openai.ipynb #5b05fd2c
 def backoff(attempt: int,       # 0-based retry number
             error: Exception,   # the failure (a 429 may say how long to wait)
             base: float=0.5,    # seconds: the first wait at most, and the jitter on Retry-After
@@ -48,12 +50,14 @@ def backoff(attempt: int,       # 0-based retry number
     if announced is not None: return announced + random.uniform(0, base)
     return random.uniform(0, min(cap, base * 2 ** attempt))
 
+# %% ../nbs/03b_openai.ipynb #55ebaff5
 def is_refusal(error: Exception) -> bool:
     "A 400 from a content filter (Azure's form)."
     body = getattr(error, "body", None) or {}
     code = getattr(error, "code", None) or (body.get("code") if isinstance(body, dict) else None)
     return isinstance(error, openai.BadRequestError) and code == "content_filter"
 
+# %% ../nbs/03b_openai.ipynb #cdda561c
 def poll(fetch,                 # what to ask: no arguments (retried inside as it needs)
          done,                  # result -> whether to stop
          every: float,          # seconds before the first ask again
@@ -66,6 +70,7 @@ def poll(fetch,                 # what to ask: no arguments (retried inside as i
         sleep(wait); wait = min(wait * grow, cap)
     return answer
 
+# %% ../nbs/03b_openai.ipynb #45b60575
 def with_retries(call,              # what to run: no arguments
                  max_retries: int,  # retries after the first attempt
                  what: str,         # named in the error when every attempt failed
@@ -166,6 +171,7 @@ def chat(self: OpenAIBackend,
     "Complete each conversation."
     return [_completion(d) for d in _send(self, _bodies_chat(self, conversations, max_tokens, temperature, seeds))]
 
+# %% ../nbs/03b_openai.ipynb #1b9273db
 @patch
 def score(self: OpenAIBackend,
           conversations: list,  # message lists

@@ -35,6 +35,7 @@ def experiment_path(name: str) -> Path:
     if not path.exists(): raise ConfigError(f"no experiment notebook {path}")
     return path
 
+# %% ../nbs/13_pipeline.ipynb #438ee167
 def check_parameters(template: Path,    # an experiment notebook
                      parameters: dict,  # what papermill would inject
                     ) -> None:
@@ -106,10 +107,12 @@ def model_ids(profile: dict) -> dict:
         ids[m["name"]] = m.model_id if isinstance(m.model_id, str) else f"{m.base} + LoRA ({m.adapter}, data {str(m.data_sha256)[:12]})"
     return ids
 
+# %% ../nbs/13_pipeline.ipynb #c08b0cc6
 def usage(profile: str|Profile) -> pd.DataFrame:
     "Model usage of the profile so far: requests, calls, cache hit rate, tokens, refusals, cost, by role and stage."
     return Ledger(ledger_path(profile)).summary()
 
+# %% ../nbs/13_pipeline.ipynb #66316ad8
 def provenance(profile: dict) -> dict:
     "Git commit and dirty flag, package versions, profile and config hash, model ids, what `dtype: auto` chose, the environment settings, usage totals of a run."
     u = usage(profile["name"])
@@ -127,6 +130,7 @@ def _dtype_provenance() -> dict:
     from culturellm.hf import dtype_provenance   # imports torch: only when a report asks
     return dtype_provenance()
 
+# %% ../nbs/13_pipeline.ipynb #165ae4e2
 def provenance_table(profile: Profile) -> pd.DataFrame:
     "A run's provenance as a two-column table (the last section of every report)."
     flat = {}
@@ -141,6 +145,7 @@ def summary_path(profile: str|Profile,  # the loaded profile, or its name
                 ) -> Path:
     return generated_dir(profile)/"cultures"/culture/"summary.json"
 
+# %% ../nbs/13_pipeline.ipynb #8ff492e6
 def write_summary(profile: str|Profile,  # the loaded profile, or its name
                   culture: str,          # culture registry key
                   summary: dict,         # headline numbers (JSON-encodable)
@@ -148,6 +153,7 @@ def write_summary(profile: str|Profile,  # the loaded profile, or its name
     "Record a culture run's headline numbers for the report index."
     return write_atomic(summary_path(profile, culture), json.dumps(summary, indent=1, default=str))
 
+# %% ../nbs/13_pipeline.ipynb #b6868db2
 def read_summary(profile: str|Profile,  # the loaded profile, or its name
                  culture: str,          # culture registry key
                 ) -> dict:
@@ -193,18 +199,21 @@ def runs(profile: str,    # profile name
             ("studies", "studies", {"profile": profile}),
             ("paper", "paper", {"profile": profile})]
 
+# %% ../nbs/13_pipeline.ipynb #1bdff75a
 def dependencies(template: str,       # experiment notebook name
                  earlier: list[str],  # report names of the stages before it
                 ) -> list[str]:
     "The stages whose results a stage reads: a culture notebook reads the augmentation, the others everything before them."
     return ["augment"] if template == "culture" else earlier
 
+# %% ../nbs/13_pipeline.ipynb #1032be7c
 def code_hash() -> str:
     "The library code, the committed registries, WVS tables and templates: a change to any makes every stage out of date."
     files = sorted([*Path(culturellm.__file__).parent.glob("*.py"), *(data_dir()/"registry").rglob("*.*"), *(data_dir()/"wvs").glob("*.*"),
                     *(data_dir()/"templates").glob("*.*")])
     return stable_hash({p.name if p.suffix == ".py" else str(p.relative_to(data_dir())): sha256_file(p) for p in files}, 16)
 
+# %% ../nbs/13_pipeline.ipynb #02b29cc5
 def stage_fingerprint(profile: dict,     # the loaded profile
                       template: str,     # experiment notebook name
                       parameters: dict,  # its papermill parameters
@@ -213,6 +222,7 @@ def stage_fingerprint(profile: dict,     # the loaded profile
     "What a stage's result depends on, besides the stages it reads."
     return stable_hash({"profile": profile, "parameters": parameters, "template": sha256_file(experiment_path(template)), "code": code}, 16)
 
+# %% ../nbs/13_pipeline.ipynb #21662b09
 def up_to_date(last: dict|None,   # the stage's last run record (None: never ran)
                fingerprint: str,  # stage_fingerprint now
                read: list[dict],  # run records of the stages it reads
@@ -223,11 +233,13 @@ def up_to_date(last: dict|None,   # the stage's last run record (None: never ran
             and all(r.get("finished", float("inf")) <= last.get("started", 0) for r in read)
             and all(last.get(k) and (out_dir/last[k]).exists() for k in ("html", "notebook")))
 
+# %% ../nbs/13_pipeline.ipynb #52b43c98
 def previous_runs(out_dir: Path) -> dict:
     "The run records of the last reproduction into `out_dir`, by name."
     path = out_dir/"runs.json"
     return {r["name"]: r for r in json.loads(path.read_text())["runs"]} if path.exists() else {}
 
+# %% ../nbs/13_pipeline.ipynb #0b34d87c
 def ordered(records: dict,     # report name -> run record
             profile: Profile,  # the loaded profile, with its own cultures (not narrowed by `with_cultures`)
             cultures: list,    # the cultures of this run
@@ -237,6 +249,7 @@ def ordered(records: dict,     # report name -> run record
     names = [name for _, name, _ in runs(profile["name"], list(dict.fromkeys([*profile["cultures"], *cultures, *others])))]
     return [records[n] for n in names if n in records]
 
+# %% ../nbs/13_pipeline.ipynb #6ab51387
 def run_stage(cfg: dict,  # the run's profile
               name: str, template: str, parameters: dict, out_dir: Path, env: dict) -> dict:
     "Run one stage's notebook; returns its run record."
@@ -245,6 +258,7 @@ def run_stage(cfg: dict,  # the run's profile
     print(f"[{cfg['name']}] {name}: {r['status']} in {r['seconds']} s" + (f" ({r['error']})" if r["error"] else ""), flush=True)
     return r
 
+# %% ../nbs/13_pipeline.ipynb #c480c325
 def reproduce(profile: str,              # profile name (data/profiles/<profile>.yaml)
               cultures: list|None=None,  # run these cultures instead of the profile's (usually a subset)
               stages: list|None=None,    # rerun only these stages (report names: augment, a culture, one, studies, paper)
@@ -296,6 +310,7 @@ def plan_cmd(profile: str="laptop", # profile name
           f"${rows.cost_usd.sum():.2f} (upper bounds; tokens estimated as characters/4)")
     return 0
 
+# %% ../nbs/13_pipeline.ipynb #e21a636a
 def reproduce_cmd(profile: str="laptop",  # profile name: smoke, laptop, ...
                   cultures: list=None,     # only these cultures (default: the profile's)
                   stages: list=None,       # rerun only these stages: augment, a culture, one, studies, paper (default: all that are out of date)

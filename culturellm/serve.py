@@ -68,6 +68,7 @@ def chat_response(model: str,              # model name answered with
             "usage": {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
                       "total_tokens": completion.prompt_tokens + completion.completion_tokens}}
 
+# %% ../nbs/03c_serve.ipynb #e649f032
 def error_body(message: str,                       # what went wrong
                code: str,                          # OpenAI's error code
                kind: str="invalid_request_error",  # OpenAI's error type
@@ -137,6 +138,7 @@ def _answer(self, body: dict) -> tuple[int, dict]:
         top = self.responder.top_logprobs(messages, max(1, int(body.get("top_logprobs") or 1))) if body.get("logprobs") else None
     return 200, chat_response(body["model"], completion, top)
 
+# %% ../nbs/03c_serve.ipynb #04c26f6e
 @patch
 def chat_completions(self: StandInServer, body, **_): return _answer(self, body)
 
@@ -209,6 +211,7 @@ def create_job(self: StandInServer, body, **_):
                       "suffix": body.get("suffix"), "result_files": [], "error": None, "_rows": len(rows)}
     return 200, _job_view(self.jobs[jid])
 
+# %% ../nbs/03c_serve.ipynb #ba3f3732
 @patch
 def get_job(self: StandInServer, body, id, **_):
     if id not in self.jobs: return 404, error_body(f"No such fine-tuning job: {id}", "not_found")

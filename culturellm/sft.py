@@ -37,10 +37,12 @@ def paper_range(option: str) -> tuple[str, str]:
     nums = re.findall(r"\d+", option)
     return min(nums), max(nums)
 
+# %% ../nbs/06_sft.ipynb #7baa4946
 def scale_text(scale: dict) -> str:
     "Every option of a structured scale, e.g. `1. Strongly agree 2. Agree` (a code named only by its number: `2.`)."
     return " ".join(f"{c}." if str(label) == str(c) else f"{c}. {label}" for c, label in scale.items())
 
+# %% ../nbs/06_sft.ipynb #b676546d
 def system_prompt(culture: str,  # culture registry key
                   style: str,    # paper or corrected (a key of STYLES)
                  ) -> str:
@@ -48,6 +50,7 @@ def system_prompt(culture: str,  # culture registry key
     entry = registry_entry("cultures", culture)
     return prompt_text(_style(style)["system"], country=entry["upstream_name"], name=entry["name"])
 
+# %% ../nbs/06_sft.ipynb #f334f319
 def user_prompt(text: str,        # the question (seed or augmented wording)
                 question: pd.Series, # its row of the question bank (option string, scale)
                 style: str) -> str:
@@ -55,6 +58,7 @@ def user_prompt(text: str,        # the question (seed or augmented wording)
     form, s = "question" if "?" in text else "statement", _style(style)
     return prompt_text(s[form], question=text, **s["options"](question))
 
+# %% ../nbs/06_sft.ipynb #50cc0882
 def chat(culture: str,         # culture registry key
          text: str,            # the question or statement asked
          question: pd.Series,  # its row of the question bank (scale, options)
@@ -71,12 +75,14 @@ def seed_items() -> pd.DataFrame:
     q = load_questions()
     return pd.DataFrame({"q_id": q.index, "text": q.text.values, "source": "seed"})
 
+# %% ../nbs/06_sft.ipynb #069c78d0
 def out_of_scale(labels: pd.Series,        # q_id -> label
                  questions: pd.DataFrame,  # the question bank
                 ) -> list[int]:
     "Questions whose label is not one of their scale's codes."
     return [q for q, v in labels.items() if not pd.isna(v) and int(v) not in questions.loc[q, "scale"]]
 
+# %% ../nbs/06_sft.ipynb #ed482fff
 def paper_rows(culture: str,             # culture registry key
                items: pd.DataFrame,      # (q_id, text) to ask
                questions: pd.DataFrame,  # the question bank
@@ -86,6 +92,7 @@ def paper_rows(culture: str,             # culture registry key
     copies = [paper_labels(culture, c) for c in range(1, len(registry_entry("cultures", culture)["paper_copies"]) + 1)]
     return [{"messages": chat(culture, t, questions.loc[q], "paper", labels[q])} for labels in copies for q, t in zip(items.q_id, items.text)], 0
 
+# %% ../nbs/06_sft.ipynb #fb51ae8d
 def corrected_rows(culture: str,             # culture registry key
                    items: pd.DataFrame,      # (q_id, text) to ask
                    questions: pd.DataFrame,  # the question bank
@@ -100,6 +107,7 @@ def corrected_rows(culture: str,             # culture registry key
 
 ROW_BUILDERS = {"paper": paper_rows, "corrected": corrected_rows}
 
+# %% ../nbs/06_sft.ipynb #dca4ad85
 def rows_for(culture: str,            # culture registry key
              items: pd.DataFrame,     # (q_id, text) to ask
              mode: str,               # paper or corrected
@@ -133,10 +141,12 @@ def row_problems(row) -> list[str]:
     if not any(isinstance(m, dict) and m.get("role") == "assistant" for m in row["messages"]): problems.append("no assistant message")
     return problems
 
+# %% ../nbs/06_sft.ipynb #ea2a16b4
 def estimate_tokens(row: dict) -> int:
     "Tokens of a chat row, estimated (characters / 4, plus 4 per message of framing)."
     return sum(math.ceil(len(m.get("content", "")) / 4) + 4 for m in row["messages"])
 
+# %% ../nbs/06_sft.ipynb #e092101f
 def check_training_file(path: Path|str,             # a chat fine-tuning JSONL file
                         max_row_tokens: int=65536,  # a row longer than this (estimated) is a problem
                        ) -> dict:
@@ -163,11 +173,13 @@ def sft_config(profile: dict) -> dict:
     if cfg["mode"] not in STYLES: raise ConfigError(f"profile {profile['name']!r}: sft mode must be one of {list(STYLES)}")
     return cfg
 
+# %% ../nbs/06_sft.ipynb #49fcb8b5
 def sft_dir(profile: str|Profile,  # the loaded profile, or its name
             culture: str,          # culture registry key
            ) -> Path:
     return generated_dir(profile)/"sft"/culture
 
+# %% ../nbs/06_sft.ipynb #5f68ab10
 def variant_name(requested: int|None,  # augmented samples asked for (None: all)
                  added: int,           # augmented samples the set really holds
                 ) -> str:
@@ -195,6 +207,7 @@ def hf_pairs(rows: list[dict],  # chat rows
     "Prompt/answer pairs of chat rows in a model's prompt format."
     return [{"prompt": prompt_format.prompt(r["messages"][:-1]), "answer": r["messages"][-1]["content"]} for r in rows]
 
+# %% ../nbs/06_sft.ipynb #a761d5eb
 def base_prompt_format(profile: dict):
     "The prompt format the profile's base model is trained in locally, or None (no base role, or an API that formats itself)."
     spec = profile.get("roles", {}).get("base")
@@ -224,6 +237,7 @@ def size_sets(culture: str, seeds: pd.DataFrame, augmented: pd.DataFrame, # the 
             sets.append({"name": name, "kind": "size", "requested": "all" if k is None else k, "augmented": len(extra), "dropped": dropped, **_write_set(out, name, rows, fmt)})
     return sets
 
+# %% ../nbs/06_sft.ipynb #5cdaa358
 def sentence_only_set(culture: str, seeds: pd.DataFrame, samples: pd.DataFrame, # the seeds, and step 1's samples (no synonyms)
                       cfg: dict, rule: str, out: Path, fmt) -> dict:
     "The ablation set of the seeds and every sample of augmentation step 1 only."
@@ -231,6 +245,7 @@ def sentence_only_set(culture: str, seeds: pd.DataFrame, samples: pd.DataFrame, 
     rows, dropped = rows_for(culture, pd.concat([seeds, extra], ignore_index=True), cfg["mode"], rule)
     return {"name": "sentence_only", "kind": "ablation", "requested": "all", "augmented": len(extra), "dropped": dropped, **_write_set(out, "sentence_only", rows, fmt)}
 
+# %% ../nbs/06_sft.ipynb #3856f16f
 def local_set(culture: str, main: dict, # the main set's record
               cfg: dict, llm, out: Path, fmt) -> dict:
     "The main set (its first `local_rows` rows) translated into the culture's language, for the English vs local language study."
@@ -238,6 +253,7 @@ def local_set(culture: str, main: dict, # the main set's record
     rows, failed = translate_rows(source, culture, llm, cfg["translate_tokens"])
     return {"name": "local", "kind": "ablation", "requested": len(source), "augmented": main["augmented"], "dropped": failed, **_write_set(out, "local", rows, fmt)}
 
+# %% ../nbs/06_sft.ipynb #76309060
 def build_sets(profile: Profile,  # the loaded profile (`core.load_profile`)
                culture: str,      # culture registry key
                llm=None,          # translator for the local-language set (default: the augmenter)
@@ -256,6 +272,7 @@ def build_sets(profile: Profile,  # the loaded profile (`core.load_profile`)
     write_atomic(out/"sets.json", table.to_json(orient="records", indent=1))
     return table
 
+# %% ../nbs/06_sft.ipynb #2c3a9556
 def load_sets(profile: Profile,  # the loaded profile (`core.load_profile`)
               culture: str,      # culture registry key
              ) -> pd.DataFrame:
@@ -264,6 +281,7 @@ def load_sets(profile: Profile,  # the loaded profile (`core.load_profile`)
     if not path.exists(): raise DataError(f"{path}: training sets not built; run `culturellm sft build --profile {profile_name(profile)} --culture {culture}`")
     return pd.read_json(path)
 
+# %% ../nbs/06_sft.ipynb #65f5d771
 def main_set(profile: Profile,  # the loaded profile (`core.load_profile`)
              culture: str,      # culture registry key
             ) -> Path:

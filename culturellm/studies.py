@@ -32,11 +32,13 @@ def study_config(profile: dict) -> dict:
     for key in ("winrate_cultures", "ablation_cultures", "forgetting_cultures"): cfg[key] = cfg[key] or profile["cultures"][:1]
     return cfg
 
+# %% ../nbs/11_studies.ipynb #7bf651d4
 def study_path(profile: str|Profile,  # the loaded profile, or its name
                name: str,             # study name
               ) -> Path:
     return generated_dir(profile)/"studies"/f"{name}.csv"
 
+# %% ../nbs/11_studies.ipynb #a396bc80
 def save_study(profile: str|Profile,  # the loaded profile, or its name
                name: str,             # study name
                table: pd.DataFrame,   # its table
@@ -44,7 +46,6 @@ def save_study(profile: str|Profile,  # the loaded profile, or its name
     "Keep a study's table for the paper notebook."
     write_atomic(study_path(profile, name), table.to_csv())
     return table
-
 
 # %% ../nbs/11_studies.ipynb #b010bede
 def _sentence_bigram_ppl(sentence: str, paper: bool, k: float=0.5) -> float:
@@ -119,6 +120,7 @@ def last_number(text: str) -> str|None:
     found = re.findall(r"-?\d+(?:\.\d+)?", re.sub(r"(?<=\d),(?=\d{3})", "", text))
     return found[-1].rstrip(".").removesuffix(".0") if found else None
 
+# %% ../nbs/11_studies.ipynb #a615f4a2
 def synthetic_arithmetic(n: int=30,    # problems
                          seed: int=0,  # of the numbers
                         ) -> pd.DataFrame:
@@ -138,10 +140,12 @@ def _benchmark_file(spec: dict) -> Path:
     if not path.exists(): raise DataError(f"forgetting benchmark {spec['kind']}: {path} not found")
     return path
 
+# %% ../nbs/11_studies.ipynb #5cc02d15
 def read_synthetic(spec: dict) -> tuple[pd.DataFrame, str]:
     "The generated arithmetic probe, and how to describe it."
     return synthetic_arithmetic(spec.get("n", 30), spec.get("seed", 0)), "synthetic arithmetic probe, {n} items (generated; not GSM8K)"
 
+# %% ../nbs/11_studies.ipynb #9c61532d
 def read_gsm8k(spec: dict) -> tuple[pd.DataFrame, str]:
     "GSM8K JSONL rows (question, answer after `####`, read as a number)."
     path = _benchmark_file(spec)
@@ -151,18 +155,21 @@ def read_gsm8k(spec: dict) -> tuple[pd.DataFrame, str]:
     rows["answer"] = rows.answer.map(lambda a: last_number(str(a).split("####")[-1]))
     return rows, f"gsm8k from {path.name}, {{n}} items"
 
+# %% ../nbs/11_studies.ipynb #29de718b
 def read_bbh(spec: dict) -> tuple[pd.DataFrame, str]:
     "A BIG-Bench Hard task file (examples of input and target)."
     path = _benchmark_file(spec)
     examples = json.loads(path.read_text())["examples"]
     return pd.DataFrame({"question": [e["input"] for e in examples], "answer": [e["target"] for e in examples]}), f"bbh from {path.name}, {{n}} items"
 
+# %% ../nbs/11_studies.ipynb #e14c368a
 def read_datasets(spec: dict) -> tuple[pd.DataFrame, str]:
     "A dataset saved with `datasets.save_to_disk` that has question and answer columns."
     from datasets import load_from_disk
     path = _benchmark_file(spec)
     return load_from_disk(str(path)).to_pandas()[["question", "answer"]], f"datasets from {path.name}, {{n}} items"
 
+# %% ../nbs/11_studies.ipynb #64276fff
 def first_line(text: str) -> str:
     "BBH's reading of an answer: its first line, stripped."
     return text.strip().split("\n")[0].strip()
@@ -174,6 +181,7 @@ BENCHMARKS = {   # forgetting benchmark kind -> how its rows are read, and how a
     "datasets": {"read": read_datasets, "answer": last_number},
 }
 
+# %% ../nbs/11_studies.ipynb #7c2f27aa
 def load_benchmark(spec: dict) -> tuple[pd.DataFrame, str]:
     "(question, answer) rows of a forgetting benchmark spec, and a description of the data used."
     kind = spec.get("kind", "synthetic")
@@ -199,6 +207,7 @@ def winrate_table(profile: Profile) -> pd.DataFrame:
     rows = [culture_win_rate(profile, c) for c in study_config(profile)["winrate_cultures"]]
     return save_study(profile, "winrate", pd.DataFrame(rows).set_index("culture"))
 
+# %% ../nbs/11_studies.ipynb #f11fcfa4
 def ablation_table(profile: Profile) -> pd.DataFrame:
     "Mean macro-F1 of models trained on each ablation set (and the main set) of the chosen cultures."
     rows = []
@@ -220,6 +229,7 @@ def _gain_over_base(profile: Profile, row: dict) -> dict:
     g = paired_gain(load_scored(profile, [row["culture"]]), row["model"], "base", eval_config(profile)["bootstrap"])
     return {k: g[k] for k in ("f1_lo", "f1_hi", "gain", "gain_lo", "gain_hi", "excludes_0")} if g else {}
 
+# %% ../nbs/11_studies.ipynb #0320e2e2
 def forgetting_table(profile: Profile) -> pd.DataFrame:
     "Accuracy of the base and the chosen cultures' models on each forgetting benchmark (which data: in the table)."
     cfg, rows = study_config(profile), []

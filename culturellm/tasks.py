@@ -22,6 +22,7 @@ def task_families() -> dict:
     "The task families of `data/registry/task_families.yaml`: per family its parse rules, digit reading and defaults."
     return registry("task_families")
 
+# %% ../nbs/08_tasks.ipynb #b58a1447
 def parse_answer(family: str,            # the task's prompt family (task_families.yaml)
                  answer: str,            # the model's free text
                  mode: str="corrected",  # paper or corrected
@@ -54,11 +55,13 @@ def culture_tasks(culture: str) -> list[dict]:
         if e["prompt"] not in task_families(): raise ConfigError(f"{path}: task {e['task']}: unknown prompt family {e['prompt']!r}")
     return [{**e, "culture": culture} for e in entries]
 
+# %% ../nbs/08_tasks.ipynb #7d5c69dc
 def all_tasks(cultures: list|None=None) -> list[dict]:
     "Every task of the given cultures (default: every culture with a task registry)."
     cultures = cultures or sorted(p.stem for p in (data_dir()/"registry"/"tasks").glob("*.yaml"))
     return [t for c in cultures for t in culture_tasks(c)]
 
+# %% ../nbs/08_tasks.ipynb #835dd28c
 def task_entry(culture: str,  # culture registry key
                task: str,     # task name
               ) -> dict:
@@ -82,6 +85,7 @@ def paper_row(task: dict,  # a task entry
     "Upstream reads every row as it is (the text as a string): the row, and no reason to leave it out."
     return {"text": str(text), "gold": gold}, None
 
+# %% ../nbs/08_tasks.ipynb #1062f8fd
 def corrected_row(task: dict,  # a task entry
                   text,        # the file's text field, as read
                   gold: str,   # the file's label field, as a string
@@ -94,6 +98,7 @@ def corrected_row(task: dict,  # a task entry
 
 TASK_ROWS = {"paper": paper_row, "corrected": corrected_row}   # mode -> how a task file's row is read
 
+# %% ../nbs/08_tasks.ipynb #ef4d2d5b
 def load_task(task: dict,             # a task entry (with its culture)
               mode: str="corrected",  # paper or corrected
              ) -> tuple[pd.DataFrame, dict]:
@@ -126,6 +131,7 @@ def class_quota(counts: pd.Series,  # rows per gold class
         quota[np.where(quota < have, share - quota, -np.inf).argmax()] += 1
     return pd.Series(quota, index=counts.index)
 
+# %% ../nbs/08_tasks.ipynb #482b4bcd
 def stratified_sample(rows: pd.DataFrame,  # a task's rows (id, text, gold)
                       n: int|None,          # rows wanted; None: all
                       seed: int=0,
@@ -136,6 +142,7 @@ def stratified_sample(rows: pd.DataFrame,  # a task's rows (id, text, gold)
     picked = [rows[rows.gold == g].sample(k, random_state=seed) for g, k in quota.items()]
     return pd.concat(picked).sort_values("id").reset_index(drop=True)
 
+# %% ../nbs/08_tasks.ipynb #29c51436
 def sampling_note(rows: pd.DataFrame,  # a task's rows
                   n: int|None,         # examples asked for (None: all)
                  ) -> str:
@@ -160,6 +167,7 @@ def task_table(cultures: list|None=None,  # default: every culture with tasks
                     "file": t.get("file") or t.get("path"), "note": t.get("warning") or t.get("note") or ""})
     return pd.DataFrame(out)
 
+# %% ../nbs/08_tasks.ipynb #2b68b537
 def tasks_list_cmd(culture: list=None,  # cultures (default: all)
                    mode: str="paper",   # paper: the files as upstream reads them; corrected: after fixes
                   ) -> int:

@@ -156,6 +156,7 @@ def upstream_country_averages(codes: np.ndarray) -> dict:  # one country's codes
     skipped = codes[UPSTREAM_FIRST] if len(codes) > UPSTREAM_FIRST else 0      # respondent 1001 missed the sum, not the count
     return {"avg": (codes.sum(0) - skipped) / len(codes), "avg_first": codes[:UPSTREAM_FIRST].mean(0)}
 
+# %% ../nbs/02_wvs.ipynb #5f075196
 def computed_averages(respondents: pd.DataFrame) -> pd.DataFrame:  # from `read_microdata`
     "Upstream's summary rows of every country recomputed from its respondents, marked `computed`."
     qcols = [f"Q{q}" for q in QUESTION_IDS]
@@ -165,6 +166,7 @@ def computed_averages(respondents: pd.DataFrame) -> pd.DataFrame:  # from `read_
             for q, v in zip(QUESTION_IDS, values)]
     return pd.DataFrame(rows, columns=AVERAGE_COLUMNS)
 
+# %% ../nbs/02_wvs.ipynb #6b566a0a
 def upstream_averages(respondents: pd.DataFrame, # from `read_microdata`
                       recorded: pd.DataFrame,    # the file's recorded summary rows, from `read_microdata`
                      ) -> pd.DataFrame:
@@ -215,10 +217,12 @@ def valid_counts(counts: pd.Series, # n per code for one country/culture and que
     "Counts of each scale code (zeros included); codes off the scale dropped."
     return counts.groupby(level=0).sum().reindex(list(scale), fill_value=0).astype(int)
 
+# %% ../nbs/02_wvs.ipynb #8fe2c275
 def majority_code(valid: pd.Series) -> int|None:
     "The most frequent valid code (ties: the lower code), or None without valid answers."
     return int(valid.idxmax()) if valid.sum() > 0 else None
 
+# %% ../nbs/02_wvs.ipynb #ced75be8
 def rounded_valid_mean(valid: pd.Series) -> int|None:
     "The mean of the valid codes rounded half up, or None without valid answers."
     return int(math.floor((valid.index.to_numpy() * valid.to_numpy()).sum() / valid.sum() + 0.5)) if valid.sum() > 0 else None
@@ -230,6 +234,7 @@ def raw_code_mean(counts: pd.Series) -> float:
     "Mean of all codes of one question, missing codes included (upstream's `Avg`)."
     return float((counts.index.to_numpy() * counts.to_numpy()).sum() / counts.sum())
 
+# %% ../nbs/02_wvs.ipynb #f187fc95
 def paper_label(avg: float) -> int:
     "Upstream's label of an average: truncated toward zero, then the absolute value."
     return abs(int(avg))
@@ -248,6 +253,7 @@ def country_counts(country: str) -> pd.DataFrame:
                           f"add it with `culturellm wvs build-table --microdata <WVS file> --countries {country}`")
     return counts[counts.country == country]
 
+# %% ../nbs/02_wvs.ipynb #2e02dbd3
 def upstream_average(country: str,    # WVS alpha-3 code, e.g. BGD
                      statistic: str,  # avg or avg_first
                     ) -> pd.DataFrame:
@@ -265,6 +271,7 @@ def culture_counts(culture: str) -> pd.DataFrame:
     pooled = pd.concat([country_counts(c) for c in countries])
     return pooled.groupby(["q_id", "code"]).n.sum().reset_index()
 
+# %% ../nbs/02_wvs.ipynb #47d8c0f1
 def question_counts(counts: pd.DataFrame,  # a (q_id, code, n) table
                     q_id: int,             # the question, e.g. 27
                    ) -> pd.Series:
@@ -290,12 +297,14 @@ def paper_average(country: str,    # WVS alpha-3 code
     country_counts(country)                                             # an unknown country: the error that says how to add it
     return upstream_average(country, statistic).value
 
+# %% ../nbs/02_wvs.ipynb #e10aae4e
 def paper_sources(culture: str) -> list[str]:
     "Where each paper copy's labels come from: country, statistic, recorded or computed."
     copies = registry_entry("cultures", culture)["paper_copies"]
     return [f"copy {i}: {country} {statistic} ({upstream_average(country, statistic).source.iloc[0]})"
             for i, (country, statistic) in enumerate(copies, 1)]
 
+# %% ../nbs/02_wvs.ipynb #f97b9dbc
 def paper_labels(culture: str,  # culture registry key
                  copy: int=1,   # 1 or 2: which stacked copy of upstream's file
                 ) -> pd.Series:
@@ -319,6 +328,7 @@ def culture_labels(culture: str,            # culture registry key
     "The culture's label for each of the 50 questions in `mode` (paper: upstream copy 1; corrected: pooled, by `rule`)."
     return pick(LABEL_SOURCES, mode, "WVS label mode")(culture, rule)
 
+# %% ../nbs/02_wvs.ipynb #49bccca8
 def format_labels(labels: pd.Series) -> str:
     "Labels in question order, space separated, `NA` where a question has no valid answers."
     return " ".join("NA" if pd.isna(v) else str(v) for v in labels)
@@ -387,6 +397,7 @@ def wvs_labels_cmd(culture: str,             # culture registry key, e.g. bengal
     print(format_labels(culture_labels(culture, mode, rule)))
     return 0
 
+# %% ../nbs/02_wvs.ipynb #5dc73dcb
 def wvs_build_table_cmd(microdata: list=None, # WVS wave 7 file(s) (.csv/.sav/.dta); default: the upstream extracts
                         countries: list=None, # countries to add from them (alpha-3 or numeric); default: all
                        ) -> int:
