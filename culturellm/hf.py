@@ -6,6 +6,7 @@
 from __future__ import annotations
 import copy, fcntl, importlib, importlib.util, inspect, json, math, os, shutil, tempfile, time, warnings
 from functools import cached_property, lru_cache
+from typing import NamedTuple
 from fastcore.basics import patch
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from .llm import Completion, LabelScores
 __all__ = ['KNOWN_WARNINGS', 'PAD_SIDES', 'gguf_file', 'file_lock', 'embedded_model_folder', 'model_folder',
            'known_warnings_silenced', 'load_tokenizer', 'PromptFormat', 'template_of', 'prompt_format_of',
            'contiguous_head', 'bf16_support', 'resolve_dtype', 'dtype_provenance', 'HFBackend', 'pad_batch',
-           'StopAfterAnswer', 'length_batches', 'common_prefix', 'label_paths']
+           'StopAfterAnswer', 'length_batches', 'common_prefix', 'label_paths', 'PromptStarts', 'prefix_groups']
 
 # %% ../nbs/03a_hf.ipynb #75bfe368
 def gguf_file(entry: dict,    # the model's entry of the embedded-model registry
@@ -336,6 +337,35 @@ def label_paths(tails: list[list[int]]) -> list[tuple]:
     inner = {tuple(t[:-1]) for t in tails if len(t) > 1}
     return sorted(p for p in inner if not any(len(q) > len(p) and q[:len(p)] == p for q in inner))
 
+# %% ../nbs/03a_hf.ipynb #28b6153a
+class PromptStarts(NamedTuple):
+    "Where the prompts of a scoring call begin: the distinct starts' key/value cache and mask (None: no start), each prompt's start row and length."
+    prefix: tuple|None
+    rows: list
+    lengths: list
+
+    def of(self, batch: list[int]) -> PromptStarts:
+        "The starts of the prompts of one batch (indices into the call's prompts)."
+        return PromptStarts(self.prefix, [self.rows[i] for i in batch], [self.lengths[i] for i in batch])
+
+# %% ../nbs/03a_hf.ipynb #31486898
+def prefix_groups(heads: list[list[int]],  # token ids of each prompt
+                  min_gain: int=16,        # tokens a group must share beyond what every prompt shares
+                 ) -> tuple[list[int], list[int], list[list[int]]]:
+    "Each prompt's start row and length, and the distinct starts: prompts sharing `min_gain` tokens more than all do (a task's instruction) share a longer start."
+    shared, order = common_prefix(heads), sorted(range(len(heads)), key=lambda i: heads[i])
+    if not shared: return [0] * len(heads), [0] * len(heads), [[]]
+    groups = [[order[0]]]
+    for prev, cur in zip(order, order[1:]):
+        if common_prefix([heads[prev], heads[cur]]) < shared + min_gain: groups.append([])
+        groups[-1].append(cur)
+    starts = [tuple(heads[g[0]][:common_prefix([heads[i] for i in g]) if len(g) > 1 else shared]) for g in groups]
+    distinct = list(dict.fromkeys(starts))
+    rows, lengths = [0] * len(heads), [0] * len(heads)
+    for g, s in zip(groups, starts):
+        for i in g: rows[i], lengths[i] = distinct.index(s), len(s)
+    return rows, lengths, [list(s) for s in distinct]
+
 # %% ../nbs/03a_hf.ipynb #ccabf723
 def _forward_tail(self, seqs: list[list[int]], keep: int):
     "Yield (indices, log-softmax of the last `keep` positions) per sub-batch of left-padded sequences."
@@ -357,19 +387,21 @@ def _forward(self, ids, mask, pos, cache=None, keep: int=0):
     return out.logits, getattr(out, _cache_name(self.model))
 
 # %% ../nbs/03a_hf.ipynb #db6033d0
-def _prefix_cache(self, prefix: list[int]):
-    "The key/value cache of the prefix every prompt of a call shares, run once (None when there is none)."
-    if not prefix: return None
-    ids = torch.tensor([prefix], device=self.device)
-    return _forward(self, ids, torch.ones_like(ids), torch.arange(len(prefix), device=self.device)[None], keep=1)[1]
+def _prefix_cache(self, starts: list[list[int]]):
+    "The key/value cache and mask of each distinct prompt start, run once in one left-padded pass (None: no start)."
+    if not any(starts): return None
+    ids, mask, pos = pad_batch(starts, self.tokenizer.pad_token_id, device=self.device)
+    return _forward(self, ids, mask, pos, keep=1)[1], mask
 
-def _run_prompts(self, seqs: list[list[int]], shared: int, prefix, keep: int):
-    "Log-softmax at the last `keep` positions of each sequence, whose first `shared` tokens come from the `prefix` cache; with the cache and mask it grew."
-    rows, cache = len(seqs), copy.deepcopy(prefix)
-    if cache is not None: cache.batch_repeat_interleave(rows)
-    ids, mask, pos = pad_batch([s[shared:] for s in seqs], self.tokenizer.pad_token_id, device=self.device)
-    mask = torch.cat([torch.ones(rows, shared, dtype=torch.long, device=self.device), mask], 1)   # padding sits between prefix and suffix
-    logits, cache = _forward(self, ids, mask, pos + shared, cache, keep)
+def _run_prompts(self, seqs: list[list[int]], starts: PromptStarts, keep: int):
+    "Log-softmax at the last `keep` positions of each sequence, whose start comes from the starts' cache; with the cache and mask it grew."
+    ids, mask, pos = pad_batch([s[n:] for s, n in zip(seqs, starts.lengths)], self.tokenizer.pad_token_id, device=self.device)
+    cache = None
+    if starts.prefix is not None:
+        cache, index = copy.deepcopy(starts.prefix[0]), torch.tensor(starts.rows, device=self.device)
+        cache.batch_select_indices(index)
+        mask = torch.cat([starts.prefix[1][index], mask], 1)                # padding sits before each start and between start and suffix
+    logits, cache = _forward(self, ids, mask, pos + torch.tensor(starts.lengths, device=self.device)[:, None], cache, keep)
     return logits.float().log_softmax(-1), cache, mask
 
 def _run_paths(self, cache, mask, starts: list[int], rows: list[int], paths: list[tuple]):
@@ -382,17 +414,17 @@ def _run_paths(self, cache, mask, starts: list[int], rows: list[int], paths: lis
     return logits.float().log_softmax(-1)
 
 # %% ../nbs/03a_hf.ipynb #bf2405e2
-def _score_one_pass(self, heads, tails, paths, shared: int, prefix) -> list[list[float]]:
+def _score_one_pass(self, heads, tails, paths, starts: PromptStarts) -> list[list[float]]:
     "At most one label path per prompt: it runs on the end of its prompt, and every label is read in the last positions."
     ends = [list(ps[0]) if ps else [] for ps in paths]
     keep = 1 + max(map(len, ends))
-    lp, _, _ = _run_prompts(self, [h + e for h, e in zip(heads, ends)], shared, prefix, keep)
+    lp, _, _ = _run_prompts(self, [h + e for h, e in zip(heads, ends)], starts, keep)
     start = lambda i: keep - 1 - len(ends[i])                             # kept position of the prompt's last token
     return [[sum(lp[i, start(i) + j, t[j]].item() for j in range(len(t))) for t in ts] for i, ts in enumerate(tails)]
 
-def _score_two_pass(self, heads, tails, paths, shared: int, prefix) -> list[list[float]]:
+def _score_two_pass(self, heads, tails, paths, starts: PromptStarts) -> list[list[float]]:
     "Several label paths per prompt: the prompts run first, then every path on its prompt's cache (labels sharing a prefix share a row)."
-    first, cache, mask = _run_prompts(self, heads, shared, prefix, 1)
+    first, cache, mask = _run_prompts(self, heads, starts, 1)
     rows = [(i, p) for i, ps in enumerate(paths) for p in ps]
     inner = _run_paths(self, cache, mask, [len(heads[i]) for i, _ in rows], [i for i, _ in rows], [p for _, p in rows])
     row_of = {key: r for r, key in enumerate(rows)}
@@ -402,11 +434,11 @@ def _score_two_pass(self, heads, tails, paths, shared: int, prefix) -> list[list
         return first[i, -1, t[0]].item() + sum(inner[r, j - 1, t[j]].item() for j in range(1, len(t)))
     return [[logprob(i, t) for t in ts] for i, ts in enumerate(tails)]
 
-def _score_batch(self, heads, tails, shared: int, prefix) -> list[list[float]]:
+def _score_batch(self, heads, tails, starts: PromptStarts) -> list[list[float]]:
     "Log-probability of every label tail after each prompt of one batch."
     paths = [label_paths(ts) for ts in tails]
     one_pass = all(len(ps) <= 1 for ps in paths)
-    return (_score_one_pass if one_pass else _score_two_pass)(self, heads, tails, paths, shared, prefix)
+    return (_score_one_pass if one_pass else _score_two_pass)(self, heads, tails, paths, starts)
 
 @patch
 def score_each(self: HFBackend,
@@ -417,10 +449,10 @@ def score_each(self: HFBackend,
     if not conversations: return []
     split = [[self.format.split(self.format.prompt(c), l) for l in labels] for c, labels in zip(conversations, label_sets)]
     heads, tails, sums = [s[0][0] for s in split], [[t for _, t in s] for s in split], {}
-    shared = common_prefix(heads)
-    prefix = _prefix_cache(self, heads[0][:shared])                       # runs once per call; each batch reuses its cache
-    for batch in length_batches([len(h) - shared for h in heads], self.score_rows, self.batch_tokens, self.pass_tokens):
-        sums.update(zip(batch, _score_batch(self, [heads[i] for i in batch], [tails[i] for i in batch], shared, prefix)))
+    rows, lengths, distinct = prefix_groups(heads)
+    starts = PromptStarts(_prefix_cache(self, distinct), rows, lengths)   # runs once per call; each batch reuses its cache
+    for batch in length_batches([len(h) - n for h, n in zip(heads, lengths)], self.score_rows, self.batch_tokens, self.pass_tokens):
+        sums.update(zip(batch, _score_batch(self, [heads[i] for i in batch], [tails[i] for i in batch], starts.of(batch))))
     return [LabelScores(dict(zip(labels, sums[i])), len(h)) for i, (h, labels) in enumerate(zip(heads, label_sets))]
 
 # %% ../nbs/03a_hf.ipynb #97b9f522
