@@ -5,6 +5,7 @@
 # %% ../nbs/05_augment.ipynb #04df20ac
 from __future__ import annotations
 import json, math, random, re, time
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 import numpy as np
@@ -18,22 +19,22 @@ from .wvs import load_questions
 from .data import upstream_file
 
 # %% auto #0
-__all__ = ['MODES', 'PAPER_THRESHOLD', 'THRESHOLDS', 'PARSERS', 'TAG_ORDER', 'TAG_NAMES', 'SYNONYM_SOURCES', 'REPLACERS',
-           'QUOTAS', 'SELECTIONS', 'augment_config', 'calibrated_threshold', 'filter_threshold', 'parse_paper',
-           'parse_numbered', 'normalized', 'is_english', 'rejection', 'paraphrases', 'english_pipeline',
+__all__ = ['MODES', 'PAPER_THRESHOLD', 'THRESHOLDS', 'PARSERS', 'TAG_ORDER', 'TAG_NAMES', 'SYNONYM_SOURCES', 'WORD_CHOICES',
+           'REPLACERS', 'QUOTAS', 'SELECTIONS', 'augment_config', 'calibrated_threshold', 'filter_threshold',
+           'parse_paper', 'parse_numbered', 'normalized', 'is_english', 'rejection', 'paraphrases', 'english_pipeline',
            'content_words', 'clean_synonyms', 'synonyms_per_word', 'word_kind', 'synonyms_distinct',
-           'requests_per_word', 'requests_distinct', 'replace_substring', 'replace_whole_token', 'synonym_walk',
-           'select_per_paraphrase', 'select_pooled', 'augment_chunk', 'augment_dir', 'augment_seeds', 'augment',
-           'load_samples', 'load_manifest', 'upstream_samples', 'augment_stats', 'plot_similarity', 'augment_all',
-           'seed_counts', 'kept_per_seed', 'thresholds_table', 'variant_table', 'stats_table', 'synonym_requests',
-           'augment_plan', 'augment_cmd']
+           'requests_per_word', 'requests_distinct', 'all_words', 'shared_words', 'replace_substring',
+           'replace_whole_token', 'synonym_walk', 'select_per_paraphrase', 'select_pooled', 'augment_chunk',
+           'augment_dir', 'augment_seeds', 'augment', 'load_samples', 'load_manifest', 'upstream_samples',
+           'augment_stats', 'plot_similarity', 'augment_all', 'seed_counts', 'kept_per_seed', 'thresholds_table',
+           'variant_table', 'stats_table', 'synonym_requests', 'augment_plan', 'augment_cmd']
 
 # %% ../nbs/05_augment.ipynb #64cbe670
-MODES = {   # each value names an entry of a registry below (PARSERS, SYNONYM_SOURCES, REPLACERS, THRESHOLDS, QUOTAS, SELECTIONS)
+MODES = {   # each value names an entry of a registry below (PARSERS, SYNONYM_SOURCES, WORD_CHOICES, REPLACERS, THRESHOLDS, QUOTAS, SELECTIONS)
     "paper":         {"parser": "paper", "synonyms": "per_word", "replace": "substring", "emit": ("step2",), "dedupe": False,
-                      "auto_threshold": "paper", "quota": "floor", "select": "per_paraphrase"},
+                      "auto_threshold": "paper", "quota": "floor", "select": "per_paraphrase", "words": "all"},
     "improved":      {"parser": "numbered", "synonyms": "distinct_words", "replace": "whole_token", "emit": ("step1", "step2"), "dedupe": True,
-                      "auto_threshold": "calibrated", "quota": "ceil", "select": "pooled"},
+                      "auto_threshold": "calibrated", "quota": "ceil", "select": "pooled", "words": "shared"},
     "sentence_only": {"parser": "numbered", "synonyms": None, "replace": None, "emit": ("step1",), "dedupe": True,
                       "auto_threshold": "calibrated", "quota": "ceil", "select": "pooled"},
 }
@@ -239,6 +240,25 @@ SYNONYM_SOURCES = {   # a mode's `synonyms` -> how it asks, with which prompt, a
     "distinct_words": {"ask": synonyms_distinct, "prompt": "synonyms_word", "requests": requests_distinct},
 }
 
+# %% ../nbs/05_augment.ipynb #459e3cd5
+def all_words(word_lists: list[list[tuple[str, str]]],  # one seed's paraphrases, their (word, tag)s
+              cfg: dict,                                # augment_config of the run
+             ) -> list[list[tuple[str, str]]]:
+    "Paper mode: every content word of every paraphrase gets synonyms."
+    return word_lists
+
+# %% ../nbs/05_augment.ipynb #20078108
+def shared_words(word_lists: list[list[tuple[str, str]]],  # one seed's paraphrases, their (word, tag)s
+                 cfg: dict,                                # augment_config of the run: `synonym_words`
+                ) -> list[list[tuple[str, str]]]:
+    "Improved mode: only the `synonym_words` words most of a seed's paraphrases share (first seen first on ties)."
+    kinds = [list(dict.fromkeys(word_kind(w, t) for w, t in words)) for words in word_lists]
+    count, first = Counter(k for ks in kinds for k in ks), list(dict.fromkeys(k for ks in kinds for k in ks))
+    chosen = set(sorted(first, key=lambda k: (-count[k], first.index(k)))[:cfg["synonym_words"]])
+    return [[(w, t) for w, t in words if word_kind(w, t) in chosen] for words in word_lists]
+
+WORD_CHOICES = {"all": all_words, "shared": shared_words}   # a mode's `words`
+
 # %% ../nbs/05_augment.ipynb #610ff12e
 def replace_substring(sentence: str,  # the text
                       word: str,      # replaced
@@ -301,6 +321,9 @@ def _step2(seeds: dict, step1: dict, llm, emb: Embeddings, cfg: dict) -> tuple[d
     per_seed, requests, refusals = {q: [] for q in seeds}, {q: 0 for q in seeds}, {q: [] for q in seeds}
     if not jobs: return per_seed, requests, refusals
     words = [content_words(text, unique=cfg["dedupe"]) for _, _, text, _ in jobs]
+    for q in seeds:                                                          # which words get synonyms, per seed
+        mine = [i for i, job in enumerate(jobs) if job[0] == q]
+        for i, chosen in zip(mine, WORD_CHOICES[cfg["words"]]([words[i] for i in mine], cfg)): words[i] = chosen
     tables, n_requests, keys, refused = SYNONYM_SOURCES[cfg["synonyms"]]["ask"](words, llm, cfg)
     for (q, j, parent, key), w, table, n_req, k, no in zip(jobs, words, tables, n_requests, keys, refused):
         refusals[q] += [{"text": parent, "reason": "refused", "step": 2, "key": rk} for rk in no]
@@ -544,8 +567,8 @@ def _tokens(text: str) -> int: return math.ceil(len(text) / 4)
 def synonym_requests(seeds: list[str],  # seed texts
                      cfg: dict,         # augment_config of the run
                     ) -> int:
-    "Synonym requests for one sentence per seed: one per word occurrence (paper), or per distinct word of each chunk (improved)."
-    words = [content_words(s, unique=cfg["dedupe"]) for s in seeds]
+    "Synonym requests for one sentence per seed: one per word occurrence (paper), or per distinct chosen word of each chunk (improved)."
+    words = [WORD_CHOICES[cfg["words"]]([content_words(s, unique=cfg["dedupe"])], cfg)[0] for s in seeds]
     return SYNONYM_SOURCES[cfg["synonyms"]]["requests"](words, cfg["chunk"])
 
 # %% ../nbs/05_augment.ipynb #477997b5

@@ -6,11 +6,11 @@ from culturellm.llm import Completion
 from culturellm.serve import StandInServer
 from conftest import CLI, run_cli
 
-TINY = "augment: {{modes: [{modes}], seeds: {seeds}, n: 2, m: 4, max_calls: 2, max_tokens: 80, synonym_tokens: 32, rounds: 4, chunk: 2}}\n"
+TINY = "augment: {{modes: [{modes}], seeds: {seeds}, n: 2, m: 4, max_calls: 2, max_tokens: 80, synonym_tokens: 32, synonym_words: {words}, rounds: 4, chunk: 2}}\n"
 
 
-def add_profile(home, name, roles, **augment):
-    text = "roles:\n" + "".join(f"  {r}: {s}\n" for r, s in roles.items()) + TINY.format(**augment)
+def add_profile(home, name, roles, words=1, **augment):
+    text = "roles:\n" + "".join(f"  {r}: {s}\n" for r, s in roles.items()) + TINY.format(words=words, **augment)
     (home/f"data/profiles/{name}.yaml").write_text(text)
 
 
@@ -52,7 +52,8 @@ class ScriptedAugmenter:
 def test_bad_augmenter_answers_are_counted_never_emitted(home):
     with StandInServer(ScriptedAugmenter()) as server:
         add_profile(home, "bad", {"augmenter": f'{{backend: openai, model: scripted, base_url: "{server.url}"}}',
-                                  "embedder": EMBEDDED["embedder"]}, modes="improved", seeds=2)
+                                  "embedder": EMBEDDED["embedder"]}, modes="improved", seeds=2,
+                    words=3)                                              # the paraphrase's three nouns get synonyms, "mother" among them
         out = run_cli("augment", "--profile", "bad")
     assert out.returncode == 0, out.stderr
     folder = home/"data/generated/bad/augment/improved"
