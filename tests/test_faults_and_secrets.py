@@ -3,7 +3,7 @@
 import json, secrets, os, subprocess
 from pathlib import Path
 import pytest
-from culturellm.augment import content_words, word_kind
+from culturellm.augment import content_words, shared_words, word_kind
 from culturellm.wvs import load_questions
 from culturellm.core import stable_hash
 from culturellm.data import ScratchProject
@@ -13,16 +13,17 @@ from conftest import CLI
 
 CANARY = "sk-canary-" + secrets.token_hex(16)   # a fresh fake key each run
 SEEDS = 5
+WORDS = 9                                       # synonym words per seed: enough requests for the faults to hit several
 PROFILE = """cultures: [bengali]
 roles:
   augmenter: {{backend: openai, model: smollm2, base_url: "{url}", max_retries: 12, timeout: {timeout}, concurrency: 1}}
   embedder: {{backend: minilm, model: all-minilm-l6-v2}}
-augment: {{modes: [improved], seeds: {seeds}, n: 2, m: 4, max_calls: 2, max_tokens: 48, synonym_tokens: 16, rounds: 4, chunk: {seeds}}}
+augment: {{modes: [improved], seeds: {seeds}, n: 2, m: 4, max_calls: 2, max_tokens: 48, synonym_tokens: 16, synonym_words: {words}, rounds: 4, chunk: {seeds}}}
 """
 
 
 def run_augmentation(home: Path, url: str, env: dict, timeout: float=60):   # the faulty run: 8 s, below the 10 s hangs
-    ScratchProject({"api": PROFILE.format(url=url, seeds=SEEDS, timeout=timeout)}, parts=("data/registry", "data/wvs"), folder=home)
+    ScratchProject({"api": PROFILE.format(url=url, seeds=SEEDS, words=WORDS, timeout=timeout)}, parts=("data/registry", "data/wvs"), folder=home)
     out = subprocess.run([str(CLI), "augment", "--profile", "api"], capture_output=True, text=True, env={**os.environ, **env, "CULTURELLM_HOME": str(home)})
     assert out.returncode == 0, out.stderr
     folder = home/"data/generated/api/augment/improved"
@@ -70,5 +71,6 @@ def test_refusals_are_counted_not_retried(smol, tmp_path):
         posts = sum(1 for r in server.log if r["method"] == "POST")
     assert kept == [] and manifest["rejected"].get("refused", 0) == posts  # every refusal reported ...
     seeds = load_questions().head(SEEDS).text       # with no paraphrase, each seed stands in for itself in step 2
-    words = {word_kind(w, t) for seed in seeds for w, t in content_words(seed, unique=True)}
-    assert posts == SEEDS * 2 + len(words)      # ... and none retried: 2 paraphrase rounds per seed, one synonym request per distinct word
+    chosen = [shared_words([content_words(seed, unique=True)], {"synonym_words": WORDS})[0] for seed in seeds]
+    words = {word_kind(w, t) for ws in chosen for w, t in ws}
+    assert posts == SEEDS * 2 + len(words)      # ... and none retried: 2 paraphrase rounds per seed, one synonym request per distinct chosen word
