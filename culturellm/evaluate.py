@@ -98,9 +98,9 @@ def model_view(profile: Profile,  # the loaded profile (`core.load_profile`)
 # %% ../nbs/09_evaluate.ipynb #648b0e62
 def _logprob_prediction(s, task: dict) -> dict:
     "A prediction from label scores: the most likely label, with every label's log-probability."
-    if s.refused: return {"pred": INVALID, "refused": True, "scores": None}
+    if not s.scored: return {"pred": INVALID, "refused": s.refused, "unscored": not s.refused, "scores": None}   # no label among the answers
     by_label = {l: s.logprobs[task["verbalizers"][l]] for l in task["labels"]}
-    return {"pred": max(by_label, key=by_label.get), "refused": False, "scores": {l: round(v, 4) for l, v in by_label.items()}}
+    return {"pred": max(by_label, key=by_label.get), "refused": False, "unscored": False, "scores": {l: round(v, 4) for l, v in by_label.items()}}
 
 def _generated_prediction(c, task: dict, mode: str) -> dict:
     "A prediction from a generated answer, read by upstream's parser."
@@ -114,10 +114,15 @@ def score_logprob(llm,         # the model's LLM
                   cfg: dict,   # eval_config of the profile
                   mode: str,   # paper or corrected
                  ) -> list[list[dict]]:
-    "Predictions by label log-probability; every job's (task, conversations) requests go to the model in one pooled call."
+    "Predictions by label log-probability (one pooled call for every job); a task whose labels the model's first tokens cannot tell apart falls back to generation."
     convs = [c for _, cs in jobs for c in cs]
     scores = iter(llm.score_each(convs, [[t["verbalizers"][l] for l in t["labels"]] for t, cs in jobs for _ in cs], desc=_desc(jobs)))
-    return [[_logprob_prediction(next(scores), task) for _ in cs] for task, cs in jobs]
+    by_job = [[next(scores) for _ in cs] for _, cs in jobs]
+    ambiguous = [any(s.ambiguous for s in ss) for ss in by_job]
+    fallback = [job for job, a in zip(jobs, ambiguous) if a]
+    generated = iter(score_generate(llm, fallback, cfg, mode) if fallback else [])
+    return [[p | {"fallback": "generate"} for p in next(generated)] if a else [_logprob_prediction(s, task) for s in ss]
+            for (task, _), ss, a in zip(jobs, by_job, ambiguous)]
 
 # %% ../nbs/09_evaluate.ipynb #afc31fa8
 def score_generate(llm,         # the model's LLM
@@ -259,12 +264,14 @@ def task_metrics(preds: pd.DataFrame,     # one task's predictions (gold, pred, 
                  seed: int=0,             # of the resamples
                  metric: str="f1_macro",  # a key of METRICS
                 ) -> dict:
-    "n, the task's metric (column `f1`: macro-F1 for every registered task) with its 95% CI, accuracy, invalid rate, defaulted answers and refusals."
+    "n, the task's metric (column `f1`: macro-F1 for every registered task) with its 95% CI, accuracy, invalid rate, defaulted answers, refusals and unscored answers."
     point = pick(METRICS, metric, "task metric")[0]
     lo, hi = bootstrap_ci(preds.gold, preds.pred, labels, n_boot, seed, metric)
     return {"n": len(preds), "metric": metric, "f1": round(point(preds.gold, preds.pred, labels), 4), "f1_lo": round(lo, 4), "f1_hi": round(hi, 4),
             "accuracy": round(float(accuracy_score(preds.gold, preds.pred)), 4), "invalid_rate": round(float((preds.pred == INVALID).mean()), 4),
-            "defaulted": int(preds.get("defaulted", pd.Series(dtype=bool)).fillna(False).sum()), "refusals": int(preds.get("refused", pd.Series(dtype=bool)).fillna(False).sum())}
+            "defaulted": int(preds.get("defaulted", pd.Series(dtype=bool)).fillna(False).sum()), "refusals": int(preds.get("refused", pd.Series(dtype=bool)).fillna(False).sum()),
+            "unscored": int(preds.get("unscored", pd.Series(dtype=bool)).fillna(False).sum()),
+            "fallback": int(preds.get("fallback", pd.Series(dtype=object)).notna().sum())}
 
 # %% ../nbs/09_evaluate.ipynb #862b4310
 def results_path(profile: str|Profile,  # the loaded profile, or its name

@@ -339,12 +339,12 @@ def seed_answers_of(llm,                    # the model
                     culture: str,           # culture registry key (its system prompt)
                     mode: str="corrected",  # paper or corrected prompts
                    ) -> dict:
-    "A model's most likely option code for each seed question (questions sharing a scale scored in one batch)."
+    "A model's most likely option code for each seed question (questions sharing a scale scored in one batch); None where it scored no option."
     questions, answers = load_questions(), {}
     for _, group in questions.groupby(questions.scale.map(lambda s: tuple(s))):
         convs = [chat(culture, q.text, q, mode) for _, q in group.iterrows()]
         for q, scores in zip(group.index, llm.score(convs, [str(c) for c in group.scale.iloc[0]], desc="seed questions")):
-            answers[q] = int(scores.best)
+            answers[q] = None if scores.best is None else int(scores.best)
     return answers
 
 # %% ../nbs/07_finetune.ipynb #e4491818
@@ -357,7 +357,8 @@ def seed_accuracy(llm,                     # the model
     labels, answers = culture_labels(culture, mode, rule), seed_answers_of(llm, culture, mode)
     asked = [q for q in labels.index if not pd.isna(labels[q])]
     correct = sum(answers[q] == int(labels[q]) for q in asked)
-    return {"questions": len(asked), "correct": correct, "accuracy": round(correct / len(asked), 3)}
+    invalid = sum(answers[q] is None for q in asked)   # counted as wrong
+    return {"questions": len(asked), "correct": correct, "invalid": invalid, "accuracy": round(correct / len(asked), 3)}
 
 # %% ../nbs/07_finetune.ipynb #d27f5bb1
 def seed_accuracy_table(profile: Profile) -> pd.DataFrame:

@@ -57,7 +57,7 @@ def prefer_first(judge,                 # the judging LLM
                  first: list[str],      # answers shown as A
                  second: list[str],     # answers shown as B
                 ) -> list[float]:
-    "For each question: the judge's probability that `first` (shown as A) answers better than `second` (shown as B)."
+    "For each question: the judge's probability that `first` (shown as A) answers better than `second` (shown as B); NaN when it scored neither."
     name = registry_entry("cultures", culture)["name"]
     convs = [[{"role": "user", "content": prompt_text("judge_pairwise", question=q, a=a, b=b, name=name)}] for q, a, b in zip(questions, first, second)]
     return [s.probabilities()["A"] for s in judge.score(convs, ["A", "B"], desc="judge")]
@@ -74,10 +74,11 @@ def win_rate(prefs: list[float],  # per question: P(the model's answer is better
              n_boot: int=1000,    # resamples
              seed: int=0,         # of the resamples
             ) -> dict:
-    "Mean preference (the win rate) with its 95% bootstrap interval over questions, and the questions won and lost."
+    "Mean preference (the win rate) with its 95% bootstrap interval over judged questions, the questions won and lost, and those not judged (NaN)."
     p = np.asarray(prefs, dtype=float)
+    unjudged, p = int(np.isnan(p).sum()), p[~np.isnan(p)]
     lo, hi = mean_interval(p, n_boot, seed)
-    return {"n": len(p), "wins": int((p > 0.5).sum()), "losses": int((p < 0.5).sum()),
+    return {"n": len(p), "unjudged": unjudged, "wins": int((p > 0.5).sum()), "losses": int((p < 0.5).sum()),
             "win_rate": round(float(p.mean()), 4) if len(p) else None, "ci_lo": round(lo, 4), "ci_hi": round(hi, 4)}
 
 # %% ../nbs/10_judge.ipynb #1db07a09
@@ -86,7 +87,7 @@ def judge_check(judge,                 # the judging LLM
                 questions: list[str],  # the open questions
                 answers: list[str],    # one answer to each, in the same order
                ) -> float:
-    "Share of questions whose own answer the judge prefers (both orders averaged, as win rates are) to the answer to the next question."
+    "Share of questions whose own answer the judge prefers (both orders averaged, as win rates are) to the answer to the next question; an unjudged pair counts against the judge."
     if len(questions) < 2: raise ConfigError("the judge check needs at least two questions")
     other = answers[1:] + answers[:1]
     real_first, real_second = prefer_first(judge, culture, questions, answers, other), prefer_first(judge, culture, questions, other, answers)
@@ -110,7 +111,7 @@ def culture_win_rate(profile: Profile,      # the loaded profile (`core.load_pro
     write_jsonl(path, ({"id": i, "question": q, "model_answer": a, "base_answer": b, "p_model_as_A": x, "p_base_as_A": y}
                        for i, q, a, b, x, y in zip(questions.id, asked, mine, theirs, model_first, base_first)))
     return {"culture": culture, "model": model, **win_rate(preferences(model_first, base_first), cfg["bootstrap"], cfg["seed"]),
-            "judge_p_A": round(float(np.mean(model_first + base_first)), 3), "judge_check": round(check, 3),
+            "judge_p_A": round(float(np.nanmean(model_first + base_first)), 3), "judge_check": round(check, 3),
             "judge_informative": bool(check >= cfg["check_min"])}
 
 # %% ../nbs/10_judge.ipynb #40cb9092
@@ -151,7 +152,7 @@ def judge_ratings(judge,                # the rating LLM
     rows = []
     for s in judge.score(convs, labels, desc="similarity ratings"):
         p = np.array([s.probabilities()[l] for l in labels])
-        rows.append({"expected": round(float((p * np.arange(1, 6)).sum()), 3), "argmax": int(s.best)})
+        rows.append({"expected": round(float((p * np.arange(1, 6)).sum()), 3), "argmax": None if s.best is None else int(s.best)})
     return pd.DataFrame(rows, index=items.item)
 
 # %% ../nbs/10_judge.ipynb #957dd41d

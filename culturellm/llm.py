@@ -41,12 +41,21 @@ class LabelScores:
     cached: bool = False
     refused: bool = False
     key: str = ""
+    ambiguous: bool = False   # the answer's first token begins several labels: first-token scoring cannot rank them
 
     @property
-    def best(self) -> str: return max(self.logprobs, key=self.logprobs.get)
+    def scored(self) -> bool:
+        "Whether the model gave one of the labels: not refused, not ambiguous, and some label has a finite log-probability."
+        return not self.refused and not self.ambiguous and any(v > -math.inf for v in self.logprobs.values())
+
+    @property
+    def best(self) -> str|None:
+        "The most likely label; None when no label was scored (an invalid answer, never the first label)."
+        return max(self.logprobs, key=self.logprobs.get) if self.scored else None
 
     def probabilities(self) -> dict:
-        "The labels' probabilities renormalised over the candidates (a softmax of their log-probabilities)."
+        "The labels' probabilities renormalised over the candidates (a softmax of their log-probabilities); NaN when none was scored."
+        if not self.scored: return {l: math.nan for l in self.logprobs}
         top = max(self.logprobs.values())
         weights = {l: math.exp(v - top) for l, v in self.logprobs.items()}
         return {l: w / sum(weights.values()) for l, w in weights.items()}

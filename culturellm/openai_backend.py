@@ -14,7 +14,7 @@ from .llm import Completion, LabelScores
 
 # %% auto #0
 __all__ = ['RETRYABLE', 'TERMINAL', 'check_pinned', 'APIFailure', 'retry_after', 'backoff', 'is_refusal', 'poll', 'with_retries',
-           'label_logprobs', 'OpenAIBackend', 'batch_state_path']
+           'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend', 'batch_state_path']
 
 # %% ../nbs/03b_openai.ipynb #988be64c
 def check_pinned(model: str,          # model id
@@ -84,6 +84,9 @@ def with_retries(call,              # what to run: no arguments
         raise APIFailure(f"{what}: gave up after {max_retries + 1} attempts; last error {type(e).__name__}: {str(e)[:200]}") from None
 
 # %% ../nbs/03b_openai.ipynb #19e0d4a4
+class AmbiguousLabels(ConfigError):
+    "First-token alternatives that begin several labels: first-token scoring cannot tell those labels apart."
+
 def label_logprobs(top: list,   # [(token, logprob)] of the first answer token
                    labels: list,
                   ) -> dict:
@@ -94,7 +97,7 @@ def label_logprobs(top: list,   # [(token, logprob)] of the first answer token
         if not t: continue
         match = [l for l in labels if l == t] or [l for l in labels if l.startswith(t)]
         if len(match) > 1:
-            raise ConfigError(f"labels {match} begin with the same token {t!r}: first-token scoring cannot tell them apart; use generate+parse")
+            raise AmbiguousLabels(f"labels {match} begin with the same token {t!r}: first-token scoring cannot tell them apart; use generate+parse")
         if match: scores[match[0]] = float(lp) if scores[match[0]] == -math.inf else math.log(math.exp(scores[match[0]]) + math.exp(lp))
     return scores
 
@@ -184,7 +187,9 @@ def score(self: OpenAIBackend,
     for d in _send(self, bodies):
         if d.get("refused") or _completion(d).refused:
             out.append(LabelScores({l: -math.inf for l in labels}, 0, refused=True)); continue
-        out.append(LabelScores(label_logprobs(_top(self, d), labels), (d.get("usage") or {}).get("prompt_tokens", 0)))
+        tokens = (d.get("usage") or {}).get("prompt_tokens", 0)
+        try: out.append(LabelScores(label_logprobs(_top(self, d), labels), tokens))
+        except AmbiguousLabels: out.append(LabelScores({l: -math.inf for l in labels}, tokens, ambiguous=True))
     return out
 
 # %% ../nbs/03b_openai.ipynb #78ec8672
