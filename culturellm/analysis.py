@@ -89,7 +89,7 @@ def plot_sample_size(table: pd.DataFrame,      # the sample-size study
 # %% ../nbs/12_analysis.ipynb #ea017101
 def resource_table(results: pd.DataFrame,  # results tables (load_results)
                    model: str="culture",   # comparison name
-                   baseline: str="base",   # comparison name
+                   baseline: str="base+system",  # comparison name: the base with the model's system prompt
                   ) -> pd.DataFrame:
     "Per culture and per resource level: mean macro-F1 of `baseline` and `model`, and the gain."
     per = results.pivot_table(index="culture", columns="model", values="f1", aggfunc="mean")
