@@ -9,7 +9,7 @@ import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import wasserstein_distance
 from .core import Profile, profile_section, stable_hash, write_atomic
-from .wvs import load_questions, seed_answers
+from .wvs import culture_labels, load_questions, seed_answers
 from .augment import load_samples
 from .evaluate import eval_config, interval, macro_f1, predict_task, resamples
 from .finetune import finetune, model_name, registered_models, trained_llm
@@ -18,19 +18,20 @@ from .sft import _write_set, base_prompt_format, chat, load_sets, pick_augmented
 from .tasks import culture_tasks, load_task, stratified_sample
 
 # %% auto #0
-__all__ = ['distribution_distances', 'model_distributions', 'alignment_table', 'question_folds', 'fold_set_name', 'align_config',
-           'build_heldout_sets', 'culture_alignment', 'transfer_f1', 'transfer_gap', 'transfer_wvs', 'plot_heatmap']
+__all__ = ['distribution_distances', 'model_distributions', 'alignment_table', 'scale_middle', 'question_folds', 'fold_set_name',
+           'align_config', 'build_heldout_sets', 'culture_alignment', 'transfer_f1', 'transfer_gap', 'transfer_wvs',
+           'plot_heatmap']
 
 # %% ../nbs/11a_alignment.ipynb #84a98682
 def distribution_distances(model: dict,   # code -> the model's probability
                            people: dict,  # code -> the culture's share of answers
                           ) -> dict:
-    "Wasserstein (scale-normalised) and Jensen-Shannon distance between two distributions over the same codes, and majority agreement."
+    "Wasserstein (scale-normalised) and Jensen-Shannon distance between two distributions over the same codes, and whether their most likely codes agree."
     codes = sorted(people)
     p, q = np.array([model.get(c, 0.0) for c in codes]), np.array([people[c] for c in codes])
     span = max(codes) - min(codes)
     return {"wasserstein": float(wasserstein_distance(codes, codes, p, q) / span), "js": float(jensenshannon(p, q, base=2)),
-            "majority_match": bool(codes[int(p.argmax())] == codes[int(q.argmax())])}
+            "modal_match": bool(codes[int(p.argmax())] == codes[int(q.argmax())])}
 
 # %% ../nbs/11a_alignment.ipynb #49fec21d
 def model_distributions(llm,                        # the model
@@ -51,20 +52,33 @@ def model_distributions(llm,                        # the model
     return out
 
 # %% ../nbs/11a_alignment.ipynb #15118837
-def alignment_table(model_dist: dict,  # from model_distributions
-                    culture: str,      # culture registry key
+def alignment_table(model_dist: dict,             # from model_distributions
+                    culture: str,                 # culture registry key
+                    labels: pd.Series|None=None,  # each question's training label (default: corrected mode, valid_mean)
                    ) -> pd.DataFrame:
-    "Per question: topic, distances between the model's and the culture's answer distributions (questions the culture was asked)."
+    "Per question the culture was asked: topic, distances to the culture's answer distribution, agreement with its modal answer and with the training label."
     people, bank, rows = seed_answers(culture), load_questions(), []
+    labels = culture_labels(culture) if labels is None else labels
     for q, dist in model_dist.items():
         if not people.loc[q, "distribution"]: continue                    # nobody in the culture was asked
-        rows.append({"q_id": q, "topic": bank.loc[q, "topic"], **distribution_distances(dist, {int(k): v for k, v in people.loc[q, "distribution"].items()})})
+        distances = distribution_distances(dist, {int(k): v for k, v in people.loc[q, "distribution"].items()})
+        rows.append({"q_id": q, "topic": bank.loc[q, "topic"], **distances, "label_match": bool(max(dist, key=dist.get) == labels[q])})
     return pd.DataFrame(rows).set_index("q_id")
+
+# %% ../nbs/11a_alignment.ipynb #827bf186
+def scale_middle() -> dict:
+    "Every question's middle option as a certain answer (q_id -> {code: probability}); the lower middle on an even scale."
+    return {q: {c: float(c == sorted(s)[(len(s) - 1) // 2]) for c in s} for q, s in load_questions().scale.items()}
 
 # %% ../nbs/11a_alignment.ipynb #c2b4eb51
 def question_folds(k: int) -> dict:
-    "Assignment of the 50 questions to `k` folds (stable)."
-    return {q: int(stable_hash(["fold", int(q)], 8), 16) % k for q in load_questions().index}
+    "Assignment of the 50 questions to `k` folds by topic (a topic's questions share a fold), topics balanced by size (stable)."
+    bank = load_questions()
+    sizes = bank.topic.value_counts()
+    fold_of, count = {}, [0] * k
+    for topic in sorted(sizes.index, key=lambda t: (-sizes[t], stable_hash(["fold", t], 8))):
+        fold_of[topic] = count.index(min(count)); count[fold_of[topic]] += sizes[topic]
+    return {q: fold_of[t] for q, t in bank.topic.items()}
 
 # %% ../nbs/11a_alignment.ipynb #2a0d0769
 def fold_set_name(fold: int, k: int) -> str: return f"heldout{fold + 1}of{k}"
@@ -101,21 +115,24 @@ def culture_alignment(profile: Profile,     # the loaded profile (`core.load_pro
                       culture: str,         # culture registry key
                       heldout: bool=False,  # also train and score the held-out folds
                      ) -> pd.DataFrame:
-    "Mean Wasserstein / JS distance to the culture's WVS answers and majority accuracy, per model (and setting)."
+    "Mean Wasserstein / JS distance to the culture's WVS answers, accuracy against the training labels and agreement with the modal answers, per model (and setting)."
     base, rows = load_llm(profile, "base", stage="alignment"), {}
-    rows["base (no system prompt)"] = alignment_table(model_distributions(base, culture, system=False), culture)
-    rows["base + system prompt"] = alignment_table(model_distributions(base, culture), culture)
+    labels = culture_labels(culture, profile.get("sft", {}).get("mode", "corrected"), profile.get("wvs", {}).get("label_rule", "valid_mean"))
+    table = lambda dist: alignment_table(dist, culture, labels)
+    rows["trivial: middle option"] = table(scale_middle())
+    rows["base (no system prompt)"] = table(model_distributions(base, culture, system=False))
+    rows["base + system prompt"] = table(model_distributions(base, culture))
     if model_name(culture) in set(registered_models(profile).name):
-        rows["culture model, in-sample"] = alignment_table(model_distributions(trained_llm(profile, model_name(culture), "alignment"), culture), culture)
+        rows["culture model, in-sample"] = table(model_distributions(trained_llm(profile, model_name(culture), "alignment"), culture))
     if heldout:
         k, merged = align_config(profile)["folds"], {}
         folds = question_folds(k)
         for fold, name in enumerate(build_heldout_sets(profile, culture, k)):
             finetune(profile, culture, name)
             merged.update(model_distributions(trained_llm(profile, model_name(culture, name), "alignment"), culture, [q for q, f in folds.items() if f == fold]))
-        rows["culture model, held-out"] = alignment_table(merged, culture)
-    summary = pd.DataFrame({m: {"questions": len(t), "wasserstein": t.wasserstein.mean(), "js": t.js.mean(), "majority_accuracy": t.majority_match.mean()}
-                            for m, t in rows.items()}).T
+        rows["culture model, held-out"] = table(merged)
+    summary = pd.DataFrame({m: {"questions": len(t), "wasserstein": t.wasserstein.mean(), "js": t.js.mean(),
+                                "label_accuracy": t.label_match.mean(), "modal_agreement": t.modal_match.mean()} for m, t in rows.items()}).T
     return summary.rename_axis("model").round(4).assign(culture=culture).set_index("culture", append=True).swaplevel()
 
 # %% ../nbs/11a_alignment.ipynb #4a1632d5

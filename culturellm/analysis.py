@@ -13,8 +13,8 @@ from .studies import study_path
 from .wvs import load_questions
 
 # %% auto #0
-__all__ = ['paper_dir', 'save_table', 'save_figure', 'question_table', 'plot_radar', 'plot_sample_size', 'resource_table',
-           'bars_of', 'plot_bars', 'load_study', 'load_culture_studies']
+__all__ = ['SIZE_KINDS', 'ORIGINS', 'paper_dir', 'save_table', 'save_figure', 'question_table', 'plot_radar', 'plot_sample_size',
+           'plot_f1_by_size', 'resource_table', 'bars_of', 'plot_bars', 'load_study', 'load_culture_studies']
 
 # %% ../nbs/12_analysis.ipynb #5a24ba68
 def paper_dir(profile: str|Profile) -> Path:
@@ -85,6 +85,23 @@ def plot_sample_size(table: pd.DataFrame,      # the sample-size study
     fig.tight_layout()
     return fig
 
+
+# %% ../nbs/12_analysis.ipynb #037052d0
+SIZE_KINDS = ("size", "authors")   # training-set kinds that differ only in how many samples they hold
+ORIGINS = {False: "ours", True: "the authors' files"}
+
+def plot_f1_by_size(ablations: pd.DataFrame):  # the ablation study (`studies.ablation_table`), with its `kind` column
+    "Mean macro-F1 (95% CI where measured) against training rows, per culture: our size variants and the authors' released files."
+    import matplotlib.pyplot as plt
+    data = ablations.reset_index()
+    data = data[data.kind.isin(SIZE_KINDS)]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for (culture, authors), part in data.groupby(["culture", data.kind.eq("authors")]):
+        part = part.sort_values("rows")
+        spread = [part.f1 - part.f1_lo, part.f1_hi - part.f1] if "f1_lo" in part else None
+        ax.errorbar(part.rows, part.f1, yerr=spread, marker="o", capsize=3, label=f"{culture}, {ORIGINS[authors]}")
+    ax.set(xlabel="training rows", ylabel="mean macro-F1", xscale="log"); ax.legend(fontsize=8)
+    return fig
 
 # %% ../nbs/12_analysis.ipynb #ea017101
 def resource_table(results: pd.DataFrame,  # results tables (load_results)

@@ -19,13 +19,13 @@ from .tasks import INVALID, culture_tasks, load_task, parse_answer, sampling_not
 from .llm import load_llm
 
 # %% auto #0
-__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'HEADLINE', 'eval_config', 'culture_context',
-           'culture_system', 'model_view', 'score_logprob', 'score_generate', 'predictions_path', 'task_signature',
-           'predict_tasks', 'predict_task', 'macro_f1', 'resamples', 'interval', 'bootstrap_ci', 'macro_f1_rows',
-           'task_metrics', 'results_path', 'scored_path', 'evaluate_culture', 'evaluate_everywhere', 'load_scored',
-           'load_results', 'evaluate_plan', 'average_f1', 'per_task_table', 'f1_draws', 'mean_f1_draws',
-           'mean_interval', 'paired_gain', 'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1',
-           'plot_confusions', 'evaluate_cmd']
+__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'SELECTIONS', 'HEADLINE', 'eval_config',
+           'culture_context', 'culture_system', 'model_view', 'score_logprob', 'score_generate', 'predictions_path',
+           'task_signature', 'predict_tasks', 'predict_task', 'macro_f1', 'resamples', 'interval', 'bootstrap_ci',
+           'macro_f1_rows', 'task_metrics', 'results_path', 'scored_path', 'rerun_name', 'evaluate_culture',
+           'evaluate_everywhere', 'load_scored', 'load_results', 'is_culturellm', 'select_reruns', 'selection_table',
+           'evaluate_plan', 'average_f1', 'per_task_table', 'f1_draws', 'mean_f1_draws', 'mean_interval', 'paired_gain',
+           'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 def eval_config(profile: dict) -> dict:
@@ -34,6 +34,9 @@ def eval_config(profile: dict) -> dict:
     if cfg["scoring"] not in SCORERS: raise ConfigError(f"profile {profile['name']!r}: scoring must be one of {list(SCORERS)}")
     bad = [m for m in cfg["models"] if m not in MODEL_VIEWS]
     if bad: raise ConfigError(f"profile {profile['name']!r}: unknown evaluate model(s) {bad}; known: {', '.join(MODEL_VIEWS)} (+ roles named in baselines)")
+    deterministic = cfg["scoring"] == "logprob" or cfg["temperature"] == 0
+    if cfg["reruns"] < 1 or (cfg["reruns"] > 1 and deterministic):
+        raise ConfigError(f"profile {profile['name']!r}: evaluate.reruns is {cfg['reruns']}; more than 1 needs sampled answers (scoring: generate, temperature > 0): a deterministic scorer repeats its answers")
     return cfg
 
 # %% ../nbs/09_evaluate.ipynb #87bbee79
@@ -97,10 +100,12 @@ def model_view(profile: Profile,  # the loaded profile (`core.load_profile`)
 
 # %% ../nbs/09_evaluate.ipynb #648b0e62
 def _logprob_prediction(s, task: dict) -> dict:
-    "A prediction from label scores: the most likely label, with every label's log-probability."
-    if not s.scored: return {"pred": INVALID, "refused": s.refused, "unscored": not s.refused, "scores": None}   # no label among the answers
+    "A prediction from label scores: the most likely label, the most likely per byte of its verbalizer (`pred_norm`), every label's log-probability."
+    if not s.scored: return {"pred": INVALID, "pred_norm": INVALID, "refused": s.refused, "unscored": not s.refused, "scores": None}   # no label among the answers
     by_label = {l: s.logprobs[task["verbalizers"][l]] for l in task["labels"]}
-    return {"pred": max(by_label, key=by_label.get), "refused": False, "unscored": False, "scores": {l: round(v, 4) for l, v in by_label.items()}}
+    per_byte = {l: v / len(task["verbalizers"][l].encode()) for l, v in by_label.items()}
+    return {"pred": max(by_label, key=by_label.get), "pred_norm": max(per_byte, key=per_byte.get), "refused": False, "unscored": False,
+            "scores": {l: round(v, 4) for l, v in by_label.items()}}
 
 def _generated_prediction(c, task: dict, mode: str) -> dict:
     "A prediction from a generated answer, read by upstream's parser."
@@ -131,7 +136,7 @@ def score_generate(llm,         # the model's LLM
                    mode: str,   # paper or corrected
                   ) -> list[list[dict]]:
     "Predictions by generation and upstream's parser (all jobs' conversations in one call)."
-    sample = 0 if cfg["temperature"] > 0 else None
+    sample = cfg.get("sample", 0) if cfg["temperature"] > 0 else None   # the rerun's seeded sample
     answers = iter(llm.chat([c for _, cs in jobs for c in cs], max_tokens=cfg["gen_tokens"], temperature=cfg["temperature"],
                             sample=sample, desc=_desc(jobs)))
     return [[_generated_prediction(next(answers), task, mode) for _ in cs] for task, cs in jobs]
@@ -161,7 +166,8 @@ def _task_guard(path: Path, task: dict) -> None:
 def _pending(profile: Profile, model: str, culture: str, task: dict, rows: pd.DataFrame, cfg: dict, llm, system: str, system_culture: str|None):
     "A task's predictions file, the records it already holds, and the rows and conversations still to ask."
     path = predictions_path(profile, model, culture, task["task"])
-    stage_folder(path.parent, {"model_id": llm.backend.model_id, "scoring": cfg["scoring"], "mode": cfg["mode"], "system": system})   # another model or scoring: start over
+    stage_folder(path.parent, {"model_id": llm.backend.model_id, "scoring": cfg["scoring"], "mode": cfg["mode"], "system": system,
+                               "temperature": cfg["temperature"], "gen_tokens": cfg["gen_tokens"]})   # another model or scoring: start over
     _task_guard(path, task)
     repair_jsonl(path)
     done = {r["id"]: r for r in read_jsonl(path)} if path.exists() else {}
@@ -271,7 +277,8 @@ def task_metrics(preds: pd.DataFrame,     # one task's predictions (gold, pred, 
             "accuracy": round(float(accuracy_score(preds.gold, preds.pred)), 4), "invalid_rate": round(float((preds.pred == INVALID).mean()), 4),
             "defaulted": int(preds.get("defaulted", pd.Series(dtype=bool)).fillna(False).sum()), "refusals": int(preds.get("refused", pd.Series(dtype=bool)).fillna(False).sum()),
             "unscored": int(preds.get("unscored", pd.Series(dtype=bool)).fillna(False).sum()),
-            "fallback": int(preds.get("fallback", pd.Series(dtype=object)).notna().sum())}
+            "fallback": int(preds.get("fallback", pd.Series(dtype=object)).notna().sum()),
+            "f1_norm": round(point(preds.gold, preds.pred_norm, labels), 4) if preds.get("pred_norm", pd.Series([None])).notna().all() else None}
 
 # %% ../nbs/09_evaluate.ipynb #862b4310
 def results_path(profile: str|Profile,  # the loaded profile, or its name
@@ -289,26 +296,38 @@ def scored_path(profile: str|Profile,  # the loaded profile, or its name
     return generated_dir(profile)/"eval"/culture/"examples"/f"{model}.csv"
 
 # %% ../nbs/09_evaluate.ipynb #fcddec31
+def rerun_name(model: str,  # comparison name
+               rerun: int,  # 0, 1, ... (evaluate.reruns)
+              ) -> str:
+    "The predictions folder of one rerun of a comparison (rerun 0 keeps the comparison's own name)."
+    return model if rerun == 0 else f"{model}~rerun{rerun}"
+
+
+# %% ../nbs/09_evaluate.ipynb #3efaadb7
+def _task_rows(culture: str, name: str, llm, cfg: dict, loaded: list, preds: list, rerun: int) -> list[dict]:
+    "The results rows of one rerun of a comparison: a task each."
+    return [{"culture": culture, "task": task["task"], "type": task["type"], "model": name, "rerun": rerun, "model_id": llm.backend.model_id,
+             "scoring": cfg["scoring"], "mode": cfg["mode"], **task_metrics(p, task["labels"], cfg["bootstrap"], cfg["seed"], task["metric"]),
+             "left_out": json.dumps(left_out), "sampling": sampling_note(data, cfg["per_task"]), "task_version": task["version"],
+             "config_hash": stable_hash(cfg, 12)} for (task, data, left_out), p in zip(loaded, preds)]
+
 def evaluate_culture(profile: Profile,        # the loaded profile (`core.load_profile`)
                      culture: str,            # culture registry key
                      models: list|None=None,  # comparisons (default: the profile's)
                      tasks: list|None=None,   # task names (default: all of the culture)
                     ) -> pd.DataFrame:
-    "Evaluate the profile's comparisons on a culture's tasks; returns (and writes) the results table."
+    "Evaluate the profile's comparisons on a culture's tasks, each `reruns` times; returns (and writes) the results table (its examples: rerun 0's)."
     cfg = eval_config(profile)
     loaded = [(t, *load_task(t, cfg["mode"])) for t in culture_tasks(culture) if tasks is None or t["task"] in tasks]
     jobs = [(task, stratified_sample(data, cfg["per_task"], cfg["seed"])) for task, data, _ in loaded]
     tables = []
     for name in models or [*cfg["models"], *cfg["baselines"]]:
         llm, system = model_view(profile, name, culture)
-        preds = predict_tasks(profile, name, culture, jobs, cfg, llm, system)       # every task's requests pooled
-        rows = [{"culture": culture, "task": task["task"], "type": task["type"], "model": name, "model_id": llm.backend.model_id,
-                 "scoring": cfg["scoring"], "mode": cfg["mode"], **task_metrics(p, task["labels"], cfg["bootstrap"], cfg["seed"], task["metric"]),
-                 "left_out": json.dumps(left_out), "sampling": sampling_note(data, cfg["per_task"]), "task_version": task["version"],
-                 "config_hash": stable_hash(cfg, 12)} for (task, data, left_out), p in zip(loaded, preds)]
-        tables.append(pd.DataFrame(rows))
+        runs = [predict_tasks(profile, rerun_name(name, r), culture, jobs, cfg | {"sample": r}, llm, system)   # every task's requests pooled
+                for r in range(cfg["reruns"])]
+        tables.append(pd.DataFrame([row for r, preds in enumerate(runs) for row in _task_rows(culture, name, llm, cfg, loaded, preds, r)]))
         write_atomic(results_path(profile, culture, name), tables[-1].to_csv(index=False))
-        scored = pd.concat([p[["id", "gold", "pred"]].assign(culture=culture, task=task["task"], model=name) for (task, _, _), p in zip(loaded, preds)])
+        scored = pd.concat([p[["id", "gold", "pred"]].assign(culture=culture, task=task["task"], model=name) for (task, _, _), p in zip(loaded, runs[0])])
         write_atomic(scored_path(profile, culture, name), scored.to_csv(index=False))
     return pd.concat(tables, ignore_index=True)
 
@@ -338,6 +357,33 @@ def load_results(profile: Profile,          # the loaded profile (`core.load_pro
     files = [f for c in cultures for f in sorted((generated_dir(profile)/"eval"/c).glob("*.csv"))]
     tables = [pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+# %% ../nbs/09_evaluate.ipynb #c514b31f
+def is_culturellm(model: str) -> bool:
+    "Whether a comparison is a CultureLLM model: a culture's model, CultureLLM-One, or a culture model trained on another set."
+    return model in ("culture", "one") or model.startswith("culture:")
+
+# %% ../nbs/09_evaluate.ipynb #29f855e3
+def _authors_pick(f1: pd.Series, model: str) -> float: return float(f1.max() if is_culturellm(model) else f1.min())
+def _fair_pick(f1: pd.Series, model: str) -> float: return float(f1.mean())
+
+SELECTIONS = {"authors": _authors_pick, "fair": _fair_pick}   # how one F1 is taken from a task's reruns
+
+def select_reruns(results: pd.DataFrame,  # results tables (load_results); rows without `rerun` count as rerun 0
+                  selection: str,         # a key of SELECTIONS
+                 ) -> pd.DataFrame:
+    "One macro-F1 per (culture, task, model) from its reruns, picked by `selection`, with the reruns' count and sd."
+    choose, runs = pick(SELECTIONS, selection, "rerun selection"), results.assign(rerun=results.get("rerun", 0))
+    return pd.DataFrame([{"culture": c, "task": t, "model": m, "reruns": len(g), "f1": choose(g.f1, m), "f1_sd": float(g.f1.std(ddof=1)) if len(g) > 1 else 0.0}
+                         for (c, t, m), g in runs.groupby(["culture", "task", "model"], sort=False)])
+
+# %% ../nbs/09_evaluate.ipynb #e4dab41a
+def selection_table(results: pd.DataFrame) -> pd.DataFrame:
+    "Per model: mean macro-F1 over every task under each selection, reruns, and the sd over reruns of the all-task mean."
+    runs = results.assign(rerun=results.get("rerun", 0))
+    per_rerun = runs.groupby(["model", "rerun"]).f1.mean().groupby("model")
+    table = pd.DataFrame({f"f1_{s}": select_reruns(runs, s).groupby("model", sort=False).f1.mean() for s in SELECTIONS})
+    return table.assign(reruns=per_rerun.size(), sd_over_reruns=per_rerun.std(ddof=1).fillna(0.0)).round(4)
 
 # %% ../nbs/09_evaluate.ipynb #dd0e7693
 def evaluate_plan(profile: dict) -> list[dict]:

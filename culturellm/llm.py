@@ -244,13 +244,15 @@ class BackendKind:
     library: str              # model card `library_name`
     method: str               # model card: how the model was trained
     adapter: bool             # a trained model is a local adapter folder (else a remote model id)
+    in_process: bool          # the model runs in this process: its tokenizer and every token's logits are at hand (perplexity)
 
 BACKENDS = {
     "hf": BackendKind("culturellm.hf:HFBackend", "culturellm.finetune:train_lora_set", "culturellm.finetune:adapter_spec",
                       "culturellm.hf:prompt_format_of", billed=False, epochs=("train", "epochs"), library="peft",
-                      method="LoRA adapter (transformers + peft)", adapter=True),
+                      method="LoRA adapter (transformers + peft)", adapter=True, in_process=True),
     "openai": BackendKind("culturellm.openai_backend:OpenAIBackend", "culturellm.finetune:train_openai_set", "culturellm.finetune:remote_spec",
-                          None, billed=True, epochs=("openai", "n_epochs"), library="openai", method="OpenAI supervised fine-tuning", adapter=False),
+                          None, billed=True, epochs=("openai", "n_epochs"), library="openai", method="OpenAI supervised fine-tuning", adapter=False,
+                          in_process=False),
 }
 
 # %% ../nbs/03_llm.ipynb #0be21c2b

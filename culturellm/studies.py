@@ -8,22 +8,22 @@ import json, math, random, re, string
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import DataError, generated_dir, pick, Profile, profile_section, read_jsonl, write_atomic
+from .core import ConfigError, DataError, generated_dir, pick, Profile, profile_section, read_jsonl, write_atomic
 from .data import upstream_file
 from .augment import load_samples
 from .embed import load_embeddings
 from .evaluate import eval_config, evaluate_culture, load_scored, mean_interval, model_view, paired_gain, yes_no
 from .finetune import finetune, model_name
 from .judge import culture_win_rate
-from .llm import make_backend
+from .llm import backend_kind, make_backend
 from .sft import load_sets, pick_augmented, sft_config
 from .wvs import load_questions
 
 # %% auto #0
-__all__ = ['AUTHORS_SETS', 'BENCHMARKS', 'study_config', 'study_path', 'save_study', 'bigram_perplexity', 'lm_perplexity',
-           'diversity_gain', 'sample_size_table', 'last_number', 'synthetic_arithmetic', 'read_synthetic', 'read_gsm8k',
-           'read_bbh', 'read_datasets', 'first_line', 'load_benchmark', 'benchmark_accuracy', 'winrate_table',
-           'ablation_table', 'forgetting_table']
+__all__ = ['EMBEDDED_BASE', 'AUTHORS_SETS', 'BENCHMARKS', 'study_config', 'study_path', 'save_study', 'bigram_perplexity',
+           'lm_perplexity', 'diversity_gain', 'perplexity_spec', 'sample_size_table', 'last_number',
+           'synthetic_arithmetic', 'read_synthetic', 'read_gsm8k', 'read_bbh', 'read_datasets', 'first_line',
+           'load_benchmark', 'benchmark_accuracy', 'winrate_table', 'ablation_table', 'forgetting_table']
 
 # %% ../nbs/11_studies.ipynb #19460809
 def study_config(profile: dict) -> dict:
@@ -97,19 +97,32 @@ def diversity_gain(emb,              # the embeddings
     return float(np.sqrt(np.clip(2 - 2 * sims.max(axis=1), 0, None)).mean())
 
 # %% ../nbs/11_studies.ipynb #9c3dd4c3
+EMBEDDED_BASE = {"backend": "hf", "model": "gemma-3-270m", "dtype": "auto"}   # the embedded default's base
+
+def perplexity_spec(profile: Profile) -> dict:
+    "The in-process model scoring perplexity: `studies.perplexity_model`, else the base role where it runs in process, else the embedded base."
+    chosen = study_config(profile)["perplexity_model"]
+    spec = chosen or profile["roles"]["base"]
+    if backend_kind(spec).in_process: return spec
+    if chosen: raise ConfigError(f"profile {profile['name']!r}: studies.perplexity_model {spec} does not run in process; perplexity needs the model's logits (use an hf model)")
+    return EMBEDDED_BASE
+
+
+# %% ../nbs/11_studies.ipynb #b6185222
 AUTHORS_SETS = {"authors seeds+100": "new_WVQ_100_v2.jsonl", "authors seeds+500": "new_WVQ_500.jsonl", "authors seeds+1000": "new_WVQ_1000.jsonl"}
 
 def sample_size_table(profile: Profile) -> pd.DataFrame:
     "Per training-set size (ours and the authors'): samples, diversity gain, LM perplexity, paper bigram score."
     cfg = study_config(profile)
     sample = lambda texts: pd.Series(texts).sample(min(len(texts), cfg["perplexity_texts"]), random_state=0).tolist()
-    emb, base = load_embeddings(profile), make_backend(profile["roles"]["base"])
+    emb, scorer = load_embeddings(profile), perplexity_spec(profile)
+    lm = make_backend(scorer)
     seeds = list(load_questions().text)
     samples = load_samples(profile, sft_config(profile)["source"])
     sets = {("seeds" if k == 0 else f"seeds+{k or 'all'}"): list(pick_augmented(samples, k).text) if k != 0 else [] for k in sft_config(profile)["sizes"]}
     sets.update({name: [r["q_content"] for r in read_jsonl(upstream_file(f))] for name, f in AUTHORS_SETS.items()})
     rows = [{"set": name, "samples": len(seeds) + len(extra), "augmented": len(extra), "diversity_gain": round(diversity_gain(emb, extra, seeds), 4),
-             "lm_perplexity": round(lm_perplexity(base, sample(seeds + extra)), 2), "bigram_ppl_paper": round(bigram_perplexity(seeds + extra, True), 2)}
+             "lm_perplexity": round(lm_perplexity(lm, sample(seeds + extra)), 2), "ppl_model": scorer["model"], "bigram_ppl_paper": round(bigram_perplexity(seeds + extra, True), 2)}
             for name, extra in sets.items()]
     return pd.DataFrame(rows).set_index("set")
 
@@ -157,9 +170,11 @@ def read_gsm8k(spec: dict) -> tuple[pd.DataFrame, str]:
 
 # %% ../nbs/11_studies.ipynb #29de718b
 def read_bbh(spec: dict) -> tuple[pd.DataFrame, str]:
-    "A BIG-Bench Hard task file (examples of input and target)."
+    "A BIG-Bench Hard task: its JSON file (`examples` of input and target) or JSONL rows of input and target."
     path = _benchmark_file(spec)
-    examples = json.loads(path.read_text())["examples"]
+    examples = read_jsonl(path) if path.suffix == ".jsonl" else json.loads(path.read_text())["examples"]
+    missing = {"input", "target"} - set().union(*map(set, examples))
+    if missing: raise DataError(f"{path}: BBH examples need {sorted(missing)}")
     return pd.DataFrame({"question": [e["input"] for e in examples], "answer": [e["target"] for e in examples]}), f"bbh from {path.name}, {{n}} items"
 
 # %% ../nbs/11_studies.ipynb #e14c368a
@@ -216,11 +231,12 @@ def ablation_table(profile: Profile) -> pd.DataFrame:
         sets = load_sets(profile, culture)
         main = sets[sets.main].name.iloc[0]
         main_f1 = evaluate_culture(profile, culture, ["culture"]).f1.mean()
-        rows.append({"culture": culture, "set": f"{main} (main)", "model": "culture", "rows": int(sets[sets.main].rows.iloc[0]), "f1": main_f1})
+        rows.append({"culture": culture, "set": f"{main} (main)", "kind": sets[sets.main].kind.iloc[0], "model": "culture", "rows": int(sets[sets.main].rows.iloc[0]), "f1": main_f1})
         for name in [s for s in cfg["ablation_sets"] if s in set(sets.name) and s != main]:
             finetune(profile, culture, name)
             f1 = evaluate_culture(profile, culture, [f"culture:{name}"]).f1.mean()
-            rows.append({"culture": culture, "set": name, "model": f"culture:{name}", "rows": int(sets[sets.name == name].rows.iloc[0]), "f1": f1})
+            chosen = sets[sets.name == name].iloc[0]
+            rows.append({"culture": culture, "set": name, "kind": chosen.kind, "model": f"culture:{name}", "rows": int(chosen.rows), "f1": f1})
     table = pd.DataFrame([r | _gain_over_base(profile, r) for r in rows])
     return save_study(profile, "ablations", table.drop(columns="model").round(4).set_index(["culture", "set"]))
 
