@@ -65,7 +65,7 @@ def alignment_table(model_dist: dict,             # from model_distributions
         rows.append({"q_id": q, "topic": bank.loc[q, "topic"], **distances, "label_match": bool(max(dist, key=dist.get) == labels[q])})
     return pd.DataFrame(rows).set_index("q_id")
 
-# %% ../nbs/11a_alignment.ipynb #827bf186
+# %% ../nbs/11a_alignment.ipynb #fd6a11cc
 def scale_middle() -> dict:
     "Every question's middle option as a certain answer (q_id -> {code: probability}); the lower middle on an even scale."
     return {q: {c: float(c == sorted(s)[(len(s) - 1) // 2]) for c in s} for q, s in load_questions().scale.items()}

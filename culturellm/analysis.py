@@ -86,7 +86,7 @@ def plot_sample_size(table: pd.DataFrame,      # the sample-size study
     return fig
 
 
-# %% ../nbs/12_analysis.ipynb #037052d0
+# %% ../nbs/12_analysis.ipynb #299bc306
 SIZE_KINDS = ("size", "authors")   # training-set kinds that differ only in how many samples they hold
 ORIGINS = {False: "ours", True: "the authors' files"}
 

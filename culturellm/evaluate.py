@@ -303,7 +303,7 @@ def rerun_name(model: str,  # comparison name
     return model if rerun == 0 else f"{model}~rerun{rerun}"
 
 
-# %% ../nbs/09_evaluate.ipynb #3efaadb7
+# %% ../nbs/09_evaluate.ipynb #5dc7ab1d
 def _task_rows(culture: str, name: str, llm, cfg: dict, loaded: list, preds: list, rerun: int) -> list[dict]:
     "The results rows of one rerun of a comparison: a task each."
     return [{"culture": culture, "task": task["task"], "type": task["type"], "model": name, "rerun": rerun, "model_id": llm.backend.model_id,
@@ -358,12 +358,12 @@ def load_results(profile: Profile,          # the loaded profile (`core.load_pro
     tables = [pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
-# %% ../nbs/09_evaluate.ipynb #c514b31f
+# %% ../nbs/09_evaluate.ipynb #837113b4
 def is_culturellm(model: str) -> bool:
     "Whether a comparison is a CultureLLM model: a culture's model, CultureLLM-One, or a culture model trained on another set."
     return model in ("culture", "one") or model.startswith("culture:")
 
-# %% ../nbs/09_evaluate.ipynb #29f855e3
+# %% ../nbs/09_evaluate.ipynb #22a45358
 def _authors_pick(f1: pd.Series, model: str) -> float: return float(f1.max() if is_culturellm(model) else f1.min())
 def _fair_pick(f1: pd.Series, model: str) -> float: return float(f1.mean())
 
@@ -377,7 +377,7 @@ def select_reruns(results: pd.DataFrame,  # results tables (load_results); rows 
     return pd.DataFrame([{"culture": c, "task": t, "model": m, "reruns": len(g), "f1": choose(g.f1, m), "f1_sd": float(g.f1.std(ddof=1)) if len(g) > 1 else 0.0}
                          for (c, t, m), g in runs.groupby(["culture", "task", "model"], sort=False)])
 
-# %% ../nbs/09_evaluate.ipynb #e4dab41a
+# %% ../nbs/09_evaluate.ipynb #d0045cc0
 def selection_table(results: pd.DataFrame) -> pd.DataFrame:
     "Per model: mean macro-F1 over every task under each selection, reruns, and the sd over reruns of the all-task mean."
     runs = results.assign(rerun=results.get("rerun", 0))

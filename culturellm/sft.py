@@ -13,15 +13,15 @@ from .core import (ConfigError, DataError, generated_dir, load_profile, pick, Pr
 from .llm import backend_kind, load_llm, training_rate
 from .wvs import corrected_labels, load_questions, paper_labels
 from .augment import augment_config, load_samples
-from .data import upstream_file
+from .data import catalogue, upstream_file
 
 # %% auto #0
 __all__ = ['STYLES', 'ROW_BUILDERS', 'ROLES', 'OUT_OF_SCALE_KEPT', 'AUTHORS_VARIANTS', 'paper_range', 'scale_text',
            'system_prompt', 'user_prompt', 'chat', 'seed_items', 'out_of_scale', 'paper_rows', 'corrected_rows',
            'rows_for', 'pick_augmented', 'row_problems', 'estimate_tokens', 'check_training_file', 'sft_config',
            'sft_dir', 'variant_name', 'translate_rows', 'hf_pairs', 'base_prompt_format', 'size_sets',
-           'sentence_only_set', 'local_set', 'authors_set', 'build_sets', 'load_sets', 'main_set', 'culture_share',
-           'build_one', 'training_report', 'sft_plan', 'sft_build_cmd']
+           'sentence_only_set', 'local_set', 'authors_file', 'authors_set', 'build_sets', 'load_sets', 'main_set',
+           'culture_share', 'build_one', 'training_report', 'sft_plan', 'sft_build_cmd']
 
 # %% ../nbs/06_sft.ipynb #8f62f626
 STYLES = {   # style -> its prompts, and the option fields its user turn fills in from a question-bank row
@@ -254,8 +254,13 @@ def local_set(culture: str, main: dict, # the main set's record
     rows, failed = translate_rows(source, culture, llm, cfg["translate_tokens"])
     return {"name": "local", "kind": "ablation", "requested": len(source), "augmented": main["augmented"], "dropped": failed, **_write_set(out, "local", rows, fmt)}
 
-# %% ../nbs/06_sft.ipynb #aada3c01
+# %% ../nbs/06_sft.ipynb #36457758
 AUTHORS_VARIANTS = ("50", "150", "1000", "sentence_only")   # the released size variants every culture has
+
+def authors_file(culture: str, variant) -> str:
+    "The upstream path of a culture's released training file of one variant."
+    folder = registry_entry("cultures", culture)["upstream_name"]
+    return f"{folder}/Finetune/WVQ_{folder}_{variant}.jsonl"
 
 def authors_set(culture: str,   # culture registry key
                 variant,        # one of AUTHORS_VARIANTS
@@ -263,9 +268,7 @@ def authors_set(culture: str,   # culture registry key
                 fmt) -> dict:   # the base's prompt format (None: an API formats)
     "A set of the authors' released training file of a culture, rows as released (their labels, prompts and stacked copies)."
     if str(variant) not in AUTHORS_VARIANTS: raise ConfigError(f"sft.authors_sets: unknown variant {variant!r}; the authors released {', '.join(AUTHORS_VARIANTS)}")
-    folder = registry_entry("cultures", culture)["upstream_name"]
-    released = f"{folder}/Finetune/WVQ_{folder}_{variant}.jsonl"
-    name = f"authors{variant}"
+    released, name = authors_file(culture, variant), f"authors{variant}"
     return {"name": name, "kind": "authors", "requested": released, "augmented": None, "dropped": 0, **_write_set(out, name, read_jsonl(upstream_file(released)), fmt)}
 
 # %% ../nbs/06_sft.ipynb #76309060
@@ -282,7 +285,9 @@ def build_sets(profile: Profile,  # the loaded profile (`core.load_profile`)
     if cfg["sentence_only"]: sets.append(sentence_only_set(culture, seeds, load_samples(profile, "sentence_only"), cfg, rule, out, fmt))
     if culture in cfg["local_language"] and registry_entry("cultures", culture)["lang"] != "en":
         sets.append(local_set(culture, main, cfg, llm or load_llm(profile, "augmenter", stage="sft-translate"), out, fmt))
-    sets += [authors_set(culture, v, out, fmt) for v in cfg["authors_sets"]]
+    released = [v for v in cfg["authors_sets"] if authors_file(culture, v) in catalogue().index]
+    if len(released) < len(cfg["authors_sets"]): print(f"{culture}: the authors released no training file for it; no authors<variant> sets")
+    sets += [authors_set(culture, v, out, fmt) for v in released]
     paper_out_of_scale = len(pick(OUT_OF_SCALE_KEPT, cfg["mode"], "training mode")(culture))
     table = pd.DataFrame(sets).assign(main=lambda d: d.name == main["name"], out_of_scale_questions=paper_out_of_scale)
     write_atomic(out/"sets.json", table.to_json(orient="records", indent=1))

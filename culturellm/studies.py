@@ -108,7 +108,7 @@ def perplexity_spec(profile: Profile) -> dict:
     return EMBEDDED_BASE
 
 
-# %% ../nbs/11_studies.ipynb #b6185222
+# %% ../nbs/11_studies.ipynb #6f75f11c
 AUTHORS_SETS = {"authors seeds+100": "new_WVQ_100_v2.jsonl", "authors seeds+500": "new_WVQ_500.jsonl", "authors seeds+1000": "new_WVQ_1000.jsonl"}
 
 def sample_size_table(profile: Profile) -> pd.DataFrame:
