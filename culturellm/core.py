@@ -336,6 +336,7 @@ PROFILE_KEYS = {
     "judge": dict,      # open-ended questions, judge roles, similarity-study sample
     "studies": dict,    # which cultures the win-rate / ablation / forgetting studies cover; forgetting benchmarks
     "alignment": dict,  # opinion alignment: held-out folds and cultures, transfer-matrix slice
+    "protocol": dict,   # the protocols run as arms (corrected, paper: data/registry/protocols.yaml) and the paper arm's size
 }
 
 def check_profile(profile: dict,  # the parsed YAML of a profile
@@ -359,7 +360,7 @@ def profile_names() -> list[str]:
     return sorted(p.stem for p in (data_dir()/"profiles").glob("*.yaml"))
 
 CULTURE_LISTS = [("studies", "winrate_cultures"), ("studies", "ablation_cultures"), ("studies", "forgetting_cultures"),
-                 ("alignment", "heldout_cultures"), ("alignment", "transfer_cultures"), ("sft", "local_language")]   # settings that name cultures
+                 ("alignment", "heldout_cultures"), ("alignment", "transfer_cultures"), ("sft", "local_language"), ("protocol", "cultures")]   # settings that name cultures
 
 # %% ../nbs/00_core.ipynb #8a62dc92
 def profile_sections() -> dict:

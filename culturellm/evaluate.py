@@ -22,10 +22,11 @@ from .llm import load_llm
 __all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'SELECTIONS', 'HEADLINE', 'eval_config',
            'culture_context', 'culture_system', 'model_view', 'score_logprob', 'score_generate', 'predictions_path',
            'task_signature', 'predict_tasks', 'predict_task', 'macro_f1', 'resamples', 'interval', 'bootstrap_ci',
-           'macro_f1_rows', 'task_metrics', 'results_path', 'scored_path', 'rerun_name', 'evaluate_culture',
-           'evaluate_everywhere', 'load_scored', 'load_results', 'is_culturellm', 'select_reruns', 'selection_table',
-           'evaluate_plan', 'average_f1', 'per_task_table', 'f1_draws', 'mean_f1_draws', 'mean_interval', 'paired_gain',
-           'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'evaluate_cmd']
+           'macro_f1_rows', 'task_metrics', 'results_path', 'scored_path', 'rerun_name', 'tagged', 'untagged',
+           'evaluate_culture', 'evaluate_everywhere', 'load_scored', 'load_results', 'is_culturellm', 'select_reruns',
+           'selection_table', 'evaluate_plan', 'average_f1', 'per_task_table', 'f1_draws', 'selected_f1_draws',
+           'mean_f1_draws', 'mean_interval', 'paired_gain', 'headline_table', 'with_groups', 'f1_intervals', 'yes_no',
+           'plot_task_f1', 'plot_confusions', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 def eval_config(profile: dict) -> dict:
@@ -303,6 +304,18 @@ def rerun_name(model: str,  # comparison name
     return model if rerun == 0 else f"{model}~rerun{rerun}"
 
 
+# %% ../nbs/09_evaluate.ipynb #1fac0531
+def tagged(model: str,  # comparison name
+           tag: str,    # a variant's tag ("" for none)
+          ) -> str:
+    "The name of a variant of a comparison (e.g. decoded greedily): `<model>@<tag>`."
+    return f"{model}@{tag}" if tag else model
+
+# %% ../nbs/09_evaluate.ipynb #cd90db81
+def untagged(name: str) -> str:
+    "The comparison a variant's name stands for."
+    return name.split("@", 1)[0]
+
 # %% ../nbs/09_evaluate.ipynb #5dc7ab1d
 def _task_rows(culture: str, name: str, llm, cfg: dict, loaded: list, preds: list, rerun: int) -> list[dict]:
     "The results rows of one rerun of a comparison: a task each."
@@ -311,23 +324,26 @@ def _task_rows(culture: str, name: str, llm, cfg: dict, loaded: list, preds: lis
              "left_out": json.dumps(left_out), "sampling": sampling_note(data, cfg["per_task"]), "task_version": task["version"],
              "config_hash": stable_hash(cfg, 12)} for (task, data, left_out), p in zip(loaded, preds)]
 
-def evaluate_culture(profile: Profile,        # the loaded profile (`core.load_profile`)
-                     culture: str,            # culture registry key
-                     models: list|None=None,  # comparisons (default: the profile's)
-                     tasks: list|None=None,   # task names (default: all of the culture)
+def evaluate_culture(profile: Profile,          # the loaded profile (`core.load_profile`)
+                     culture: str,              # culture registry key
+                     models: list|None=None,    # comparisons (default: the profile's)
+                     tasks: list|None=None,     # task names (default: all of the culture)
+                     tag: str="",               # a variant of the comparisons, named `<model>@<tag>` in every file and table
+                     settings: dict|None=None,  # the evaluate settings the variant changes, e.g. {"temperature": 0.0}
                     ) -> pd.DataFrame:
-    "Evaluate the profile's comparisons on a culture's tasks, each `reruns` times; returns (and writes) the results table (its examples: rerun 0's)."
-    cfg = eval_config(profile)
+    "Evaluate the profile's comparisons on a culture's tasks, each `reruns` times; returns (and writes) the results table and its examples (every rerun's)."
+    cfg = eval_config({**profile, "evaluate": {**profile_section(profile, "evaluate"), **(settings or {})}})
     loaded = [(t, *load_task(t, cfg["mode"])) for t in culture_tasks(culture) if tasks is None or t["task"] in tasks]
     jobs = [(task, stratified_sample(data, cfg["per_task"], cfg["seed"])) for task, data, _ in loaded]
     tables = []
-    for name in models or [*cfg["models"], *cfg["baselines"]]:
-        llm, system = model_view(profile, name, culture)
+    for model in models or [*cfg["models"], *cfg["baselines"]]:
+        llm, system, name = *model_view(profile, model, culture), tagged(model, tag)
         runs = [predict_tasks(profile, rerun_name(name, r), culture, jobs, cfg | {"sample": r}, llm, system)   # every task's requests pooled
                 for r in range(cfg["reruns"])]
         tables.append(pd.DataFrame([row for r, preds in enumerate(runs) for row in _task_rows(culture, name, llm, cfg, loaded, preds, r)]))
         write_atomic(results_path(profile, culture, name), tables[-1].to_csv(index=False))
-        scored = pd.concat([p[["id", "gold", "pred"]].assign(culture=culture, task=task["task"], model=name) for (task, _, _), p in zip(loaded, runs[0])])
+        scored = pd.concat([p[["id", "gold", "pred"]].assign(culture=culture, task=task["task"], model=name, rerun=r)
+                            for r, preds in enumerate(runs) for (task, _, _), p in zip(loaded, preds)])
         write_atomic(scored_path(profile, culture, name), scored.to_csv(index=False))
     return pd.concat(tables, ignore_index=True)
 
@@ -341,12 +357,15 @@ def evaluate_everywhere(profile: Profile,  # the loaded profile (`core.load_prof
 # %% ../nbs/09_evaluate.ipynb #7d443d6d
 def load_scored(profile: Profile,          # the loaded profile (`core.load_profile`)
                 cultures: list|None=None,  # default: the profile's
+                reruns: bool=False,        # every rerun's examples (column `rerun`); default: rerun 0's
                ) -> pd.DataFrame:
-    "Every evaluated example of the profile's cultures (culture, task, model, id, gold, pred): what intervals resample."
+    "Every evaluated example of the profile's cultures (culture, task, model, rerun, id, gold, pred): what intervals resample."
     cultures = cultures or profile["cultures"]
     files = [f for c in cultures for f in sorted((generated_dir(profile)/"eval"/c/"examples").glob("*.csv"))]
     tables = [pd.read_csv(f, keep_default_na=False, dtype={"gold": str, "pred": str}) for f in files]
-    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["id", "gold", "pred", "culture", "task", "model"])
+    if not tables: return pd.DataFrame(columns=["id", "gold", "pred", "culture", "task", "model", "rerun"])
+    scored = pd.concat(tables, ignore_index=True).pipe(lambda d: d.assign(rerun=d.get("rerun", 0)))
+    return scored if reruns else scored[scored.rerun == 0].reset_index(drop=True)
 
 # %% ../nbs/09_evaluate.ipynb #065d46d6
 def load_results(profile: Profile,          # the loaded profile (`core.load_profile`)
@@ -360,21 +379,22 @@ def load_results(profile: Profile,          # the loaded profile (`core.load_pro
 
 # %% ../nbs/09_evaluate.ipynb #837113b4
 def is_culturellm(model: str) -> bool:
-    "Whether a comparison is a CultureLLM model: a culture's model, CultureLLM-One, or a culture model trained on another set."
+    "Whether a comparison (or a variant of one, `<model>@<tag>`) is a CultureLLM model: a culture's model, CultureLLM-One, or a culture model trained on another set."
+    model = untagged(model)
     return model in ("culture", "one") or model.startswith("culture:")
 
 # %% ../nbs/09_evaluate.ipynb #22a45358
-def _authors_pick(f1: pd.Series, model: str) -> float: return float(f1.max() if is_culturellm(model) else f1.min())
-def _fair_pick(f1: pd.Series, model: str) -> float: return float(f1.mean())
+def _authors_pick(f1: np.ndarray, model: str): return f1.max(0) if is_culturellm(model) else f1.min(0)
+def _fair_pick(f1: np.ndarray, model: str): return f1.mean(0)
 
-SELECTIONS = {"authors": _authors_pick, "fair": _fair_pick}   # how one F1 is taken from a task's reruns
+SELECTIONS = {"authors": _authors_pick, "fair": _fair_pick}   # how one F1 is taken from a task's reruns (axis 0: the reruns; bootstrap draws along axis 1)
 
 def select_reruns(results: pd.DataFrame,  # results tables (load_results); rows without `rerun` count as rerun 0
                   selection: str,         # a key of SELECTIONS
                  ) -> pd.DataFrame:
     "One macro-F1 per (culture, task, model) from its reruns, picked by `selection`, with the reruns' count and sd."
     choose, runs = pick(SELECTIONS, selection, "rerun selection"), results.assign(rerun=results.get("rerun", 0))
-    return pd.DataFrame([{"culture": c, "task": t, "model": m, "reruns": len(g), "f1": choose(g.f1, m), "f1_sd": float(g.f1.std(ddof=1)) if len(g) > 1 else 0.0}
+    return pd.DataFrame([{"culture": c, "task": t, "model": m, "reruns": len(g), "f1": float(choose(g.f1.to_numpy(), m)), "f1_sd": float(g.f1.std(ddof=1)) if len(g) > 1 else 0.0}
                          for (c, t, m), g in runs.groupby(["culture", "task", "model"], sort=False)])
 
 # %% ../nbs/09_evaluate.ipynb #d0045cc0
@@ -387,7 +407,7 @@ def selection_table(results: pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/09_evaluate.ipynb #dd0e7693
 def evaluate_plan(profile: dict) -> list[dict]:
-    "Requests and tokens of a profile's evaluation, per role."
+    "Requests and tokens of a profile's evaluation (every rerun), per role."
     cfg, per_role = eval_config(profile), {}
     roles = {m: "base" for m in cfg["models"]} | {b: b for b in cfg["baselines"]}
     for culture in profile["cultures"]:
@@ -398,7 +418,7 @@ def evaluate_plan(profile: dict) -> list[dict]:
             for model, role in roles.items():
                 extra = 250 * n if model == "base+context" else 20 * n
                 r = per_role.setdefault(role, {"requests": 0, "prompt_tokens": 0})
-                r["requests"] += n; r["prompt_tokens"] += tokens + extra
+                r["requests"] += n * cfg["reruns"]; r["prompt_tokens"] += (tokens + extra) * cfg["reruns"]
     out_tokens = 1 if cfg["scoring"] == "logprob" else cfg["gen_tokens"]
     return [{"stage": "evaluate", "step": cfg["scoring"], "role": role, "requests": r["requests"], "prompt_tokens": r["prompt_tokens"],
              "completion_tokens": r["requests"] * out_tokens} for role, r in per_role.items()]
@@ -429,21 +449,35 @@ def f1_draws(gold: np.ndarray,  # one task's gold labels
     rows = resamples(len(gold), n, rng)
     return {m: macro_f1_rows(gold, p, labels, rows) for m, p in preds.items()}
 
-# %% ../nbs/09_evaluate.ipynb #316ca48d
+# %% ../nbs/09_evaluate.ipynb #00780ef0
+def selected_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task, model, id, gold, pred (and rerun)
+                      selections: dict,       # model -> how its reruns give one F1 per task (a key of SELECTIONS)
+                      n: int=1000, seed: int=0) -> dict:
+    "Each model's macro-F1 averaged over tasks, one F1 per task selected from its reruns (`point`), and `n` bootstrap draws of it (`draws`): the same resamples of the same examples for every model and rerun."
+    models, runs = list(selections), scored[scored.model.isin(selections)].assign(rerun=lambda d: d.get("rerun", 0))
+    keys = ["culture", "task", "id"]
+    preds = runs.pivot_table(index=keys, columns=["model", "rerun"], values="pred", aggfunc="first")
+    golds = runs.pivot_table(index=keys, columns="model", values="gold", aggfunc="first").reindex(columns=models)   # a variant may read the gold labels its own way
+    held = preds.notna().all(1) & golds.notna().all(1)                     # examples every model holds, in every rerun
+    preds, golds = preds[held], golds[held]
+    rng, point, draws, tasks = np.random.default_rng(seed), dict.fromkeys(models, 0.0), {m: np.zeros(n) for m in models}, 0
+    for (culture, task), part in preds.groupby(level=["culture", "task"]):
+        labels, rows = task_entry(culture, task)["labels"], resamples(len(part), n, rng)
+        for m in models:
+            choose, gold = SELECTIONS[selections[m]], golds.loc[part.index, m].to_numpy(dtype=object)
+            per_rerun = [part[(m, r)].to_numpy(dtype=object) for r in part[m].columns]
+            point[m] += float(choose(np.array([macro_f1(gold, p, labels) for p in per_rerun]), m))
+            draws[m] += choose(np.stack([macro_f1_rows(gold, p, labels, rows) for p in per_rerun]), m)
+        tasks += 1
+    k = max(tasks, 1)
+    return {"point": {m: v / k for m, v in point.items()}, "draws": {m: d / k for m, d in draws.items()}, "tasks": tasks, "examples": int(held.sum())}
+
+# %% ../nbs/09_evaluate.ipynb #d460c049
 def mean_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task, model, id, gold, pred
                   models: list,           # compared on the examples every one of them predicted
                   n: int=1000, seed: int=0) -> dict:
-    "Each model's macro-F1 averaged over tasks (`point`) and `n` bootstrap draws of it (`draws`), the same draws for every model."
-    wide = scored[scored.model.isin(models)].pivot_table(index=["culture", "task", "id", "gold"], columns="model", values="pred", aggfunc="first")
-    wide = wide.reindex(columns=models).dropna()                          # models are columns: a model may be called `culture`
-    rng, point, draws, tasks = np.random.default_rng(seed), dict.fromkeys(models, 0.0), {m: np.zeros(n) for m in models}, 0
-    for (culture, task), part in wide.groupby(level=["culture", "task"]):
-        labels, gold = task_entry(culture, task)["labels"], part.index.get_level_values("gold").to_numpy(dtype=object)
-        preds = {m: part[m].to_numpy(dtype=object) for m in models}
-        for m, d in f1_draws(gold, preds, labels, n, rng).items(): draws[m] += d; point[m] += macro_f1(gold, preds[m], labels)
-        tasks += 1
-    k = max(tasks, 1)
-    return {"point": {m: v / k for m, v in point.items()}, "draws": {m: d / k for m, d in draws.items()}, "tasks": tasks, "examples": len(wide)}
+    "Each model's macro-F1 averaged over tasks (`point`) and `n` bootstrap draws of it (`draws`), the same draws for every model (reruns: their mean)."
+    return selected_f1_draws(scored, dict.fromkeys(models, "fair"), n, seed)
 
 # %% ../nbs/09_evaluate.ipynb #aae1d0e2
 def mean_interval(values,       # one number per item

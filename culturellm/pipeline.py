@@ -13,8 +13,9 @@ import papermill as pm
 from nbconvert import HTMLExporter
 import nbformat
 from .core import (ConfigError, data_dir, environment, environment_settings, fill_template, generated_dir,
-                             load_profile, Profile, project_root, reports_dir, sha256_file, stable_hash, with_cultures,
+                             load_profile, Profile, project_root, registry, reports_dir, sha256_file, stable_hash, with_cultures,
                              write_atomic)
+from .protocols import protocol_config, protocol_plan
 from .augment import augment_plan
 from .evaluate import evaluate_plan
 from .finetune import finetune_plan, registered_models
@@ -189,22 +190,24 @@ def write_index(profile: dict,     # the loaded profile
     return write_atomic(out_dir/"index.html", page)
 
 # %% ../nbs/13_pipeline.ipynb #7f35ae0f
-def runs(profile: str,    # profile name
-         cultures: list,  # the cultures run
+def runs(profile: str,                # profile name
+         cultures: list,              # the cultures run
+         arms: list=("corrected",),   # the protocol arms (`protocol.arms`): each but corrected is a stage `protocol-<arm>`
         ) -> list[tuple[str, str, dict]]:
     "The notebooks a reproduction runs, in order: (template, report name, parameters)."
     return [("augment", "augment", {"profile": profile}),
             *[("culture", c, {"culture": c, "profile": profile}) for c in cultures],
             ("one", "one", {"profile": profile}),
             ("studies", "studies", {"profile": profile}),
+            *[("protocol", f"protocol-{a}", {"profile": profile, "arm": a}) for a in arms if a != "corrected"],
             ("paper", "paper", {"profile": profile})]
 
 # %% ../nbs/13_pipeline.ipynb #1bdff75a
 def dependencies(template: str,       # experiment notebook name
                  earlier: list[str],  # report names of the stages before it
                 ) -> list[str]:
-    "The stages whose results a stage reads: a culture notebook reads the augmentation, the others everything before them."
-    return ["augment"] if template == "culture" else earlier
+    "The stages whose results a stage reads: a culture notebook reads the augmentation, a protocol arm nothing (it trains on the authors' files), the others everything before them."
+    return {"culture": ["augment"], "protocol": []}.get(template, earlier)
 
 # %% ../nbs/13_pipeline.ipynb #1032be7c
 def code_hash() -> str:
@@ -245,8 +248,8 @@ def ordered(records: dict,     # report name -> run record
             cultures: list,    # the cultures of this run
            ) -> list[dict]:
     "Records in pipeline order: the profile's own cultures first, then any other culture ever run into this report folder."
-    others = [n for n in records if n not in ("augment", "one", "studies", "paper")]
-    names = [name for _, name, _ in runs(profile["name"], list(dict.fromkeys([*profile["cultures"], *cultures, *others])))]
+    others = [n for n in records if n in registry("cultures")]
+    names = [name for _, name, _ in runs(profile["name"], list(dict.fromkeys([*profile["cultures"], *cultures, *others])), protocol_config(profile)["arms"])]
     return [records[n] for n in names if n in records]
 
 # %% ../nbs/13_pipeline.ipynb #6ab51387
@@ -261,13 +264,13 @@ def run_stage(cfg: dict,  # the run's profile
 # %% ../nbs/13_pipeline.ipynb #c480c325
 def reproduce(profile: str,              # profile name (data/profiles/<profile>.yaml)
               cultures: list|None=None,  # run these cultures instead of the profile's (usually a subset)
-              stages: list|None=None,    # rerun only these stages (report names: augment, a culture, one, studies, paper)
+              stages: list|None=None,    # rerun only these stages (report names: augment, a culture, one, studies, protocol-paper, paper)
               force: bool=False,         # rerun stages even when they are up to date
              ) -> Path:
     "Run the experiment notebooks of `profile` through papermill and write `reports/<profile>/index.html`."
     own = load_profile(profile)
     cfg = with_cultures(own, cultures) if cultures else own
-    planned = runs(profile, cfg["cultures"])
+    planned = runs(profile, cfg["cultures"], protocol_config(cfg)["arms"])
     names = [name for _, name, _ in planned]
     if set(stages or []) - set(names): raise ConfigError(f"unknown stage(s) {sorted(set(stages) - set(names))}; stages: {', '.join(names)}")
     out_dir, code, env = reports_dir(profile), code_hash(), {"CULTURELLM_CULTURES": ",".join(cfg["cultures"])}
@@ -288,7 +291,7 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
     return index()
 
 # %% ../nbs/13_pipeline.ipynb #23dbacee
-PLANNERS = [augment_plan, sft_plan, finetune_plan, evaluate_plan, judge_plan]
+PLANNERS = [augment_plan, sft_plan, finetune_plan, evaluate_plan, judge_plan, protocol_plan]
 
 def plan(cfg: Profile) -> pd.DataFrame:  # the loaded profile
     "Requests, tokens and cost of each model-calling stage of a profile, estimated before anything runs."

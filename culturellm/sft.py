@@ -8,7 +8,7 @@ import json, math, random, re
 from pathlib import Path
 import pandas as pd
 from .core import (ConfigError, DataError, generated_dir, load_profile, pick, Profile, profile_name,
-                             profile_section, prompt_text, read_jsonl, registry_entry, resolve, stable_hash,
+                             canonical_json, profile_section, prompt_text, read_jsonl, registry_entry, resolve, stable_hash,
                              write_atomic, write_jsonl)
 from .llm import backend_kind, load_llm, training_rate
 from .wvs import corrected_labels, load_questions, paper_labels
@@ -16,11 +16,12 @@ from .augment import augment_config, load_samples
 from .data import catalogue, upstream_file
 
 # %% auto #0
-__all__ = ['STYLES', 'ROW_BUILDERS', 'ROLES', 'OUT_OF_SCALE_KEPT', 'AUTHORS_VARIANTS', 'paper_range', 'scale_text',
-           'system_prompt', 'user_prompt', 'chat', 'seed_items', 'out_of_scale', 'paper_rows', 'corrected_rows',
-           'rows_for', 'pick_augmented', 'row_problems', 'estimate_tokens', 'check_training_file', 'sft_config',
-           'sft_dir', 'variant_name', 'translate_rows', 'hf_pairs', 'base_prompt_format', 'size_sets',
-           'sentence_only_set', 'local_set', 'authors_file', 'authors_set', 'build_sets', 'load_sets', 'main_set',
+__all__ = ['STYLES', 'ROW_BUILDERS', 'ROLES', 'OUT_OF_SCALE_KEPT', 'AUTHORS_SAMPLES', 'AUTHORS_VARIANTS', 'AUTHORS_ROWS',
+           'paper_range', 'scale_text', 'system_prompt', 'user_prompt', 'chat', 'seed_items', 'out_of_scale',
+           'paper_rows', 'corrected_rows', 'valid_label_rows', 'one_copy_rows', 'rows_for', 'pick_augmented',
+           'row_problems', 'estimate_tokens', 'check_training_file', 'sft_config', 'sft_dir', 'variant_name',
+           'translate_rows', 'hf_pairs', 'base_prompt_format', 'size_sets', 'sentence_only_set', 'local_set',
+           'authors_file', 'authors_items', 'rebuild_match', 'authors_set', 'build_sets', 'load_sets', 'main_set',
            'culture_share', 'build_one', 'training_report', 'sft_plan', 'sft_build_cmd']
 
 # %% ../nbs/06_sft.ipynb #8f62f626
@@ -106,15 +107,35 @@ def corrected_rows(culture: str,             # culture registry key
     keep = [(q, t) for q, t in zip(items.q_id, items.text) if not pd.isna(labels[q])]
     return [{"messages": chat(culture, t, questions.loc[q], "corrected", labels[q])} for q, t in keep], len(items) - len(keep)
 
-ROW_BUILDERS = {"paper": paper_rows, "corrected": corrected_rows}
+def valid_label_rows(culture: str,             # culture registry key
+                     items: pd.DataFrame,      # (q_id, text) to ask
+                     questions: pd.DataFrame,  # the question bank
+                     rule: str,                # valid_mean or majority
+                    ) -> tuple[list[dict], int]:
+    "Upstream's rows with one correction, the labels: every stacked copy answers by the culture's valid answers (`rule`); items of a question with none left out."
+    labels, copies = corrected_labels(culture, rule), len(registry_entry("cultures", culture)["paper_copies"])
+    keep = [(q, t) for q, t in zip(items.q_id, items.text) if not pd.isna(labels[q])]
+    return [{"messages": chat(culture, t, questions.loc[q], "paper", labels[q])} for _ in range(copies) for q, t in keep], len(items) - len(keep)
+
+def one_copy_rows(culture: str,             # culture registry key
+                  items: pd.DataFrame,      # (q_id, text) to ask
+                  questions: pd.DataFrame,  # the question bank
+                  rule: str,                # unused: upstream's labels
+                 ) -> tuple[list[dict], int]:
+    "Upstream's rows with one correction, the copies: each item once, with its first copy's label."
+    labels = paper_labels(culture, 1)
+    return [{"messages": chat(culture, t, questions.loc[q], "paper", labels[q])} for q, t in zip(items.q_id, items.text)], 0
+
+ROW_BUILDERS = {"paper": paper_rows, "corrected": corrected_rows,                      # the two training modes (`sft.mode`)
+                "paper_valid_labels": valid_label_rows, "paper_one_copy": one_copy_rows}   # upstream's rows with one correction each (`sft.authors_rows`)
 
 # %% ../nbs/06_sft.ipynb #dca4ad85
 def rows_for(culture: str,            # culture registry key
              items: pd.DataFrame,     # (q_id, text) to ask
-             mode: str,               # paper or corrected
-             rule: str="valid_mean",  # corrected mode's rule
+             mode: str,               # paper, corrected, or upstream's rows with one correction (paper_valid_labels, paper_one_copy)
+             rule: str="valid_mean",  # the valid-answer label rule
             ) -> tuple[list[dict], int]:
-    "Chat rows of `items` with the culture's answers in `mode`, and how many items were left out (no valid answers)."
+    "Chat rows of `items` with the culture's answers in `mode` (a key of `ROW_BUILDERS`), and how many items were left out (no valid answers)."
     return pick(ROW_BUILDERS, mode, "training mode")(culture, items, load_questions(), rule)
 
 # %% ../nbs/06_sft.ipynb #4dcff296
@@ -254,42 +275,69 @@ def local_set(culture: str, main: dict, # the main set's record
     rows, failed = translate_rows(source, culture, llm, cfg["translate_tokens"])
     return {"name": "local", "kind": "ablation", "requested": len(source), "augmented": main["augmented"], "dropped": failed, **_write_set(out, "local", rows, fmt)}
 
-# %% ../nbs/06_sft.ipynb #36457758
-AUTHORS_VARIANTS = ("50", "150", "1000", "sentence_only")   # the released size variants every culture has
+# %% ../nbs/06_sft.ipynb #a9c9bd91
+AUTHORS_SAMPLES = {"50": None, "150": "new_WVQ_100_v2.jsonl", "1000": "new_WVQ_1000.jsonl",   # released variant -> the authors' augmented samples
+                   "sentence_only": "new_WVQ_sentence_only.jsonl"}                              # its prompts hold after the seeds
+AUTHORS_VARIANTS = tuple(AUTHORS_SAMPLES)   # the released size variants every culture has
+AUTHORS_ROWS = {"released": None, "valid_labels": "paper_valid_labels", "one_copy": "paper_one_copy"}   # rows of an authors' set -> the training mode that makes them (None: the file as released)
 
+# %% ../nbs/06_sft.ipynb #bae8019f
 def authors_file(culture: str, variant) -> str:
     "The upstream path of a culture's released training file of one variant."
     folder = registry_entry("cultures", culture)["upstream_name"]
     return f"{folder}/Finetune/WVQ_{folder}_{variant}.jsonl"
 
-def authors_set(culture: str,   # culture registry key
-                variant,        # one of AUTHORS_VARIANTS
-                out: Path,      # the culture's sets folder
-                fmt) -> dict:   # the base's prompt format (None: an API formats)
-    "A set of the authors' released training file of a culture, rows as released (their labels, prompts and stacked copies)."
+# %% ../nbs/06_sft.ipynb #bedd4b0b
+def authors_items(variant) -> pd.DataFrame:
+    "The prompt list of a released variant: the 50 seeds, then the authors' augmented samples behind it, in their file's order."
+    samples = AUTHORS_SAMPLES[str(variant)]
+    extra = pd.DataFrame(read_jsonl(upstream_file(samples))) if samples else pd.DataFrame(columns=["q_id", "q_content"])
+    return pd.concat([seed_items(), pd.DataFrame({"q_id": extra.q_id.astype(int), "text": extra.q_content, "source": "augmented"})], ignore_index=True)
+
+# %% ../nbs/06_sft.ipynb #33122a06
+def rebuild_match(rebuilt: list[dict], released: list[dict]) -> str:
+    "Whether rows rebuilt by upstream's rules are the released file: `same`, `reordered` (the same rows in another order), or `differs`."
+    a, b = [canonical_json(r["messages"]) for r in rebuilt], [canonical_json(r["messages"]) for r in released]
+    return "same" if a == b else "reordered" if sorted(a) == sorted(b) else "differs"
+
+# %% ../nbs/06_sft.ipynb #dbbc2cd2
+def authors_set(culture: str,            # culture registry key
+                variant,                 # one of AUTHORS_VARIANTS
+                out: Path,               # the culture's sets folder
+                fmt,                     # the base's prompt format (None: an API formats)
+                rows: str="released",    # a key of AUTHORS_ROWS
+                rule: str="valid_mean",  # the valid-answer label rule (rows valid_labels)
+               ) -> dict:
+    "A set of the authors' released file of a culture: its rows as released, or its prompts with one of upstream's rules corrected (`authors<variant>~<rows>`)."
     if str(variant) not in AUTHORS_VARIANTS: raise ConfigError(f"sft.authors_sets: unknown variant {variant!r}; the authors released {', '.join(AUTHORS_VARIANTS)}")
-    released, name = authors_file(culture, variant), f"authors{variant}"
-    return {"name": name, "kind": "authors", "requested": released, "augmented": None, "dropped": 0, **_write_set(out, name, read_jsonl(upstream_file(released)), fmt)}
+    mode, items = pick(AUTHORS_ROWS, rows, "sft.authors_rows entry"), authors_items(variant)
+    path, name = authors_file(culture, variant), f"authors{variant}" + ("" if rows == "released" else f"~{rows}")
+    released = read_jsonl(upstream_file(path))
+    data, dropped = (released, 0) if mode is None else rows_for(culture, items, mode, rule)
+    return {"name": name, "kind": "authors", "requested": path, "augmented": len(items) - 50, "dropped": dropped,
+            "rebuild": rebuild_match(rows_for(culture, items, "paper")[0], released), **_write_set(out, name, data, fmt)}
 
 # %% ../nbs/06_sft.ipynb #76309060
 def build_sets(profile: Profile,  # the loaded profile (`core.load_profile`)
                culture: str,      # culture registry key
                llm=None,          # translator for the local-language set (default: the augmenter)
               ) -> pd.DataFrame:
-    "Write a culture's training sets (size variants, sentence_only, local, the authors' files) and return their table."
+    "Write a culture's training sets (size variants, sentence_only, local, the authors' files) and return their table; the main set is `sft.main` (default: the largest size variant)."
     cfg, rule, out = sft_config(profile), profile.get("wvs", {}).get("label_rule", "valid_mean"), sft_dir(profile, culture)
     seeds, fmt = seed_items(), base_prompt_format(profile)
     augmented = load_samples(profile, cfg["source"]) if any(k != 0 for k in cfg["sizes"]) else pd.DataFrame(columns=["q_id", "text", "sim_seed"])
     sets = size_sets(culture, seeds, augmented, cfg, rule, out, fmt)
-    main = max(sets, key=lambda s: s["augmented"])                      # the largest size variant
+    largest = max(sets, key=lambda s: s["augmented"])                   # the largest size variant
     if cfg["sentence_only"]: sets.append(sentence_only_set(culture, seeds, load_samples(profile, "sentence_only"), cfg, rule, out, fmt))
     if culture in cfg["local_language"] and registry_entry("cultures", culture)["lang"] != "en":
-        sets.append(local_set(culture, main, cfg, llm or load_llm(profile, "augmenter", stage="sft-translate"), out, fmt))
+        sets.append(local_set(culture, largest, cfg, llm or load_llm(profile, "augmenter", stage="sft-translate"), out, fmt))
     released = [v for v in cfg["authors_sets"] if authors_file(culture, v) in catalogue().index]
     if len(released) < len(cfg["authors_sets"]): print(f"{culture}: the authors released no training file for it; no authors<variant> sets")
-    sets += [authors_set(culture, v, out, fmt) for v in released]
+    sets += [authors_set(culture, v, out, fmt, r, rule) for v in released for r in cfg["authors_rows"]]
+    main = cfg["main"] or largest["name"]
+    if main not in [s["name"] for s in sets]: raise ConfigError(f"profile {profile_name(profile)!r}: sft.main is {main!r}, but {culture} has no such set; built: {', '.join(s['name'] for s in sets)}")
     paper_out_of_scale = len(pick(OUT_OF_SCALE_KEPT, cfg["mode"], "training mode")(culture))
-    table = pd.DataFrame(sets).assign(main=lambda d: d.name == main["name"], out_of_scale_questions=paper_out_of_scale)
+    table = pd.DataFrame(sets).assign(main=lambda d: d.name == main, out_of_scale_questions=paper_out_of_scale)
     write_atomic(out/"sets.json", table.to_json(orient="records", indent=1))
     return table
 

@@ -1,6 +1,7 @@
 "The papermill spine end to end: `culturellm reproduce` runs real notebooks, renders HTML and writes the index."
 import json, shutil, urllib.parse
 from pathlib import Path
+import pandas as pd
 import pytest
 from culturellm.core import ConfigError
 from culturellm.pipeline import experiment_path, run_notebook
@@ -110,3 +111,24 @@ def test_report_site_in_headless_chromium(smoke_home, tmp_path):
                 if target.name in ("bengali.html", "chinese.html", "studies.html"): assert images >= 2, target.name
     finally:
         driver.quit()
+
+
+def test_the_paper_arm_runs_as_a_stage_and_the_paper_report_sets_it_beside_the_corrected_arm(smoke_home, monkeypatch):
+    "The paper's protocol as an arm of the smoke run: its stage trains on the authors' file and its corrected variants, and the paper report writes both arms and the defect-effect table."
+    home, _ = smoke_home
+    work_in(monkeypatch, home)
+    profile = home/"data/profiles/smoke.yaml"
+    profile.write_text(profile.read_text() + "protocol: {arms: [corrected, paper], cultures: [bengali], authors_variant: 50, reruns: 2}\n")
+    out = run_cli("reproduce", "--profile", "smoke", "--stages", "protocol-paper", "paper")
+    assert out.returncode == 0 and "[smoke] protocol-paper: ok" in out.stdout, out.stdout + out.stderr
+    runs = json.loads((home/"reports/smoke/runs.json").read_text())["runs"]
+    assert [r["name"] for r in runs][-2:] == ["protocol-paper", "paper"]
+    paper = home/"reports/smoke/paper"
+    protocols = pd.read_csv(paper/"main_f1_protocols.csv")
+    assert set(protocols.arm) == {"corrected", "paper"} and set(protocols.selection) == {"authors", "fair"}
+    assert protocols.query("arm == 'paper' and model == 'culture'").reruns.tolist() == [2, 2]          # both selections, of two reruns
+    assert protocols.query("arm == 'corrected' and model == 'culture'").reruns.tolist() == [1, 1]
+    effects = pd.read_csv(paper/"defect_effects.csv")
+    assert list(dict.fromkeys(effects.correction)) == ["labels", "copies", "decoding", "parsing", "selection"]
+    assert effects.query("correction == 'labels' and model == 'base'").change.tolist() == [0.0]        # a training correction leaves the base as it was
+    assert (paper/"defect_effects.md").read_text().count("\n") >= 2 + 5 * 3
