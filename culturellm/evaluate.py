@@ -101,12 +101,12 @@ def model_view(profile: Profile,  # the loaded profile (`core.load_profile`)
 
 # %% ../nbs/09_evaluate.ipynb #648b0e62
 def _logprob_prediction(s, task: dict) -> dict:
-    "A prediction from label scores: the most likely label, the most likely per byte of its verbalizer (`pred_norm`), every label's log-probability."
+    "A prediction from label scores: the most likely label, the most likely per byte of its verbalizer (`pred_norm`), every label's log-probability (`fallback: continuation` when the labels were scored whole)."
     if not s.scored: return {"pred": INVALID, "pred_norm": INVALID, "refused": s.refused, "unscored": not s.refused, "scores": None}   # no label among the answers
     by_label = {l: s.logprobs[task["verbalizers"][l]] for l in task["labels"]}
     per_byte = {l: v / len(task["verbalizers"][l].encode()) for l, v in by_label.items()}
     return {"pred": max(by_label, key=by_label.get), "pred_norm": max(per_byte, key=per_byte.get), "refused": False, "unscored": False,
-            "scores": {l: round(v, 4) for l, v in by_label.items()}}
+            "scores": {l: round(v, 4) for l, v in by_label.items()}, **({"fallback": "continuation"} if s.continuation else {})}
 
 def _generated_prediction(c, task: dict, mode: str) -> dict:
     "A prediction from a generated answer, read by upstream's parser."

@@ -475,3 +475,14 @@ def top_logprobs(self: HFBackend,
     _, lp = next(_forward_tail(self, [head], 1))
     values, ids = lp[0, -1].topk(k)
     return [(self.tokenizer.decode([i]), v) for i, v in zip(ids.tolist(), values.tolist())]
+
+# %% ../nbs/03a_hf.ipynb #a604056f
+@patch
+def answer_logprobs(self: HFBackend,
+                    conversation: list,  # a message list
+                    answer: str,         # the answer continued after it
+                   ) -> list[tuple[str, float]]:
+    "Each token of `answer` as the answer to `conversation` (tokenized in context), decoded, with its log-probability: what a server's `prompt_logprobs` give for an answer turn continued."
+    head, tail = self.format.split(self.format.prompt(conversation), answer)
+    _, lp = next(_forward_tail(self, [head + tail], len(tail) + 1))
+    return [(self.tokenizer.decode([t]), float(lp[0, i, t])) for i, t in enumerate(tail)]

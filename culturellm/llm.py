@@ -42,6 +42,7 @@ class LabelScores:
     refused: bool = False
     key: str = ""
     ambiguous: bool = False   # the answer's first token begins several labels: first-token scoring cannot rank them
+    continuation: bool = False   # scored whole by the server's prompt scoring, because the labels share a first token
 
     @property
     def scored(self) -> bool:

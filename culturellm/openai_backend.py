@@ -14,7 +14,7 @@ from .llm import Completion, LabelScores
 
 # %% auto #0
 __all__ = ['RETRYABLE', 'TERMINAL', 'check_pinned', 'APIFailure', 'retry_after', 'backoff', 'is_refusal', 'poll', 'with_retries',
-           'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend', 'batch_state_path']
+           'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend', 'continuation_logprob', 'batch_state_path']
 
 # %% ../nbs/03b_openai.ipynb #988be64c
 def check_pinned(model: str,          # model id
@@ -116,6 +116,7 @@ class OpenAIBackend:
                  batch_api: bool=False,              # send chat/score through the Batch API
                  poll_seconds: float=30.0,           # Batch API polling interval
                  batch_size: int=16,                 # requests per LLM batch (read by `LLM`)
+                 continuation: bool=False,           # the server scores prompt tokens (vLLM's prompt_logprobs): labels that share a first token are scored whole
                 ):
         check_pinned(model, base_url)
         key = os.environ.get(api_key_env)
@@ -123,7 +124,8 @@ class OpenAIBackend:
         self.client = openai.OpenAI(api_key=key or "not-needed", base_url=base_url, max_retries=0, timeout=timeout)
         self.model_id, self.endpoint = model, base_url or "https://api.openai.com/v1"
         self.concurrency, self.max_retries, self.top_k = concurrency, max_retries, top_logprobs
-        self.batch_api, self.poll_seconds, self.sleep = batch_api, poll_seconds, time.sleep
+        self.batch_api, self.poll_seconds, self.sleep, self.continuation = batch_api, poll_seconds, time.sleep, continuation
+        if continuation and batch_api: raise ConfigError(f"{model}: continuation scoring needs a server that scores prompt tokens (vLLM); the Batch API does not")
 
 # %% ../nbs/03b_openai.ipynb #748a3f15
 @patch
@@ -190,7 +192,34 @@ def score(self: OpenAIBackend,
         tokens = (d.get("usage") or {}).get("prompt_tokens", 0)
         try: out.append(LabelScores(label_logprobs(_top(self, d), labels), tokens))
         except AmbiguousLabels: out.append(LabelScores({l: -math.inf for l in labels}, tokens, ambiguous=True))
+    shared = [i for i, s in enumerate(out) if s.ambiguous] if self.continuation else []
+    for i, s in zip(shared, _continuation_scores(self, [conversations[i] for i in shared], labels)): out[i] = s
     return out
+
+# %% ../nbs/03b_openai.ipynb #576a6d2c
+def continuation_logprob(prompt_logprobs: list,  # a response's `prompt_logprobs`: per prompt token {id: {logprob, decoded_token}} (None first)
+                         label: str,             # the answer the conversation was continued by
+                         where: str="",          # the server, named in errors
+                        ) -> float:
+    "A label's log-probability: the sum over the last prompt tokens that spell it."
+    text, total = "", 0.0
+    for entry in reversed(prompt_logprobs or []):
+        if entry is None or len(text.strip()) >= len(label): break
+        token = next(iter(entry.values()))
+        text, total = token["decoded_token"] + text, total + float(token["logprob"])
+    if text.strip() != label: raise ConfigError(f"{where}: the prompt tokens scored end with {text!r}, not the label {label!r}; this server cannot score labels whole")
+    return total
+
+# %% ../nbs/03b_openai.ipynb #183cb2c8
+def _continuation_scores(self, conversations: list, labels: list) -> list[LabelScores]:
+    "Each label's whole log-probability as the answer to each conversation, from the server's prompt scoring (one request per label)."
+    bodies = [{"model": self.model_id, "messages": [*c, {"role": "assistant", "content": l}], "max_tokens": 1, "temperature": 0.0,
+               "extra_body": {"prompt_logprobs": 0, "add_generation_prompt": False, "continue_final_message": True}} for c in conversations for l in labels]
+    answers, k = _send(self, bodies), len(labels)
+    per_conversation = [answers[i * k:(i + 1) * k] for i in range(len(conversations))]
+    return [LabelScores({l: -math.inf for l in labels}, refused=True) if any(d.get("refused") for d in ds) else
+            LabelScores({l: continuation_logprob(d.get("prompt_logprobs"), l, self.endpoint) for l, d in zip(labels, ds)}, continuation=True)
+            for ds in per_conversation]
 
 # %% ../nbs/03b_openai.ipynb #78ec8672
 TERMINAL = {"completed", "failed", "expired", "cancelled"}

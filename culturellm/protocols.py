@@ -4,7 +4,6 @@
 
 # %% ../nbs/12a_protocols.ipynb #8cdf0ccd
 from __future__ import annotations
-import numpy as np
 import pandas as pd
 from .core import ConfigError, data_dir, pick, Profile, profile_section, profile_sections, read_jsonl, registry
 from .data import catalogue
@@ -48,7 +47,7 @@ def arm_profile(profile: Profile,  # the loaded profile (`core.load_profile`)
     if arm == "corrected": return profile
     changes = _protocol_settings(arm)
     sized = {"sft": {"authors_sets": [cfg["authors_variant"]], "main": f"authors{cfg['authors_variant']}"}, "evaluate": {"reruns": cfg["reruns"]}}
-    sections = {s: {**profile[s], **changes.get(s, {}), **sized.get(s, {})} for s in changes}
+    sections = {s: {**profile[s], **changes.get(s, {}), **sized.get(s, {})} for s in {*changes, *sized}}
     return Profile({**profile, **sections, "name": f"{profile['name']}~{arm}", "cultures": cfg["cultures"] or profile["cultures"]},
                    profile.source, f"protocol arm {arm}")
 

@@ -51,13 +51,17 @@ class EchoResponder:
     def top_logprobs(self, conversation, k=20):
         words = list(dict.fromkeys(conversation[-1]["content"].upper().split()))[:k]
         return [(w, -float(i + 1)) for i, w in enumerate(words)]
+    def answer_logprobs(self, conversation, answer):
+        "Each character of `answer` a token, its log-probability fixed by the character."
+        return [(ch, -float(1 + ord(ch) % 5)) for ch in answer]
 
 # %% ../nbs/03c_serve.ipynb #6fc520e3
 def chat_response(model: str,              # model name answered with
                   completion: Completion,  # the answer
                   top: list|None,          # [(token, logprob)] of the first token, if asked
+                  prompt: list|None=None,  # [(token, logprob)] of the final assistant message's tokens, if asked (vLLM's `prompt_logprobs`)
                  ) -> dict:
-    "A `chat.completion` object; `top` = [(token, logprob)] adds first-token logprobs."
+    "A `chat.completion` object; `top` = [(token, logprob)] adds first-token logprobs, `prompt` vLLM's `prompt_logprobs` of the answer continued (earlier prompt tokens as one None)."
     logprobs = None
     if top is not None:
         entry = lambda t, lp: {"token": t, "logprob": lp, "bytes": list(t.encode())}
@@ -66,7 +70,9 @@ def chat_response(model: str,              # model name answered with
             "choices": [{"index": 0, "message": {"role": "assistant", "content": completion.text},
                          "finish_reason": completion.finish_reason, "logprobs": logprobs}],
             "usage": {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
-                      "total_tokens": completion.prompt_tokens + completion.completion_tokens}}
+                      "total_tokens": completion.prompt_tokens + completion.completion_tokens},
+            **({"prompt_logprobs": [None] + [{str(i): {"logprob": lp, "rank": 1, "decoded_token": t}} for i, (t, lp) in enumerate(prompt)]}
+               if prompt is not None else {})}
 
 # %% ../nbs/03c_serve.ipynb #e649f032
 def error_body(message: str,                       # what went wrong
@@ -131,12 +137,20 @@ def _answer(self, body: dict) -> tuple[int, dict]:
         if self.faults.refusal_style == "http_400":
             return 400, error_body("The response was filtered due to the prompt triggering content management policy.", "content_filter")
         return 200, chat_response(body["model"], Completion("", "content_filter", 0, 0), None)
+    if body.get("prompt_logprobs") is not None: return _continued(self, body, messages)
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 256
     seed = None if body.get("seed") is None else format(int(body["seed"]) % (1 << 32), "x")
     with self.model_lock:
         completion = self.responder.chat([messages], max_tokens, body.get("temperature") or 0.0, [seed])[0]
         top = self.responder.top_logprobs(messages, max(1, int(body.get("top_logprobs") or 1))) if body.get("logprobs") else None
     return 200, chat_response(body["model"], completion, top)
+
+def _continued(self, body: dict, messages: list) -> tuple[int, dict]:
+    "vLLM's prompt scoring of a final assistant message continued (`prompt_logprobs`, `continue_final_message`): its tokens' log-probabilities, no answer."
+    if not body.get("continue_final_message") or messages[-1].get("role") != "assistant":
+        return 400, error_body("the stand-in scores prompt tokens only of a final assistant message continued (continue_final_message: true)", "invalid_request")
+    with self.model_lock: tokens = self.responder.answer_logprobs(messages[:-1], messages[-1]["content"])
+    return 200, chat_response(body["model"], Completion("", "length", len(tokens), 0), None, tokens)
 
 # %% ../nbs/03c_serve.ipynb #04c26f6e
 @patch
