@@ -180,13 +180,13 @@ def _pending(profile: Profile, model: str, culture: str, task: dict, rows: pd.Da
 def predict_tasks(profile: Profile, model: str, culture: str,
                   jobs: list,                 # (task entry, rows) pairs: their requests are pooled
                   cfg: dict, llm=None, system=None,
-                  chunk: int=1024,            # requests scored and written per round
+                  chunk: int|None=None,       # requests scored and written per round (default 1024, or all a Batch API backend takes)
                   system_culture: str|None=None,  # the culture the system prompt names, if not `culture`
                  ) -> list[pd.DataFrame]:
     "Predictions of `model` on several tasks' rows, requests pooled across tasks, resuming from each task's predictions file."
     if llm is None: llm, system = model_view(profile, model, culture)
     state = [_pending(profile, model, culture, task, rows, cfg, llm, system, system_culture) for task, rows in jobs]
-    flat = [(j, r, conv) for j, (_, _, asks) in enumerate(state) for r, conv in asks]
+    flat, chunk = [(j, r, conv) for j, (_, _, asks) in enumerate(state) for r, conv in asks], chunk or max(1024, getattr(llm.backend, "chunk", 0))
     for start in range(0, len(flat), chunk):
         by_job = {}
         for j, r, conv in flat[start:start + chunk]: by_job.setdefault(j, []).append((r, conv))
@@ -207,7 +207,7 @@ def predict_task(profile: Profile,               # the loaded profile (`core.loa
                  cfg: dict,                      # eval_config of the profile
                  llm=None,                       # the model (default: from the profile)
                  system=None,                    # system prompt kind: none, culture, context
-                 chunk: int=1024,                # requests pooled per model call
+                 chunk: int|None=None,           # requests pooled per model call (default: `predict_tasks`')
                  system_culture: str|None=None,  # the culture the system prompt names, if another
                 ) -> pd.DataFrame:
     "Predictions of `model` on `rows` of one task (resuming from its predictions file); `system_culture` if the system prompt names another culture."

@@ -178,7 +178,7 @@ class LLM:
         todo, tokens = list(pending), [0, 0]
         bar = tqdm(total=len(todo), desc=desc or f"{self.role or self.backend.model_id} {kind}", unit="req",
                    disable=not self.progress or not todo)
-        chunk = chunk or self.batch_size                                  # requests handed to the backend at once
+        chunk = chunk or getattr(self.backend, "chunk", self.batch_size)  # requests handed to the backend at once (a remote one: enough to fill its pool, or all for a Batch API)
         for start in range(0, len(todo), chunk):
             batch = todo[start:start + chunk]
             for k, out in zip(batch, compute([requests[pending[k][0]] for k in batch])):
@@ -212,7 +212,7 @@ class LLM:
         for labels in label_sets:
             if len(set(labels)) != len(labels) or not labels: raise ConfigError(f"labels must be distinct and non-empty: {labels}")
         requests = [{"messages": c, "labels": list(l)} for c, l in zip(conversations, label_sets)]
-        chunk = getattr(self.backend, "score_chunk", self.batch_size)     # an in-process backend sorts a whole chunk by length
+        chunk = getattr(self.backend, "score_chunk", None)                # an in-process backend sorts a whole chunk by length
         return self._run("score", requests, lambda reqs: score_requests(self.backend, reqs),
                          lambda d, cached: LabelScores(**{**d, "cached": cached}), desc, chunk)
 

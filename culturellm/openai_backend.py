@@ -4,17 +4,48 @@
 
 # %% ../nbs/03b_openai.ipynb #2066c21d
 from __future__ import annotations
-import json, math, os, random, re, time
+import fcntl, json, math, os, random, re, sys, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import openai, tenacity
 from fastcore.basics import patch
-from .core import ConfigError, CultureLLMError, cache_dir, stable_hash, write_atomic
+from tqdm.auto import tqdm
+from .core import ConfigError, CultureLLMError, cache_dir, show_progress, stable_hash, write_atomic
 from .llm import Completion, LabelScores
 
 # %% auto #0
-__all__ = ['RETRYABLE', 'TERMINAL', 'check_pinned', 'APIFailure', 'retry_after', 'backoff', 'is_refusal', 'poll', 'with_retries',
-           'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend', 'continuation_logprob', 'batch_state_path']
+__all__ = ['RETRYABLE', 'TERMINAL', 'Clock', 'clock', 'check_pinned', 'APIFailure', 'retry_after', 'backoff', 'is_refusal',
+           'poll', 'with_retries', 'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend', 'continuation_logprob',
+           'batch_state_path', 'batch_lines', 'batch_files']
+
+# %% ../nbs/03b_openai.ipynb #2a2a0cee
+class Clock:
+    "Real time, or (with a clock file) simulated time: waits skip the shared clock ahead instead of sleeping."
+    def __init__(self, path: str|Path|None=None):  # None: real time
+        self.path = Path(path) if path else None
+
+    def skipped(self) -> float:
+        "Seconds the simulated clock is ahead of real time."
+        return float(self.path.read_text() or 0) if self.path and self.path.exists() else 0.0
+
+    def now(self) -> float:
+        "Seconds since the epoch on this clock."
+        return time.time() + self.skipped()
+
+    def sleep(self, seconds: float) -> None:
+        "Wait `seconds` on this clock."
+        if self.path is None: return time.sleep(max(0.0, seconds))
+        wake = self.now() + seconds
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
+            tmp.write_text(repr(max(self.skipped(), wake - time.time())))
+            os.replace(tmp, self.path)             # readers see the old time or the new, never half a number; no fsync: a clock, not data
+        time.sleep(0.001)   # let other threads run
+
+def clock() -> Clock:
+    "The package's clock: simulated where `$CULTURELLM_SIM_CLOCK` names a clock file, else real."
+    return Clock(os.environ.get("CULTURELLM_SIM_CLOCK"))
 
 # %% ../nbs/03b_openai.ipynb #988be64c
 def check_pinned(model: str,          # model id
@@ -61,11 +92,11 @@ def is_refusal(error: Exception) -> bool:
 def poll(fetch,                 # what to ask: no arguments (retried inside as it needs)
          done,                  # result -> whether to stop
          every: float,          # seconds before the first ask again
-         sleep=time.sleep,      # how to wait (tests pass a recorder)
+         sleep=None,            # how to wait (default: the package's `clock()`; tests pass a recorder)
          grow: float=1.0,       # each wait is this many times the one before ...
          cap: float=math.inf):  # ... up to this many seconds
     "Ask `fetch()` until `done` says its answer is final; returns that answer (the one polling loop of the package)."
-    wait = every
+    wait, sleep = every, sleep or clock().sleep
     while not done(answer := fetch()):
         sleep(wait); wait = min(wait * grow, cap)
     return answer
@@ -74,11 +105,11 @@ def poll(fetch,                 # what to ask: no arguments (retried inside as i
 def with_retries(call,              # what to run: no arguments
                  max_retries: int,  # retries after the first attempt
                  what: str,         # named in the error when every attempt failed
-                 sleep=time.sleep,  # how to wait (tests pass a recorder)
+                 sleep=None,        # how to wait (default: the package's `clock()`; tests pass a recorder)
                 ):
     "Run `call()` (tenacity), retrying transient failures up to `max_retries` times after `backoff`; `APIFailure` when exhausted."
     retrying = tenacity.Retrying(stop=tenacity.stop_after_attempt(max_retries + 1), retry=tenacity.retry_if_exception_type(RETRYABLE),
-                                 wait=lambda state: backoff(state.attempt_number - 1, state.outcome.exception()), sleep=sleep, reraise=True)
+                                 wait=lambda state: backoff(state.attempt_number - 1, state.outcome.exception()), sleep=sleep or clock().sleep, reraise=True)
     try: return retrying(call)
     except RETRYABLE as e:
         raise APIFailure(f"{what}: gave up after {max_retries + 1} attempts; last error {type(e).__name__}: {str(e)[:200]}") from None
@@ -114,9 +145,11 @@ class OpenAIBackend:
                  timeout: float=60.0,                # seconds per request
                  top_logprobs: int=20,               # alternatives asked for when scoring labels
                  batch_api: bool=False,              # send chat/score through the Batch API
-                 poll_seconds: float=30.0,           # Batch API polling interval
+                 poll_seconds: float=30.0,           # Batch API polling interval (the first; each wait 1.25 times the last, up to 15 min)
                  batch_size: int=16,                 # requests per LLM batch (read by `LLM`)
                  continuation: bool=False,           # the server scores prompt tokens (vLLM's prompt_logprobs): labels that share a first token are scored whole
+                 batch_max_requests: int=50_000,     # requests per Batch API input file at most (OpenAI's limit)
+                 batch_max_bytes: int=200 * 2**20,   # bytes per Batch API input file at most (OpenAI's limit)
                 ):
         check_pinned(model, base_url)
         key = os.environ.get(api_key_env)
@@ -124,7 +157,8 @@ class OpenAIBackend:
         self.client = openai.OpenAI(api_key=key or "not-needed", base_url=base_url, max_retries=0, timeout=timeout)
         self.model_id, self.endpoint = model, base_url or "https://api.openai.com/v1"
         self.concurrency, self.max_retries, self.top_k = concurrency, max_retries, top_logprobs
-        self.batch_api, self.poll_seconds, self.sleep, self.continuation = batch_api, poll_seconds, time.sleep, continuation
+        self.batch_api, self.poll_seconds, self.sleep, self.continuation = batch_api, poll_seconds, clock().sleep, continuation
+        self.batch_limits, self.batch_size, self.resume_at = (batch_max_requests, batch_max_bytes), batch_size, 0.0
         if continuation and batch_api: raise ConfigError(f"{model}: continuation scoring needs a server that scores prompt tokens (vLLM); the Batch API does not")
 
 # %% ../nbs/03b_openai.ipynb #748a3f15
@@ -132,7 +166,11 @@ class OpenAIBackend:
 def _create(self: OpenAIBackend, body: dict) -> dict:
     "POST one chat-completions body; returns the response as a dict, or a refusal marker."
     def call():
+        self.hold()
         try: return self.client.chat.completions.create(**body).model_dump()
+        except openai.RateLimitError as e:
+            self.resume_at = max(self.resume_at, clock().now() + (retry_after(e) or 0.0))   # every request in flight waits it out
+            raise
         except openai.BadRequestError as e:
             if is_refusal(e): return {"refused": True}
             raise ConfigError(f"{self.endpoint} rejected a request to {self.model_id}: {str(e)[:300]}") from None
@@ -141,6 +179,16 @@ def _create(self: OpenAIBackend, body: dict) -> dict:
         except openai.NotFoundError as e:
             raise ConfigError(f"{self.endpoint}: model {self.model_id!r} not found ({str(e)[:200]})") from None
     return with_retries(call, self.max_retries, f"{self.endpoint} {self.model_id}", self.sleep)
+
+@patch
+def hold(self: OpenAIBackend) -> None:
+    "Wait while a 429's Retry-After, announced to any request of this backend, has not run out."
+    while (left := self.resume_at - clock().now()) > 0: self.sleep(left)
+
+@patch(as_prop=True)
+def chunk(self: OpenAIBackend) -> int:
+    "Requests `LLM` hands over at once: all of them for the Batch API (which splits them into files), else enough to keep `concurrency` in flight."
+    return sys.maxsize if self.batch_api else max(self.batch_size, 32 * self.concurrency)
 
 def _completion(d: dict) -> Completion:
     "A Completion from a chat-completions response dict."
@@ -221,51 +269,97 @@ def _continuation_scores(self, conversations: list, labels: list) -> list[LabelS
             LabelScores({l: continuation_logprob(d.get("prompt_logprobs"), l, self.endpoint) for l, d in zip(labels, ds)}, continuation=True)
             for ds in per_conversation]
 
-# %% ../nbs/03b_openai.ipynb #78ec8672
+# %% ../nbs/03b_openai.ipynb #92574862
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
 
 def batch_state_path(bodies: list) -> Path:
     return cache_dir()/"openai_batches"/f"{stable_hash(bodies, 24)}.json"
 
-def _submit(self, bodies: list, state_path: Path) -> dict:
-    lines = "".join(json.dumps({"custom_id": f"req-{i}", "method": "POST", "url": "/v1/chat/completions", "body": b}) + "\n"
-                    for i, b in enumerate(bodies))
-    upload = with_retries(lambda: self.client.files.create(file=("requests.jsonl", lines.encode()), purpose="batch"), self.max_retries, "batch upload", self.sleep)
-    batch = with_retries(lambda: self.client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
-                                                           completion_window="24h"), self.max_retries, "batch create", self.sleep)
-    state = {"batch_id": batch.id, "input_file_id": upload.id, "requests": len(bodies), "endpoint": self.endpoint}
-    write_atomic(state_path, json.dumps(state))
-    return state
+def batch_lines(bodies: list) -> list[str]:
+    "One Batch API input line per body; its `custom_id` is its place in the list."
+    return [json.dumps({"custom_id": f"req-{i}", "method": "POST", "url": "/v1/chat/completions", "body": b}) + "\n" for i, b in enumerate(bodies)]
 
-def _collect(self, batch) -> dict:
-    "custom_id -> response body of a finished batch (errors included)."
+def batch_files(lines: list[str],   # every input line
+                indices: list[int], # the lines to send
+                max_requests: int,  # lines per file at most
+                max_bytes: int,     # bytes per file at most
+               ) -> list[list[int]]:
+    "The lines to send split, in order, into input files within the limits."
+    files, size = [[]], 0
+    for i in indices:
+        n = len(lines[i].encode())
+        if n > max_bytes: raise ConfigError(f"request req-{i} alone is {n} bytes, over the Batch API's {max_bytes} per file")
+        if files[-1] and (len(files[-1]) == max_requests or size + n > max_bytes): files.append([]); size = 0
+        files[-1].append(i); size += n
+    return [f for f in files if f]
+
+# %% ../nbs/03b_openai.ipynb #3f9449d5
+def _save(state_path: Path, state: dict) -> None: write_atomic(state_path, json.dumps(state))
+
+def _adopt(self, part: dict) -> bool:
+    "Find the batch of a part whose creation a kill interrupted before its id was saved (by the key in its metadata)."
+    recent = with_retries(lambda: self.client.batches.list(limit=100).data, self.max_retries, "batch list", self.sleep)
+    found = next((b for b in recent if (b.metadata or {}).get("culturellm_part") == part["key"]), None)
+    if found: part.update(batch_id=found.id, input_file_id=found.input_file_id)
+    return found is not None
+
+def _create_part(self, lines: list[str], part: dict) -> None:
+    "Upload a part's input file and create its batch, tagged with the part's key."
+    content = "".join(lines[i] for i in part["indices"]).encode()
+    upload = with_retries(lambda: self.client.files.create(file=(f"requests-{part['key'][:12]}.jsonl", content), purpose="batch"), self.max_retries, "batch upload", self.sleep)
+    batch = with_retries(lambda: self.client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h",
+                                                           metadata={"culturellm_part": part["key"]}), self.max_retries, "batch create", self.sleep)
+    part.update(batch_id=batch.id, input_file_id=upload.id)
+
+def _submit_missing(self, state: dict, state_path: Path, lines: list[str], answered: dict, ended: set) -> None:
+    "Submit, in as few files as the limits allow, every request neither answered nor in a batch still running; resume a half-made submission."
+    running = {i for p in state["parts"] if p.get("batch_id") not in ended for i in p["indices"]}
+    todo = [i for i in range(len(lines)) if i not in answered and i not in running]
+    unsaved = [(p, True) for p in state["parts"] if p["batch_id"] is None]   # a kill came between saving a part and saving its batch
+    fresh = [{"key": stable_hash([self.endpoint, [lines[i] for i in indices], len(state["parts"]) + k], 24), "indices": indices, "batch_id": None}
+             for k, indices in enumerate(batch_files(lines, todo, *self.batch_limits))]
+    state["parts"] += fresh
+    for part, resumed in unsaved + [(p, False) for p in fresh]:
+        _save(state_path, state)                                      # the part is saved before its batch exists
+        if not (resumed and _adopt(self, part)): _create_part(self, lines, part)
+        _save(state_path, state)
+
+def _answers(self, batch) -> dict:
+    "Request index -> response body (or a refusal marker) of what a batch answered; transient per-request errors are left out to send again."
     answers = {}
     for fid in (batch.output_file_id, batch.error_file_id):
         if not fid: continue
         text = with_retries(lambda: self.client.files.content(fid).text, self.max_retries, "batch download", self.sleep)
-        for line in text.split("\n"):
-            if line.strip():
-                rec = json.loads(line)
-                answers[rec["custom_id"]] = rec
+        for rec in (json.loads(line) for line in text.split("\n") if line.strip()):
+            response = rec.get("response") or {}
+            status, body = response.get("status_code"), response.get("body") or {}
+            if status == 200: answers[int(rec["custom_id"][4:])] = body
+            elif status == 400 and (body.get("error") or {}).get("code") == "content_filter": answers[int(rec["custom_id"][4:])] = {"refused": True}
+            elif status not in (408, 429) and (status or 500) < 500:
+                raise APIFailure(f"batch {batch.id}: {rec['custom_id']} was rejected: {str(rec)[:300]}")
     return answers
+
+def _ended(self, batch, state: dict, state_path: Path) -> dict:
+    "The answers of a batch that ended; a batch that failed validation is dropped from the state and stops the run."
+    if batch.status != "failed": return _answers(self, batch)
+    state["parts"] = [p for p in state["parts"] if p["batch_id"] != batch.id]; _save(state_path, state)
+    errors = "; ".join(e.message for e in (getattr(batch.errors, "data", None) or [])) or "no reason given"
+    raise APIFailure(f"batch {batch.id} failed validation: {errors}")
 
 @patch
 def _batch(self: OpenAIBackend, bodies: list) -> list[dict]:
-    "Send bodies through the Batch API (resuming a saved batch), wait, and return the answers in order."
-    state_path = batch_state_path(bodies)
-    state = json.loads(state_path.read_text()) if state_path.exists() else _submit(self, bodies, state_path)
-    batch = poll(lambda: with_retries(lambda: self.client.batches.retrieve(state["batch_id"]), self.max_retries, "batch poll", self.sleep),
-                 lambda b: b.status in TERMINAL, self.poll_seconds, self.sleep)
-    if batch.status != "completed":
-        state_path.unlink(missing_ok=True)
-        raise APIFailure(f"batch {batch.id} ended {batch.status}; rerun to submit it again")
-    answers, out = _collect(self, batch), []
-    for i in range(len(bodies)):
-        rec = answers.get(f"req-{i}")
-        if rec is None: raise APIFailure(f"batch {batch.id}: no answer for req-{i}")
-        response = rec.get("response") or {}
-        body = response.get("body") or {}
-        if response.get("status_code") == 400 and (body.get("error") or {}).get("code") == "content_filter": out.append({"refused": True})
-        elif response.get("status_code") != 200: raise APIFailure(f"batch {batch.id}: req-{i} failed: {str(rec)[:200]}")
-        else: out.append(body)
-    return out
+    "Send bodies through the Batch API in as few files as its limits allow, submitted and polled together; resumes after a kill, sends again what an expired batch left unanswered."
+    state_path, lines, answered, ended = batch_state_path(bodies), batch_lines(bodies), {}, set()
+    state = json.loads(state_path.read_text()) if state_path.exists() else {"endpoint": self.endpoint, "requests": len(bodies), "parts": []}
+    bar = tqdm(total=len(bodies), desc=f"{self.model_id} batch", unit="req", disable=not show_progress())
+    for _ in range(self.max_retries + 1):
+        _submit_missing(self, state, state_path, lines, answered, ended)
+        running = [p["batch_id"] for p in state["parts"] if p["batch_id"] not in ended]
+        retrieve = lambda: [with_retries(lambda: self.client.batches.retrieve(b), self.max_retries, "batch poll", self.sleep) for b in running]
+        for batch in poll(retrieve, lambda bs: all(b.status in TERMINAL for b in bs), self.poll_seconds, self.sleep, grow=1.25, cap=900):
+            answered.update(_ended(self, batch, state, state_path)); ended.add(batch.id)
+        bar.update(len(answered) - bar.n)
+        if len(answered) == len(bodies): break
+    bar.close()
+    if len(answered) < len(bodies): raise APIFailure(f"{self.endpoint} {self.model_id}: {len(bodies) - len(answered)} of {len(bodies)} batch requests still unanswered after {self.max_retries + 1} rounds; rerun to go on")
+    return [answered[i] for i in range(len(bodies))]

@@ -4,15 +4,17 @@
 
 # %% ../nbs/03c_serve.ipynb #498c4938
 from __future__ import annotations
-import email.parser, email.policy, json, random, re, threading, time, uuid
+import collections, email.parser, email.policy, heapq, json, math, random, re, threading, time, uuid
 from fastcore.basics import patch
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from .core import stable_hash
 from .llm import Completion
+from .openai_backend import clock
 
 # %% auto #0
-__all__ = ['FAULT_KINDS', 'JOB_STATES', 'Faults', 'EchoResponder', 'chat_response', 'error_body', 'StandInServer', 'serve_cmd']
+__all__ = ['FAULT_KINDS', 'SERVICES', 'OFFERED_BY', 'EXPIRED', 'JOB_STATES', 'Faults', 'Limits', 'EchoResponder', 'FastResponder',
+           'chat_response', 'error_body', 'StandInServer', 'job_schedule', 'serve_cmd']
 
 # %% ../nbs/03c_serve.ipynb #eeb12293
 FAULT_KINDS = ("rate_limit", "server_error", "timeout", "malformed", "truncated")
@@ -37,6 +39,43 @@ class Faults:
     def refuses(self, request_key: str) -> bool:
         return random.Random(f"{self.seed}:refuse:{request_key}").random() < self.refuse_rate
 
+# %% ../nbs/03c_serve.ipynb #70c3a279
+@dataclass
+class Limits:
+    "What a real service allows and how long it takes (seconds of `clock()`)."
+    batch_api: bool = True                 # /v1/files and /v1/batches are served
+    fine_tuning: bool = True               # /v1/fine_tuning/jobs is served
+    prompt_logprobs: bool = True           # vLLM's prompt scoring is accepted
+    max_top_logprobs: int = 20
+    batch_max_requests: int = 50_000       # per input file
+    batch_max_bytes: int = 200 * 2**20     # per input file
+    batch_minutes: tuple = (0.0, 0.0)      # a batch runs between these many minutes (drawn per batch) ...
+    batch_rate: float = math.inf           # ... plus its requests at this many per second
+    expire_rate: float = 0.0               # share of batches that expire at 24 h, having answered only part of their requests
+    job_minutes: tuple = (0.0, 0.0)        # a fine-tuning job runs between these many minutes ...
+    job_tokens_per_s: float = math.inf     # ... plus its trained tokens at this rate, after `validate_s`
+    validate_s: float = 0.0                # seconds a batch or a job spends validating its file
+    max_running_jobs: int = 0              # fine-tuning jobs running at once (0: no cap); the rest queue
+    rpm: int = 0                           # direct requests per minute (0: no limit)
+    tpm: int = 0                           # direct request tokens per minute (0: no limit)
+    seed: int = 0
+
+    @classmethod
+    def of(cls, service: str, **changes) -> "Limits":
+        "A named service's limits (`SERVICES`), with `changes`."
+        if service not in SERVICES: raise ValueError(f"unknown service {service!r}; known: {', '.join(SERVICES)}")
+        return cls(**{**SERVICES[service], **changes})
+
+    def draw(self, key: str, low_high: tuple) -> float:
+        "A duration between two bounds, fixed by `key`."
+        return random.Random(f"{self.seed}:{key}").uniform(*low_high)
+
+SERVICES = {
+    "openai": dict(prompt_logprobs=False, batch_minutes=(20, 180), batch_rate=50.0, expire_rate=0.02, job_minutes=(10, 40),
+                   job_tokens_per_s=2000.0, validate_s=120.0, max_running_jobs=6, rpm=10_000, tpm=2_000_000),
+    "vllm": dict(batch_api=False, fine_tuning=False, prompt_logprobs=True),
+}
+
 # %% ../nbs/03c_serve.ipynb #8a7e61ed
 class EchoResponder:
     "Answers with the last user message upper-cased; top tokens are its words (for transport tests)."
@@ -54,6 +93,32 @@ class EchoResponder:
     def answer_logprobs(self, conversation, answer):
         "Each character of `answer` a token, its log-probability fixed by the character."
         return [(ch, -float(1 + ord(ch) % 5)) for ch in answer]
+
+# %% ../nbs/03c_serve.ipynb #48854674
+class FastResponder:
+    "Deterministic answers and log-probabilities from a hash of the request: no model, microseconds per request."
+    model_id = "fast"
+    def _rng(self, *parts) -> random.Random: return random.Random(stable_hash(parts, 16))
+
+    def _words(self, conversation) -> list:
+        return list(dict.fromkeys(re.findall(r"[\w']+", conversation[-1]["content"]))) or ["ok"]
+
+    def chat(self, conversations, max_tokens=64, temperature=0.0, seeds=None):
+        out = []
+        for c, s in zip(conversations, seeds or [None] * len(conversations)):
+            words, rng = self._words(c), self._rng(c, s if temperature else None)
+            text = " ".join(rng.choice(words) for _ in range(min(max_tokens, rng.randint(1, 12))))
+            out.append(Completion(text, "stop", sum(len(m["content"]) for m in c) // 4 + 1, len(text.split())))
+        return out
+
+    def top_logprobs(self, conversation, k=20):
+        words = self._words(conversation)
+        self._rng(conversation).shuffle(words)
+        return [(w, -0.5 * (i + 1)) for i, w in enumerate(words[:k])]
+
+    def answer_logprobs(self, conversation, answer):
+        rng = self._rng(conversation, answer)
+        return [(ch, -rng.uniform(0.1, 3.0)) for ch in answer]
 
 # %% ../nbs/03c_serve.ipynb #6fc520e3
 def chat_response(model: str,              # model name answered with
@@ -82,22 +147,33 @@ def error_body(message: str,                       # what went wrong
     return {"error": {"message": message, "type": kind, "code": code, "param": None}}
 
 # %% ../nbs/03c_serve.ipynb #9103dcd2
+OFFERED_BY = {"/v1/batches": "batch_api", "/v1/fine_tuning": "fine_tuning"}
+
+def _offered(limits: Limits, path: str) -> bool:
+    "Whether a service with these limits serves a route (files: where batches or fine-tuning are)."
+    if path.startswith("/v1/files"): return limits.batch_api or limits.fine_tuning
+    return all(getattr(limits, flag) for prefix, flag in OFFERED_BY.items() if path.startswith(prefix))
+
 class StandInServer:
-    "OpenAI-compatible server on 127.0.0.1 answering with `responder`, injecting `faults`."
-    def __init__(self, responder=None, faults: Faults|None=None, api_key: str|None=None, models: list|None=None, port: int=0):
-        self.responder, self.faults, self.api_key = responder or EchoResponder(), faults or Faults(), api_key
+    "OpenAI-compatible server on 127.0.0.1 answering with `responder`, injecting `faults`, within `limits`; `accepted` counts each request answered (what a real service bills)."
+    def __init__(self, responder=None, faults: Faults|None=None, api_key: str|None=None, models: list|None=None, port: int=0,
+                 limits: Limits|None=None):
+        self.responder, self.faults, self.api_key, self.limits = responder or EchoResponder(), faults or Faults(), api_key, limits or Limits()
         self.models = models or [self.responder.model_id]
         self.files, self.batches, self.jobs, self.log, self.attempts = {}, {}, {}, [], {}
-        self.lock, self.model_lock = threading.Lock(), threading.Lock()
+        self.accepted, self.window, self.window_tokens = collections.Counter(), collections.deque(), 0   # answered requests by key; the last minute's (time, tokens)
+        self.lock, self.model_lock, self.batch_lock = threading.Lock(), threading.Lock(), threading.Lock()
         self.routes = {("GET", r"/v1/models"): self.list_models,
                        ("POST", r"/v1/chat/completions"): self.chat_completions,
                        ("POST", r"/v1/files"): self.upload_file,
                        ("GET", r"/v1/files/(?P<id>[^/]+)"): self.get_file,
                        ("GET", r"/v1/files/(?P<id>[^/]+)/content"): self.file_content,
                        ("POST", r"/v1/batches"): self.create_batch,
+                       ("GET", r"/v1/batches"): self.list_batches,
                        ("GET", r"/v1/batches/(?P<id>[^/]+)"): self.get_batch,
                        ("POST", r"/v1/fine_tuning/jobs"): self.create_job,
                        ("GET", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)"): self.get_job}
+        self.routes = {route: fn for route, fn in self.routes.items() if _offered(self.limits, route[1])}
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self.httpd.daemon_threads = True
         self.thread = None
@@ -116,6 +192,10 @@ class StandInServer:
     def __enter__(self): return self.start()
     def __exit__(self, *exc): self.stop()
 
+    def accept(self, key: str) -> None:
+        "Count one answered request."
+        with self.lock: self.accepted[key] += 1
+
     def attempt(self, key: str) -> int:
         "How many times this request was seen before (for fault draws)."
         with self.lock:
@@ -133,6 +213,11 @@ def _answer(self, body: dict) -> tuple[int, dict]:
         return 404, error_body(f"The model `{body.get('model')}` does not exist", "model_not_found")
     messages, key = body.get("messages") or [], stable_hash(body)
     if not messages: return 400, error_body("messages must be a non-empty list", "invalid_messages")
+    if int(body.get("top_logprobs") or 0) > self.limits.max_top_logprobs:
+        return 400, error_body(f"top_logprobs must be less than or equal to {self.limits.max_top_logprobs}", "invalid_value")
+    if body.get("prompt_logprobs") is not None and not self.limits.prompt_logprobs:
+        return 400, error_body("Unrecognized request argument supplied: prompt_logprobs", "unknown_parameter")
+    self.accept(key)
     if self.faults.refuses(key):
         if self.faults.refusal_style == "http_400":
             return 400, error_body("The response was filtered due to the prompt triggering content management policy.", "content_filter")
@@ -153,10 +238,30 @@ def _continued(self, body: dict, messages: list) -> tuple[int, dict]:
     return 200, chat_response(body["model"], Completion("", "length", len(tokens), 0), None, tokens)
 
 # %% ../nbs/03c_serve.ipynb #04c26f6e
-@patch
-def chat_completions(self: StandInServer, body, **_): return _answer(self, body)
+def _tokens(body: dict) -> int:
+    "A request's tokens as a rate limit counts them: its prompt's characters / 4, plus `max_tokens`."
+    return sum(len(str(m.get("content", ""))) for m in body.get("messages") or []) // 4 + int(body.get("max_tokens") or 16)
 
-# %% ../nbs/03c_serve.ipynb #2838a075
+def _throttled(self, body: dict) -> float|None:
+    "Seconds until a direct request fits the requests- and tokens-per-minute budget (None: it fits now, and is counted)."
+    limits, now, tokens = self.limits, clock().now(), _tokens(body)
+    with self.lock:
+        while self.window and self.window[0][0] <= now - 60: self.window_tokens -= self.window.popleft()[1]
+        over_rpm = limits.rpm and len(self.window) >= limits.rpm
+        over_tpm = limits.tpm and self.window_tokens + tokens > limits.tpm
+        if not (over_rpm or over_tpm):
+            self.window.append((now, tokens)); self.window_tokens += tokens
+            return None
+        return max(1.0, math.ceil(self.window[0][0] + 60 - now))
+
+@patch
+def chat_completions(self: StandInServer, body, **_):
+    wait = _throttled(self, body) if self.limits.rpm or self.limits.tpm else None
+    if wait is not None:
+        return 429, error_body(f"Rate limit reached for {body.get('model')}: try again in {wait:.0f}s.", "rate_limit_exceeded", "requests"), {"Retry-After": str(int(wait))}
+    return _answer(self, body)
+
+# %% ../nbs/03c_serve.ipynb #a36f261c
 def _file_object(fid: str, f: dict) -> dict:
     return {"id": fid, "object": "file", "bytes": len(f["content"]), "created_at": f["created"], "filename": f["name"],
             "purpose": f["purpose"], "status": "processed"}
@@ -165,7 +270,7 @@ def _upload_file(self, body, form=None, **_):
     if not form or "file" not in form: return 400, error_body("multipart field 'file' is required", "invalid_file")
     fid = f"file-{uuid.uuid4().hex[:16]}"
     name, content = form["file"]
-    self.files[fid] = {"content": content, "name": name, "purpose": form.get("purpose", (None, b"batch"))[1].decode(), "created": int(time.time())}
+    self.files[fid] = {"content": content, "name": name, "purpose": form.get("purpose", (None, b"batch"))[1].decode(), "created": int(clock().now())}
     return 200, _file_object(fid, self.files[fid])
 
 def _get_file(self, body, id, **_):
@@ -174,40 +279,79 @@ def _get_file(self, body, id, **_):
 def _file_content(self, body, id, **_):
     return (200, self.files[id]["content"]) if id in self.files else (404, error_body(f"No such File object: {id}", "not_found"))
 
-def _process_batch(self, bid: str) -> None:
-    batch = self.batches[bid]
-    lines = [json.loads(l) for l in self.files[batch["input_file_id"]]["content"].decode().split("\n") if l.strip()]
-    batch["status"], out, errors = "in_progress", [], []
-    for line in lines:
-        status, body = _answer(self, line["body"])
-        rec = {"id": f"batch_req_{uuid.uuid4().hex[:12]}", "custom_id": line["custom_id"],
-               "response": {"status_code": status, "request_id": uuid.uuid4().hex, "body": body}, "error": None}
-        (out if status == 200 else errors).append(json.dumps(rec))
+def _add_file(self, name: str, rows: list) -> str:
+    fid = f"file-{uuid.uuid4().hex[:16]}"
+    self.files[fid] = {"content": ("\n".join(rows) + "\n").encode(), "name": name, "purpose": "batch_output", "created": int(clock().now())}
+    return fid
+
+EXPIRED = {"code": "batch_expired", "message": "This request could not be executed before the completion window expired."}
+
+def _finish_batch(self, batch: dict, lines: list, answered: int, status: str) -> None:
+    "Answer a batch's first `answered` lines, write the output and error files, end it with `status`."
+    out, errors = [], []
+    for n, line in enumerate(lines):
+        if n < answered:
+            code, body = _answer(self, line["body"])
+            rec = {"id": f"batch_req_{uuid.uuid4().hex[:12]}", "custom_id": line["custom_id"], "response": {"status_code": code, "request_id": uuid.uuid4().hex, "body": body}, "error": None}
+            (out if code == 200 else errors).append(json.dumps(rec))
+        else: errors.append(json.dumps({"id": f"batch_req_{uuid.uuid4().hex[:12]}", "custom_id": line["custom_id"], "response": None, "error": EXPIRED}))
     for kind, rows in (("output_file_id", out), ("error_file_id", errors)):
-        if rows:
-            fid = f"file-{uuid.uuid4().hex[:16]}"
-            self.files[fid] = {"content": ("\n".join(rows) + "\n").encode(), "name": f"{bid}_{kind}.jsonl", "purpose": "batch_output", "created": int(time.time())}
-            batch[kind] = fid
+        if rows: batch[kind] = _add_file(self, f"{batch['id']}_{kind}.jsonl", rows)
     batch["request_counts"] = {"total": len(lines), "completed": len(out), "failed": len(errors)}
-    batch["status"], batch["completed_at"] = "completed", int(time.time())
+    batch["status"], batch[f"{status}_at"] = status, int(clock().now())
+
+def _batch_errors(self, lines: list, size: int) -> list:
+    "Why a batch fails validation, as the API says it."
+    limits, models = self.limits, {l.get("body", {}).get("model") for l in lines}
+    problems = [(len(lines) > limits.batch_max_requests, "too_many_requests", f"a batch holds at most {limits.batch_max_requests} requests; this file has {len(lines)}"),
+                (size > limits.batch_max_bytes, "file_too_large", f"a batch input file is at most {limits.batch_max_bytes} bytes; this one is {size}"),
+                (len(models) > 1, "mismatched_model", f"every request of a batch must use the same model; this file uses {sorted(map(str, models))}"),
+                (len({l.get("custom_id") for l in lines}) < len(lines), "duplicate_custom_id", "custom_id values must be unique within a batch")]
+    return [{"code": code, "message": message, "line": None, "param": None} for broken, code, message in problems if broken]
+
+def _advance_batch(self, batch: dict) -> None:
+    "Move a batch on to where the clock says it is: validating, in progress, then completed (or expired, with part of its answers)."
+    now = clock().now()
+    if batch["status"] in ("completed", "failed", "expired", "cancelled") or now < batch["_ready_at"]: return
+    if batch["status"] == "validating": batch["status"], batch["in_progress_at"] = "in_progress", int(now)
+    if now < batch["_done_at"]: return
+    lines = [json.loads(l) for l in self.files[batch["input_file_id"]]["content"].decode().split("\n") if l.strip()]
+    _finish_batch(self, batch, lines, batch["_answers"] if batch["_expires"] else len(lines), "expired" if batch["_expires"] else "completed")
 
 def _create_batch(self, body, **_):
     if body.get("input_file_id") not in self.files: return 400, error_body("unknown input_file_id", "invalid_file")
-    bid = f"batch_{uuid.uuid4().hex[:16]}"
+    if body.get("completion_window") != "24h": return 400, error_body("completion_window must be 24h", "invalid_value")
+    bid, now, content = f"batch_{uuid.uuid4().hex[:16]}", clock().now(), self.files[body["input_file_id"]]["content"]
+    lines = [json.loads(l) for l in content.decode().split("\n") if l.strip()]
+    limits, errors, input_hash = self.limits, _batch_errors(self, lines, len(content)), stable_hash(content.hex(), 16)
+    fate = f"{input_hash}:{sum(b['_input'] == input_hash for b in self.batches.values())}"   # draws fixed by the requests (and how often they came), not the id
+    expires = random.Random(f"{limits.seed}:expire:{fate}").random() < limits.expire_rate
+    run = 60 * limits.draw(fate, limits.batch_minutes) + len(lines) / limits.batch_rate
     self.batches[bid] = {"id": bid, "object": "batch", "endpoint": body.get("endpoint"), "input_file_id": body["input_file_id"],
-                         "completion_window": body.get("completion_window", "24h"), "status": "validating",
-                         "output_file_id": None, "error_file_id": None, "created_at": int(time.time()),
-                         "request_counts": {"total": 0, "completed": 0, "failed": 0}}
-    threading.Thread(target=_process_batch, args=(self, bid), daemon=True).start()
-    return 200, dict(self.batches[bid])
+                         "completion_window": "24h", "status": "failed" if errors else "validating", "errors": {"object": "list", "data": errors} if errors else None,
+                         "output_file_id": None, "error_file_id": None, "created_at": int(now), "metadata": body.get("metadata"),
+                         "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+                         "_ready_at": now + limits.validate_s, "_done_at": now + (86_400 if expires else limits.validate_s + run), "_expires": expires,
+                         "_answers": int(len(lines) * random.Random(f"{limits.seed}:answered:{fate}").uniform(0.2, 0.9)), "_input": input_hash}
+    return 200, _batch_view(self.batches[bid])
+
+def _batch_view(batch: dict) -> dict: return {k: v for k, v in batch.items() if not k.startswith("_")}
 
 def _get_batch(self, body, id, **_):
-    return (200, dict(self.batches[id])) if id in self.batches else (404, error_body(f"No such batch: {id}", "not_found"))
+    if id not in self.batches: return 404, error_body(f"No such batch: {id}", "not_found")
+    with self.batch_lock: _advance_batch(self, self.batches[id])
+    return 200, _batch_view(self.batches[id])
+
+def _list_batches(self, body, **_):
+    "The newest batches first (one page: the stand-in never holds more than a run's)."
+    newest = list(self.batches.values())[::-1]
+    return 200, {"object": "list", "data": [_batch_view(b) for b in newest], "has_more": False,
+                 "first_id": newest[0]["id"] if newest else None, "last_id": newest[-1]["id"] if newest else None}
 
 (StandInServer.upload_file, StandInServer.get_file, StandInServer.file_content,
- StandInServer.create_batch, StandInServer.get_batch) = _upload_file, _get_file, _file_content, _create_batch, _get_batch
+ StandInServer.create_batch, StandInServer.get_batch, StandInServer.list_batches) = _upload_file, _get_file, _file_content, _create_batch, _get_batch, _list_batches
 
-# %% ../nbs/03c_serve.ipynb #e9b80887
+# %% ../nbs/03c_serve.ipynb #86051104
 JOB_STATES = ["validating_files", "queued", "running", "succeeded"]
 
 def _job_view(job: dict) -> dict:
@@ -217,25 +361,39 @@ def _job_view(job: dict) -> dict:
 def create_job(self: StandInServer, body, **_):
     if body.get("training_file") not in self.files: return 400, error_body(f"invalid training_file: {body.get('training_file')}", "invalid_file")
     if body.get("model") not in self.models: return 400, error_body(f"model {body.get('model')} cannot be fine-tuned here", "model_not_available")
-    jid = f"ftjob-{uuid.uuid4().hex[:16]}"
+    jid, now, limits = f"ftjob-{uuid.uuid4().hex[:16]}", clock().now(), self.limits
     rows = [l for l in self.files[body["training_file"]]["content"].decode().split("\n") if l.strip()]
+    tokens = len(rows) * 100 * int((body.get("hyperparameters") or {}).get("n_epochs") or 3)
     self.jobs[jid] = {"id": jid, "object": "fine_tuning.job", "model": body["model"], "training_file": body["training_file"],
                       "hyperparameters": body.get("hyperparameters") or {}, "status": JOB_STATES[0], "fine_tuned_model": None,
-                      "created_at": int(time.time()), "finished_at": None, "trained_tokens": None, "seed": body.get("seed"),
-                      "suffix": body.get("suffix"), "result_files": [], "error": None, "_rows": len(rows)}
+                      "created_at": int(now), "finished_at": None, "trained_tokens": None, "seed": body.get("seed"),
+                      "suffix": body.get("suffix"), "result_files": [], "error": None, "_tokens": tokens, "_created": now,
+                      "_run": 60 * limits.draw(jid, limits.job_minutes) + tokens / limits.job_tokens_per_s}
     return 200, _job_view(self.jobs[jid])
 
-# %% ../nbs/03c_serve.ipynb #ba3f3732
+# %% ../nbs/03c_serve.ipynb #a460ee0e
+def job_schedule(jobs: dict,      # job id -> job, in the order they were created
+                 limits: Limits,  # the service's
+                ) -> dict:
+    "When each job is ready, starts and ends: in creation order, each takes the first of `max_running_jobs` slots to come free after it validated."
+    ends, times = [], {}
+    for jid, job in jobs.items():
+        ready = job["_created"] + limits.validate_s
+        start = max(ready, heapq.heappop(ends)) if limits.max_running_jobs and len(ends) >= limits.max_running_jobs else ready
+        heapq.heappush(ends, start + job["_run"])
+        times[jid] = (ready, start, start + job["_run"])
+    return times
+
 @patch
 def get_job(self: StandInServer, body, id, **_):
     if id not in self.jobs: return 404, error_body(f"No such fine-tuning job: {id}", "not_found")
-    job = self.jobs[id]
-    step = JOB_STATES.index(job["status"])
-    if step < len(JOB_STATES) - 1:
-        job["status"] = JOB_STATES[step + 1]
-        if job["status"] == "succeeded":
+    with self.batch_lock:
+        job, now = self.jobs[id], clock().now()
+        ready, start, end = job_schedule(self.jobs, self.limits)[id]
+        job["status"] = JOB_STATES[sum(now >= t for t in (ready, start, end))]
+        if job["status"] == "succeeded" and job["fine_tuned_model"] is None:
             job["fine_tuned_model"] = f"ft:{job['model']}:culturellm::{id[-8:]}"
-            job["trained_tokens"], job["finished_at"] = job["_rows"] * 100, int(time.time())
+            job["trained_tokens"], job["finished_at"] = job["_tokens"], int(end)
             self.models.append(job["fine_tuned_model"])
     return 200, _job_view(job)
 
@@ -279,8 +437,8 @@ def _handler_for(server: StandInServer):
             except json.JSONDecodeError: return self.finish_with(method, 400, error_body("request body is not JSON", "invalid_json"))
             fault = server.faults.draw(stable_hash(body or raw.hex()), server.attempt(stable_hash(body or raw.hex()))) if method == "POST" else None
             if fault: return self.inject(method, fault)
-            status, answer = fn(body, form=form, **params)
-            self.finish_with(method, status, answer)
+            status, answer, *headers = fn(body, form=form, **params)
+            self.finish_with(method, status, answer, headers=headers[0] if headers else None)
 
         def finish_with(self, method, status, answer, fault=None, **kw):
             server.log.append({"method": method, "path": self.path, "status": status, "fault": fault})
