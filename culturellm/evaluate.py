@@ -5,6 +5,7 @@
 # %% ../nbs/09_evaluate.ipynb #47a8f045
 from __future__ import annotations
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from .data import upstream_file
 from .finetune import model_name, trained_llm
 from .sft import system_prompt
 from .tasks import INVALID, culture_tasks, load_task, parse_answer, sampling_note, stratified_sample, task_entry, task_prompt
-from .llm import load_llm
+from .llm import BACKENDS, load_llm
 
 # %% auto #0
 __all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'SELECTIONS', 'HEADLINE', 'eval_config',
@@ -335,17 +336,20 @@ def evaluate_culture(profile: Profile,          # the loaded profile (`core.load
     cfg = eval_config({**profile, "evaluate": {**profile_section(profile, "evaluate"), **(settings or {})}})
     loaded = [(t, *load_task(t, cfg["mode"])) for t in culture_tasks(culture) if tasks is None or t["task"] in tasks]
     jobs = [(task, stratified_sample(data, cfg["per_task"], cfg["seed"])) for task, data, _ in loaded]
-    tables = []
-    for model in models or [*cfg["models"], *cfg["baselines"]]:
-        llm, system, name = *model_view(profile, model, culture), tagged(model, tag)
+    def evaluate_view(model: str, llm, system) -> pd.DataFrame:
+        name = tagged(model, tag)
         runs = [predict_tasks(profile, rerun_name(name, r), culture, jobs, cfg | {"sample": r}, llm, system)   # every task's requests pooled
                 for r in range(cfg["reruns"])]
-        tables.append(pd.DataFrame([row for r, preds in enumerate(runs) for row in _task_rows(culture, name, llm, cfg, loaded, preds, r)]))
-        write_atomic(results_path(profile, culture, name), tables[-1].to_csv(index=False))
+        table = pd.DataFrame([row for r, preds in enumerate(runs) for row in _task_rows(culture, name, llm, cfg, loaded, preds, r)])
+        write_atomic(results_path(profile, culture, name), table.to_csv(index=False))
         scored = pd.concat([p[["id", "gold", "pred"]].assign(culture=culture, task=task["task"], model=name, rerun=r)
                             for r, preds in enumerate(runs) for (task, _, _), p in zip(loaded, preds)])
         write_atomic(scored_path(profile, culture, name), scored.to_csv(index=False))
-    return pd.concat(tables, ignore_index=True)
+        return table
+    views = [(model, *model_view(profile, model, culture)) for model in models or [*cfg["models"], *cfg["baselines"]]]
+    remote = all(llm.backend.name in BACKENDS and not BACKENDS[llm.backend.name].in_process for _, llm, _ in views)
+    with ThreadPoolExecutor(len(views) if remote else 1) as pool:            # remote models: every view's requests (batches) out at once
+        return pd.concat(list(pool.map(lambda view: evaluate_view(*view), views)), ignore_index=True)
 
 # %% ../nbs/09_evaluate.ipynb #b213eb48
 def evaluate_everywhere(profile: Profile,  # the loaded profile (`core.load_profile`)
