@@ -12,7 +12,7 @@ from .core import Profile, profile_section, stable_hash, write_atomic
 from .wvs import culture_labels, load_questions, seed_answers
 from .augment import load_samples
 from .evaluate import eval_config, interval, macro_f1, predict_task, resamples
-from .finetune import finetune, model_name, registered_models, trained_llm
+from .finetune import finetune_many, model_name, registered_models, trained_llm
 from .llm import load_llm
 from .sft import _write_set, base_prompt_format, chat, load_sets, pick_augmented, rows_for, seed_items, sft_config, sft_dir
 from .tasks import culture_tasks, load_task, stratified_sample
@@ -127,8 +127,9 @@ def culture_alignment(profile: Profile,     # the loaded profile (`core.load_pro
     if heldout:
         k, merged = align_config(profile)["folds"], {}
         folds = question_folds(k)
-        for fold, name in enumerate(build_heldout_sets(profile, culture, k)):
-            finetune(profile, culture, name)
+        names = build_heldout_sets(profile, culture, k)
+        finetune_many(profile, [(culture, name) for name in names])                 # remote jobs: the folds submitted together
+        for fold, name in enumerate(names):
             merged.update(model_distributions(trained_llm(profile, model_name(culture, name), "alignment"), culture, [q for q, f in folds.items() if f == fold]))
         rows["culture model, held-out"] = table(merged)
     summary = pd.DataFrame({m: {"questions": len(t), "wasserstein": t.wasserstein.mean(), "js": t.js.mean(),

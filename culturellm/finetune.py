@@ -4,7 +4,8 @@
 
 # %% ../nbs/07_finetune.ipynb #e505f81f
 from __future__ import annotations
-import datetime as dt, json, math, os, resource, shutil, time
+import datetime as dt, json, math, os, resource, shutil, threading, time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import pandas as pd
 from .core import (append_jsonl, cache_dir, ConfigError, DataError, fill_template, generated_dir,
@@ -20,9 +21,9 @@ from .wvs import culture_labels, load_questions
 __all__ = ['finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss', 'last_complete_checkpoint', 'training_steps',
            'training_arguments', 'save_adapter', 'run_record', 'train_lora', 'train_openai', 'finetune_plan',
            'train_lora_set', 'train_openai_set', 'models_dir_of', 'model_name', 'registered_models', 'training_set',
-           'registry_record', 'finetune', 'trained_backend', 'adapter_spec', 'remote_spec', 'trained_llm',
-           'seed_answers_of', 'seed_accuracy', 'seed_accuracy_table', 'plot_losses', 'model_card_fields', 'model_card',
-           'write_model_cards', 'finetune_cmd', 'models_list_cmd']
+           'registry_record', 'finetune', 'finetune_many', 'trained_backend', 'adapter_spec', 'remote_spec',
+           'trained_llm', 'seed_answers_of', 'seed_accuracy', 'seed_accuracy_table', 'plot_losses', 'model_card_fields',
+           'model_card', 'write_model_cards', 'finetune_cmd', 'models_list_cmd']
 
 # %% ../nbs/07_finetune.ipynb #69c21f3c
 def finetune_config(profile: dict) -> dict:
@@ -186,6 +187,8 @@ def train_lora(pairs_file: Path,  # prompt/answer pairs (`<set>.hf.jsonl`)
     return manifest
 
 # %% ../nbs/07_finetune.ipynb #46f34777
+_LEDGER_LOCK = threading.Lock()   # jobs are submitted from several threads (`finetune_many`): one writer of the job ledger at a time
+
 def _jobs_ledger() -> Path: return cache_dir()/"openai_finetunes.json"
 
 def _read_ledger() -> dict:
@@ -209,12 +212,12 @@ def train_openai(chat_file: Path,           # chat fine-tuning JSONL
         job = with_retries(lambda: api.client.fine_tuning.jobs.create(model=base["model"], training_file=upload.id, seed=cfg["seed"],
                                                                       suffix=suffix[:18], hyperparameters=cfg["openai"]), api.max_retries, "create job", api.sleep)
         job_id = job.id
-        write_atomic(_jobs_ledger(), json.dumps({**_read_ledger(), key: {"job_id": job_id, "file": chat_file.name}}, indent=1))
+        with _LEDGER_LOCK: write_atomic(_jobs_ledger(), json.dumps({**_read_ledger(), key: {"job_id": job_id, "file": chat_file.name}}, indent=1))
     start = time.time()
     job = poll(lambda: with_retries(lambda: api.client.fine_tuning.jobs.retrieve(job_id), api.max_retries, "poll job", api.sleep),
                lambda j: j.status in ("succeeded", "failed", "cancelled"), cfg["poll_seconds"], api.sleep, grow=1.5, cap=600)
     if job.status != "succeeded":
-        ledger = _read_ledger(); ledger.pop(key, None); write_atomic(_jobs_ledger(), json.dumps(ledger, indent=1))
+        with _LEDGER_LOCK: ledger = _read_ledger(); ledger.pop(key, None); write_atomic(_jobs_ledger(), json.dumps(ledger, indent=1))
         raise DataError(f"fine-tuning job {job_id} {job.status}: {getattr(job, 'error', None)}; rerun to start a new job")
     manifest = {"base": base["model"], "recipe": cfg["recipe"], "hyperparameters": cfg["openai"], "job_id": job_id,
                 "model_id": job.fine_tuned_model, "trained_tokens": job.trained_tokens, "data_sha256": sha256_file(chat_file),
@@ -299,6 +302,15 @@ def finetune(profile: Profile, culture: str, set_name: str="main") -> dict:
     entry = registry_record(profile, name, culture, chosen, base, cfg, data_sha, manifest)
     append_jsonl(models_dir_of(profile)/"registry.jsonl", entry)
     return entry
+
+# %% ../nbs/07_finetune.ipynb #f3765dd1
+def finetune_many(profile: Profile,  # the loaded profile (`core.load_profile`)
+                  wanted: list,      # (culture, set name) pairs
+                 ) -> list[dict]:
+    "Train (or skip) several training sets: submitted together where the base trains remotely (an API), one at a time in process; their registry entries, in order."
+    remote = not backend_kind(profile["roles"]["base"]).in_process
+    with ThreadPoolExecutor(max(1, len(wanted)) if remote else 1) as pool:
+        return list(pool.map(lambda pair: finetune(profile, *pair), wanted))
 
 # %% ../nbs/07_finetune.ipynb #16c385f8
 def trained_backend(profile: Profile,  # the loaded profile (`core.load_profile`)

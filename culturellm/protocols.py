@@ -9,7 +9,7 @@ from .core import ConfigError, data_dir, pick, Profile, profile_section, profile
 from .data import catalogue
 from .evaluate import (evaluate_culture, evaluate_plan, interval, load_scored, predictions_path, rerun_name, selected_f1_draws, SELECTIONS,
                                  tagged, untagged, yes_no)
-from .finetune import finetune, finetune_config
+from .finetune import finetune_config, finetune_many
 from .llm import training_rate
 from .sft import authors_file, AUTHORS_VARIANTS, build_sets
 from .tasks import INVALID, load_task, parse_answer, task_entry
@@ -65,7 +65,7 @@ def run_arm(arm: Profile,            # an arm of a profile (`arm_profile`)
            ) -> pd.DataFrame:
     "Train and evaluate one culture of an arm: its main set and the corrected sets trained, every comparison rerun, then decoded greedily; returns the results."
     sets = build_sets(arm, culture)
-    for name in ["main", *corrected_sets(arm)]: finetune(arm, culture, name)
+    finetune_many(arm, [(culture, name) for name in ["main", *corrected_sets(arm)]])
     return pd.concat([evaluate_culture(arm, culture, tasks=tasks),
                       evaluate_culture(arm, culture, [f"culture:{s}" for s in corrected_sets(arm)], tasks),
                       evaluate_culture(arm, culture, tasks=tasks, tag=GREEDY[0], settings=GREEDY[1])], ignore_index=True)

@@ -13,7 +13,7 @@ from .data import upstream_file
 from .augment import load_samples
 from .embed import load_embeddings
 from .evaluate import eval_config, evaluate_culture, load_scored, mean_interval, model_view, paired_gain, yes_no
-from .finetune import finetune, model_name
+from .finetune import finetune, finetune_many, model_name
 from .judge import culture_win_rate
 from .llm import backend_kind, make_backend
 from .sft import load_sets, pick_augmented, sft_config
@@ -223,17 +223,23 @@ def winrate_table(profile: Profile) -> pd.DataFrame:
     return save_study(profile, "winrate", pd.DataFrame(rows).set_index("culture"))
 
 # %% ../nbs/11_studies.ipynb #f11fcfa4
+def _ablation_sets(profile: Profile, culture: str, cfg: dict) -> list:
+    "The ablation sets built for a culture, its main set aside."
+    sets = load_sets(profile, culture)
+    return [s for s in cfg["ablation_sets"] if s in set(sets.name) and s != sets[sets.main].name.iloc[0]]
+
 def ablation_table(profile: Profile) -> pd.DataFrame:
     "Mean macro-F1 of models trained on each ablation set (and the main set) of the chosen cultures."
     rows = []
     cfg = study_config(profile)
+    finetune_many(profile, [(c, name) for c in cfg["ablation_cultures"] for name in _ablation_sets(profile, c, cfg)])   # remote jobs all submitted together
     for culture in cfg["ablation_cultures"]:
         sets = load_sets(profile, culture)
         main = sets[sets.main].name.iloc[0]
         main_f1 = evaluate_culture(profile, culture, ["culture"]).f1.mean()
         rows.append({"culture": culture, "set": f"{main} (main)", "kind": sets[sets.main].kind.iloc[0], "model": "culture", "rows": int(sets[sets.main].rows.iloc[0]), "f1": main_f1})
-        for name in [s for s in cfg["ablation_sets"] if s in set(sets.name) and s != main]:
-            finetune(profile, culture, name)
+        for name in _ablation_sets(profile, culture, cfg):
+            finetune(profile, culture, name)                                                                  # trained above: a registry lookup
             f1 = evaluate_culture(profile, culture, [f"culture:{name}"]).f1.mean()
             chosen = sets[sets.name == name].iloc[0]
             rows.append({"culture": culture, "set": name, "kind": chosen.kind, "model": f"culture:{name}", "rows": int(chosen.rows), "f1": f1})
