@@ -406,6 +406,7 @@ def _multipart(content_type: str, data: bytes) -> dict:
 def _handler_for(server: StandInServer):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True     # headers and body leave at once: no 40 ms delayed-ACK stall per response"
         def log_message(self, *args): pass
 
         def send(self, status: int, body, headers: dict|None=None, declared: int|None=None) -> None:
