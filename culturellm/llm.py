@@ -14,9 +14,9 @@ from .core import (append_jsonl, cache_dir, canonical_json, ConfigError, DataErr
                              iter_jsonl, pick, Profile, registry, resolve, show_progress, stable_hash)
 
 # %% auto #0
-__all__ = ['DETERMINISTIC_KINDS', 'BACKENDS', 'Completion', 'LabelScores', 'Backend', 'ResponseCache', 'price', 'token_cost',
-           'Ledger', 'LLM', 'score_requests', 'BackendKind', 'backend_kind', 'make_backend', 'training_rate',
-           'cache_path', 'ledger_path', 'role_spec', 'load_llm']
+__all__ = ['BATCH_PRICE_SHARE', 'DETERMINISTIC_KINDS', 'BACKENDS', 'Completion', 'LabelScores', 'Backend', 'ResponseCache',
+           'price', 'token_cost', 'price_share', 'Ledger', 'LLM', 'score_requests', 'BackendKind', 'backend_kind',
+           'make_backend', 'training_rate', 'cache_path', 'ledger_path', 'role_spec', 'load_llm']
 
 # %% ../nbs/03_llm.ipynb #b5f9543c
 @dataclass
@@ -121,6 +121,14 @@ def token_cost(model: str,              # a model of the price table
     p = price(model)
     return (prompt_tokens * p["input"] + completion_tokens * p["output"]) / 1e6
 
+# %% ../nbs/03_llm.ipynb #e50cd0ad
+BATCH_PRICE_SHARE = 0.5   # OpenAI's Batch API bills half the list price
+
+def price_share(batch_api: bool) -> float:  # whether the requests go through the Batch API
+    "The share of the list price a request is billed."
+    return BATCH_PRICE_SHARE if batch_api else 1.0
+
+
 # %% ../nbs/03_llm.ipynb #0d555eb0
 class Ledger:
     "Usage records of a run: appended to a JSONL file as they happen, summarised by role, stage and model."
@@ -128,11 +136,12 @@ class Ledger:
         self.path, self.records = (Path(path) if path else None), []
 
     def record(self, role: str, stage: str, model: str, requests: int, calls: int, cache_hits: int,
-               prompt_tokens: int, completion_tokens: int, refusals: int=0) -> dict:
+               prompt_tokens: int, completion_tokens: int, refusals: int=0,
+               share: float=1.0) -> dict:   # the share of the list price billed (`price_share`)
         "Record one batch: requests asked, calls sent to the model, answers from the cache, tokens, refusals."
         rec = {"role": role, "stage": stage, "model": model, "requests": requests, "calls": calls, "cache_hits": cache_hits,
                "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "refusals": refusals,
-               "cost_usd": token_cost(model, prompt_tokens, completion_tokens)}
+               "cost_usd": share * token_cost(model, prompt_tokens, completion_tokens)}
         self.records.append(rec)
         if self.path: append_jsonl(self.path, rec)
         return rec
@@ -192,7 +201,8 @@ class LLM:
             refusals = sum(getattr(results[pending[k][0]], "refused", False) for k in todo)
             self.ledger.record(self.role, self.stage, self.backend.model_id, requests=len(requests), calls=len(todo),
                                cache_hits=sum(results[i].cached for i in range(len(requests))),
-                               prompt_tokens=tokens[0], completion_tokens=tokens[1], refusals=refusals)
+                               prompt_tokens=tokens[0], completion_tokens=tokens[1], refusals=refusals,
+                               share=price_share(getattr(self.backend, "batch_api", False)))
         return [results[i] for i in range(len(requests))]
 
     def chat(self, conversations: list, # message lists

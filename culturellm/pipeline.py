@@ -20,7 +20,7 @@ from .augment import augment_plan
 from .evaluate import evaluate_plan
 from .finetune import finetune_plan, registered_models
 from .judge import judge_plan
-from .llm import Ledger, ledger_path, token_cost
+from .llm import Ledger, ledger_path, price_share, token_cost
 from .sft import sft_plan
 
 # %% auto #0
@@ -297,7 +297,8 @@ def plan(cfg: Profile) -> pd.DataFrame:  # the loaded profile
     "Requests, tokens and cost of each model-calling stage of a profile, estimated before anything runs."
     rows = pd.DataFrame([row for planner in PLANNERS for row in planner(cfg)])
     rows["model"] = [cfg["roles"][r]["model"] for r in rows.role]
-    priced = [round(token_cost(m, p, c), 2) for m, p, c in zip(rows.model, rows.prompt_tokens, rows.completion_tokens)]
+    shares = [price_share(cfg["roles"][r].get("batch_api", False)) for r in rows.role]                 # the Batch API bills half
+    priced = [round(s * token_cost(m, p, c), 2) for s, m, p, c in zip(shares, rows.model, rows.prompt_tokens, rows.completion_tokens)]
     rows["cost_usd"] = rows["cost_usd"].fillna(pd.Series(priced)) if "cost_usd" in rows else priced   # a planner may price its own rows (training)
     return rows
 
