@@ -10,17 +10,17 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import wasserstein_distance
 from .core import Profile, profile_section, stable_hash, write_atomic
 from .wvs import culture_labels, load_questions, seed_answers
-from .augment import load_samples
-from .evaluate import eval_config, interval, macro_f1, predict_task, resamples
-from .finetune import finetune_many, model_name, registered_models, trained_llm
-from .llm import load_llm
+from .augment import augment_config, load_samples
+from .evaluate import eval_config, interval, macro_f1, predict_task, resamples, sampled_tasks
+from .finetune import finetune_many, model_name, registered_models, seed_prompt_tokens, trained_llm, training_epochs
+from .llm import load_llm, training_rate
 from .sft import _write_set, base_prompt_format, chat, load_sets, pick_augmented, rows_for, seed_items, sft_config, sft_dir
 from .tasks import culture_tasks, load_task, stratified_sample
 
 # %% auto #0
 __all__ = ['distribution_distances', 'model_distributions', 'alignment_table', 'scale_middle', 'question_folds', 'fold_set_name',
            'align_config', 'build_heldout_sets', 'culture_alignment', 'transfer_f1', 'transfer_gap', 'transfer_wvs',
-           'plot_heatmap']
+           'plot_heatmap', 'transfer_plan', 'alignment_plan']
 
 # %% ../nbs/11a_alignment.ipynb #84a98682
 def distribution_distances(model: dict,   # code -> the model's probability
@@ -187,3 +187,35 @@ def plot_heatmap(table: pd.DataFrame,  # culture x culture
     ax.set(xlabel=table.columns.name or "", ylabel=table.index.name or "", title=title)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/11a_alignment.ipynb #e329f23f
+def transfer_plan(profile: dict) -> dict:
+    "Requests and tokens of the transfer matrix: each culture's model on every culture's tasks, less the examples the evaluation scored already."
+    cfg, acfg = eval_config(profile), align_config(profile)
+    evaluated = "culture" in cfg["models"]
+    requests = tokens = 0
+    for t in acfg["transfer_cultures"]:
+        drawn = {task["task"]: set(s.id) for task, s in sampled_tasks(t, cfg, cfg["per_task"])} if evaluated and t in profile["cultures"] else {}
+        for task, sample in sampled_tasks(t, cfg, acfg["transfer_per_task"]):
+            fresh = sample[~sample.id.isin(drawn.get(task["task"], set()))]
+            requests += len(sample) * (len(acfg["transfer_cultures"]) - 1) + len(fresh)
+            tokens += (int(sample.text.str.len().sum() / 4) + 60 * len(sample)) * len(acfg["transfer_cultures"])
+    return {"stage": "transfer", "step": "culture models on every culture's tasks", "role": "trained", "requests": requests,
+            "prompt_tokens": tokens, "completion_tokens": requests}
+
+# %% ../nbs/11a_alignment.ipynb #65a492c1
+def alignment_plan(profile: dict) -> list[dict]:
+    "Requests and tokens of the opinion alignment (and the held-out folds' training) and of the transfer matrix, beyond what earlier stages asked."
+    acfg, mode, cultures = align_config(profile), profile.get("sft", {}).get("mode", "corrected"), profile["cultures"]
+    repeated = 0 if mode == "corrected" else 1                               # base + system and in-sample: new when seed accuracy used other prompts
+    tokens = lambda c, system=True: seed_prompt_tokens(c, "corrected", system)
+    rows = [{"stage": "alignment", "step": "base without system prompt", "role": "base", "requests": 50 * len(cultures),
+             "prompt_tokens": sum(tokens(c, False) for c in cultures), "completion_tokens": 50 * len(cultures)},
+            {"stage": "alignment", "step": "in-sample and held-out models", "role": "trained",
+             "requests": 50 * (repeated * len(cultures) + len(acfg["heldout_cultures"])),
+             "prompt_tokens": sum(tokens(c) for c in repeated * cultures + acfg["heldout_cultures"]), "completion_tokens": 0}]
+    folds, epochs, aug = len(acfg["heldout_cultures"]) * acfg["folds"], training_epochs(profile), augment_config(profile, "improved")
+    trained = folds * (50 + aug["seeds"] * aug["m"]) * 100 * epochs * (acfg["folds"] - 1) // max(acfg["folds"], 1)
+    rows.append({"stage": "finetune", "step": f"{folds} held-out folds", "role": "base", "requests": folds, "prompt_tokens": trained,
+                 "completion_tokens": 0, "cost_usd": round(trained * training_rate(profile["roles"]["base"]) / 1e6, 2)})
+    return rows + [transfer_plan(profile)]

@@ -580,12 +580,12 @@ def augment_plan(profile: dict) -> list[dict]:
         seeds = load_questions().head(cfg["seeds"]).text.tolist()
         want = cfg["n"] if cfg["synonyms"] else cfg["m"]
         step1_prompt = sum(_tokens(prompt_text("paraphrase_paper", n=want, seed=s)) for s in seeds)
-        rows.append({"stage": f"augment {mode}", "step": "paraphrases", "role": "augmenter", "requests": len(seeds) * cfg["max_calls"],
+        rows.append({"stage": f"augment-{mode}", "step": "paraphrases", "role": "augmenter", "requests": len(seeds) * cfg["max_calls"],
                      "prompt_tokens": step1_prompt * cfg["max_calls"], "completion_tokens": len(seeds) * cfg["max_calls"] * cfg["max_tokens"]})
         if cfg["synonyms"]:
             requests = cfg["n"] * synonym_requests(seeds, cfg)
             prompt = _tokens(prompt_text(SYNONYM_SOURCES[cfg["synonyms"]]["prompt"], word="word", tag="NN", name="noun", k=5))
-            rows.append({"stage": f"augment {mode}", "step": "synonyms", "role": "augmenter", "requests": requests,
+            rows.append({"stage": f"augment-{mode}", "step": "synonyms", "role": "augmenter", "requests": requests,
                          "prompt_tokens": requests * prompt, "completion_tokens": requests * cfg["synonym_tokens"]})
     return rows
 

@@ -25,9 +25,9 @@ __all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'SELE
            'task_signature', 'predict_tasks', 'predict_task', 'macro_f1', 'resamples', 'interval', 'bootstrap_ci',
            'macro_f1_rows', 'task_metrics', 'results_path', 'scored_path', 'rerun_name', 'tagged', 'untagged',
            'evaluate_culture', 'evaluate_everywhere', 'load_scored', 'load_results', 'is_culturellm', 'select_reruns',
-           'selection_table', 'evaluate_plan', 'average_f1', 'per_task_table', 'f1_draws', 'selected_f1_draws',
-           'mean_f1_draws', 'mean_interval', 'paired_gain', 'headline_table', 'with_groups', 'f1_intervals', 'yes_no',
-           'plot_task_f1', 'plot_confusions', 'evaluate_cmd']
+           'selection_table', 'view_role', 'sampled_tasks', 'evaluate_plan', 'average_f1', 'per_task_table', 'f1_draws',
+           'selected_f1_draws', 'mean_f1_draws', 'mean_interval', 'paired_gain', 'headline_table', 'with_groups',
+           'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 def eval_config(profile: dict) -> dict:
@@ -331,6 +331,7 @@ def evaluate_culture(profile: Profile,          # the loaded profile (`core.load
                      tasks: list|None=None,     # task names (default: all of the culture)
                      tag: str="",               # a variant of the comparisons, named `<model>@<tag>` in every file and table
                      settings: dict|None=None,  # the evaluate settings the variant changes, e.g. {"temperature": 0.0}
+                     stage: str="evaluate",     # the ledger stage its requests are recorded under (a study: its own)
                     ) -> pd.DataFrame:
     "Evaluate the profile's comparisons on a culture's tasks, each `reruns` times; returns (and writes) the results table and its examples (every rerun's)."
     cfg = eval_config({**profile, "evaluate": {**profile_section(profile, "evaluate"), **(settings or {})}})
@@ -346,7 +347,7 @@ def evaluate_culture(profile: Profile,          # the loaded profile (`core.load
                             for r, preds in enumerate(runs) for (task, _, _), p in zip(loaded, preds)])
         write_atomic(scored_path(profile, culture, name), scored.to_csv(index=False))
         return table
-    views = [(model, *model_view(profile, model, culture)) for model in models or [*cfg["models"], *cfg["baselines"]]]
+    views = [(model, llm.at(stage), system) for model in models or [*cfg["models"], *cfg["baselines"]] for llm, system in [model_view(profile, model, culture)]]
     remote = all(llm.backend.name in BACKENDS and not BACKENDS[llm.backend.name].in_process for _, llm, _ in views)
     with ThreadPoolExecutor(len(views) if remote else 1) as pool:            # remote models: every view's requests (batches) out at once
         return pd.concat(list(pool.map(lambda view: evaluate_view(*view), views)), ignore_index=True)
@@ -409,22 +410,36 @@ def selection_table(results: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame({f"f1_{s}": select_reruns(runs, s).groupby("model", sort=False).f1.mean() for s in SELECTIONS})
     return table.assign(reruns=per_rerun.size(), sd_over_reruns=per_rerun.std(ddof=1).fillna(0.0)).round(4)
 
-# %% ../nbs/09_evaluate.ipynb #dd0e7693
-def evaluate_plan(profile: dict) -> list[dict]:
-    "Requests and tokens of a profile's evaluation (every rerun), per role."
+# %% ../nbs/09_evaluate.ipynb #ae52a242
+def view_role(name: str) -> str:
+    "The role a comparison's requests are billed to: `base` for the base views, `trained` for a fine-tuned model, else the baseline role itself."
+    if name in MODEL_VIEWS: return "base" if MODEL_VIEWS[name][0] is _base else "trained"
+    return "trained" if name.startswith("culture:") else name
+
+# %% ../nbs/09_evaluate.ipynb #97792b65
+def sampled_tasks(culture: str,       # culture registry key
+                  cfg: dict,          # eval_config of the profile
+                  per_task: int|None, # examples per task (None: all)
+                 ) -> list:
+    "(task, sampled rows) of each of a culture's tasks, sampled exactly as the evaluation samples them."
+    return [(task, stratified_sample(load_task(task, cfg["mode"])[0], per_task, cfg["seed"])) for task in culture_tasks(culture)]
+
+# %% ../nbs/09_evaluate.ipynb #5e0f0e67
+def evaluate_plan(profile: dict,           # the loaded profile
+                  models: list|None=None,  # comparisons (default: the profile's, and its baselines)
+                  stage: str="evaluate",   # the ledger stage the requests are recorded under
+                 ) -> list[dict]:
+    "Requests and tokens of an evaluation (every rerun), per billed role: each comparison on the sample of each of the profile's cultures' tasks."
     cfg, per_role = eval_config(profile), {}
-    roles = {m: "base" for m in cfg["models"]} | {b: b for b in cfg["baselines"]}
     for culture in profile["cultures"]:
-        for task in culture_tasks(culture):
-            rows, _ = load_task(task, cfg["mode"])
-            n = len(rows) if cfg["per_task"] is None else min(cfg["per_task"], len(rows))
-            tokens = n * (int(rows.text.str.len().mean() / 4) + 40)
-            for model, role in roles.items():
-                extra = 250 * n if model == "base+context" else 20 * n
-                r = per_role.setdefault(role, {"requests": 0, "prompt_tokens": 0})
-                r["requests"] += n * cfg["reruns"]; r["prompt_tokens"] += (tokens + extra) * cfg["reruns"]
+        for task, sample in sampled_tasks(culture, cfg, cfg["per_task"]):
+            tokens = int(sample.text.str.len().sum() / 4) + 40 * len(sample)
+            for model in models or [*cfg["models"], *cfg["baselines"]]:
+                extra = (250 if model == "base+context" else 20) * len(sample)
+                r = per_role.setdefault(view_role(model), {"requests": 0, "prompt_tokens": 0})
+                r["requests"] += len(sample) * cfg["reruns"]; r["prompt_tokens"] += (tokens + extra) * cfg["reruns"]
     out_tokens = 1 if cfg["scoring"] == "logprob" else cfg["gen_tokens"]
-    return [{"stage": "evaluate", "step": cfg["scoring"], "role": role, "requests": r["requests"], "prompt_tokens": r["prompt_tokens"],
+    return [{"stage": stage, "step": cfg["scoring"], "role": role, "requests": r["requests"], "prompt_tokens": r["prompt_tokens"],
              "completion_tokens": r["requests"] * out_tokens} for role, r in per_role.items()]
 
 # %% ../nbs/09_evaluate.ipynb #669ed1de

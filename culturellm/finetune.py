@@ -19,10 +19,11 @@ from .wvs import culture_labels, load_questions
 
 # %% auto #0
 __all__ = ['finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss', 'last_complete_checkpoint', 'training_steps',
-           'training_arguments', 'save_adapter', 'run_record', 'train_lora', 'train_openai', 'finetune_plan',
-           'train_lora_set', 'train_openai_set', 'models_dir_of', 'model_name', 'registered_models', 'training_set',
-           'registry_record', 'finetune', 'finetune_many', 'trained_backend', 'adapter_spec', 'remote_spec',
-           'trained_llm', 'seed_answers_of', 'seed_accuracy', 'seed_accuracy_table', 'plot_losses', 'model_card_fields',
+           'training_arguments', 'save_adapter', 'run_record', 'train_lora', 'train_openai', 'training_epochs',
+           'training_tokens', 'finetune_plan', 'train_lora_set', 'train_openai_set', 'models_dir_of', 'model_name',
+           'registered_models', 'training_set', 'registry_record', 'bill_training', 'finetune', 'finetune_many',
+           'trained_backend', 'adapter_spec', 'remote_spec', 'trained_llm', 'seed_answers_of', 'seed_accuracy',
+           'seed_accuracy_table', 'seed_prompt_tokens', 'seed_accuracy_plan', 'plot_losses', 'model_card_fields',
            'model_card', 'write_model_cards', 'finetune_cmd', 'models_list_cmd']
 
 # %% ../nbs/07_finetune.ipynb #69c21f3c
@@ -225,19 +226,27 @@ def train_openai(chat_file: Path,           # chat fine-tuning JSONL
     write_atomic(out/"training.json", json.dumps(manifest, indent=1))
     return manifest
 
-# %% ../nbs/07_finetune.ipynb #313c9362
+# %% ../nbs/07_finetune.ipynb #318dc58f
+def training_epochs(profile: dict) -> int:
+    "Epochs the base's trainer runs (`finetune.train.epochs` or the API's `n_epochs`; the API's default is 3)."
+    section, key = backend_kind(profile["roles"]["base"]).epochs
+    return finetune_config(profile)[section].get(key, 3)
+
+# %% ../nbs/07_finetune.ipynb #c55943d9
+def training_tokens(chat_file: Path,  # chat fine-tuning JSONL
+                    epochs: int,      # passes over the file
+                   ) -> int:
+    "Tokens a training run reads, estimated as message characters / 4 (the API's count, where known, is `trained_tokens`)."
+    return epochs * sum(len(m["content"]) for row in read_jsonl(chat_file) for m in row["messages"]) // 4
+
+# %% ../nbs/07_finetune.ipynb #dff87fa1
 def finetune_plan(profile: dict) -> list[dict]:
-    "Upper-bound training tokens and cost of the models a profile trains."
-    base, cfg, aug = profile["roles"]["base"], finetune_config(profile), augment_config(profile, "improved")
-    studies = profile.get("studies", {})
-    rows = 50 + aug["seeds"] * aug["m"]
-    models = len(profile["cultures"]) + len(studies.get("ablation_cultures") or profile["cultures"][:1]) * len(studies.get("ablation_sets", ["seeds", "sentence_only", "local"]))
-    section, key = backend_kind(base).epochs
-    epochs = cfg[section].get(key, 3)                                                   # the API's default is 3 epochs
-    tokens = (models * rows + len(profile["cultures"]) * rows) * 100 * epochs          # + CultureLLM-One on every culture's rows
-    rate = training_rate(base)
-    return [{"stage": "finetune", "step": f"{models + 1} models x {epochs} epochs", "role": "base", "requests": models + 1,
-             "prompt_tokens": tokens, "completion_tokens": 0, "cost_usd": round(tokens * rate / 1e6, 2)}]
+    "Upper-bound training tokens and cost of the main models: one per culture and CultureLLM-One (ablation and held-out models: their studies' plans)."
+    base, aug, epochs = profile["roles"]["base"], augment_config(profile, "improved"), training_epochs(profile)
+    rows, models = 50 + aug["seeds"] * aug["m"], len(profile["cultures"]) + 1
+    tokens = 2 * len(profile["cultures"]) * rows * 100 * epochs                       # CultureLLM-One trains on every culture's rows
+    return [{"stage": "finetune", "step": f"{models} main models x {epochs} epochs", "role": "base", "requests": models,
+             "prompt_tokens": tokens, "completion_tokens": 0, "cost_usd": round(tokens * training_rate(base) / 1e6, 2)}]
 
 # %% ../nbs/07_finetune.ipynb #f43d0d18
 def train_lora_set(chat_file: Path, out: Path, base: dict, cfg: dict, name: str) -> dict:
@@ -288,6 +297,12 @@ def registry_record(profile: Profile, name: str, culture: str, chosen: pd.Series
             "final_loss": losses[-1].get("loss"), "seconds": manifest.get("seconds"),
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
+# %% ../nbs/07_finetune.ipynb #fa5673e5
+def bill_training(profile: Profile, name: str, tokens: int) -> dict:
+    "A training run's line in the usage ledger (stage `finetune`): one job, the tokens it read, priced at the base's training rate."
+    base = profile["roles"]["base"]
+    return Ledger(ledger_path(profile)).record(name, "finetune", base["model"], 1, 1, 0, tokens, 0, cost_usd=tokens * training_rate(base) / 1e6)
+
 # %% ../nbs/07_finetune.ipynb #1f07e7ef
 def finetune(profile: Profile, culture: str, set_name: str="main") -> dict:
     "Train (or skip, if up to date) the model of a culture's training set; returns its registry entry."
@@ -301,6 +316,7 @@ def finetune(profile: Profile, culture: str, set_name: str="main") -> dict:
     manifest = resolve(backend_kind(base).trainer)(chat_file, models_dir_of(profile)/name, base, cfg, name)
     entry = registry_record(profile, name, culture, chosen, base, cfg, data_sha, manifest)
     append_jsonl(models_dir_of(profile)/"registry.jsonl", entry)
+    bill_training(profile, name, manifest.get("trained_tokens") or training_tokens(chat_file, training_epochs(profile)))
     return entry
 
 # %% ../nbs/07_finetune.ipynb #f3765dd1
@@ -384,6 +400,20 @@ def seed_accuracy_table(profile: Profile) -> pd.DataFrame:
             row[column] = seed_accuracy(trained_llm(profile, name, "seed-accuracy"), c, mode, rule)["accuracy"] if name in trained else None
         rows.append(row)
     return pd.DataFrame(rows).set_index("culture")
+
+# %% ../nbs/07_finetune.ipynb #5c313c08
+def seed_prompt_tokens(culture: str, mode: str, system: bool=True) -> int:
+    "Prompt tokens (characters / 4) of asking a culture's 50 seed questions, with or without its system prompt."
+    return sum(len(m["content"]) for _, q in load_questions().iterrows() for m in chat(culture, q.text, q, mode)[(0 if system else 1):]) // 4
+
+# %% ../nbs/07_finetune.ipynb #f39ed1f0
+def seed_accuracy_plan(profile: dict) -> list[dict]:
+    "Requests and tokens of the seed-question accuracy: every culture's 50 questions scored by the base, its own model and CultureLLM-One."
+    mode, bank = profile.get("sft", {}).get("mode", "corrected"), load_questions()
+    tokens = sum(seed_prompt_tokens(c, mode) for c in profile["cultures"])
+    asked = len(bank) * len(profile["cultures"])
+    return [{"stage": "seed-accuracy", "step": "seed questions", "role": role, "requests": models * asked, "prompt_tokens": models * tokens,
+             "completion_tokens": models * asked} for role, models in (("base", 1), ("trained", 2))]
 
 # %% ../nbs/07_finetune.ipynb #288b1bbe
 def plot_losses(profile: Profile,  # the loaded profile (`core.load_profile`)

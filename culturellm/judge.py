@@ -18,7 +18,8 @@ from .llm import load_llm
 # %% auto #0
 __all__ = ['judge_config', 'judge_dir', 'open_questions', 'prefer_first', 'preferences', 'win_rate', 'judge_check',
            'culture_win_rate', 'believed', 'judge_note', 'similarity_items', 'judge_ratings', 'mismatched',
-           'similarity_check', 'export_human_form', 'import_human_ratings', 'similarity_study', 'judge_plan']
+           'similarity_check', 'export_human_form', 'import_human_ratings', 'similarity_study', 'open_question_count',
+           'judge_plan']
 
 # %% ../nbs/10_judge.ipynb #7cc2db70
 def judge_config(profile: dict) -> dict:
@@ -102,8 +103,8 @@ def culture_win_rate(profile: Profile,      # the loaded profile (`core.load_pro
     cfg, questions = judge_config(profile), open_questions(profile)
     system = SYSTEMS["culture"](culture, profile.get("sft", {}).get("mode", "corrected"))
     convs, asked = [system + [{"role": "user", "content": q}] for q in questions.question], list(questions.question)
-    mine = [c.text for c in model_view(profile, model, culture)[0].chat(convs, max_tokens=cfg["answer_tokens"], desc="culture answers")]
-    theirs = [c.text for c in model_view(profile, "base", culture)[0].chat(convs, max_tokens=cfg["answer_tokens"], desc="base answers")]
+    answer = lambda name, desc: [c.text for c in model_view(profile, name, culture)[0].at("judge-answers").chat(convs, max_tokens=cfg["answer_tokens"], desc=desc)]
+    mine, theirs = answer(model, "culture answers"), answer("base", "base answers")
     judge = load_llm(profile, cfg["judges"][0], stage="judge-winrate")
     model_first, base_first = prefer_first(judge, culture, asked, mine, theirs), prefer_first(judge, culture, asked, theirs, mine)
     check = (judge_check(judge, culture, asked, mine) + judge_check(judge, culture, asked, theirs)) / 2
@@ -227,20 +228,19 @@ def similarity_study(profile: Profile,      # the loaded profile (`core.load_pro
                  "judge_informative": True})                             # raters that are not judges are shown as they are
     return pd.DataFrame(rows).set_index("rater")
 
-# %% ../nbs/10_judge.ipynb #63b8d053
+# %% ../nbs/10_judge.ipynb #509f09c5
+def open_question_count(profile: dict) -> int:
+    "Open questions the win-rate study asks, at most: `per_topic` per WVS topic (fewer where the augmenter writes fewer) and `from_seeds` from the seeds."
+    cfg, seeds = judge_config(profile), load_questions()
+    return cfg["per_topic"] * seeds.topic.nunique() + min(cfg["from_seeds"], len(seeds))
+
+# %% ../nbs/10_judge.ipynb #1d3d7e1b
 def judge_plan(profile: dict) -> list[dict]:
-    "Upper-bound requests and tokens of the win-rate and similarity studies."
-    cfg = judge_config(profile)
-    cultures = profile.get("studies", {}).get("winrate_cultures") or profile["cultures"][:1]
-    topics = load_questions().topic.nunique()
-    questions = cfg["per_topic"] * topics + cfg["from_seeds"]
-    rows = [{"stage": "judge", "step": "open questions", "role": "augmenter", "requests": topics if cfg["per_topic"] else 0,
-             "prompt_tokens": topics * 40, "completion_tokens": topics * 200},
-            {"stage": "judge", "step": "answers", "role": "base", "requests": 2 * questions * len(cultures),
-             "prompt_tokens": 2 * questions * len(cultures) * 60, "completion_tokens": 2 * questions * len(cultures) * cfg["answer_tokens"]}]
-    for judge in cfg["judges"]:
-        rows += [{"stage": "judge", "step": "pairwise (both orders)", "role": judge, "requests": 2 * questions * len(cultures),
-                  "prompt_tokens": 2 * questions * len(cultures) * (80 + 2 * cfg["answer_tokens"]), "completion_tokens": 2 * questions * len(cultures)},
-                 {"stage": "judge", "step": "similarity ratings", "role": judge, "requests": cfg["similarity_samples"],
-                  "prompt_tokens": cfg["similarity_samples"] * 90, "completion_tokens": cfg["similarity_samples"]}]
-    return rows
+    "Upper-bound requests and tokens of writing the open questions and of the similarity study (each judge's ratings and its check); the win rates: `studies.winrate_plan`."
+    cfg, topics = judge_config(profile), load_questions().topic.nunique()
+    asked = topics if cfg["per_topic"] else 0
+    rows = [{"stage": "judge-questions", "step": "open questions", "role": "augmenter", "requests": asked,
+             "prompt_tokens": asked * 40, "completion_tokens": asked * 200}]
+    rated = 2 * cfg["similarity_samples"]                                    # the items, and the mismatched items of the check
+    return rows + [{"stage": "judge-similarity", "step": "ratings and check", "role": judge, "requests": rated,
+                    "prompt_tokens": rated * 90, "completion_tokens": rated} for judge in cfg["judges"]]

@@ -137,11 +137,12 @@ class Ledger:
 
     def record(self, role: str, stage: str, model: str, requests: int, calls: int, cache_hits: int,
                prompt_tokens: int, completion_tokens: int, refusals: int=0,
-               share: float=1.0) -> dict:   # the share of the list price billed (`price_share`)
+               share: float=1.0,             # the share of the list price billed (`price_share`)
+               cost_usd: float|None=None) -> dict:   # a cost the caller priced itself (training tokens), instead of the inference price
         "Record one batch: requests asked, calls sent to the model, answers from the cache, tokens, refusals."
+        cost = share * token_cost(model, prompt_tokens, completion_tokens) if cost_usd is None else cost_usd
         rec = {"role": role, "stage": stage, "model": model, "requests": requests, "calls": calls, "cache_hits": cache_hits,
-               "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "refusals": refusals,
-               "cost_usd": share * token_cost(model, prompt_tokens, completion_tokens)}
+               "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "refusals": refusals, "cost_usd": cost}
         self.records.append(rec)
         if self.path: append_jsonl(self.path, rec)
         return rec
@@ -169,6 +170,10 @@ class LLM:
         self.backend, self.cache, self.ledger = backend, cache, ledger
         self.role, self.stage, self.batch_size = role, stage, batch_size
         self.progress = show_progress() if progress is None else progress
+
+    def at(self, stage: str) -> "LLM":
+        "The same model, cache and ledger, its usage recorded under another stage (a study reusing a comparison's model)."
+        return LLM(self.backend, self.cache, self.ledger, self.role, stage, self.batch_size, self.progress)
 
     def key(self, kind: str, request: dict) -> str:
         "Cache key of a request to this backend."

@@ -15,19 +15,22 @@ import nbformat
 from .core import (ConfigError, data_dir, environment, environment_settings, fill_template, generated_dir,
                              load_profile, Profile, project_root, registry, reports_dir, sha256_file, stable_hash, with_cultures,
                              write_atomic)
-from .protocols import protocol_config, protocol_plan
+from .protocols import arm_profile, protocol_config, protocol_plan
+from .alignment import alignment_plan
 from .augment import augment_plan
 from .evaluate import evaluate_plan
-from .finetune import finetune_plan, registered_models
+from .finetune import finetune_plan, registered_models, seed_accuracy_plan
 from .judge import judge_plan
-from .llm import Ledger, ledger_path, price_share, token_cost
+from .llm import backend_kind, Ledger, ledger_path, price_share, token_cost
 from .sft import sft_plan
+from .studies import ablation_plan, forgetting_plan, winrate_plan
 
 # %% auto #0
 __all__ = ['PROVENANCE_PACKAGES', 'PLANNERS', 'experiment_path', 'check_parameters', 'render_html', 'EncryptedKernelManager',
            'run_notebook', 'model_ids', 'usage', 'provenance', 'provenance_table', 'summary_path', 'write_summary',
            'read_summary', 'write_index', 'runs', 'dependencies', 'code_hash', 'stage_fingerprint', 'up_to_date',
-           'previous_runs', 'ordered', 'run_stage', 'reproduce', 'plan', 'plan_cmd', 'reproduce_cmd']
+           'previous_runs', 'ordered', 'run_stage', 'reproduce', 'planned_model', 'plan', 'actual_usage', 'bill',
+           'plan_cmd', 'reproduce_cmd']
 
 # %% ../nbs/13_pipeline.ipynb #83ed05b2
 def experiment_path(name: str) -> Path:
@@ -290,17 +293,45 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
         index()
     return index()
 
-# %% ../nbs/13_pipeline.ipynb #23dbacee
-PLANNERS = [augment_plan, sft_plan, finetune_plan, evaluate_plan, judge_plan, protocol_plan]
+# %% ../nbs/13_pipeline.ipynb #2f25276a
+PLANNERS = [augment_plan, sft_plan, finetune_plan, seed_accuracy_plan, evaluate_plan, alignment_plan, judge_plan, winrate_plan,
+            ablation_plan, forgetting_plan, protocol_plan]
 
+def planned_model(cfg: Profile, role: str) -> tuple[str, dict]:
+    "The model a plan row is priced at, and its role spec: `trained` is a model fine-tuned from the base (an API's `ft:` rates)."
+    if role != "trained": return cfg["roles"][role]["model"], cfg["roles"][role]
+    base = cfg["roles"]["base"]
+    return (f"ft:{base['model']}" if backend_kind(base).billed else base["model"]), base
+
+# %% ../nbs/13_pipeline.ipynb #5adf05d5
 def plan(cfg: Profile) -> pd.DataFrame:  # the loaded profile
     "Requests, tokens and cost of each model-calling stage of a profile, estimated before anything runs."
     rows = pd.DataFrame([row for planner in PLANNERS for row in planner(cfg)])
-    rows["model"] = [cfg["roles"][r]["model"] for r in rows.role]
-    shares = [price_share(cfg["roles"][r].get("batch_api", False)) for r in rows.role]                 # the Batch API bills half
+    models = [planned_model(cfg, r) for r in rows.role]
+    rows["model"] = [m for m, _ in models]
+    shares = [price_share(spec.get("batch_api", False)) for _, spec in models]                      # the Batch API bills half
     priced = [round(s * token_cost(m, p, c), 2) for s, m, p, c in zip(shares, rows.model, rows.prompt_tokens, rows.completion_tokens)]
     rows["cost_usd"] = rows["cost_usd"].fillna(pd.Series(priced)) if "cost_usd" in rows else priced   # a planner may price its own rows (training)
     return rows
+
+# %% ../nbs/13_pipeline.ipynb #cce4bc48
+def actual_usage(cfg: Profile) -> pd.DataFrame:
+    "Every usage record of a profile's run, the paper arm's (its own ledger) under stages `protocol-<arm>: <stage>`."
+    arms = [a for a in protocol_config(cfg)["arms"] if a != "corrected"]
+    frames = [Ledger(ledger_path(cfg)).frame(), *(Ledger(ledger_path(arm_profile(cfg, a))).frame().assign(stage=lambda d, a=a: f"protocol-{a}: " + d.stage) for a in arms)]
+    return pd.concat(frames, ignore_index=True)
+
+# %% ../nbs/13_pipeline.ipynb #a9ff8549
+def bill(cfg: Profile) -> pd.DataFrame:  # the loaded profile
+    "Per ledger stage: planned and actual requests sent, tokens and cost side by side, the actual-to-planned ratios, and a total row."
+    tokens = lambda d: d.assign(tokens=d.prompt_tokens + d.completion_tokens)
+    planned = tokens(plan(cfg)).groupby("stage")[["requests", "tokens", "cost_usd"]].sum().add_prefix("planned_")
+    actual = tokens(actual_usage(cfg)).groupby("stage")[["calls", "tokens", "cost_usd"]].sum().rename(columns={"calls": "requests"})
+    table = planned.join(actual, how="outer").fillna({"requests": 0, "tokens": 0, "cost_usd": 0.0})
+    table.loc["total"] = table.sum(min_count=1)
+    for what in ("requests", "tokens", "cost_usd"):
+        table[f"{what}_ratio"] = (table[what] / table[f"planned_{what}"].where(table[f"planned_{what}"] > 0)).round(3)
+    return table.round({"planned_cost_usd": 2, "cost_usd": 2})
 
 # %% ../nbs/13_pipeline.ipynb #6db89d5c
 def plan_cmd(profile: str="laptop", # profile name
@@ -311,7 +342,8 @@ def plan_cmd(profile: str="laptop", # profile name
     print(f"profile {profile}: {', '.join(cfg['cultures'])}")
     print(rows.to_string(index=False))
     print(f"total: {rows.requests.sum()} requests, {rows.prompt_tokens.sum() + rows.completion_tokens.sum()} tokens, "
-          f"${rows.cost_usd.sum():.2f} (upper bounds; tokens estimated as characters/4)")
+          f"${rows.cost_usd.sum():.2f} (tokens estimated as characters/4; augmentation and open questions: upper bounds)")
+    if not actual_usage(cfg).empty: print("\nplanned against actual (the usage ledger so far):\n" + bill(cfg).to_string())
     return 0
 
 # %% ../nbs/13_pipeline.ipynb #e21a636a

@@ -9,7 +9,7 @@ from .core import ConfigError, data_dir, pick, Profile, profile_section, profile
 from .data import catalogue
 from .evaluate import (evaluate_culture, evaluate_plan, interval, load_scored, predictions_path, rerun_name, selected_f1_draws, SELECTIONS,
                                  tagged, untagged, yes_no)
-from .finetune import finetune_config, finetune_many
+from .finetune import finetune_config, finetune_many, training_epochs
 from .llm import training_rate
 from .sft import authors_file, AUTHORS_VARIANTS, build_sets
 from .tasks import INVALID, load_task, parse_answer, task_entry
@@ -177,10 +177,10 @@ def protocol_plan(profile: Profile) -> list[dict]:
         cfg = arm_profile(profile, arm)
         variants = {"evaluate": cfg, "greedy": {**cfg, "evaluate": {**cfg["evaluate"], **GREEDY[1]}},
                     "corrected sets": {**cfg, "evaluate": {**cfg["evaluate"], "models": ["culture"] * len(corrected_sets(cfg))}}}
-        rows += [r | {"stage": f"protocol-{arm}", "step": f"{name}: {r['step']}"} for name, v in variants.items() for r in evaluate_plan(v)]
-        models, epochs = 1 + len(corrected_sets(cfg)), finetune_config(cfg)["train"].get("epochs", 3)
+        rows += [r | {"stage": f"protocol-{arm}: {r['stage']}", "step": f"{name}: {r['step']}"} for name, v in variants.items() for r in evaluate_plan(v)]
+        models, epochs = 1 + len(corrected_sets(cfg)), training_epochs(cfg)
         tokens = sum(int(catalogue().loc[authors_file(c, cfg["protocol"]["authors_variant"]), "bytes"]) // 4 for c in cfg["cultures"]) * models * epochs
-        rows.append({"stage": f"protocol-{arm}", "step": f"{models * len(cfg['cultures'])} models x {epochs} epochs", "role": "base",
+        rows.append({"stage": f"protocol-{arm}: finetune", "step": f"{models * len(cfg['cultures'])} models x {epochs} epochs", "role": "base",
                      "requests": models * len(cfg["cultures"]), "prompt_tokens": tokens, "completion_tokens": 0,
                      "cost_usd": round(tokens * training_rate(cfg["roles"]["base"]) / 1e6, 2)})
     return rows

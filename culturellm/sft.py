@@ -398,7 +398,7 @@ def sft_plan(profile: dict) -> list[dict]:
     rows = 50 + aug["seeds"] * aug["m"]
     rows = min(rows, cfg["local_rows"]) if cfg["local_rows"] else rows
     if not cultures: return []
-    return [{"stage": "sft local-language", "step": "translate", "role": "augmenter", "requests": rows * len(cultures),
+    return [{"stage": "sft-translate", "step": "translate", "role": "augmenter", "requests": rows * len(cultures),
              "prompt_tokens": rows * len(cultures) * 60, "completion_tokens": rows * len(cultures) * cfg["translate_tokens"]}]
 
 # %% ../nbs/06_sft.ipynb #72969cf7

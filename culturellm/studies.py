@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 from .core import ConfigError, DataError, generated_dir, pick, Profile, profile_section, read_jsonl, write_atomic
 from .data import upstream_file
-from .augment import load_samples
+from .augment import augment_config, load_samples
 from .embed import load_embeddings
-from .evaluate import eval_config, evaluate_culture, load_scored, mean_interval, model_view, paired_gain, yes_no
-from .finetune import finetune, finetune_many, model_name
-from .judge import culture_win_rate
-from .llm import backend_kind, make_backend
+from .evaluate import eval_config, evaluate_culture, evaluate_plan, load_scored, mean_interval, model_view, paired_gain, yes_no
+from .finetune import finetune_many, model_name, training_epochs
+from .judge import culture_win_rate, judge_config, open_question_count
+from .llm import backend_kind, make_backend, training_rate
 from .sft import load_sets, pick_augmented, sft_config
 from .wvs import load_questions
 
@@ -23,7 +23,8 @@ from .wvs import load_questions
 __all__ = ['EMBEDDED_BASE', 'AUTHORS_SETS', 'BENCHMARKS', 'study_config', 'study_path', 'save_study', 'bigram_perplexity',
            'lm_perplexity', 'diversity_gain', 'perplexity_spec', 'sample_size_table', 'last_number',
            'synthetic_arithmetic', 'read_synthetic', 'read_gsm8k', 'read_bbh', 'read_datasets', 'first_line',
-           'load_benchmark', 'benchmark_accuracy', 'winrate_table', 'ablation_table', 'forgetting_table']
+           'load_benchmark', 'benchmark_accuracy', 'winrate_table', 'ablation_table', 'forgetting_table',
+           'winrate_plan', 'ablation_plan', 'forgetting_plan']
 
 # %% ../nbs/11_studies.ipynb #19460809
 def study_config(profile: dict) -> dict:
@@ -236,11 +237,10 @@ def ablation_table(profile: Profile) -> pd.DataFrame:
     for culture in cfg["ablation_cultures"]:
         sets = load_sets(profile, culture)
         main = sets[sets.main].name.iloc[0]
-        main_f1 = evaluate_culture(profile, culture, ["culture"]).f1.mean()
+        main_f1 = evaluate_culture(profile, culture, ["culture"], stage="ablation").f1.mean()                 # evaluated already: from the cache
         rows.append({"culture": culture, "set": f"{main} (main)", "kind": sets[sets.main].kind.iloc[0], "model": "culture", "rows": int(sets[sets.main].rows.iloc[0]), "f1": main_f1})
         for name in _ablation_sets(profile, culture, cfg):
-            finetune(profile, culture, name)                                                                  # trained above: a registry lookup
-            f1 = evaluate_culture(profile, culture, [f"culture:{name}"]).f1.mean()
+            f1 = evaluate_culture(profile, culture, [f"culture:{name}"], stage="ablation").f1.mean()
             chosen = sets[sets.name == name].iloc[0]
             rows.append({"culture": culture, "set": name, "kind": chosen.kind, "model": f"culture:{name}", "rows": int(chosen.rows), "f1": f1})
     table = pd.DataFrame([r | _gain_over_base(profile, r) for r in rows])
@@ -261,7 +261,7 @@ def forgetting_table(profile: Profile) -> pd.DataFrame:
         for culture in cfg["forgetting_cultures"]:
             for name in ("base", "culture"):
                 if name == "base" and rows and any(r["model"] == "base" and r["data"] == described for r in rows): continue
-                llm, _ = model_view(profile, name, culture)
+                llm = model_view(profile, name, culture)[0].at("forgetting")
                 label = "base" if name == "base" else model_name(culture)
                 rows.append({"data": described, "model": label, **benchmark_accuracy(llm, data, kind, cfg["forgetting_tokens"])})
     table = pd.DataFrame([r | _accuracy_intervals(r, rows) for r in rows]).drop(columns="flags")
@@ -277,3 +277,40 @@ def _accuracy_intervals(row: dict, rows: list) -> dict:
     diff = np.array(row["flags"], dtype=float) - np.array(base["flags"], dtype=float)
     dlo, dhi = mean_interval(diff)
     return out | {"change_vs_base": round(float(diff.mean()), 4), "change_lo": round(dlo, 4), "change_hi": round(dhi, 4), "excludes_0": bool(dlo > 0 or dhi < 0)}
+
+# %% ../nbs/11_studies.ipynb #f9205021
+def winrate_plan(profile: dict) -> list[dict]:
+    "Upper-bound requests and tokens of the win rates: the answers of each chosen culture's model and the base, and 6 judgements per question."
+    cfg, jcfg = study_config(profile), judge_config(profile)
+    asked = open_question_count(profile) * len(cfg["winrate_cultures"])
+    answers = lambda role: {"stage": "judge-answers", "step": "open answers", "role": role, "requests": asked,
+                            "prompt_tokens": asked * 60, "completion_tokens": asked * jcfg["answer_tokens"]}
+    judged = 6 * asked                                                      # both orders; the check's two pairings, both orders
+    return [answers("trained"), answers("base"),
+            {"stage": "judge-winrate", "step": "pairwise and check (both orders)", "role": jcfg["judges"][0], "requests": judged,
+             "prompt_tokens": judged * (80 + 2 * jcfg["answer_tokens"]), "completion_tokens": judged}]
+
+# %% ../nbs/11_studies.ipynb #3d750a98
+def ablation_plan(profile: dict) -> list[dict]:
+    "Upper-bound training and evaluation of the ablation models: each chosen culture's ablation sets, the main set aside."
+    cfg, main = study_config(profile), sft_config(profile)["main"]
+    names = [s for s in cfg["ablation_sets"] if s != main]
+    models = [f"culture:{s}" for s in names]
+    aug, epochs = augment_config(profile, "improved"), training_epochs(profile)
+    tokens = len(cfg["ablation_cultures"]) * len(names) * (50 + aug["seeds"] * aug["m"]) * 100 * epochs
+    training = {"stage": "finetune", "step": f"{len(names)} ablation sets x {len(cfg['ablation_cultures'])} cultures", "role": "base",
+                "requests": len(names) * len(cfg["ablation_cultures"]), "prompt_tokens": tokens, "completion_tokens": 0,
+                "cost_usd": round(tokens * training_rate(profile["roles"]["base"]) / 1e6, 2)}
+    return [training, *(evaluate_plan({**profile, "cultures": cfg["ablation_cultures"]}, models, "ablation") if models else [])]
+
+# %% ../nbs/11_studies.ipynb #0029a017
+def forgetting_plan(profile: dict) -> list[dict]:
+    "Requests and tokens of the forgetting benchmarks: the base once per benchmark, and each chosen culture's model."
+    cfg, rows = study_config(profile), []
+    for spec in cfg["forgetting"]:
+        data, described = load_benchmark(spec)
+        prompt = int(data.question.str.len().sum() / 4) + 10 * len(data)
+        for role, models in (("base", 1), ("trained", len(cfg["forgetting_cultures"]))):
+            rows.append({"stage": "forgetting", "step": described, "role": role, "requests": models * len(data),
+                         "prompt_tokens": models * prompt, "completion_tokens": models * len(data) * cfg["forgetting_tokens"]})
+    return rows
