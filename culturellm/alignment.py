@@ -209,8 +209,9 @@ def alignment_plan(profile: dict) -> list[dict]:
     acfg, mode, cultures = align_config(profile), profile.get("sft", {}).get("mode", "corrected"), profile["cultures"]
     repeated = 0 if mode == "corrected" else 1                               # base + system and in-sample: new when seed accuracy used other prompts
     tokens = lambda c, system=True: seed_prompt_tokens(c, "corrected", system)
-    rows = [{"stage": "alignment", "step": "base without system prompt", "role": "base", "requests": 50 * len(cultures),
-             "prompt_tokens": sum(tokens(c, False) for c in cultures), "completion_tokens": 50 * len(cultures)},
+    asked = 50 if cultures else 0                                            # without a system prompt no culture is named: asked once for all
+    rows = [{"stage": "alignment", "step": "base without system prompt", "role": "base", "requests": asked,
+             "prompt_tokens": tokens(cultures[0], False) if cultures else 0, "completion_tokens": asked},
             {"stage": "alignment", "step": "in-sample and held-out models", "role": "trained",
              "requests": 50 * (repeated * len(cultures) + len(acfg["heldout_cultures"])),
              "prompt_tokens": sum(tokens(c) for c in repeated * cultures + acfg["heldout_cultures"]), "completion_tokens": 0}]

@@ -432,12 +432,15 @@ def evaluate_plan(profile: dict,           # the loaded profile
     "Requests and tokens of an evaluation (every rerun), per billed role: each comparison on the sample of each of the profile's cultures' tasks."
     cfg, per_role = eval_config(profile), {}
     for culture in profile["cultures"]:
+        seen = set()                                                          # a request another task asked already comes from the cache
         for task, sample in sampled_tasks(culture, cfg, cfg["per_task"]):
-            tokens = int(sample.text.str.len().sum() / 4) + 40 * len(sample)
+            asks = {(task["prompt"], tuple(task["verbalizers"].values()), text) for text in sample.text} - seen
+            seen |= asks
+            tokens = sum(len(text) for *_, text in asks) // 4 + 40 * len(asks)
             for model in models or [*cfg["models"], *cfg["baselines"]]:
-                extra = (250 if model == "base+context" else 20) * len(sample)
+                extra = (250 if model == "base+context" else 20) * len(asks)
                 r = per_role.setdefault(view_role(model), {"requests": 0, "prompt_tokens": 0})
-                r["requests"] += len(sample) * cfg["reruns"]; r["prompt_tokens"] += (tokens + extra) * cfg["reruns"]
+                r["requests"] += len(asks) * cfg["reruns"]; r["prompt_tokens"] += (tokens + extra) * cfg["reruns"]
     out_tokens = 1 if cfg["scoring"] == "logprob" else cfg["gen_tokens"]
     return [{"stage": stage, "step": cfg["scoring"], "role": role, "requests": r["requests"], "prompt_tokens": r["prompt_tokens"],
              "completion_tokens": r["requests"] * out_tokens} for role, r in per_role.items()]

@@ -327,7 +327,7 @@ def bill(cfg: Profile) -> pd.DataFrame:  # the loaded profile
     tokens = lambda d: d.assign(tokens=d.prompt_tokens + d.completion_tokens)
     planned = tokens(plan(cfg)).groupby("stage")[["requests", "tokens", "cost_usd"]].sum().add_prefix("planned_")
     actual = tokens(actual_usage(cfg)).groupby("stage")[["calls", "tokens", "cost_usd"]].sum().rename(columns={"calls": "requests"})
-    table = planned.join(actual, how="outer").fillna({"requests": 0, "tokens": 0, "cost_usd": 0.0})
+    table = planned.join(actual, how="outer").fillna({"requests": 0, "tokens": 0, "cost_usd": 0.0}).astype({"requests": int, "tokens": int})
     table.loc["total"] = table.sum(min_count=1)
     for what in ("requests", "tokens", "cost_usd"):
         table[f"{what}_ratio"] = (table[what] / table[f"planned_{what}"].where(table[f"planned_{what}"] > 0)).round(3)

@@ -32,6 +32,26 @@ def test_smoke_profile_writes_reports_and_index(smoke_home):
     assert "paper_vs_corrected" in index and runs["provenance"]["profile"] == "smoke"
 
 
+DETERMINISTIC_STAGES = ["seed-accuracy", "evaluate", "alignment", "transfer", "ablation", "forgetting", "judge-answers", "finetune"]
+
+
+def test_the_bill_plans_every_stage_the_run_used_and_counts_its_requests_exactly(smoke_home, monkeypatch):
+    "The plan, set beside the usage ledger of a real run: no stage unplanned, and where requests do not depend on what a model writes, the count is exact."
+    from culturellm.core import load_profile
+    from culturellm.pipeline import bill
+    home, _ = smoke_home
+    work_in(monkeypatch, home)
+    table = bill(load_profile("smoke")).drop("total")
+    used = table[table.requests > 0]
+    assert used.planned_requests.notna().all(), f"unplanned stages: {list(used.index[used.planned_requests.isna()])}"
+    assert set(DETERMINISTIC_STAGES) <= set(used.index), table
+    assert table.loc[DETERMINISTIC_STAGES, "requests"].tolist() == table.loc[DETERMINISTIC_STAGES, "planned_requests"].tolist(), table
+    upper = [s for s in used.index if s not in DETERMINISTIC_STAGES]               # what depends on what models write (augmentation, identical answers judged once): bounds
+    assert (table.loc[upper, "requests"] <= table.loc[upper, "planned_requests"]).all(), table
+    shown = pd.read_csv(home/"reports/smoke/paper/bill.csv", index_col=0)          # the paper report shows it
+    assert shown.loc["evaluate", "requests"] == table.loc["evaluate", "requests"]
+
+
 def test_a_second_run_skips_every_stage_that_is_up_to_date(smoke_home, monkeypatch):
     home, _ = smoke_home
     work_in(monkeypatch, home)
