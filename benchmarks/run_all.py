@@ -14,7 +14,7 @@ HERE = Path(__file__).resolve().parent
 def benchmarks(profile: str, reproduce_profile: str) -> dict:
     "Benchmark name -> its arguments."
     return {"label_scoring": [], "eval_throughput": ["--profile", profile, "--per-task", "4"],
-            "augment_calls": [], "lora_padding": ["--profile", profile], "scoring_roofline": ["--profile", profile],
+            "augment_calls": ["--profile", profile], "lora_padding": ["--profile", profile], "scoring_roofline": ["--profile", profile],
             "dtype_agreement": ["--profile", profile],
             "reproduce_warm_cold": ["--profile", reproduce_profile]}
 
