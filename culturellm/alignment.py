@@ -19,8 +19,9 @@ from .tasks import culture_tasks, load_task, stratified_sample
 
 # %% auto #0
 __all__ = ['distribution_distances', 'model_distributions', 'alignment_table', 'scale_middle', 'question_folds', 'fold_set_name',
-           'align_config', 'build_heldout_sets', 'culture_alignment', 'transfer_f1', 'transfer_gap', 'transfer_wvs',
-           'plot_heatmap', 'transfer_plan', 'alignment_plan']
+           'align_config', 'build_heldout_sets', 'training_labels', 'alignment_summary', 'culture_alignment',
+           'one_alignment', 'alignment_overview', 'transfer_f1', 'transfer_gap', 'transfer_wvs', 'plot_heatmap',
+           'transfer_plan', 'alignment_plan']
 
 # %% ../nbs/11a_alignment.ipynb #84a98682
 def distribution_distances(model: dict,   # code -> the model's probability
@@ -110,15 +111,31 @@ def build_heldout_sets(profile: Profile,  # the loaded profile (`core.load_profi
     write_atomic(sft_dir(profile, culture)/"sets.json", sets.to_json(orient="records", indent=1))
     return names
 
+# %% ../nbs/11a_alignment.ipynb #0e79d927
+def training_labels(profile: Profile,  # the loaded profile (`core.load_profile`)
+                    culture: str,      # culture registry key
+                   ) -> pd.Series:
+    "Each question's label in the culture's training sets: the profile's sft mode and WVS label rule."
+    return culture_labels(culture, profile.get("sft", {}).get("mode", "corrected"), profile.get("wvs", {}).get("label_rule", "valid_mean"))
+
+# %% ../nbs/11a_alignment.ipynb #2c111277
+def alignment_summary(tables: dict,  # model -> its `alignment_table`
+                      culture: str,  # culture registry key
+                     ) -> pd.DataFrame:
+    "Per model, means over the questions the culture was asked: distances, GlobalOpinionQA's similarity, WorldValuesBench's share with W1 < 0.2, label accuracy, modal agreement."
+    summary = pd.DataFrame({m: {"questions": len(t), "wasserstein": t.wasserstein.mean(), "js": t.js.mean(),
+                                "similarity_goqa": (1 - t.js).mean(), "share_w1_below_0.2": (t.wasserstein < 0.2).mean(),
+                                "label_accuracy": t.label_match.mean(), "modal_agreement": t.modal_match.mean()} for m, t in tables.items()}).T
+    return summary.rename_axis("model").round(4).assign(culture=culture).set_index("culture", append=True).swaplevel()
+
 # %% ../nbs/11a_alignment.ipynb #2f710a45
 def culture_alignment(profile: Profile,     # the loaded profile (`core.load_profile`)
                       culture: str,         # culture registry key
                       heldout: bool=False,  # also train and score the held-out folds
                      ) -> pd.DataFrame:
-    "Mean Wasserstein / JS distance to the culture's WVS answers, accuracy against the training labels and agreement with the modal answers, per model (and setting)."
+    "`alignment_summary` of the trivial answer, the base without and with the system prompt, the culture model in-sample and (with `heldout`) on held-out questions."
     base, rows = load_llm(profile, "base", stage="alignment"), {}
-    labels = culture_labels(culture, profile.get("sft", {}).get("mode", "corrected"), profile.get("wvs", {}).get("label_rule", "valid_mean"))
-    table = lambda dist: alignment_table(dist, culture, labels)
+    table = lambda dist: alignment_table(dist, culture, training_labels(profile, culture))
     rows["trivial: middle option"] = table(scale_middle())
     rows["base (no system prompt)"] = table(model_distributions(base, culture, system=False))
     rows["base + system prompt"] = table(model_distributions(base, culture))
@@ -132,9 +149,22 @@ def culture_alignment(profile: Profile,     # the loaded profile (`core.load_pro
         for fold, name in enumerate(names):
             merged.update(model_distributions(trained_llm(profile, model_name(culture, name), "alignment"), culture, [q for q, f in folds.items() if f == fold]))
         rows["culture model, held-out"] = table(merged)
-    summary = pd.DataFrame({m: {"questions": len(t), "wasserstein": t.wasserstein.mean(), "js": t.js.mean(),
-                                "label_accuracy": t.label_match.mean(), "modal_agreement": t.modal_match.mean()} for m, t in rows.items()}).T
-    return summary.rename_axis("model").round(4).assign(culture=culture).set_index("culture", append=True).swaplevel()
+    return alignment_summary(rows, culture)
+
+# %% ../nbs/11a_alignment.ipynb #461048f3
+def one_alignment(profile: Profile) -> pd.DataFrame:
+    "`alignment_summary` of CultureLLM-One for each of the profile's cultures, asked with that culture's system prompt."
+    one = trained_llm(profile, model_name("one"), "alignment")
+    return pd.concat([alignment_summary({"CultureLLM-One": alignment_table(model_distributions(one, c), c, training_labels(profile, c))}, c)
+                      for c in profile["cultures"]])
+
+# %% ../nbs/11a_alignment.ipynb #a80d9a90
+def alignment_overview(table: pd.DataFrame,  # `culture_alignment` / `one_alignment` rows, stacked (culture index, model column or index level)
+                      ) -> pd.DataFrame:
+    "Each model's summaries averaged over the cultures it has rows for, with how many."
+    long = table.reset_index()
+    means = long.groupby("model", sort=False).mean(numeric_only=True).drop(columns="questions")
+    return means.assign(cultures=long.groupby("model", sort=False).culture.nunique()).round(4)
 
 # %% ../nbs/11a_alignment.ipynb #4a1632d5
 def transfer_f1(profile: Profile) -> pd.DataFrame:
@@ -212,9 +242,9 @@ def alignment_plan(profile: dict) -> list[dict]:
     asked = 50 if cultures else 0                                            # without a system prompt no culture is named: asked once for all
     rows = [{"stage": "alignment", "step": "base without system prompt", "role": "base", "requests": asked,
              "prompt_tokens": tokens(cultures[0], False) if cultures else 0, "completion_tokens": asked},
-            {"stage": "alignment", "step": "in-sample and held-out models", "role": "trained",
-             "requests": 50 * (repeated * len(cultures) + len(acfg["heldout_cultures"])),
-             "prompt_tokens": sum(tokens(c) for c in repeated * cultures + acfg["heldout_cultures"]), "completion_tokens": 0}]
+            {"stage": "alignment", "step": "in-sample (culture models, CultureLLM-One) and held-out models", "role": "trained",
+             "requests": 50 * (repeated * 2 * len(cultures) + len(acfg["heldout_cultures"])),
+             "prompt_tokens": sum(tokens(c) for c in repeated * 2 * cultures + acfg["heldout_cultures"]), "completion_tokens": 0}]
     folds, epochs, aug = len(acfg["heldout_cultures"]) * acfg["folds"], training_epochs(profile), augment_config(profile, "improved")
     trained = folds * (50 + aug["seeds"] * aug["m"]) * 100 * epochs * (acfg["folds"] - 1) // max(acfg["folds"], 1)
     rows.append({"stage": "finetune", "step": f"{folds} held-out folds", "role": "base", "requests": folds, "prompt_tokens": trained,

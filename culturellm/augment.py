@@ -180,10 +180,11 @@ def synonyms_per_word(word_lists: list[list[tuple[str, str]]],  # per sentence, 
                       llm,                                      # the augmenter
                       cfg: dict,                                # augment_config of the run
                      ) -> tuple[list[dict], list[int], list[list[str]], list[list[str]]]:
-    "Paper mode: one request per word occurrence → per sentence {(word, tag): synonyms}, requests, call keys, refused keys."
+    "Paper mode: one request per word occurrence, each its own sample (upstream asks again every time) → per sentence {(word, tag): synonyms}, requests, call keys, refused keys."
     flat = [wt for words in word_lists for wt in words]
     convs = [[{"role": "user", "content": prompt_text("synonyms_paper", word=w, tag=t)}] for w, t in flat]
-    answers = iter(llm.chat(convs, max_tokens=cfg["synonym_tokens"], temperature=cfg["temperature"], sample=0, desc="step 2, synonyms per word"))
+    samples = [flat[:i].count(wt) for i, wt in enumerate(flat)]            # the k-th time a word is asked in this chunk of seeds: sample k
+    answers = iter(llm.chat(convs, max_tokens=cfg["synonym_tokens"], temperature=cfg["temperature"], sample=samples, desc="step 2, synonyms per word"))
     tables, keys, refused = [], [], []
     for words in word_lists:
         table, used, no = {}, [], []

@@ -20,14 +20,14 @@ from .tasks import INVALID, culture_tasks, load_task, parse_answer, sampling_not
 from .llm import BACKENDS, load_llm
 
 # %% auto #0
-__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'SELECTIONS', 'HEADLINE', 'eval_config',
+__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'SELECTIONS', 'MAJORITY', 'HEADLINE', 'eval_config',
            'culture_context', 'culture_system', 'model_view', 'score_logprob', 'score_generate', 'predictions_path',
            'task_signature', 'predict_tasks', 'predict_task', 'macro_f1', 'resamples', 'interval', 'bootstrap_ci',
            'macro_f1_rows', 'task_metrics', 'results_path', 'scored_path', 'rerun_name', 'tagged', 'untagged',
            'evaluate_culture', 'evaluate_everywhere', 'load_scored', 'load_results', 'is_culturellm', 'select_reruns',
            'selection_table', 'view_role', 'sampled_tasks', 'evaluate_plan', 'average_f1', 'per_task_table', 'f1_draws',
-           'selected_f1_draws', 'mean_f1_draws', 'mean_interval', 'paired_gain', 'headline_table', 'with_groups',
-           'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'evaluate_cmd']
+           'selected_f1_draws', 'mean_f1_draws', 'mean_interval', 'paired_gain', 'with_majority', 'constant_share',
+           'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 def eval_config(profile: dict) -> dict:
@@ -527,16 +527,42 @@ def paired_gain(scored: pd.DataFrame,  # evaluated examples (load_scored)
             "f1_hi": f1_hi, "f1_baseline": d["point"][baseline], "gain": d["point"][model] - d["point"][baseline], "gain_lo": lo, "gain_hi": hi,
             "excludes_0": bool(lo > 0 or hi < 0)}
 
-HEADLINE = [("culture", "base"), ("culture", "base+system"), ("one", "base"), ("one", "base+system")]
+# %% ../nbs/09_evaluate.ipynb #1bcc580f
+MAJORITY = "majority class"   # the trivial baseline of the headline
+
+def with_majority(scored: pd.DataFrame) -> pd.DataFrame:
+    "Evaluated examples with the trivial baseline added: each task's most frequent gold label (the task's label order on ties) as every example's answer."
+    examples = scored.drop_duplicates(["culture", "task", "id"])
+    def majority(part):
+        counts = part.gold.value_counts()
+        top = [l for l in task_entry(*part.name)["labels"] if counts.get(l, 0) == counts.max()]
+        return part.assign(pred=top[0] if top else counts.index[0])
+    trivial = examples.groupby(["culture", "task"], group_keys=False).apply(majority, include_groups=False)
+    keys = examples[["culture", "task"]].loc[trivial.index]
+    return pd.concat([scored, trivial.assign(culture=keys.culture, task=keys.task, model=MAJORITY, rerun=0)[scored.columns]], ignore_index=True)
+
+# %% ../nbs/09_evaluate.ipynb #a664e80b
+def constant_share(scored: pd.DataFrame,  # evaluated examples (load_scored)
+                   model: str,            # comparison name
+                  ) -> float:
+    "Share of a model's answers that are its most frequent answer on the task, averaged over tasks (1.0: one label for every example)."
+    mine = scored[scored.model == model]
+    return float(mine.groupby(["culture", "task"]).pred.agg(lambda p: p.value_counts(normalize=True, dropna=False).iloc[0]).mean())
 
 # %% ../nbs/09_evaluate.ipynb #37700c6f
+HEADLINE = [("culture", "base"), ("culture", "base+system"), ("culture", MAJORITY), ("one", "base"), ("one", "base+system"), ("one", MAJORITY)]   # (model, baseline) pairs of the headline
+
 def headline_table(scored: pd.DataFrame,  # evaluated examples (load_scored)
                    n: int=1000,           # resamples
                    seed: int=0,           # of the resamples
                   ) -> pd.DataFrame:
-    "The report's first table: mean macro-F1 gain of the culture models and of CultureLLM-One over base and base+system, pooled over all tasks, paired 95% CIs."
+    "The report's first table: mean macro-F1 gain of the culture models and of CultureLLM-One over base, base+system and the majority class, pooled over all tasks, paired 95% CIs; how constant each model's answers are."
+    scored = with_majority(scored)
     rows = [paired_gain(scored, m, b, n, seed) for m, b in HEADLINE]
-    return pd.DataFrame([r for r in rows if r]).round(4)
+    table = pd.DataFrame([r for r in rows if r])
+    if table.empty: return table
+    share = {m: constant_share(scored, m) for m in {*table.model, *table.baseline}}
+    return table.assign(constant_share=table.model.map(share), constant_share_baseline=table.baseline.map(share)).round(4)
 
 # %% ../nbs/09_evaluate.ipynb #73e6c11f
 def with_groups(scored: pd.DataFrame) -> pd.DataFrame:

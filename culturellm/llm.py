@@ -212,12 +212,13 @@ class LLM:
 
     def chat(self, conversations: list, # message lists
              max_tokens: int=64, temperature: float=0.0,
-             sample: int|None=None,     # sample index for temperature > 0 (makes the call cacheable and seeded)
+             sample: int|list|None=None,  # sample index for temperature > 0 (makes the call cacheable and seeded), or one per conversation
              desc: str="") -> list[Completion]:
         "Complete each conversation."
-        requests = [{"messages": c, "max_tokens": max_tokens, "temperature": temperature, "sample": sample} for c in conversations]
+        samples = sample if isinstance(sample, list) else [sample] * len(conversations)
+        requests = [{"messages": c, "max_tokens": max_tokens, "temperature": temperature, "sample": s} for c, s in zip(conversations, samples)]
         compute = lambda reqs: self.backend.chat([r["messages"] for r in reqs], max_tokens, temperature,
-                                                 [None if sample is None else stable_hash([r["messages"], sample], 8) for r in reqs])
+                                                 [None if r["sample"] is None else stable_hash([r["messages"], r["sample"]], 8) for r in reqs])
         return self._run("chat", requests, compute, lambda d, cached: Completion(**{**d, "cached": cached}), desc)
 
     def score_each(self, conversations: list, # message lists
