@@ -419,14 +419,15 @@ def seed_accuracy_plan(profile: dict) -> list[dict]:
 def plot_losses(profile: Profile,  # the loaded profile (`core.load_profile`)
                 names: list[str],  # registered model names
                ):
-    "Training loss per step of registered local models."
+    "Training loss per step of registered local models; remote jobs (whose metrics the service keeps) are named in the title."
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    for name in names:
-        manifest = json.loads((models_dir_of(profile)/name/"training.json").read_text())
-        steps = [l["step"] for l in manifest["losses"]]
-        ax.plot(steps, [l["loss"] for l in manifest["losses"]], marker=".", label=name)
-    ax.set(xlabel="step", ylabel="loss on answer tokens"); ax.legend()
+    manifests = {name: json.loads((models_dir_of(profile)/name/"training.json").read_text()) for name in names}
+    for name, manifest in manifests.items():
+        if "losses" in manifest: ax.plot([l["step"] for l in manifest["losses"]], [l["loss"] for l in manifest["losses"]], marker=".", label=name)
+    remote = [f"{name} ({m.get('job_id', m['recipe'])})" for name, m in manifests.items() if "losses" not in m]
+    ax.set(xlabel="step", ylabel="loss on answer tokens", title=f"no loss curve here for remote jobs: {', '.join(remote)}" if remote else None)
+    if len(remote) < len(names): ax.legend()
     return fig
 
 # %% ../nbs/07_finetune.ipynb #effd3ce4

@@ -106,9 +106,10 @@ class FastResponder:
     def chat(self, conversations, max_tokens=64, temperature=0.0, seeds=None):
         out = []
         for c, s in zip(conversations, seeds or [None] * len(conversations)):
-            words, rng = self._words(c), self._rng(c, s if temperature else None)
-            text = " ".join(rng.choice(words) for _ in range(min(max_tokens, rng.randint(1, 12))))
-            out.append(Completion(text, "stop", sum(len(m["content"]) for m in c) // 4 + 1, len(text.split())))
+            words, rng = re.findall(r"[\w']+", c[-1]["content"]) or ["ok"], self._rng(c, s if temperature else None)
+            spans = [words[i:i + rng.randint(3, 12)] for i in (rng.randrange(len(words)) for _ in range(rng.randint(1, 5)))]
+            text = "\n".join(f"{n}. " + " ".join(span) for n, span in enumerate(spans, 1))
+            out.append(Completion(" ".join(text.split(" ")[:max_tokens]), "stop", sum(len(m["content"]) for m in c) // 4 + 1, len(text.split())))
         return out
 
     def top_logprobs(self, conversation, k=20):
@@ -119,6 +120,16 @@ class FastResponder:
     def answer_logprobs(self, conversation, answer):
         rng = self._rng(conversation, answer)
         return [(ch, -rng.uniform(0.1, 3.0)) for ch in answer]
+
+    def embed(self, texts: list, dims: int=256) -> list:
+        "Hashed bag-of-words unit vectors: texts sharing words are similar, as a paraphrase filter needs."
+        out = []
+        for text in texts:
+            v = [0.0] * dims
+            for w in re.findall(r"[\w']+", text.lower()): v[int(stable_hash(w, 8), 16) % dims] += 1.0
+            norm = math.sqrt(sum(x * x for x in v)) or 1.0
+            out.append([x / norm for x in v])
+        return out
 
 # %% ../nbs/03c_serve.ipynb #6fc520e3
 def chat_response(model: str,              # model name answered with
@@ -165,6 +176,7 @@ class StandInServer:
         self.lock, self.model_lock, self.batch_lock = threading.Lock(), threading.Lock(), threading.Lock()
         self.routes = {("GET", r"/v1/models"): self.list_models,
                        ("POST", r"/v1/chat/completions"): self.chat_completions,
+                       ("POST", r"/v1/embeddings"): self.embeddings,
                        ("POST", r"/v1/files"): self.upload_file,
                        ("GET", r"/v1/files/(?P<id>[^/]+)"): self.get_file,
                        ("GET", r"/v1/files/(?P<id>[^/]+)/content"): self.file_content,
@@ -260,6 +272,20 @@ def chat_completions(self: StandInServer, body, **_):
     if wait is not None:
         return 429, error_body(f"Rate limit reached for {body.get('model')}: try again in {wait:.0f}s.", "rate_limit_exceeded", "requests"), {"Retry-After": str(int(wait))}
     return _answer(self, body)
+
+# %% ../nbs/03c_serve.ipynb #f056ffd1
+@patch
+def embeddings(self: StandInServer, body, **_):
+    "Embeddings of `input` (a text or a list), from the responder's `embed` (404 where it has none, or for a model not served)."
+    texts = [body["input"]] if isinstance(body.get("input"), str) else body.get("input") or []
+    if body.get("model") not in self.models or not hasattr(self.responder, "embed"):
+        return 404, error_body(f"The model `{body.get('model')}` does not exist", "model_not_found")
+    if not texts or not all(isinstance(t, str) and t for t in texts): return 400, error_body("input must be a non-empty string or list of them", "invalid_input")
+    self.accept(stable_hash(body))
+    tokens = sum(len(t) for t in texts) // 4 + 1
+    with self.model_lock: vectors = self.responder.embed(texts)
+    return 200, {"object": "list", "model": body["model"], "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                 "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]}
 
 # %% ../nbs/03c_serve.ipynb #a36f261c
 def _file_object(fid: str, f: dict) -> dict:

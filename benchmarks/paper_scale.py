@@ -1,0 +1,98 @@
+"""Paper scale by simulation: `paper-openai` and `paper-vllm` end to end against a stand-in with the real services' limits.
+
+Each profile runs as `culturellm reproduce` (every stage: augmentation, SFT sets, fine-tuning, every culture's tasks
+at full size, CultureLLM-One, the studies, the paper's protocol arm, the paper report) in a scratch project, against
+the OpenAI-compatible stand-in (`culturellm.serve`) with its fast deterministic responder (answers, log-probabilities
+and embeddings are pure functions of the request; no model) on a simulated clock (`$CULTURELLM_SIM_CLOCK`): batches
+take simulated minutes to hours and may expire with part of their answers, fine-tuning jobs queue for a capped
+number of slots, direct requests meet requests- and tokens-per-minute limits with 429 and Retry-After.
+
+- `paper-openai`: every role on the OpenAI-like stand-in (`Limits.of("openai")`): the base through the Batch API,
+  fine-tuning jobs, embeddings.
+- `paper-vllm`: the augmenter and judge on the vLLM-like stand-in (`Limits.of("vllm")`: no Batch API, prompt
+  log-probabilities); the base, which this profile fine-tunes locally with LoRA on a GPU, is served by the same
+  stand-in (direct requests, label continuation scored through `prompt_logprobs`) and its training replaced by the
+  stand-in's fine-tuning endpoint (this machine has no GPU and the 8B base is not here); the embedder stays local
+  (MiniLM, on CPU).
+
+Prints per profile: requests answered, Batch jobs, fine-tuning jobs, simulated and real wall time, the orchestrator's
+peak RSS (the largest process of the run: the CLI or a notebook kernel), planned vs actual cost, and last
+`paper_scale ratio: X` = simulated wall time of the old orchestration (one Batch job per 64-row call and one
+fine-tuning job at a time, one after another, each at the stand-in's mean duration) / this run's (`paper-openai`).
+
+    .venv/bin/python benchmarks/paper_scale.py [--profiles paper-openai paper-vllm] [--per-task N] [--keep DIR]
+
+`--per-task N` evaluates N rows per task instead of every row (a quick look; the goals are for full size).
+"""
+import argparse, json, os, resource, subprocess, sys, tempfile, time
+from pathlib import Path
+import yaml
+from culturellm.core import data_dir, load_profile
+from culturellm.data import ScratchProject
+from culturellm.openai_backend import Clock
+from culturellm.serve import FastResponder, Limits, StandInServer
+
+SERVICE = {"paper-openai": "openai", "paper-vllm": "vllm"}
+OLD_CALL_ROWS = 64         # the old orchestration: one Batch job per LLM call of this many rows
+
+
+def served(cfg: dict, url: str, service: str) -> dict:
+    "The profile with every remote role on the stand-in; for vLLM, the local base served by it too and trained through its fine-tuning endpoint."
+    for spec in cfg["roles"].values():
+        if spec["backend"] == "openai": spec["base_url"] = url
+    if service == "vllm":
+        base = cfg["roles"]["base"]
+        cfg["roles"]["base"] = {"backend": "openai", "model": base["model"], "base_url": url, "concurrency": 32, "continuation": True}
+        cfg["roles"]["embedder"] = {**cfg["roles"]["embedder"], "device": "cpu"}
+        cfg["finetune"] = {**cfg.get("finetune", {}), "recipe": "openai"}
+    return cfg
+
+
+def models_of(cfg: dict) -> list:
+    return sorted({spec["model"] for spec in cfg["roles"].values() if spec.get("backend") in ("openai", None)} | {cfg["roles"]["base"]["model"]})
+
+
+def run(profile: str, per_task: int|None, keep: str|None) -> dict:
+    service = SERVICE[profile]
+    cfg = yaml.safe_load((data_dir()/"profiles"/f"{profile}.yaml").read_text())
+    limits = Limits.of(service, **({"fine_tuning": True, "job_minutes": (10, 40), "max_running_jobs": 6} if service == "vllm" else {}))
+    server = StandInServer(FastResponder(), limits=limits).start()
+    cfg = served(cfg, server.url, service)
+    if per_task: cfg["evaluate"]["per_task"] = per_task
+    server.models = models_of(cfg)
+    name = f"sim-{profile}"
+    project = ScratchProject({name: yaml.safe_dump(cfg, sort_keys=False)}, parts=("data/registry", "data/wvs", "data/profiles", "data/templates", "nbs/experiments"),
+                             folder=Path(keep)/profile if keep else None)
+    sim_clock = project.folder/"clock"
+    env = {**os.environ, **project.env, "CULTURELLM_SIM_CLOCK": str(sim_clock), "OPENAI_API_KEY": "sk-stand-in", "HF_HUB_OFFLINE": "1"}
+    os.environ["CULTURELLM_SIM_CLOCK"] = str(sim_clock)           # the stand-in reads the same clock
+    start = time.perf_counter()
+    out = subprocess.run([str(Path(sys.executable).parent/"culturellm"), "reproduce", "--profile", name], env=env, capture_output=True, text=True)
+    real = time.perf_counter() - start
+    rss_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    server.stop()
+    if out.returncode != 0: print(f"{profile}: reproduce failed ({out.returncode}):\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}", flush=True)
+    with project:
+        from culturellm.pipeline import bill
+        table = bill(load_profile(name))
+    total = table.loc["total"]
+    return {"profile": profile, "ok": out.returncode == 0, "requests": sum(server.accepted.values()), "batches": len(server.batches),
+            "batch_requests": [b["request_counts"]["total"] for b in server.batches.values()], "jobs": len(server.jobs),
+            "simulated_s": real + Clock(sim_clock).skipped(), "real_s": real, "rss_gb": rss_gb,
+            "planned_usd": float(total["planned_cost_usd"]), "actual_usd": float(total["cost_usd"]), "bill": table, "limits": limits}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--profiles", nargs="+", default=list(SERVICE))
+    ap.add_argument("--per-task", type=int, help="rows per task (default: every row, the paper's size)")
+    ap.add_argument("--keep", help="run in this folder and keep it")
+    args = ap.parse_args()
+    for profile in args.profiles:
+        r = run(profile, args.per_task, args.keep)
+        print({k: v for k, v in r.items() if k not in ("bill", "batch_requests")}, flush=True)
+        print(r["bill"].to_string(), flush=True)
+
+
+if __name__ == "__main__":
+    main()
