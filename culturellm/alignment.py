@@ -18,10 +18,10 @@ from .sft import _write_set, base_prompt_format, chat, load_sets, pick_augmented
 from .tasks import culture_tasks, load_task, stratified_sample
 
 # %% auto #0
-__all__ = ['distribution_distances', 'model_distributions', 'alignment_table', 'scale_middle', 'question_folds', 'fold_set_name',
-           'align_config', 'build_heldout_sets', 'training_labels', 'alignment_summary', 'culture_alignment',
-           'one_alignment', 'alignment_overview', 'transfer_f1', 'transfer_gap', 'transfer_wvs', 'plot_heatmap',
-           'transfer_plan', 'alignment_plan']
+__all__ = ['UNSCORED', 'distribution_distances', 'model_distributions', 'alignment_table', 'scale_middle', 'question_folds',
+           'fold_set_name', 'align_config', 'build_heldout_sets', 'training_labels', 'alignment_summary',
+           'culture_alignment', 'one_alignment', 'alignment_overview', 'transfer_f1', 'transfer_gap', 'transfer_wvs',
+           'plot_heatmap', 'transfer_plan', 'alignment_plan']
 
 # %% ../nbs/11a_alignment.ipynb #84a98682
 def distribution_distances(model: dict,   # code -> the model's probability
@@ -53,6 +53,8 @@ def model_distributions(llm,                        # the model
     return out
 
 # %% ../nbs/11a_alignment.ipynb #15118837
+UNSCORED = {"wasserstein": np.nan, "js": np.nan, "modal_match": False}   # an unscored question: no distances, a miss for the shares
+
 def alignment_table(model_dist: dict,             # from model_distributions
                     culture: str,                 # culture registry key
                     labels: pd.Series|None=None,  # each question's training label (default: corrected mode, valid_mean)
@@ -62,8 +64,9 @@ def alignment_table(model_dist: dict,             # from model_distributions
     labels = culture_labels(culture) if labels is None else labels
     for q, dist in model_dist.items():
         if not people.loc[q, "distribution"]: continue                    # nobody in the culture was asked
-        distances = distribution_distances(dist, {int(k): v for k, v in people.loc[q, "distribution"].items()})
-        rows.append({"q_id": q, "topic": bank.loc[q, "topic"], **distances, "label_match": bool(max(dist, key=dist.get) == labels[q])})
+        scored = not np.isnan(list(dist.values())).any()                 # unscored: the model's answer held none of the options
+        distances = distribution_distances(dist, {int(k): v for k, v in people.loc[q, "distribution"].items()}) if scored else UNSCORED
+        rows.append({"q_id": q, "topic": bank.loc[q, "topic"], **distances, "scored": scored, "label_match": scored and bool(max(dist, key=dist.get) == labels[q])})
     return pd.DataFrame(rows).set_index("q_id")
 
 # %% ../nbs/11a_alignment.ipynb #fd6a11cc
@@ -122,8 +125,8 @@ def training_labels(profile: Profile,  # the loaded profile (`core.load_profile`
 def alignment_summary(tables: dict,  # model -> its `alignment_table`
                       culture: str,  # culture registry key
                      ) -> pd.DataFrame:
-    "Per model, means over the questions the culture was asked: distances, GlobalOpinionQA's similarity, WorldValuesBench's share with W1 < 0.2, label accuracy, modal agreement."
-    summary = pd.DataFrame({m: {"questions": len(t), "wasserstein": t.wasserstein.mean(), "js": t.js.mean(),
+    "Per model, over the questions the culture was asked: how many the model left unscored, mean distances and GlobalOpinionQA's similarity (over scored questions), WorldValuesBench's share with W1 < 0.2, label accuracy and modal agreement (an unscored question a miss)."
+    summary = pd.DataFrame({m: {"questions": len(t), "unscored": int((~t.scored).sum()) if "scored" in t else 0, "wasserstein": t.wasserstein.mean(), "js": t.js.mean(),
                                 "similarity_goqa": (1 - t.js).mean(), "share_w1_below_0.2": (t.wasserstein < 0.2).mean(),
                                 "label_accuracy": t.label_match.mean(), "modal_agreement": t.modal_match.mean()} for m, t in tables.items()}).T
     return summary.rename_axis("model").round(4).assign(culture=culture).set_index("culture", append=True).swaplevel()
