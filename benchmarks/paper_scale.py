@@ -24,11 +24,12 @@ fine-tuning job at a time, one after another, each at the stand-in's mean durati
 
 `--per-task N` evaluates N rows per task instead of every row (a quick look; the goals are for full size).
 """
-import argparse, json, os, resource, subprocess, sys, tempfile, time
+import argparse, json, os, resource, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import yaml
 from culturellm.core import data_dir, load_profile
 from culturellm.data import ScratchProject
+from culturellm.core import environment
 from culturellm.openai_backend import Clock
 from culturellm.serve import FastResponder, Limits, StandInServer
 
@@ -52,6 +53,11 @@ def models_of(cfg: dict) -> list:
     return sorted({spec["model"] for spec in cfg["roles"].values() if spec.get("backend") in ("openai", None)} | {cfg["roles"]["base"]["model"]})
 
 
+def server_model(server, batch) -> str:
+    first = server.files[batch["input_file_id"]]["content"].split(b"\n", 1)[0]
+    return json.loads(first)["body"]["model"]
+
+
 def run(profile: str, per_task: int|None, keep: str|None) -> dict:
     service = SERVICE[profile]
     cfg = yaml.safe_load((data_dir()/"profiles"/f"{profile}.yaml").read_text())
@@ -72,13 +78,17 @@ def run(profile: str, per_task: int|None, keep: str|None) -> dict:
     rss_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     server.stop()
     if out.returncode != 0: print(f"{profile}: reproduce failed ({out.returncode}):\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}", flush=True)
-    with project:
+    skipped = Clock(sim_clock).skipped()
+    (project.folder/"batches.json").write_text(json.dumps([{k: b[k] for k in ("id", "status", "created_at", "metadata", "request_counts")} | {"model": server_model(server, b)}
+                                                          for b in server.batches.values()], indent=0))
+    with environment(project.env):
         from culturellm.pipeline import bill
         table = bill(load_profile(name))
+    if not keep: shutil.rmtree(project.folder, ignore_errors=True)
     total = table.loc["total"]
     return {"profile": profile, "ok": out.returncode == 0, "requests": sum(server.accepted.values()), "batches": len(server.batches),
             "batch_requests": [b["request_counts"]["total"] for b in server.batches.values()], "jobs": len(server.jobs),
-            "simulated_s": real + Clock(sim_clock).skipped(), "real_s": real, "rss_gb": rss_gb,
+            "simulated_s": real + skipped, "real_s": real, "rss_gb": rss_gb,
             "planned_usd": float(total["planned_cost_usd"]), "actual_usd": float(total["cost_usd"]), "bill": table, "limits": limits}
 
 

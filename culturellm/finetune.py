@@ -23,8 +23,8 @@ __all__ = ['finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss', 
            'training_tokens', 'finetune_plan', 'train_lora_set', 'train_openai_set', 'models_dir_of', 'model_name',
            'registered_models', 'training_set', 'registry_record', 'bill_training', 'finetune', 'finetune_many',
            'trained_backend', 'adapter_spec', 'remote_spec', 'trained_llm', 'seed_answers_of', 'seed_accuracy',
-           'seed_accuracy_table', 'seed_prompt_tokens', 'seed_accuracy_plan', 'plot_losses', 'model_card_fields',
-           'model_card', 'write_model_cards', 'finetune_cmd', 'models_list_cmd']
+           'seed_accuracy_table', 'seed_prompt_tokens', 'seed_accuracy_plan', 'plot_losses', 'hyperparameter_rows',
+           'model_card_fields', 'model_card', 'write_model_cards', 'finetune_cmd', 'models_list_cmd']
 
 # %% ../nbs/07_finetune.ipynb #69c21f3c
 def finetune_config(profile: dict) -> dict:
@@ -430,6 +430,12 @@ def plot_losses(profile: Profile,  # the loaded profile (`core.load_profile`)
     if len(remote) < len(names): ax.legend()
     return fig
 
+# %% ../nbs/07_finetune.ipynb #2447b34f
+def hyperparameter_rows(hp: dict) -> str:  # a training record's: {part: {name: value}} (local) or {name: value} (a remote job's)
+    "Markdown table rows of a model's hyperparameters, `part.name` where they come in parts."
+    flat = {f"{part}.{k}": v for part, values in hp.items() for k, v in values.items()} if all(isinstance(v, dict) for v in hp.values()) else hp
+    return "\n".join(f"| {k} | {v} |" for k, v in flat.items())
+
 # %% ../nbs/07_finetune.ipynb #effd3ce4
 def model_card_fields(profile: Profile,       # the loaded profile (`core.load_profile`)
                       name: str,              # registered model name
@@ -448,7 +454,7 @@ def model_card_fields(profile: Profile,       # the loaded profile (`core.load_p
             "countries": ", ".join(f"{registry_entry('cultures', c)['name']} ({', '.join(registry_entry('cultures', c)['countries'])})" for c in cultures),
             "base_about": registry("models").get(entry.base, {}).get("about", entry.base), "recipe": entry.recipe_name,
             "quantized": training.get("quantized", "n/a"), "set": entry.set, "rows": entry.rows, "data_sha256": entry.data_sha256, "created": entry.created,
-            "hyperparameters": "\n".join(f"| {part}.{k} | {v} |" for part, values in hp.items() for k, v in values.items()),
+            "hyperparameters": hyperparameter_rows(hp),
             "steps": training.get("steps"), "seconds": training.get("seconds"),
             "first_loss": losses[0]["loss"] if losses else "n/a", "last_loss": losses[-1]["loss"] if losses else "n/a",
             "evaluation": "\n".join(f"| {r.culture}/{r.task} | {r.n} | {r.f1:.3f} [{r.f1_lo:.3f}, {r.f1_hi:.3f}] | {r.invalid_rate:.2f} |" for r in mine.itertuples()) or "| (not evaluated) | | | |",
