@@ -11,9 +11,9 @@ from scipy.stats import wasserstein_distance
 from .core import Profile, profile_section, stable_hash, write_atomic
 from .wvs import culture_labels, load_questions, seed_answers
 from .augment import augment_config, load_samples
-from .evaluate import eval_config, interval, macro_f1, predict_task, resamples, sampled_tasks
+from .evaluate import eval_config, interval, macro_f1, predict_task, predict_tasks, resamples, sampled_tasks
 from .finetune import finetune_many, model_name, registered_models, seed_prompt_tokens, trained_llm, training_epochs
-from .llm import load_llm, training_rate
+from .llm import load_llm, side_by_side, training_rate
 from .sft import _write_set, base_prompt_format, chat, load_sets, pick_augmented, rows_for, seed_items, sft_config, sft_dir
 from .tasks import culture_tasks, load_task, stratified_sample
 
@@ -43,14 +43,11 @@ def model_distributions(llm,                        # the model
     "A model's distribution over each question's options (q_id -> {code: probability}), with or without the culture's system prompt."
     bank = load_questions()
     bank = bank if questions is None else bank.loc[questions]
-    out = {}
-    for _, group in bank.groupby(bank.scale.map(lambda s: tuple(s))):
-        codes = list(group.scale.iloc[0])
-        convs = [chat(culture, q.text, q, "corrected")[(0 if system else 1):] for _, q in group.iterrows()]
-        for q, s in zip(group.index, llm.score(convs, [str(c) for c in codes], desc="opinion distribution")):
-            p = s.probabilities()
-            out[q] = {c: p[str(c)] for c in codes}
-    return out
+    groups = [group for _, group in bank.groupby(bank.scale.map(lambda s: tuple(s)))]
+    score = lambda group: llm.score([chat(culture, q.text, q, "corrected")[(0 if system else 1):] for _, q in group.iterrows()],
+                                    [str(c) for c in group.scale.iloc[0]], desc="opinion distribution")
+    return {q: {c: s.probabilities()[str(c)] for c in group.scale.iloc[0]}
+            for group, scores in zip(groups, side_by_side(score, groups, [llm] * len(groups))) for q, s in zip(group.index, scores)}
 
 # %% ../nbs/11a_alignment.ipynb #15118837
 UNSCORED = {"wasserstein": np.nan, "js": np.nan, "modal_match": False}   # an unscored question: no distances, a miss for the shares
@@ -140,17 +137,19 @@ def culture_alignment(profile: Profile,     # the loaded profile (`core.load_pro
     base, rows = load_llm(profile, "base", stage="alignment"), {}
     table = lambda dist: alignment_table(dist, culture, training_labels(profile, culture))
     rows["trivial: middle option"] = table(scale_middle())
-    rows["base (no system prompt)"] = table(model_distributions(base, culture, system=False))
-    rows["base + system prompt"] = table(model_distributions(base, culture))
+    asks = [("base (no system prompt)", base, False), ("base + system prompt", base, True)]
     if model_name(culture) in set(registered_models(profile).name):
-        rows["culture model, in-sample"] = table(model_distributions(trained_llm(profile, model_name(culture), "alignment"), culture))
+        asks.append(("culture model, in-sample", trained_llm(profile, model_name(culture), "alignment"), True))
+    dists = side_by_side(lambda ask: model_distributions(ask[1], culture, system=ask[2]), asks, [llm for _, llm, _ in asks])   # remote: one job per model
+    rows.update({name: table(dist) for (name, _, _), dist in zip(asks, dists)})
     if heldout:
         k, merged = align_config(profile)["folds"], {}
         folds = question_folds(k)
         names = build_heldout_sets(profile, culture, k)
         finetune_many(profile, [(culture, name) for name in names])                 # remote jobs: the folds submitted together
-        for fold, name in enumerate(names):
-            merged.update(model_distributions(trained_llm(profile, model_name(culture, name), "alignment"), culture, [q for q, f in folds.items() if f == fold]))
+        llms = [trained_llm(profile, model_name(culture, name), "alignment") for name in names]
+        for dist in side_by_side(lambda fold: model_distributions(llms[fold], culture, [q for q, f in folds.items() if f == fold]), list(range(len(names))), llms):
+            merged.update(dist)
         rows["culture model, held-out"] = table(merged)
     return alignment_summary(rows, culture)
 
@@ -173,15 +172,14 @@ def alignment_overview(table: pd.DataFrame,  # `culture_alignment` / `one_alignm
 def transfer_f1(profile: Profile) -> pd.DataFrame:
     "Mean macro-F1 of each culture's model (rows) on each culture's tasks (columns), and the per-task long table."
     cfg, per_task = eval_config(profile), align_config(profile)["transfer_per_task"]
-    cultures, rows = align_config(profile)["transfer_cultures"], []
-    for m in cultures:
-        llm = trained_llm(profile, model_name(m), "transfer")
-        for t in cultures:
-            for task in culture_tasks(t):
-                sample = stratified_sample(load_task(task, cfg["mode"])[0], per_task, cfg["seed"])
-                preds = predict_task(profile, f"transfer-{m}", t, task, sample, cfg, llm, "culture", system_culture=m)
-                rows.append({"model_culture": m, "task_culture": t, "task": task["task"], "f1": macro_f1(preds.gold, preds.pred, task["labels"])})
-    long = pd.DataFrame(rows)
+    cultures = align_config(profile)["transfer_cultures"]
+    llms = {m: trained_llm(profile, model_name(m), "transfer") for m in cultures}
+    jobs = {t: [(task, stratified_sample(load_task(task, cfg["mode"])[0], per_task, cfg["seed"])) for task in culture_tasks(t)] for t in cultures}
+    pairs = [(m, t) for m in cultures for t in cultures]
+    predict = lambda pair: predict_tasks(profile, f"transfer-{pair[0]}", pair[1], jobs[pair[1]], cfg, llms[pair[0]], "culture", system_culture=pair[0])
+    preds = side_by_side(predict, pairs, [llms[m] for m, _ in pairs])                 # remote: one Batch API job per model, all out at once
+    long = pd.DataFrame([{"model_culture": m, "task_culture": t, "task": task["task"], "f1": macro_f1(p.gold, p.pred, task["labels"])}
+                         for (m, t), ps in zip(pairs, preds) for (task, _), p in zip(jobs[t], ps)])
     return long.pivot_table(index="model_culture", columns="task_culture", values="f1", aggfunc="mean").reindex(index=cultures, columns=cultures), long
 
 # %% ../nbs/11a_alignment.ipynb #cacaf77a

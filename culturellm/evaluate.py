@@ -17,7 +17,7 @@ from .data import upstream_file
 from .finetune import model_name, trained_llm
 from .sft import system_prompt
 from .tasks import INVALID, culture_tasks, load_task, parse_answer, sampling_note, stratified_sample, task_entry, task_prompt
-from .llm import BACKENDS, load_llm
+from .llm import BACKENDS, load_llm, side_by_side
 
 # %% auto #0
 __all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'SELECTIONS', 'MAJORITY', 'HEADLINE', 'eval_config',
@@ -348,9 +348,7 @@ def evaluate_culture(profile: Profile,          # the loaded profile (`core.load
         write_atomic(scored_path(profile, culture, name), scored.to_csv(index=False))
         return table
     views = [(model, llm.at(stage), system) for model in models or [*cfg["models"], *cfg["baselines"]] for llm, system in [model_view(profile, model, culture)]]
-    remote = all(llm.backend.name in BACKENDS and not BACKENDS[llm.backend.name].in_process for _, llm, _ in views)
-    with ThreadPoolExecutor(len(views) if remote else 1) as pool:            # remote models: every view's requests (batches) out at once
-        return pd.concat(list(pool.map(lambda view: evaluate_view(*view), views)), ignore_index=True)
+    return pd.concat(side_by_side(lambda view: evaluate_view(*view), views, [llm for _, llm, _ in views]), ignore_index=True)   # remote: one Batch API job per model
 
 # %% ../nbs/09_evaluate.ipynb #b213eb48
 def evaluate_everywhere(profile: Profile,  # the loaded profile (`core.load_profile`)

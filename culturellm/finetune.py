@@ -11,7 +11,7 @@ import pandas as pd
 from .core import (append_jsonl, cache_dir, ConfigError, DataError, fill_template, generated_dir,
                              load_profile, Profile, profile_section, read_jsonl, registry, registry_entry, resolve,
                              seed_everything, sha256_file, show_progress, stable_hash, write_atomic)
-from .llm import (backend_kind, cache_path, Ledger, ledger_path, LLM, load_llm, make_backend, ResponseCache,
+from .llm import (backend_kind, cache_path, Ledger, ledger_path, LLM, load_llm, make_backend, ResponseCache, side_by_side,
                             training_rate)
 from .sft import chat, check_training_file, load_sets, sft_dir
 from .augment import augment_config
@@ -368,12 +368,11 @@ def seed_answers_of(llm,                    # the model
                     mode: str="corrected",  # paper or corrected prompts
                    ) -> dict:
     "A model's most likely option code for each seed question (questions sharing a scale scored in one batch); None where it scored no option."
-    questions, answers = load_questions(), {}
-    for _, group in questions.groupby(questions.scale.map(lambda s: tuple(s))):
-        convs = [chat(culture, q.text, q, mode) for _, q in group.iterrows()]
-        for q, scores in zip(group.index, llm.score(convs, [str(c) for c in group.scale.iloc[0]], desc="seed questions")):
-            answers[q] = None if scores.best is None else int(scores.best)
-    return answers
+    questions = load_questions()
+    groups = [group for _, group in questions.groupby(questions.scale.map(lambda s: tuple(s)))]
+    score = lambda group: llm.score([chat(culture, q.text, q, mode) for _, q in group.iterrows()], [str(c) for c in group.scale.iloc[0]], desc="seed questions")
+    return {q: None if s.best is None else int(s.best) for group, scores in zip(groups, side_by_side(score, groups, [llm] * len(groups)))
+            for q, s in zip(group.index, scores)}
 
 # %% ../nbs/07_finetune.ipynb #e4491818
 def seed_accuracy(llm,                     # the model
@@ -394,12 +393,10 @@ def seed_accuracy_table(profile: Profile) -> pd.DataFrame:
     mode, rule = profile.get("sft", {}).get("mode", "corrected"), profile.get("wvs", {}).get("label_rule", "valid_mean")
     trained, rows = set(registered_models(profile).name), []
     base = load_llm(profile, "base", stage="seed-accuracy")
-    for c in profile["cultures"]:
-        row = {"culture": c, "base": seed_accuracy(base, c, mode, rule)["accuracy"]}
-        for column, name in (("culture_model", model_name(c)), ("culturellm_one", model_name("one"))):
-            row[column] = seed_accuracy(trained_llm(profile, name, "seed-accuracy"), c, mode, rule)["accuracy"] if name in trained else None
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("culture")
+    asks = [(c, column, llm) for c in profile["cultures"] for column, llm in [("base", base)] + [(column, trained_llm(profile, name, "seed-accuracy"))
+            for column, name in (("culture_model", model_name(c)), ("culturellm_one", model_name("one"))) if name in trained]]
+    accuracy = dict(zip([ask[:2] for ask in asks], side_by_side(lambda ask: seed_accuracy(ask[2], ask[0], mode, rule)["accuracy"], asks, [ask[2] for ask in asks])))
+    return pd.DataFrame([{"culture": c, **{column: accuracy.get((c, column)) for column in ("base", "culture_model", "culturellm_one")}} for c in profile["cultures"]]).set_index("culture")
 
 # %% ../nbs/07_finetune.ipynb #5c313c08
 def seed_prompt_tokens(culture: str, mode: str, system: bool=True) -> int:

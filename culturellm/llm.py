@@ -4,7 +4,8 @@
 
 # %% ../nbs/03_llm.ipynb #27b5418f
 from __future__ import annotations
-import datetime as dt, json, math, sqlite3, threading
+import contextlib, datetime as dt, json, math, sqlite3, threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Protocol
@@ -16,7 +17,7 @@ from .core import (append_jsonl, cache_dir, canonical_json, ConfigError, DataErr
 # %% auto #0
 __all__ = ['BATCH_PRICE_SHARE', 'DETERMINISTIC_KINDS', 'BACKENDS', 'Completion', 'LabelScores', 'Backend', 'ResponseCache',
            'price', 'token_cost', 'price_share', 'Ledger', 'LLM', 'score_requests', 'BackendKind', 'backend_kind',
-           'make_backend', 'training_rate', 'cache_path', 'ledger_path', 'role_spec', 'load_llm']
+           'make_backend', 'training_rate', 'cache_path', 'ledger_path', 'role_spec', 'load_llm', 'side_by_side']
 
 # %% ../nbs/03_llm.ipynb #b5f9543c
 @dataclass
@@ -313,3 +314,19 @@ def load_llm(profile: Profile, role: str, stage: str="", **kw) -> LLM:
     if key not in _LOADED: _LOADED[key] = make_backend(spec)
     return LLM(_LOADED[key], ResponseCache(cache_path()), Ledger(ledger_path(profile)), role=role, stage=stage,
                batch_size=spec.get("batch_size", 16), **kw)
+
+# %% ../nbs/03_llm.ipynb #d8ae6a78
+def side_by_side(work,        # called with each item
+                 items: list,  # what to work on
+                 llms: list,   # the model each item's work sends its requests to (its `LLM`)
+                ) -> list:
+    "`work(item)` for every item: side by side in threads where every model is remote (each thread a party of its backend's Batch API rounds, see `openai_backend.BatchRounds`), else one after another."
+    if not items or any(getattr(BACKENDS.get(l.backend.name), "in_process", True) for l in llms): return [work(item) for item in items]   # unknown kinds too
+    pools = [getattr(l.backend, "rounds", None) for l in llms]
+    distinct = {id(p): p for p in pools if p is not None}.values()
+    for pool in distinct: pool.expect(sum(p is pool for p in pools))            # every party counted before any thread runs
+    def run(item, pool): 
+        with (pool.party() if pool is not None else contextlib.nullcontext()): return work(item)
+    with contextlib.ExitStack() as stack:
+        for pool in distinct: stack.enter_context(pool.away())                   # a party starting sub-parties waits for them, uncounted
+        with ThreadPoolExecutor(len(items)) as threads: return list(threads.map(run, items, pools))

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import fcntl, json, math, os, random, re, sys, threading, time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 import openai, tenacity
 from fastcore.basics import patch
@@ -15,8 +16,8 @@ from .llm import Completion, LabelScores
 
 # %% auto #0
 __all__ = ['RETRYABLE', 'TERMINAL', 'Clock', 'clock', 'check_pinned', 'APIFailure', 'retry_after', 'backoff', 'is_refusal',
-           'poll', 'with_retries', 'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend', 'continuation_logprob',
-           'batch_state_path', 'batch_lines', 'batch_files']
+           'poll', 'with_retries', 'AmbiguousLabels', 'label_logprobs', 'BatchRounds', 'OpenAIBackend',
+           'continuation_logprob', 'batch_state_path', 'batch_lines', 'batch_files']
 
 # %% ../nbs/03b_openai.ipynb #2a2a0cee
 class Clock:
@@ -132,6 +133,72 @@ def label_logprobs(top: list,   # [(token, logprob)] of the first answer token
         if match: scores[match[0]] = float(lp) if scores[match[0]] == -math.inf else math.log(math.exp(scores[match[0]]) + math.exp(lp))
     return scores
 
+# %% ../nbs/03b_openai.ipynb #87e8ed08
+class BatchRounds:
+    "Batch API calls of threads working side by side, sent as one: a round closes when every party still at work has handed its requests over (or left), and each party gets its own answers back."
+    def __init__(self, send):   # send(bodies) -> answers: the backend's own Batch API call
+        self.send, self.lock, self.active, self.waiting, self.rounds = send, threading.Lock(), 0, [], 0
+        self.local = threading.local()
+
+    def member(self) -> bool: return getattr(self.local, "depth", 0) > 0
+
+    def expect(self, n: int) -> None:
+        "Count `n` parties about to start (before their threads run, so no round closes without them)."
+        with self.lock: self.active += n
+
+    @contextmanager
+    def party(self):
+        "The calling thread, expected by `expect`, works side by side with the others while inside."
+        self.local.depth = getattr(self.local, "depth", 0) + 1
+        try: yield
+        finally:
+            self.local.depth -= 1
+            self._leave()
+
+    @contextmanager
+    def away(self):
+        "A party waiting on its own sub-parties is not counted meanwhile (no round waits for it)."
+        if not self.member(): yield; return
+        self._leave()
+        try: yield
+        finally: self.expect(1)
+
+    def _leave(self) -> None:
+        with self.lock:
+            self.active -= 1
+            ready = self._closing()
+        if ready: self._send_round(ready)
+
+    def _closing(self) -> list|None:
+        "The round's slots if every active party has handed its requests over (called holding the lock)."
+        if not self.waiting or len(self.waiting) < self.active: return None
+        taken, self.waiting = self.waiting, []
+        return taken
+
+    def _send_round(self, slots: list) -> None:
+        "One Batch API call for a round: the parties' requests in an order fixed by their content (a restarted run finds its batches again), each distinct request once."
+        slots = sorted(slots, key=lambda s: stable_hash(s["bodies"], 16))
+        keys = [[stable_hash(b, 24) for b in s["bodies"]] for s in slots]
+        unique = dict(zip((k for ks in keys for k in ks), (b for s in slots for b in s["bodies"])))
+        try: answers, error = dict(zip(unique, self.send(list(unique.values())))), None
+        except BaseException as e: answers, error = {}, e
+        self.rounds += 1
+        for s, ks in zip(slots, keys):
+            s["answers"], s["error"] = [answers.get(k) for k in ks], error
+            s["done"].set()
+
+    def submit(self, bodies: list) -> list:
+        "Answers to `bodies`: gathered into the round of the parties working side by side, or sent at once by a thread that is none."
+        if not self.member(): return self.send(bodies)
+        slot = {"bodies": bodies, "done": threading.Event()}
+        with self.lock:
+            self.waiting.append(slot)
+            ready = self._closing()
+        if ready: self._send_round(ready)
+        slot["done"].wait()
+        if slot["error"] is not None: raise slot["error"]
+        return slot["answers"]
+
 # %% ../nbs/03b_openai.ipynb #1f70f9dc
 class OpenAIBackend:
     "Chat completions and first-token label scoring through the official client, against any base_url."
@@ -159,6 +226,7 @@ class OpenAIBackend:
         self.concurrency, self.max_retries, self.top_k = concurrency, max_retries, top_logprobs
         self.batch_api, self.poll_seconds, self.sleep, self.continuation = batch_api, poll_seconds, clock().sleep, continuation
         self.batch_limits, self.batch_size, self.resume_at = (batch_max_requests, batch_max_bytes), batch_size, 0.0
+        self.rounds, self.slots = BatchRounds(lambda bodies: self._batch(bodies)), threading.BoundedSemaphore(concurrency)
         if continuation and batch_api: raise ConfigError(f"{model}: continuation scoring needs a server that scores prompt tokens (vLLM); the Batch API does not")
 
 # %% ../nbs/03b_openai.ipynb #748a3f15
@@ -179,6 +247,11 @@ def _create(self: OpenAIBackend, body: dict) -> dict:
         except openai.NotFoundError as e:
             raise ConfigError(f"{self.endpoint}: model {self.model_id!r} not found ({str(e)[:200]})") from None
     return with_retries(call, self.max_retries, f"{self.endpoint} {self.model_id}", self.sleep)
+
+@patch
+def _create_slotted(self: OpenAIBackend, body: dict) -> dict:
+    "`_create` in one of the backend's `concurrency` slots: threads sending side by side share them."
+    with self.slots: return self._create(body)
 
 @patch
 def hold(self: OpenAIBackend) -> None:
@@ -211,8 +284,9 @@ def _bodies_chat(self, conversations, max_tokens, temperature, seeds):
              **({"seed": int(s, 16)} if s else {})} for c, s in zip(conversations, seeds or [None] * len(conversations))]
 
 def _send(self, bodies: list) -> list[dict]:
-    if self.batch_api: return self._batch(bodies)
-    with ThreadPoolExecutor(self.concurrency) as pool: return list(pool.map(self._create, bodies))
+    "Answers to `bodies`: through the Batch API (in the round of the parties working side by side), or directly with at most `concurrency` of this backend's requests in flight."
+    if self.batch_api: return self.rounds.submit(bodies)
+    with ThreadPoolExecutor(self.concurrency) as pool: return list(pool.map(self._create_slotted, bodies))
 
 @patch
 def chat(self: OpenAIBackend,
@@ -225,24 +299,36 @@ def chat(self: OpenAIBackend,
     return [_completion(d) for d in _send(self, _bodies_chat(self, conversations, max_tokens, temperature, seeds))]
 
 # %% ../nbs/03b_openai.ipynb #1b9273db
+def _label_scores(self, d: dict, labels: list) -> LabelScores:
+    "A logprobs response read for one label set (refused, ambiguous, or each label's first-token log-probability)."
+    if d.get("refused") or _completion(d).refused: return LabelScores({l: -math.inf for l in labels}, 0, refused=True)
+    tokens = (d.get("usage") or {}).get("prompt_tokens", 0)
+    try: return LabelScores(label_logprobs(_top(self, d), labels), tokens)
+    except AmbiguousLabels: return LabelScores({l: -math.inf for l in labels}, tokens, ambiguous=True)
+
+@patch
+def score_each(self: OpenAIBackend,
+               conversations: list,  # message lists
+               label_sets: list,     # each conversation's candidate answers (scored from first-token logprobs)
+              ) -> list[LabelScores]:
+    "First-token log-probability of each conversation's own labels: the requests do not depend on the labels, so tasks with different labels go out in one call (one Batch API round)."
+    bodies = [{"model": self.model_id, "messages": c, "max_tokens": 1, "temperature": 0.0, "logprobs": True,
+               "top_logprobs": self.top_k} for c in conversations]
+    out = [_label_scores(self, d, labels) for d, labels in zip(_send(self, bodies), label_sets)]
+    shared = {}
+    for i, s in enumerate(out):
+        if s.ambiguous and self.continuation: shared.setdefault(tuple(label_sets[i]), []).append(i)
+    for labels, idx in shared.items():
+        for i, s in zip(idx, _continuation_scores(self, [conversations[i] for i in idx], list(labels))): out[i] = s
+    return out
+
 @patch
 def score(self: OpenAIBackend,
           conversations: list,  # message lists
           labels: list,         # the candidate answers (scored from first-token logprobs)
          ) -> list[LabelScores]:
     "First-token log-probability of each label for each conversation."
-    bodies = [{"model": self.model_id, "messages": c, "max_tokens": 1, "temperature": 0.0, "logprobs": True,
-               "top_logprobs": self.top_k} for c in conversations]
-    out = []
-    for d in _send(self, bodies):
-        if d.get("refused") or _completion(d).refused:
-            out.append(LabelScores({l: -math.inf for l in labels}, 0, refused=True)); continue
-        tokens = (d.get("usage") or {}).get("prompt_tokens", 0)
-        try: out.append(LabelScores(label_logprobs(_top(self, d), labels), tokens))
-        except AmbiguousLabels: out.append(LabelScores({l: -math.inf for l in labels}, tokens, ambiguous=True))
-    shared = [i for i, s in enumerate(out) if s.ambiguous] if self.continuation else []
-    for i, s in zip(shared, _continuation_scores(self, [conversations[i] for i in shared], labels)): out[i] = s
-    return out
+    return self.score_each(conversations, [labels] * len(conversations))
 
 # %% ../nbs/03b_openai.ipynb #576a6d2c
 def continuation_logprob(prompt_logprobs: list,  # a response's `prompt_logprobs`: per prompt token {id: {logprob, decoded_token}} (None first)

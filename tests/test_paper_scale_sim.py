@@ -64,5 +64,6 @@ def test_batches_under_faults_expiry_and_a_kill_answer_each_request_once_with_th
     assert set(faulty.accepted.values()) == {1}                               # ... and paid for once
     assert len(clean.accepted) >= len({h for h in prompt_hashes(home)}) > 600
     assert predictions(home) == expected
+    assert len(clean.batches) == -(-len(clean.accepted) // FILE_LIMIT)        # both views' requests in one round: as few files as the limit allows
     calls = [r["method"] for r in clean.log if r["path"].startswith("/v1/batches")]
     assert calls[:3] == ["POST"] * 3                                          # the files of one view go out together, then are polled
