@@ -24,7 +24,7 @@ fine-tuning job at a time, one after another, each at the stand-in's mean durati
 
 `--per-task N` evaluates N rows per task instead of every row (a quick look; the goals are for full size).
 """
-import argparse, json, os, resource, shutil, subprocess, sys, tempfile, time
+import argparse, collections, json, os, resource, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import yaml
 from culturellm.core import data_dir, load_profile
@@ -88,8 +88,37 @@ def run(profile: str, per_task: int|None, keep: str|None) -> dict:
     total = table.loc["total"]
     return {"profile": profile, "ok": out.returncode == 0, "requests": sum(server.accepted.values()), "batches": len(server.batches),
             "batch_requests": [b["request_counts"]["total"] for b in server.batches.values()], "jobs": len(server.jobs),
+            "job_tokens": [j["_tokens"] for j in server.jobs.values()], "rounds": len({b["created_at"] // 60 for b in server.batches.values()}),
+            "per_model_max": max(collections.Counter(server_model(server, b) for b in server.batches.values()).values(), default=0),
             "simulated_s": real + skipped, "real_s": real, "rss_gb": rss_gb,
             "planned_usd": float(total["planned_cost_usd"]), "actual_usd": float(total["cost_usd"]), "bill": table, "limits": limits}
+
+
+def mean_batch_s(limits: Limits, requests: int) -> float:
+    "A batch's simulated duration at the stand-in's mean draw: validation, run, its requests at the batch rate."
+    return limits.validate_s + 60 * sum(limits.batch_minutes) / 2 + requests / limits.batch_rate
+
+
+def mean_job_s(limits: Limits, tokens: float) -> float:
+    "A fine-tuning job's simulated duration at the mean draw."
+    return limits.validate_s + 60 * sum(limits.job_minutes) / 2 + tokens / limits.job_tokens_per_s
+
+
+def old_orchestration_s(r: dict) -> float:
+    "The old orchestration's simulated time: one Batch job per 64-row call and one fine-tuning job at a time, one after another."
+    limits, batched = r["limits"], sum(r["batch_requests"])
+    calls = -(-batched // OLD_CALL_ROWS)
+    return calls * mean_batch_s(limits, OLD_CALL_ROWS) + sum(mean_job_s(limits, t) for t in r["job_tokens"])
+
+
+def report(r: dict) -> None:
+    days = lambda s: f"{s / 86400:.2f} days ({s / 3600:.1f} h)"
+    print(f"{r['profile']}: {'completed with no error' if r['ok'] else 'FAILED (see above)'}")
+    print(f"  requests answered by the stand-in: {r['requests']}; Batch jobs: {r['batches']} in {r['rounds']} distinct creation minutes (~rounds) "
+          f"(largest {max(r['batch_requests'], default=0)} requests; per model at most {r['per_model_max']} jobs); fine-tuning jobs: {r['jobs']}")
+    print(f"  simulated wall time: {days(r['simulated_s'])}; real wall time: {r['real_s'] / 60:.1f} min; peak RSS of the run's largest process: {r['rss_gb']:.2f} GB")
+    print(f"  planned cost ${r['planned_usd']:.2f} vs ledger ${r['actual_usd']:.2f} (ledger / plan {r['actual_usd'] / r['planned_usd']:.3f})")
+    print(r["bill"].to_string())
 
 
 def main():
@@ -98,10 +127,14 @@ def main():
     ap.add_argument("--per-task", type=int, help="rows per task (default: every row, the paper's size)")
     ap.add_argument("--keep", help="run in this folder and keep it")
     args = ap.parse_args()
-    for profile in args.profiles:
-        r = run(profile, args.per_task, args.keep)
-        print({k: v for k, v in r.items() if k not in ("bill", "batch_requests")}, flush=True)
-        print(r["bill"].to_string(), flush=True)
+    results = [run(profile, args.per_task, args.keep) for profile in args.profiles]
+    for r in results: report(r)
+    main_run = next((r for r in results if r["profile"] == "paper-openai"), None)
+    if main_run:
+        old = old_orchestration_s(main_run)
+        print(f"old orchestration (estimated from its job count: {-(-sum(main_run['batch_requests']) // OLD_CALL_ROWS)} Batch jobs and {main_run['jobs']} "
+              f"fine-tuning jobs one after another): {old / 86400:.1f} simulated days")
+        print(f"paper_scale ratio: {old / main_run['simulated_s']:.2f}")
 
 
 if __name__ == "__main__":

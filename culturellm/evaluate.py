@@ -339,8 +339,8 @@ def evaluate_culture(profile: Profile,          # the loaded profile (`core.load
     jobs = [(task, stratified_sample(data, cfg["per_task"], cfg["seed"])) for task, data, _ in loaded]
     def evaluate_view(model: str, llm, system) -> pd.DataFrame:
         name = tagged(model, tag)
-        runs = [predict_tasks(profile, rerun_name(name, r), culture, jobs, cfg | {"sample": r}, llm, system)   # every task's requests pooled
-                for r in range(cfg["reruns"])]
+        rerun = lambda r: predict_tasks(profile, rerun_name(name, r), culture, jobs, cfg | {"sample": r}, llm, system)   # every task's requests pooled
+        runs = side_by_side(rerun, list(range(cfg["reruns"])), [llm] * cfg["reruns"])                                  # remote: the reruns in one round
         table = pd.DataFrame([row for r, preds in enumerate(runs) for row in _task_rows(culture, name, llm, cfg, loaded, preds, r)])
         write_atomic(results_path(profile, culture, name), table.to_csv(index=False))
         scored = pd.concat([p[["id", "gold", "pred"]].assign(culture=culture, task=task["task"], model=name, rerun=r)
@@ -355,7 +355,8 @@ def evaluate_everywhere(profile: Profile,  # the loaded profile (`core.load_prof
                         model: str,        # one comparison, e.g. one
                        ) -> pd.DataFrame:
     "One comparison (e.g. CultureLLM-One) on the tasks of every culture of the profile."
-    return pd.concat([evaluate_culture(profile, c, [model]) for c in profile["cultures"]], ignore_index=True)
+    llms = [model_view(profile, model, c)[0] for c in profile["cultures"]]
+    return pd.concat(side_by_side(lambda c: evaluate_culture(profile, c, [model]), profile["cultures"], llms), ignore_index=True)   # remote: every culture in one round
 
 # %% ../nbs/09_evaluate.ipynb #7d443d6d
 def load_scored(profile: Profile,          # the loaded profile (`core.load_profile`)

@@ -322,6 +322,7 @@ def score_each(self: OpenAIBackend,
         for i, s in zip(idx, _continuation_scores(self, [conversations[i] for i in idx], list(labels))): out[i] = s
     return out
 
+# %% ../nbs/03b_openai.ipynb #6da8cd6f
 @patch
 def score(self: OpenAIBackend,
           conversations: list,  # message lists
