@@ -4,7 +4,8 @@
 
 # %% ../nbs/07_finetune.ipynb #e505f81f
 from __future__ import annotations
-import datetime as dt, json, math, os, resource, shutil, threading, time
+import datetime as dt, fcntl, json, math, os, resource, shutil, threading, time
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import pandas as pd
@@ -192,6 +193,14 @@ _LEDGER_LOCK = threading.Lock()   # jobs are submitted from several threads (`fi
 
 def _jobs_ledger() -> Path: return cache_dir()/"openai_finetunes.json"
 
+@contextmanager
+def _ledger_held():
+    "The job ledger to one writer at a time: of this process's threads, and of the stages running side by side (a file lock)."
+    _jobs_ledger().parent.mkdir(parents=True, exist_ok=True)
+    with _LEDGER_LOCK, open(_jobs_ledger().with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
 def _read_ledger() -> dict:
     return json.loads(_jobs_ledger().read_text()) if _jobs_ledger().exists() else {}
 
@@ -213,12 +222,12 @@ def train_openai(chat_file: Path,           # chat fine-tuning JSONL
         job = with_retries(lambda: api.client.fine_tuning.jobs.create(model=base["model"], training_file=upload.id, seed=cfg["seed"],
                                                                       suffix=suffix[:18], hyperparameters=cfg["openai"]), api.max_retries, "create job", api.sleep)
         job_id = job.id
-        with _LEDGER_LOCK: write_atomic(_jobs_ledger(), json.dumps({**_read_ledger(), key: {"job_id": job_id, "file": chat_file.name}}, indent=1))
+        with _ledger_held(): write_atomic(_jobs_ledger(), json.dumps({**_read_ledger(), key: {"job_id": job_id, "file": chat_file.name}}, indent=1))
     start = time.time()
     job = poll(lambda: with_retries(lambda: api.client.fine_tuning.jobs.retrieve(job_id), api.max_retries, "poll job", api.sleep),
                lambda j: j.status in ("succeeded", "failed", "cancelled"), cfg["poll_seconds"], api.sleep, grow=1.5, cap=600)
     if job.status != "succeeded":
-        with _LEDGER_LOCK: ledger = _read_ledger(); ledger.pop(key, None); write_atomic(_jobs_ledger(), json.dumps(ledger, indent=1))
+        with _ledger_held(): ledger = _read_ledger(); ledger.pop(key, None); write_atomic(_jobs_ledger(), json.dumps(ledger, indent=1))
         raise DataError(f"fine-tuning job {job_id} {job.status}: {getattr(job, 'error', None)}; rerun to start a new job")
     manifest = {"base": base["model"], "recipe": cfg["recipe"], "hyperparameters": cfg["openai"], "job_id": job_id,
                 "model_id": job.fine_tuned_model, "trained_tokens": job.trained_tokens, "data_sha256": sha256_file(chat_file),

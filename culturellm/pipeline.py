@@ -4,7 +4,8 @@
 
 # %% ../nbs/13_pipeline.ipynb #8984281f
 from __future__ import annotations
-import datetime as dt, html, json, platform, subprocess, time
+import datetime as dt, html, json, multiprocessing, platform, subprocess, time
+from concurrent.futures import ProcessPoolExecutor
 import culturellm
 from importlib import metadata
 from pathlib import Path
@@ -12,7 +13,7 @@ import pandas as pd
 import papermill as pm
 from nbconvert import HTMLExporter
 import nbformat
-from .core import (ConfigError, data_dir, environment, environment_settings, fill_template, generated_dir,
+from .core import (ConfigError, data_dir, environment, environment_settings, fill_template, generated_dir, profile_section,
                              load_profile, Profile, project_root, registry, reports_dir, sha256_file, stable_hash, with_cultures,
                              write_atomic)
 from .protocols import arm_profile, protocol_config, protocol_plan
@@ -28,9 +29,9 @@ from .studies import ablation_plan, forgetting_plan, winrate_plan
 # %% auto #0
 __all__ = ['PROVENANCE_PACKAGES', 'PLANNERS', 'experiment_path', 'check_parameters', 'render_html', 'EncryptedKernelManager',
            'run_notebook', 'model_ids', 'usage', 'provenance', 'provenance_table', 'summary_path', 'write_summary',
-           'read_summary', 'write_index', 'runs', 'dependencies', 'code_hash', 'stage_fingerprint', 'up_to_date',
-           'previous_runs', 'ordered', 'run_stage', 'reproduce', 'planned_model', 'plan', 'actual_usage', 'bill',
-           'plan_cmd', 'reproduce_cmd']
+           'read_summary', 'write_index', 'runs', 'dependencies', 'stage_waves', 'code_hash', 'stage_fingerprint',
+           'up_to_date', 'previous_runs', 'ordered', 'run_stage', 'run_stages', 'reproduce', 'planned_model', 'plan',
+           'actual_usage', 'bill', 'plan_cmd', 'reproduce_cmd']
 
 # %% ../nbs/13_pipeline.ipynb #83ed05b2
 def experiment_path(name: str) -> Path:
@@ -212,6 +213,15 @@ def dependencies(template: str,       # experiment notebook name
     "The stages whose results a stage reads: a culture notebook reads the augmentation, a protocol arm nothing (it trains on the authors' files), the others everything before them."
     return {"culture": ["augment"], "protocol": []}.get(template, earlier)
 
+# %% ../nbs/13_pipeline.ipynb #85761ada
+def stage_waves(planned: list,  # (template, report name, parameters) of each stage, in order (`runs`)
+               ) -> list[list[int]]:
+    "The stages' indices in waves: each stage in the first wave after every stage it reads."
+    names, level = [name for _, name, _ in planned], {}
+    for i, (template, name, _) in enumerate(planned):
+        level[name] = 1 + max((level[d] for d in dependencies(template, names[:i]) if d in level), default=-1)
+    return [[i for i, n in enumerate(names) if level[n] == wave] for wave in range(max(level.values(), default=-1) + 1)]
+
 # %% ../nbs/13_pipeline.ipynb #1032be7c
 def code_hash() -> str:
     "The library code, the committed registries, WVS tables and templates: a change to any makes every stage out of date."
@@ -264,6 +274,15 @@ def run_stage(cfg: dict,  # the run's profile
     print(f"[{cfg['name']}] {name}: {r['status']} in {r['seconds']} s" + (f" ({r['error']})" if r["error"] else ""), flush=True)
     return r
 
+# %% ../nbs/13_pipeline.ipynb #5eb34f17
+def run_stages(jobs: list,  # run_stage's arguments, one tuple per stage
+               width: int,  # stages run at once at most
+              ) -> list[dict]:
+    "Run stages, up to `width` at once, each in its own forked process (papermill starts a kernel per stage); their run records in order."
+    if width <= 1 or len(jobs) <= 1: return [run_stage(*job) for job in jobs]
+    with ProcessPoolExecutor(min(width, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(run_stage, *zip(*jobs)))
+
 # %% ../nbs/13_pipeline.ipynb #c480c325
 def reproduce(profile: str,              # profile name (data/profiles/<profile>.yaml)
               cultures: list|None=None,  # run these cultures instead of the profile's (usually a subset)
@@ -279,17 +298,24 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
     out_dir, code, env = reports_dir(profile), code_hash(), {"CULTURELLM_CULTURES": ",".join(cfg["cultures"])}
     records = {name: {**r, "this run": "kept"} for name, r in previous_runs(out_dir).items()}
     index = lambda: write_index(cfg, ordered(records, own, cfg["cultures"]), out_dir)
-    for i, (template, name, parameters) in enumerate(planned):
-        if stages and name not in stages: continue
-        fingerprint = stage_fingerprint(cfg, template, parameters, code)
-        read = [records.get(d, {}) for d in dependencies(template, names[:i])]
-        if not (force or stages) and up_to_date(records.get(name), fingerprint, read, out_dir):
-            records[name] = {**records[name], "this run": "up to date"}
-            print(f"[{profile}] {name}: up to date, skipped", flush=True)
-            continue
-        records[name] = {"name": name, "status": "running", "html": None, "this run": "running"}   # the index shows it running
+    width = profile_section(cfg, "reproduce")["side_by_side"]
+    for wave in stage_waves(planned) if width > 1 else [[i] for i in range(len(planned))]:
+        todo = []
+        for i in wave:
+            template, name, parameters = planned[i]
+            if stages and name not in stages: continue
+            fingerprint = stage_fingerprint(cfg, template, parameters, code)
+            read = [records.get(d, {}) for d in dependencies(template, names[:i])]
+            if not (force or stages) and up_to_date(records.get(name), fingerprint, read, out_dir):
+                records[name] = {**records[name], "this run": "up to date"}
+                print(f"[{profile}] {name}: up to date, skipped", flush=True)
+                continue
+            records[name] = {"name": name, "status": "running", "html": None, "this run": "running"}   # the index shows it running
+            todo.append((fingerprint, (cfg, name, template, parameters, out_dir, env)))
+        if not todo: continue
         index()
-        records[name] = run_stage(cfg, name, template, parameters, out_dir, env) | {"fingerprint": fingerprint}
+        for (fingerprint, job), record in zip(todo, run_stages([job for _, job in todo], width)):
+            records[job[1]] = record | {"fingerprint": fingerprint}
         index()
     return index()
 

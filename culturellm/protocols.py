@@ -10,7 +10,7 @@ from .data import catalogue
 from .evaluate import (evaluate_culture, evaluate_plan, interval, load_scored, predictions_path, rerun_name, selected_f1_draws, SELECTIONS,
                                  tagged, untagged, yes_no)
 from .finetune import finetune_config, finetune_many, training_epochs
-from .llm import training_rate
+from .llm import load_llm, side_by_side, training_rate
 from .sft import authors_file, AUTHORS_VARIANTS, build_sets
 from .tasks import INVALID, load_task, parse_answer, task_entry
 
@@ -66,9 +66,9 @@ def run_arm(arm: Profile,            # an arm of a profile (`arm_profile`)
     "Train and evaluate one culture of an arm: its main set and the corrected sets trained, every comparison rerun, then decoded greedily; returns the results."
     sets = build_sets(arm, culture)
     finetune_many(arm, [(culture, name) for name in ["main", *corrected_sets(arm)]])
-    return pd.concat([evaluate_culture(arm, culture, tasks=tasks),
-                      evaluate_culture(arm, culture, [f"culture:{s}" for s in corrected_sets(arm)], tasks),
-                      evaluate_culture(arm, culture, tasks=tasks, tag=GREEDY[0], settings=GREEDY[1])], ignore_index=True)
+    variants = [dict(), dict(models=[f"culture:{s}" for s in corrected_sets(arm)]), dict(tag=GREEDY[0], settings=GREEDY[1])]
+    base = load_llm(arm, "base")                                                        # remote: the three evaluations side by side
+    return pd.concat(side_by_side(lambda v: evaluate_culture(arm, culture, tasks=tasks, **v), variants, [base] * len(variants)), ignore_index=True)
 
 # %% ../nbs/12a_protocols.ipynb #79d9fb43
 ARM_MODELS = ["base", "base+system", "culture"]   # the comparisons both arms make

@@ -15,7 +15,7 @@ from .embed import load_embeddings
 from .evaluate import eval_config, evaluate_culture, evaluate_plan, load_scored, mean_interval, model_view, paired_gain, yes_no
 from .finetune import finetune_many, model_name, training_epochs
 from .judge import culture_win_rate, judge_config, open_question_count
-from .llm import backend_kind, make_backend, training_rate
+from .llm import backend_kind, load_llm, make_backend, side_by_side, training_rate
 from .sft import load_sets, pick_augmented, sft_config
 from .wvs import load_questions
 
@@ -229,20 +229,22 @@ def _ablation_sets(profile: Profile, culture: str, cfg: dict) -> list:
     sets = load_sets(profile, culture)
     return [s for s in cfg["ablation_sets"] if s in set(sets.name) and s != sets[sets.main].name.iloc[0]]
 
+def _ablation_rows(profile: Profile, culture: str, cfg: dict) -> list[dict]:
+    "A culture's main model and the models of its ablation sets, evaluated side by side (remote), with their mean macro-F1."
+    sets, names = load_sets(profile, culture), _ablation_sets(profile, culture, cfg)
+    models = ["culture", *[f"culture:{name}" for name in names]]                       # the main model: evaluated already, from the cache
+    f1 = evaluate_culture(profile, culture, models, stage="ablation").groupby("model").f1.mean()
+    main = sets[sets.main].iloc[0]
+    return [{"culture": culture, "set": f"{main['name']} (main)", "kind": main.kind, "model": "culture", "rows": int(main.rows), "f1": f1["culture"]},
+            *[{"culture": culture, "set": name, "kind": chosen.kind, "model": f"culture:{name}", "rows": int(chosen.rows), "f1": f1[f"culture:{name}"]}
+              for name in names for chosen in [sets[sets.name == name].iloc[0]]]]
+
 def ablation_table(profile: Profile) -> pd.DataFrame:
     "Mean macro-F1 of models trained on each ablation set (and the main set) of the chosen cultures."
-    rows = []
     cfg = study_config(profile)
     finetune_many(profile, [(c, name) for c in cfg["ablation_cultures"] for name in _ablation_sets(profile, c, cfg)])   # remote jobs all submitted together
-    for culture in cfg["ablation_cultures"]:
-        sets = load_sets(profile, culture)
-        main = sets[sets.main].name.iloc[0]
-        main_f1 = evaluate_culture(profile, culture, ["culture"], stage="ablation").f1.mean()                 # evaluated already: from the cache
-        rows.append({"culture": culture, "set": f"{main} (main)", "kind": sets[sets.main].kind.iloc[0], "model": "culture", "rows": int(sets[sets.main].rows.iloc[0]), "f1": main_f1})
-        for name in _ablation_sets(profile, culture, cfg):
-            f1 = evaluate_culture(profile, culture, [f"culture:{name}"], stage="ablation").f1.mean()
-            chosen = sets[sets.name == name].iloc[0]
-            rows.append({"culture": culture, "set": name, "kind": chosen.kind, "model": f"culture:{name}", "rows": int(chosen.rows), "f1": f1})
+    base, cultures = load_llm(profile, "base"), cfg["ablation_cultures"]
+    rows = [r for rs in side_by_side(lambda c: _ablation_rows(profile, c, cfg), cultures, [base] * len(cultures)) for r in rs]   # remote: side by side
     table = pd.DataFrame([r | _gain_over_base(profile, r) for r in rows])
     return save_study(profile, "ablations", table.drop(columns="model").round(4).set_index(["culture", "set"]))
 
