@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #4f1e4359
 from __future__ import annotations
-import os, re, shutil, tempfile, urllib.parse, urllib.request
+import os, re, shutil, tempfile, threading, urllib.parse, urllib.request
 from functools import lru_cache
 from pathlib import Path
 import pandas as pd
@@ -106,7 +106,7 @@ def fetch_file(path: str,             # path relative to upstream data/
     dest = root/path
     if not force and file_problem(dest, entry) is None: return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+    part = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.part")   # a part per process and thread: stages and threads side by side fetch the same file
     try:
         _copy_from_source(path, part, data_mirror() if mirror == "auto" else mirror)
         problem = file_problem(part, entry)

@@ -194,9 +194,9 @@ def predict_tasks(profile: Profile, model: str, culture: str,
         preds = SCORERS[cfg["scoring"]](llm, [(jobs[j][0], [c for _, c in asks]) for j, asks in by_job.items()], cfg, cfg["mode"])
         for (j, asks), ps in zip(by_job.items(), preds):
             path, done, _ = state[j]
-            for (r, conv), p in zip(asks, ps):
-                rec = {"id": int(r.id), "gold": r.gold, **p, "prompt_hash": stable_hash(conv, 16)}
-                append_jsonl(path, rec); done[rec["id"]] = rec
+            recs = [{"id": int(r.id), "gold": r.gold, **p, "prompt_hash": stable_hash(conv, 16)} for (r, conv), p in zip(asks, ps)]
+            append_jsonl(path, *recs)                                             # a task's records of this round in one write
+            done.update((rec["id"], rec) for rec in recs)
     return [pd.DataFrame([state[j][1][i] for i in rows.id]) for j, (_, rows) in enumerate(jobs)]
 
 # %% ../nbs/09_evaluate.ipynb #757276c5

@@ -15,19 +15,27 @@ from .core import ConfigError, CultureLLMError, cache_dir, show_progress, stable
 from .llm import Completion, LabelScores
 
 # %% auto #0
-__all__ = ['RETRYABLE', 'TERMINAL', 'Clock', 'clock', 'check_pinned', 'APIFailure', 'retry_after', 'backoff', 'is_refusal',
-           'poll', 'with_retries', 'AmbiguousLabels', 'label_logprobs', 'BatchRounds', 'OpenAIBackend',
+__all__ = ['RETRYABLE', 'TERMINAL', 'Clock', 'clock', 'stamped_client', 'check_pinned', 'APIFailure', 'retry_after', 'backoff',
+           'is_refusal', 'poll', 'with_retries', 'AmbiguousLabels', 'label_logprobs', 'BatchRounds', 'OpenAIBackend',
            'continuation_logprob', 'batch_state_path', 'batch_lines', 'batch_files']
 
 # %% ../nbs/03b_openai.ipynb #2a2a0cee
+_AHEAD: dict = {}   # clock file -> how far this process's simulated time is ahead of real time
+
 class Clock:
-    "Real time, or (with a clock file) simulated time: waits skip the shared clock ahead instead of sleeping."
+    "Real time, or (with a clock file) simulated time: waits skip this process's time ahead instead of sleeping, and the file keeps the furthest any process got."
     def __init__(self, path: str|Path|None=None):  # None: real time
         self.path = Path(path) if path else None
 
-    def skipped(self) -> float:
-        "Seconds the simulated clock is ahead of real time."
+    def furthest(self) -> float:
+        "Seconds the furthest process's simulated time got ahead of real time (the clock file)."
         return float(self.path.read_text() or 0) if self.path and self.path.exists() else 0.0
+
+    def skipped(self) -> float:
+        "Seconds this process's simulated time is ahead of real time: from where it started (`$CULTURELLM_SIM_START`, else the file) and its own waits."
+        if self.path is None: return 0.0
+        if self.path not in _AHEAD: _AHEAD[self.path] = float(os.environ.get("CULTURELLM_SIM_START") or self.furthest())
+        return _AHEAD[self.path]
 
     def now(self) -> float:
         "Seconds since the epoch on this clock."
@@ -36,17 +44,26 @@ class Clock:
     def sleep(self, seconds: float) -> None:
         "Wait `seconds` on this clock."
         if self.path is None: return time.sleep(max(0.0, seconds))
-        wake = self.now() + seconds
+        _AHEAD[self.path] = max(self.skipped(), self.now() + seconds - time.time())
         with open(self.path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
-            tmp.write_text(repr(max(self.skipped(), wake - time.time())))
+            tmp.write_text(repr(max(self.furthest(), _AHEAD[self.path])))
             os.replace(tmp, self.path)             # readers see the old time or the new, never half a number; no fsync: a clock, not data
         time.sleep(0.001)   # let other threads run
 
+# %% ../nbs/03b_openai.ipynb #be75e590
 def clock() -> Clock:
     "The package's clock: simulated where `$CULTURELLM_SIM_CLOCK` names a clock file, else real."
     return Clock(os.environ.get("CULTURELLM_SIM_CLOCK"))
+
+# %% ../nbs/03b_openai.ipynb #82c4d08a
+def stamped_client():
+    "Where time is simulated, an HTTP client that stamps each request with this process's simulated time (`X-Sim-Now`), for the stand-in to answer on; else None (the openai client's own)."
+    if clock().path is None: return None
+    import httpx
+    stamp = lambda request: request.headers.__setitem__("X-Sim-Now", repr(clock().now()))
+    return httpx.Client(event_hooks={"request": [stamp]})
 
 # %% ../nbs/03b_openai.ipynb #988be64c
 def check_pinned(model: str,          # model id
@@ -221,7 +238,7 @@ class OpenAIBackend:
         check_pinned(model, base_url)
         key = os.environ.get(api_key_env)
         if not key and base_url is None: raise ConfigError(f"set {api_key_env} in the environment to use OpenAI model {model!r}")
-        self.client = openai.OpenAI(api_key=key or "not-needed", base_url=base_url, max_retries=0, timeout=timeout)
+        self.client = openai.OpenAI(api_key=key or "not-needed", base_url=base_url, max_retries=0, timeout=timeout, http_client=stamped_client())
         self.model_id, self.endpoint = model, base_url or "https://api.openai.com/v1"
         self.concurrency, self.max_retries, self.top_k = concurrency, max_retries, top_logprobs
         self.batch_api, self.poll_seconds, self.sleep, self.continuation = batch_api, poll_seconds, clock().sleep, continuation

@@ -17,6 +17,7 @@ from .core import (ConfigError, data_dir, environment, environment_settings, fil
                              load_profile, Profile, project_root, registry, reports_dir, sha256_file, stable_hash, with_cultures,
                              write_atomic)
 from .protocols import arm_profile, protocol_config, protocol_plan
+from .openai_backend import clock
 from .alignment import alignment_plan
 from .augment import augment_plan
 from .evaluate import evaluate_plan
@@ -30,8 +31,8 @@ from .studies import ablation_plan, forgetting_plan, winrate_plan
 __all__ = ['PROVENANCE_PACKAGES', 'PLANNERS', 'experiment_path', 'check_parameters', 'render_html', 'EncryptedKernelManager',
            'run_notebook', 'model_ids', 'usage', 'provenance', 'provenance_table', 'summary_path', 'write_summary',
            'read_summary', 'write_index', 'runs', 'dependencies', 'stage_waves', 'code_hash', 'stage_fingerprint',
-           'up_to_date', 'previous_runs', 'ordered', 'run_stage', 'run_stages', 'reproduce', 'planned_model', 'plan',
-           'actual_usage', 'bill', 'plan_cmd', 'reproduce_cmd']
+           'up_to_date', 'previous_runs', 'ordered', 'run_stage', 'simulated_start', 'run_stages', 'reproduce',
+           'planned_model', 'plan', 'actual_usage', 'bill', 'plan_cmd', 'reproduce_cmd']
 
 # %% ../nbs/13_pipeline.ipynb #83ed05b2
 def experiment_path(name: str) -> Path:
@@ -275,6 +276,11 @@ def run_stage(cfg: dict,  # the run's profile
     return r
 
 # %% ../nbs/13_pipeline.ipynb #5eb34f17
+def simulated_start() -> dict:
+    "Where time is simulated, the variable that starts a stage's processes at the furthest time the stages before it reached (stages side by side start together)."
+    return {"CULTURELLM_SIM_START": repr(clock().furthest())} if clock().path else {}
+
+# %% ../nbs/13_pipeline.ipynb #2acb1309
 def run_stages(jobs: list,  # run_stage's arguments, one tuple per stage
                width: int,  # stages run at once at most
               ) -> list[dict]:
@@ -311,7 +317,7 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
                 print(f"[{profile}] {name}: up to date, skipped", flush=True)
                 continue
             records[name] = {"name": name, "status": "running", "html": None, "this run": "running"}   # the index shows it running
-            todo.append((fingerprint, (cfg, name, template, parameters, out_dir, env)))
+            todo.append((fingerprint, (cfg, name, template, parameters, out_dir, {**env, **simulated_start()})))
         if not todo: continue
         index()
         for (fingerprint, job), record in zip(todo, run_stages([job for _, job in todo], width)):

@@ -158,6 +158,12 @@ def error_body(message: str,                       # what went wrong
     return {"error": {"message": message, "type": kind, "code": code, "param": None}}
 
 # %% ../nbs/03c_serve.ipynb #9103dcd2
+_REQUEST = threading.local()   # the time the request being answered was sent at (`X-Sim-Now`), where time is simulated
+
+def _now() -> float:
+    "The stand-in's time: the sender's simulated time where the request carries it, else the furthest any process's simulated time got (real time without a clock)."
+    return getattr(_REQUEST, "now", None) or time.time() + clock().furthest()
+
 OFFERED_BY = {"/v1/batches": "batch_api", "/v1/fine_tuning": "fine_tuning"}
 
 def _offered(limits: Limits, path: str) -> bool:
@@ -256,7 +262,7 @@ def _tokens(body: dict) -> int:
 
 def _throttled(self, body: dict) -> float|None:
     "Seconds until a direct request fits the requests- and tokens-per-minute budget (None: it fits now, and is counted)."
-    limits, now, tokens = self.limits, clock().now(), _tokens(body)
+    limits, now, tokens = self.limits, _now(), _tokens(body)
     with self.lock:
         while self.window and self.window[0][0] <= now - 60: self.window_tokens -= self.window.popleft()[1]
         over_rpm = limits.rpm and len(self.window) >= limits.rpm
@@ -296,7 +302,7 @@ def _upload_file(self, body, form=None, **_):
     if not form or "file" not in form: return 400, error_body("multipart field 'file' is required", "invalid_file")
     fid = f"file-{uuid.uuid4().hex[:16]}"
     name, content = form["file"]
-    self.files[fid] = {"content": content, "name": name, "purpose": form.get("purpose", (None, b"batch"))[1].decode(), "created": int(clock().now())}
+    self.files[fid] = {"content": content, "name": name, "purpose": form.get("purpose", (None, b"batch"))[1].decode(), "created": int(_now())}
     return 200, _file_object(fid, self.files[fid])
 
 def _get_file(self, body, id, **_):
@@ -307,7 +313,7 @@ def _file_content(self, body, id, **_):
 
 def _add_file(self, name: str, rows: list) -> str:
     fid = f"file-{uuid.uuid4().hex[:16]}"
-    self.files[fid] = {"content": ("\n".join(rows) + "\n").encode(), "name": name, "purpose": "batch_output", "created": int(clock().now())}
+    self.files[fid] = {"content": ("\n".join(rows) + "\n").encode(), "name": name, "purpose": "batch_output", "created": int(_now())}
     return fid
 
 EXPIRED = {"code": "batch_expired", "message": "This request could not be executed before the completion window expired."}
@@ -324,7 +330,7 @@ def _finish_batch(self, batch: dict, lines: list, answered: int, status: str) ->
     for kind, rows in (("output_file_id", out), ("error_file_id", errors)):
         if rows: batch[kind] = _add_file(self, f"{batch['id']}_{kind}.jsonl", rows)
     batch["request_counts"] = {"total": len(lines), "completed": len(out), "failed": len(errors)}
-    batch["status"], batch[f"{status}_at"] = status, int(clock().now())
+    batch["status"], batch[f"{status}_at"] = status, int(_now())
 
 def _batch_errors(self, lines: list, size: int) -> list:
     "Why a batch fails validation, as the API says it."
@@ -337,7 +343,7 @@ def _batch_errors(self, lines: list, size: int) -> list:
 
 def _advance_batch(self, batch: dict) -> None:
     "Move a batch on to where the clock says it is: validating, in progress, then completed (or expired, with part of its answers)."
-    now = clock().now()
+    now = _now()
     if batch["status"] in ("completed", "failed", "expired", "cancelled") or now < batch["_ready_at"]: return
     if batch["status"] == "validating": batch["status"], batch["in_progress_at"] = "in_progress", int(now)
     if now < batch["_done_at"]: return
@@ -347,7 +353,7 @@ def _advance_batch(self, batch: dict) -> None:
 def _create_batch(self, body, **_):
     if body.get("input_file_id") not in self.files: return 400, error_body("unknown input_file_id", "invalid_file")
     if body.get("completion_window") != "24h": return 400, error_body("completion_window must be 24h", "invalid_value")
-    bid, now, content = f"batch_{uuid.uuid4().hex[:16]}", clock().now(), self.files[body["input_file_id"]]["content"]
+    bid, now, content = f"batch_{uuid.uuid4().hex[:16]}", _now(), self.files[body["input_file_id"]]["content"]
     lines = [json.loads(l) for l in content.decode().split("\n") if l.strip()]
     limits, errors, input_hash = self.limits, _batch_errors(self, lines, len(content)), stable_hash(content.hex(), 16)
     fate = f"{input_hash}:{sum(b['_input'] == input_hash for b in self.batches.values())}"   # draws fixed by the requests (and how often they came), not the id
@@ -387,7 +393,7 @@ def _job_view(job: dict) -> dict:
 def create_job(self: StandInServer, body, **_):
     if body.get("training_file") not in self.files: return 400, error_body(f"invalid training_file: {body.get('training_file')}", "invalid_file")
     if body.get("model") not in self.models: return 400, error_body(f"model {body.get('model')} cannot be fine-tuned here", "model_not_available")
-    jid, now, limits = f"ftjob-{uuid.uuid4().hex[:16]}", clock().now(), self.limits
+    jid, now, limits = f"ftjob-{uuid.uuid4().hex[:16]}", _now(), self.limits
     rows = [l for l in self.files[body["training_file"]]["content"].decode().split("\n") if l.strip()]
     tokens = len(rows) * 100 * int((body.get("hyperparameters") or {}).get("n_epochs") or 3)
     self.jobs[jid] = {"id": jid, "object": "fine_tuning.job", "model": body["model"], "training_file": body["training_file"],
@@ -414,7 +420,7 @@ def job_schedule(jobs: dict,      # job id -> job, in the order they were create
 def get_job(self: StandInServer, body, id, **_):
     if id not in self.jobs: return 404, error_body(f"No such fine-tuning job: {id}", "not_found")
     with self.batch_lock:
-        job, now = self.jobs[id], clock().now()
+        job, now = self.jobs[id], _now()
         ready, start, end = job_schedule(self.jobs, self.limits)[id]
         job["status"] = JOB_STATES[sum(now >= t for t in (ready, start, end))]
         if job["status"] == "succeeded" and job["fine_tuned_model"] is None:
@@ -453,6 +459,7 @@ def _handler_for(server: StandInServer):
 
         def handle_method(self, method: str):
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            _REQUEST.now = float(self.headers["X-Sim-Now"]) if self.headers.get("X-Sim-Now") else None
             fn, params = self.route(method)
             if server.faults.latency: time.sleep(server.faults.latency)
             if server.api_key and self.headers.get("Authorization") != f"Bearer {server.api_key}":
