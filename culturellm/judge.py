@@ -13,7 +13,7 @@ from .core import (ConfigError, DataError, fill_template, generated_dir, Profile
 from .augment import load_samples, normalized, parse_numbered
 from .wvs import load_questions
 from .evaluate import SYSTEMS, mean_interval, model_view
-from .llm import load_llm
+from .llm import load_llm, side_by_side
 
 # %% auto #0
 __all__ = ['judge_config', 'judge_dir', 'open_questions', 'prefer_first', 'preferences', 'win_rate', 'judge_check',
@@ -103,8 +103,9 @@ def culture_win_rate(profile: Profile,      # the loaded profile (`core.load_pro
     cfg, questions = judge_config(profile), open_questions(profile)
     system = SYSTEMS["culture"](culture, profile.get("sft", {}).get("mode", "corrected"))
     convs, asked = [system + [{"role": "user", "content": q}] for q in questions.question], list(questions.question)
-    answer = lambda name, desc: [c.text for c in model_view(profile, name, culture)[0].at("judge-answers").chat(convs, max_tokens=cfg["answer_tokens"], desc=desc)]
-    mine, theirs = answer(model, "culture answers"), answer("base", "base answers")
+    llms = [model_view(profile, name, culture)[0].at("judge-answers") for name in (model, "base")]
+    answer = lambda llm: [c.text for c in llm.chat(convs, max_tokens=cfg["answer_tokens"], desc="open answers")]
+    mine, theirs = side_by_side(answer, llms, llms)                                # remote: both models' answers in one round
     judge = load_llm(profile, cfg["judges"][0], stage="judge-winrate")
     model_first, base_first = prefer_first(judge, culture, asked, mine, theirs), prefer_first(judge, culture, asked, theirs, mine)
     check = (judge_check(judge, culture, asked, mine) + judge_check(judge, culture, asked, theirs)) / 2

@@ -220,7 +220,8 @@ def benchmark_accuracy(llm,                 # the model
 # %% ../nbs/11_studies.ipynb #4c6aeccf
 def winrate_table(profile: Profile) -> pd.DataFrame:
     "Open-ended win rate of each chosen culture's model over the base, judged in both orders."
-    rows = [culture_win_rate(profile, c) for c in study_config(profile)["winrate_cultures"]]
+    cultures = study_config(profile)["winrate_cultures"]
+    rows = side_by_side(lambda c: culture_win_rate(profile, c), cultures, [load_llm(profile, "base")] * len(cultures))   # remote: side by side
     return save_study(profile, "winrate", pd.DataFrame(rows).set_index("culture"))
 
 # %% ../nbs/11_studies.ipynb #f11fcfa4
@@ -256,16 +257,13 @@ def _gain_over_base(profile: Profile, row: dict) -> dict:
 # %% ../nbs/11_studies.ipynb #0320e2e2
 def forgetting_table(profile: Profile) -> pd.DataFrame:
     "Accuracy of the base and the chosen cultures' models on each forgetting benchmark (which data: in the table)."
-    cfg, rows = study_config(profile), []
-    for spec in cfg["forgetting"]:
-        data, described = load_benchmark(spec)
-        kind = spec.get("kind", "synthetic")
-        for culture in cfg["forgetting_cultures"]:
-            for name in ("base", "culture"):
-                if name == "base" and rows and any(r["model"] == "base" and r["data"] == described for r in rows): continue
-                llm = model_view(profile, name, culture)[0].at("forgetting")
-                label = "base" if name == "base" else model_name(culture)
-                rows.append({"data": described, "model": label, **benchmark_accuracy(llm, data, kind, cfg["forgetting_tokens"])})
+    cfg = study_config(profile)
+    benchmarks = [(spec, *load_benchmark(spec)) for spec in cfg["forgetting"]]
+    asks = [(spec, data, described, "base" if name == "base" else model_name(culture), model_view(profile, name, culture)[0].at("forgetting"))
+            for spec, data, described in benchmarks for i, culture in enumerate(cfg["forgetting_cultures"]) for name in ("base", "culture")
+            if name == "culture" or i == 0]                                              # the base once per benchmark
+    scored = side_by_side(lambda ask: benchmark_accuracy(ask[4], ask[1], ask[0].get("kind", "synthetic"), cfg["forgetting_tokens"]), asks, [a[4] for a in asks])
+    rows = [{"data": described, "model": label, **s} for (_, _, described, label, _), s in zip(asks, scored)]
     table = pd.DataFrame([r | _accuracy_intervals(r, rows) for r in rows]).drop(columns="flags")
     if "excludes_0" in table: table["excludes_0"] = yes_no(table["excludes_0"])
     return save_study(profile, "forgetting", table.set_index(["data", "model"]))
