@@ -59,10 +59,11 @@ def server_model(server, batch) -> str:
     return json.loads(first)["body"]["model"]
 
 
-def run(profile: str, per_task: int|None, keep: str|None) -> dict:
+def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|None=None) -> dict:
     service = SERVICE[profile]
     cfg = yaml.safe_load((data_dir()/"profiles"/f"{profile}.yaml").read_text())
-    limits = Limits.of(service, **({"fine_tuning": True, "job_minutes": (10, 40), "max_running_jobs": 6} if service == "vllm" else {}))
+    limits = Limits.of(service, **({"fine_tuning": True, "job_minutes": (10, 40), "max_running_jobs": 6} if service == "vllm" else {}),
+                       **({"expire_rate": expire_rate} if expire_rate is not None else {}))
     server = StandInServer(FastResponder(), limits=limits).start()
     cfg = served(cfg, server.url, service)
     if per_task: cfg["evaluate"]["per_task"] = per_task
@@ -89,7 +90,7 @@ def run(profile: str, per_task: int|None, keep: str|None) -> dict:
     total = table.loc["total"]
     return {"profile": profile, "ok": out.returncode == 0, "requests": sum(server.accepted.values()), "batches": len(server.batches),
             "batch_requests": [b["request_counts"]["total"] for b in server.batches.values()], "jobs": len(server.jobs),
-            "job_tokens": [j["_tokens"] for j in server.jobs.values()], "rounds": len({b["created_at"] // 60 for b in server.batches.values()}),
+            "job_tokens": [j["_tokens"] for j in server.jobs.values()], "expired": sum(b["status"] == "expired" for b in server.batches.values()), "rounds": len({b["created_at"] // 60 for b in server.batches.values()}),
             "per_model_max": max(collections.Counter(server_model(server, b) for b in server.batches.values()).values(), default=0),
             "simulated_s": real + skipped, "real_s": real, "rss_gb": rss_gb,
             "planned_usd": float(total["planned_cost_usd"]), "actual_usd": float(total["cost_usd"]), "bill": table, "limits": limits}
@@ -117,6 +118,7 @@ def report(r: dict) -> None:
     print(f"{r['profile']}: {'completed with no error' if r['ok'] else 'FAILED (see above)'}")
     print(f"  requests answered by the stand-in: {r['requests']}; Batch jobs: {r['batches']} in {r['rounds']} distinct creation minutes (~rounds) "
           f"(largest {max(r['batch_requests'], default=0)} requests; per model at most {r['per_model_max']} jobs); fine-tuning jobs: {r['jobs']}")
+    print(f"  batches expired (each costs its 24 h window before its rest is sent again): {r['expired']}")
     print(f"  simulated wall time: {days(r['simulated_s'])}; real wall time: {r['real_s'] / 60:.1f} min; peak RSS of the run's largest process: {r['rss_gb']:.2f} GB")
     print(f"  planned cost ${r['planned_usd']:.2f} vs ledger ${r['actual_usd']:.2f} (ledger / plan {r['actual_usd'] / r['planned_usd']:.3f})")
     print(r["bill"].to_string())
@@ -127,8 +129,9 @@ def main():
     ap.add_argument("--profiles", nargs="+", default=list(SERVICE))
     ap.add_argument("--per-task", type=int, help="rows per task (default: every row, the paper's size)")
     ap.add_argument("--keep", help="run in this folder and keep it")
+    ap.add_argument("--expire-rate", type=float, help="share of batches that expire at 24 h (default: the service's, 0.02 for openai)")
     args = ap.parse_args()
-    results = [run(profile, args.per_task, args.keep) for profile in args.profiles]
+    results = [run(profile, args.per_task, args.keep, args.expire_rate) for profile in args.profiles]
     for r in results: report(r)
     main_run = next((r for r in results if r["profile"] == "paper-openai"), None)
     if main_run:
