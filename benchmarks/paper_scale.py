@@ -93,7 +93,8 @@ def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|Non
             "job_tokens": [j["_tokens"] for j in server.jobs.values()], "expired": sum(b["status"] == "expired" for b in server.batches.values()), "rounds": len({b["created_at"] // 60 for b in server.batches.values()}),
             "per_model_max": max(collections.Counter(server_model(server, b) for b in server.batches.values()).values(), default=0),
             "simulated_s": real + skipped, "real_s": real, "rss_gb": rss_gb,
-            "planned_usd": float(total["planned_cost_usd"]), "actual_usd": float(total["cost_usd"]), "bill": table, "limits": limits}
+            "planned_usd": float(total["planned_cost_usd"]), "actual_usd": float(total["cost_usd"]),
+            "planned_requests": int(total["planned_requests"]), "actual_requests": int(total["requests"]), "bill": table, "limits": limits}
 
 
 def mean_batch_s(limits: Limits, requests: int) -> float:
@@ -120,7 +121,9 @@ def report(r: dict) -> None:
           f"(largest {max(r['batch_requests'], default=0)} requests; per model at most {r['per_model_max']} jobs); fine-tuning jobs: {r['jobs']}")
     print(f"  batches expired (each costs its 24 h window before its rest is sent again): {r['expired']}")
     print(f"  simulated wall time: {days(r['simulated_s'])}; real wall time: {r['real_s'] / 60:.1f} min; peak RSS of the run's largest process: {r['rss_gb']:.2f} GB")
-    print(f"  planned cost ${r['planned_usd']:.2f} vs ledger ${r['actual_usd']:.2f} (ledger / plan {r['actual_usd'] / r['planned_usd']:.3f})")
+    ratio = lambda actual, planned: f"{actual / planned:.3f}" if planned else "n/a: nothing planned to pay"
+    print(f"  planned cost ${r['planned_usd']:.2f} vs ledger ${r['actual_usd']:.2f} (ledger / plan {ratio(r['actual_usd'], r['planned_usd'])}); "
+          f"requests planned {r['planned_requests']} vs ledger {r['actual_requests']} (ledger / plan {ratio(r['actual_requests'], r['planned_requests'])})")
     print(r["bill"].to_string())
 
 
