@@ -325,7 +325,7 @@ def side_by_side(work,        # called with each item
     pools = [getattr(l.backend, "rounds", None) for l in llms]
     distinct = {id(p): p for p in pools if p is not None}.values()
     for pool in distinct: pool.expect(sum(p is pool for p in pools))            # every party counted before any thread runs
-    def run(item, pool): 
+    def run(item, pool):
         with (pool.party() if pool is not None else contextlib.nullcontext()): return work(item)
     with contextlib.ExitStack() as stack:
         for pool in distinct: stack.enter_context(pool.away())                   # a party starting sub-parties waits for them, uncounted
