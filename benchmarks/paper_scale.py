@@ -27,9 +27,8 @@ fine-tuning job at a time, one after another, each at the stand-in's mean durati
 import argparse, collections, json, os, resource, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import yaml
-from culturellm.core import data_dir, load_profile
+from culturellm.core import data_dir, environment, load_profile
 from culturellm.data import ScratchProject
-from culturellm.core import environment
 from culturellm.openai_backend import Clock
 from culturellm.serve import FastResponder, Limits, StandInServer
 
@@ -80,7 +79,7 @@ def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|Non
     rss_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     server.stop()
     if out.returncode != 0: print(f"{profile}: reproduce failed ({out.returncode}):\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}", flush=True)
-    skipped = Clock(sim_clock).skipped()
+    skipped = Clock(sim_clock).furthest()                         # the furthest any process of the run got
     (project.folder/"batches.json").write_text(json.dumps([{k: b[k] for k in ("id", "status", "created_at", "metadata", "request_counts")} | {"model": server_model(server, b)}
                                                           for b in server.batches.values()], indent=0))
     with environment(project.env):
@@ -120,7 +119,7 @@ def report(r: dict) -> None:
     print(f"  requests answered by the stand-in: {r['requests']}; Batch jobs: {r['batches']} in {r['rounds']} distinct creation minutes (~rounds) "
           f"(largest {max(r['batch_requests'], default=0)} requests; per model at most {r['per_model_max']} jobs); fine-tuning jobs: {r['jobs']}")
     print(f"  batches expired (each costs its 24 h window before its rest is sent again): {r['expired']}")
-    print(f"  simulated wall time: {days(r['simulated_s'])}; real wall time: {r['real_s'] / 60:.1f} min; peak RSS of the run's largest process: {r['rss_gb']:.2f} GB")
+    print(f"  simulated wall time: {days(r['simulated_s'])}; real wall time: {r['real_s'] / 60:.1f} min; peak RSS of the largest process (of this benchmark's runs so far): {r['rss_gb']:.2f} GB")
     ratio = lambda actual, planned: f"{actual / planned:.3f}" if planned else "n/a: nothing planned to pay"
     print(f"  planned cost ${r['planned_usd']:.2f} vs ledger ${r['actual_usd']:.2f} (ledger / plan {ratio(r['actual_usd'], r['planned_usd'])}); "
           f"requests planned {r['planned_requests']} vs ledger {r['actual_requests']} (ledger / plan {ratio(r['actual_requests'], r['planned_requests'])})")
