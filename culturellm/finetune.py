@@ -402,10 +402,13 @@ def seed_accuracy_table(profile: Profile) -> pd.DataFrame:
     mode, rule = profile.get("sft", {}).get("mode", "corrected"), profile.get("wvs", {}).get("label_rule", "valid_mean")
     trained, rows = set(registered_models(profile).name), []
     base = load_llm(profile, "base", stage="seed-accuracy")
-    asks = [(c, column, llm) for c in profile["cultures"] for column, llm in [("base", base)] + [(column, trained_llm(profile, name, "seed-accuracy"))
-            for column, name in (("culture_model", model_name(c)), ("culturellm_one", model_name("one"))) if name in trained]]
-    accuracy = dict(zip([ask[:2] for ask in asks], side_by_side(lambda ask: seed_accuracy(ask[2], ask[0], mode, rule)["accuracy"], asks, [ask[2] for ask in asks])))
-    return pd.DataFrame([{"culture": c, **{column: accuracy.get((c, column)) for column in ("base", "culture_model", "culturellm_one")}} for c in profile["cultures"]]).set_index("culture")
+    models = lambda c: {"base": base, **{column: trained_llm(profile, name, "seed-accuracy") for column, name in
+                                          (("culture_model", model_name(c)), ("culturellm_one", model_name("one"))) if name in trained}}
+    asks = [(c, column, llm) for c in profile["cultures"] for column, llm in models(c).items()]
+    scored = side_by_side(lambda ask: seed_accuracy(ask[2], ask[0], mode, rule)["accuracy"], asks, [llm for _, _, llm in asks])   # remote: side by side
+    accuracy = {(c, column): a for (c, column, _), a in zip(asks, scored)}
+    columns = ("base", "culture_model", "culturellm_one")
+    return pd.DataFrame([{"culture": c, **{column: accuracy.get((c, column)) for column in columns}} for c in profile["cultures"]]).set_index("culture")
 
 # %% ../nbs/07_finetune.ipynb #5c313c08
 def seed_prompt_tokens(culture: str, mode: str, system: bool=True) -> int:
