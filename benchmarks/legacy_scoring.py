@@ -28,13 +28,13 @@ def _score_shared_head(self, heads, tails) -> list[list[float]]:
         ids, mask, pos = pad_batch(heads[start:start + step], pad, device=self.device)
         flat = [t for ts in tails[start:start + step] for t in ts]
         tail_ids, tail_mask, _ = pad_batch(flat, pad, "right", device=self.device)
-        with torch.inference_mode():
-            first = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
-            cache = getattr(first, _cache_name(self.model))
+        with self.loaded() as model, torch.inference_mode():
+            first = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+            cache = getattr(first, _cache_name(model))
             cache.batch_repeat_interleave(k)
-            rest = self.model(input_ids=tail_ids, attention_mask=torch.cat([mask.repeat_interleave(k, 0), tail_mask], 1),
-                              position_ids=pos[:, -1:].repeat_interleave(k, 0) + 1 + torch.arange(tail_ids.shape[1], device=self.device),
-                              use_cache=False, **{_cache_name(self.model): cache}).logits
+            rest = model(input_ids=tail_ids, attention_mask=torch.cat([mask.repeat_interleave(k, 0), tail_mask], 1),
+                         position_ids=pos[:, -1:].repeat_interleave(k, 0) + 1 + torch.arange(tail_ids.shape[1], device=self.device),
+                         use_cache=False, **{_cache_name(model): cache}).logits
         lp_first = first.logits[:, -1].float().log_softmax(-1).repeat_interleave(k, 0)   # predicts each label's first token
         lp_rest = rest[:, :-1].float().log_softmax(-1)                                    # position j predicts token j + 1
         sums = [lp_first[r, t[0]].item() + sum(lp_rest[r, j - 1, t[j]].item() for j in range(1, len(t))) for r, t in enumerate(flat)]

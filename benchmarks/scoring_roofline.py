@@ -63,7 +63,7 @@ def flops_per_token(model) -> tuple[int, int, int, int]:
 
 def useful_flops(backend, calls) -> float:
     "FLOPs of running every distinct token once and computing only the logits that are read."
-    per_token, per_logit, layers, width = flops_per_token(backend.model)
+    with backend.loaded() as model: per_token, per_logit, layers, width = flops_per_token(model)
     attention = lambda start, n: 4 * layers * width * sum(range(start + 1, start + n + 1))   # QK^T and AV over the context
     total = 0.0
     for convs, labels, _ in calls:

@@ -4,20 +4,21 @@
 
 # %% ../nbs/03a_hf.ipynb #a0a61aa4
 from __future__ import annotations
-import copy, fcntl, importlib, importlib.util, inspect, json, math, os, shutil, tempfile, time, warnings
+import copy, fcntl, importlib, importlib.util, inspect, json, math, os, shutil, tempfile, threading, time, warnings
 from functools import cached_property, lru_cache
 from typing import NamedTuple
 from fastcore.basics import patch
 from contextlib import contextmanager
 from pathlib import Path
 import torch
-from .core import ConfigError, models_dir, registry, registry_entry, sha256_file, stable_hash
+from .core import ConfigError, models_dir, pick, registry, registry_entry, sha256_file, stable_hash
 from .llm import Completion, LabelScores
 
 # %% auto #0
-__all__ = ['KNOWN_WARNINGS', 'PAD_SIDES', 'gguf_file', 'file_lock', 'embedded_model_folder', 'model_folder',
+__all__ = ['KNOWN_WARNINGS', 'ADAPTER_MODES', 'PAD_SIDES', 'gguf_file', 'file_lock', 'embedded_model_folder', 'model_folder',
            'known_warnings_silenced', 'load_tokenizer', 'PromptFormat', 'template_of', 'prompt_format_of',
-           'contiguous_head', 'bf16_support', 'resolve_dtype', 'dtype_provenance', 'HFBackend', 'pad_batch',
+           'contiguous_head', 'bf16_support', 'resolve_dtype', 'dtype_provenance', 'load_weights', 'SharedBase',
+           'shared_weights', 'MergedAdapter', 'merged_weights', 'adapter_mode', 'HFBackend', 'pad_batch',
            'StopAfterAnswer', 'length_batches', 'common_prefix', 'label_paths', 'PromptStarts', 'prefix_groups']
 
 # %% ../nbs/03a_hf.ipynb #75bfe368
@@ -173,6 +174,84 @@ def dtype_provenance(device: str="cpu") -> dict:
     "This machine's answer to the probe and what `dtype: auto` resolves to (every report's provenance shows it)."
     return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), **bf16_support(device), "auto": resolve_dtype("auto", device)}
 
+# %% ../nbs/03a_hf.ipynb #62432047
+def load_weights(folder: str,  # a Hugging Face model folder
+                 dtype: str,   # torch dtype name
+                 device: str,  # cpu or cuda[:N]
+                ):
+    "A model's weights, in `dtype` on `device`, ready for inference."
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()                            # local loads take a second: no bars in reports
+    return contiguous_head(AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(device).eval())
+
+# %% ../nbs/03a_hf.ipynb #b0c8dde3
+class SharedBase:
+    "A base loaded once per process and shared by every backend on it; adapters are loaded onto it once and switched on per call."
+    def __init__(self, model):
+        self.model, self.lock, self.names, self.active = model, threading.RLock(), {}, None
+        self.peft = None                  # the peft wrapper, once an adapter is loaded (its layers live inside `model`)
+
+    def _load(self, adapter: str):
+        from peft import PeftModel
+        name = self.names[adapter] = f"adapter{len(self.names)}"
+        with known_warnings_silenced():
+            if self.peft is None: self.peft = PeftModel.from_pretrained(self.model, adapter, adapter_name=name)
+            else: self.peft.load_adapter(adapter, adapter_name=name)
+
+    def _switch(self, adapter: str|None):
+        if adapter == self.active: return
+        if adapter is None: self.peft.base_model.disable_adapter_layers()
+        else:
+            if adapter not in self.names: self._load(adapter)
+            self.peft.set_adapter(self.names[adapter])
+            self.peft.base_model.enable_adapter_layers()
+        self.active = adapter
+
+    @contextmanager
+    def using(self, adapter: str|None):   # an adapter folder, or None for the bare base
+        "The model with `adapter` switched on, held by this thread until the block ends."
+        with self.lock:
+            self._switch(adapter)
+            yield self.model
+
+_SHARED: dict = {}   # (folder, dtype, device) -> SharedBase
+
+def shared_weights(folder: str, dtype: str, device: str, adapter: str|None=None) -> SharedBase:
+    "The process's one copy of a base in `dtype` on `device`; adapters are swapped onto it when used."
+    key = (folder, dtype, device)
+    if key not in _SHARED: _SHARED[key] = SharedBase(load_weights(folder, dtype, device))
+    return _SHARED[key]
+
+# %% ../nbs/03a_hf.ipynb #b621aaec
+class MergedAdapter:
+    "A backend's own copy of the base with its adapter merged into the weights."
+    def __init__(self, model): self.model = model
+
+    @contextmanager
+    def using(self, adapter: str|None):   # ignored: the adapter is in the weights
+        yield self.model
+
+def merged_weights(folder: str, dtype: str, device: str, adapter: str) -> MergedAdapter:
+    "A fresh copy of a base in `dtype` on `device` with `adapter` merged into it: the base's speed, one copy per model."
+    from peft import PeftModel
+    with known_warnings_silenced(): model = PeftModel.from_pretrained(load_weights(folder, dtype, device), adapter).merge_and_unload()
+    return MergedAdapter(model.eval())
+
+# %% ../nbs/03a_hf.ipynb #f4686a7c
+ADAPTER_MODES = {   # how a backend with an adapter reaches its weights: (folder, dtype, device, adapter) -> `using(adapter)` yields the model
+    "merge": merged_weights,   # own copy, adapter merged in: the base's speed (CPU's default)
+    "swap": shared_weights,    # one base per process, adapters switched on per call: no reload per model (CUDA's default)
+}
+
+def adapter_mode(mode: str,    # auto, merge or swap
+                 device: str,  # cpu or cuda[:N]
+                ) -> str:
+    "The adapter mode `mode` names on `device`: `auto` is swap on CUDA and merge elsewhere."
+    if mode == "auto": return "swap" if str(device).startswith("cuda") else "merge"
+    pick(ADAPTER_MODES, mode, "adapter mode")
+    return mode
+
 # %% ../nbs/03a_hf.ipynb #05800ddf
 def _adapter_identity(adapter: Path, base: str) -> str:
     "Hash of an adapter's weights, after checking it was trained on `base`."
@@ -198,8 +277,10 @@ class HFBackend:
                  score_rows: int=64,          # sequences per scoring pass at most
                  batch_tokens: int=2048,      # padded tokens per scoring pass at most
                  pass_tokens: int=256,        # what one more scoring pass costs, in tokens (reading every weight once)
+                 adapters: str="auto",        # an adapter's weights: merge (own copy), swap (onto the shared base) or auto (swap on CUDA)
                 ):
         self.folder, self.dtype, self.adapter = model_folder(model), resolve_dtype(dtype, device), adapter
+        self.adapters = adapter_mode(adapters, device)
         self.model_id = f"{model}@{self.dtype}" + (f"+adapter:{_adapter_identity(Path(adapter), model)}" if adapter else "")
         self.base, self.template, self.device, self.batch_size = model, template, device, batch_size
         self.score_rows, self.batch_tokens, self.pass_tokens = score_rows, batch_tokens, pass_tokens
@@ -218,17 +299,14 @@ class HFBackend:
         return PromptFormat(self.tokenizer, template_of(self.base, self.tokenizer, self.template))
 
     @cached_property
-    def model(self):
-        "The weights, loaded on first use; an adapter is merged into them (inference at base speed)."
-        from transformers import AutoModelForCausalLM
-        from transformers.utils import logging as hf_logging
-        hf_logging.disable_progress_bar()                            # local loads take a second: no bars in reports
-        model = AutoModelForCausalLM.from_pretrained(self.folder, dtype=getattr(torch, self.dtype)).to(self.device).eval()
-        if self.adapter:
-            from peft import PeftModel
-            with known_warnings_silenced(): model = PeftModel.from_pretrained(model, self.adapter).merge_and_unload().eval()
-        contiguous_head(model)
-        return model
+    def weights(self):
+        "Where the model lives, loaded on first use: the process's shared base (no adapter, or adapters swapped) or an own merged copy."
+        return ADAPTER_MODES["swap" if self.adapter is None else self.adapters](self.folder, self.dtype, self.device, self.adapter)
+
+    @contextmanager
+    def loaded(self):
+        "The model with this backend's adapter switched on (the bare base without one), held for one call."
+        with self.weights.using(self.adapter) as model: yield model
 
 # %% ../nbs/03a_hf.ipynb #a44f00a3
 PAD_SIDES = {   # where a sequence of n tokens sits in a row of `width`
@@ -276,9 +354,9 @@ def _generate(self, seqs: list[list[int]], max_tokens: int, temperature: float, 
     sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} if temperature > 0 else {"do_sample": False}
     if seed is not None: torch.manual_seed(int(seed, 16))
     stopping = StoppingCriteriaList([StopAfterAnswer(self.tokenizer, self.format.stop, ids.shape[1])] if self.format.stop else [])
-    with torch.inference_mode():
-        out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_tokens, pad_token_id=self.tokenizer.pad_token_id,
-                                  stopping_criteria=stopping, **sampling)
+    with self.loaded() as model, torch.inference_mode():
+        out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_tokens, pad_token_id=self.tokenizer.pad_token_id,
+                             stopping_criteria=stopping, **sampling)
     results, eos, pad = [], self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
     for row, prompt in zip(out[:, ids.shape[1]:].tolist(), seqs):
         n = _answer_length(row, eos, pad)
@@ -371,8 +449,8 @@ def _forward_tail(self, seqs: list[list[int]], keep: int):
     "Yield (indices, log-softmax of the last `keep` positions) per sub-batch of left-padded sequences."
     for start in range(0, len(seqs), self.batch_size):
         ids, mask, pos = pad_batch(seqs[start:start + self.batch_size], self.tokenizer.pad_token_id, device=self.device)
-        with torch.inference_mode():
-            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=keep).logits
+        with self.loaded() as model, torch.inference_mode():
+            logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=keep).logits
         yield range(start, start + len(ids)), logits.float().log_softmax(-1)
 
 def _cache_name(model) -> str:
@@ -381,10 +459,10 @@ def _cache_name(model) -> str:
 
 def _forward(self, ids, mask, pos, cache=None, keep: int=0):
     "One forward pass; returns its logits and the key/value cache it grew."
-    with torch.inference_mode():
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=keep,
-                         **({_cache_name(self.model): cache} if cache is not None else {}))
-    return out.logits, getattr(out, _cache_name(self.model))
+    with self.loaded() as model, torch.inference_mode():
+        out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=keep,
+                    **({_cache_name(model): cache} if cache is not None else {}))
+    return out.logits, getattr(out, _cache_name(model))
 
 # %% ../nbs/03a_hf.ipynb #db6033d0
 def _prefix_cache(self, starts: list[list[int]]):

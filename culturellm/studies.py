@@ -80,11 +80,11 @@ def lm_perplexity(backend,            # an HFBackend
     nll, count = 0.0, 0
     for i in range(0, len(seqs), batch_size):
         ids, mask, _ = pad_batch(seqs[i:i + batch_size], tok.pad_token_id, "right")
-        with torch.inference_mode():
-            logp = backend.model(input_ids=ids.to(backend.device), attention_mask=mask.to(backend.device)).logits.float().log_softmax(-1).cpu()
-        target, valid = ids[:, 1:], mask[:, 1:].bool()
-        picked = logp[:, :-1].gather(-1, target.unsqueeze(-1)).squeeze(-1)
-        nll -= picked[valid].sum().item(); count += int(valid.sum())
+        with backend.loaded() as model, torch.inference_mode():
+            logits = model(input_ids=ids.to(backend.device), attention_mask=mask.to(backend.device)).logits
+            for row, target, n in zip(logits, ids[:, 1:].to(logits.device), mask.sum(1).tolist()):   # a text at a time: fp32 over the whole vocabulary is large
+                logp = row[:n - 1].float().log_softmax(-1)
+                nll -= logp.gather(-1, target[:n - 1, None]).sum().item(); count += n - 1
     return math.exp(nll / count)
 
 # %% ../nbs/11_studies.ipynb #f7ac599b

@@ -46,7 +46,7 @@ class Remembered:
 @pytest.fixture(scope="module")
 def smol():
     backend = HFBackend("smollm2-135m-instruct", dtype="float32")   # the stand-in server answers concurrent requests: fp32 keeps them reproducible
-    backend.model                                                   # loaded now, not inside the first request
+    backend.weights                                                 # loaded now, not inside the first request
     return Remembered(backend)
 
 
