@@ -22,6 +22,7 @@ COMMANDS = {
     "finetune": "culturellm.finetune:finetune_cmd",
     "models list": "culturellm.finetune:models_list_cmd",
     "tasks list": "culturellm.tasks:tasks_list_cmd",
+    "tasks export": "culturellm.task_export:tasks_export_cmd",
     "evaluate": "culturellm.evaluate:evaluate_cmd",
     "plan": "culturellm.pipeline:plan_cmd",
     "reproduce": "culturellm.pipeline:reproduce_cmd",
