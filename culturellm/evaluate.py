@@ -16,7 +16,7 @@ from .core import (append_jsonl, ConfigError, data_dir, DataError, generated_dir
 from .data import upstream_file
 from .finetune import model_name, trained_llm
 from .sft import system_prompt
-from .tasks import INVALID, culture_tasks, load_task, parse_answer, sampling_note, stratified_sample, task_entry, task_prompt
+from .tasks import INVALID, culture_tasks, load_task, parse_answer, sampling_note, stratified_sample, task_entry, task_prompt, task_wordings
 from .llm import BACKENDS, load_llm, side_by_side
 
 # %% auto #0
@@ -24,10 +24,12 @@ __all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'SELE
            'culture_context', 'culture_system', 'model_view', 'score_logprob', 'score_generate', 'predictions_path',
            'task_signature', 'predict_tasks', 'predict_task', 'macro_f1', 'resamples', 'interval', 'bootstrap_ci',
            'macro_f1_rows', 'task_metrics', 'results_path', 'scored_path', 'rerun_name', 'tagged', 'untagged',
-           'evaluate_culture', 'evaluate_everywhere', 'load_scored', 'load_results', 'is_culturellm', 'select_reruns',
-           'selection_table', 'view_role', 'sampled_tasks', 'evaluate_plan', 'average_f1', 'per_task_table', 'f1_draws',
-           'selected_f1_draws', 'mean_f1_draws', 'mean_interval', 'paired_gain', 'with_majority', 'constant_share',
-           'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'evaluate_cmd']
+           'wording_tag', 'wording_of', 'evaluate_culture', 'evaluate_everywhere', 'load_scored', 'load_results',
+           'is_culturellm', 'select_reruns', 'selection_table', 'view_role', 'sampled_tasks', 'evaluate_plan',
+           'wording_plan', 'average_f1', 'per_task_table', 'f1_draws', 'selected_f1_draws', 'mean_f1_draws',
+           'mean_interval', 'paired_gain', 'with_majority', 'constant_share', 'headline_table', 'with_groups',
+           'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'evaluate_wordings', 'wording_table',
+           'wording_summary', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 def eval_config(profile: dict) -> dict:
@@ -36,6 +38,9 @@ def eval_config(profile: dict) -> dict:
     if cfg["scoring"] not in SCORERS: raise ConfigError(f"profile {profile['name']!r}: scoring must be one of {list(SCORERS)}")
     bad = [m for m in cfg["models"] if m not in MODEL_VIEWS]
     if bad: raise ConfigError(f"profile {profile['name']!r}: unknown evaluate model(s) {bad}; known: {', '.join(MODEL_VIEWS)} (+ roles named in baselines)")
+    if cfg["prompts"] not in ("paper", "all"): raise ConfigError(f"profile {profile['name']!r}: evaluate.prompts must be paper or all, not {cfg['prompts']!r}")
+    stray = [m for m in cfg["prompt_models"] if m not in cfg["models"]] if cfg["prompts"] == "all" else []
+    if stray: raise ConfigError(f"profile {profile['name']!r}: evaluate.prompt_models {stray} are not among evaluate.models {cfg['models']}")
     deterministic = cfg["scoring"] == "logprob" or cfg["temperature"] == 0
     if cfg["reruns"] < 1 or (cfg["reruns"] > 1 and deterministic):
         raise ConfigError(f"profile {profile['name']!r}: evaluate.reruns is {cfg['reruns']}; more than 1 needs sampled answers (scoring: generate, temperature > 0): a deterministic scorer repeats its answers")
@@ -169,13 +174,14 @@ def _pending(profile: Profile, model: str, culture: str, task: dict, rows: pd.Da
     "A task's predictions file, the records it already holds, and the rows and conversations still to ask."
     path = predictions_path(profile, model, culture, task["task"])
     stage_folder(path.parent, {"model_id": llm.backend.model_id, "scoring": cfg["scoring"], "mode": cfg["mode"], "system": system,
-                               "temperature": cfg["temperature"], "gen_tokens": cfg["gen_tokens"]})   # another model or scoring: start over
+                               "temperature": cfg["temperature"], "gen_tokens": cfg["gen_tokens"],
+                               **({"wording": cfg["wording"]} if cfg["wording"] != 1 else {})})   # another model, scoring or wording: start over
     _task_guard(path, task)
     repair_jsonl(path)
     done = {r["id"]: r for r in read_jsonl(path)} if path.exists() else {}
     todo = rows[~rows.id.isin(done)]
     context = SYSTEMS[system](system_culture or culture, cfg["mode"])
-    return path, done, [(r, context + [{"role": "user", "content": task_prompt(task, r.text)}]) for r in todo.itertuples()]
+    return path, done, [(r, context + [{"role": "user", "content": task_prompt(task, r.text, cfg["wording"])}]) for r in todo.itertuples()]
 
 # %% ../nbs/09_evaluate.ipynb #d4dd9d07
 def predict_tasks(profile: Profile, model: str, culture: str,
@@ -317,6 +323,15 @@ def untagged(name: str) -> str:
     "The comparison a variant's name stands for."
     return name.split("@", 1)[0]
 
+def wording_tag(wording: int) -> str:  # 1: the paper's; 2, 3, ...
+    "The variant tag of a comparison scored in another wording of the task prompts (none for the paper's)."
+    return "" if wording == 1 else f"w{wording}"
+
+def wording_of(name: str) -> int:  # a comparison or variant name
+    "The wording of the task prompts a comparison was scored in (`<model>@w<n>`; else 1, the paper's)."
+    tag = name.split("@", 1)[1] if "@" in name else ""
+    return int(tag[1:]) if tag[:1] == "w" and tag[1:].isdigit() else 1
+
 # %% ../nbs/09_evaluate.ipynb #5dc7ab1d
 def _task_rows(culture: str, name: str, llm, cfg: dict, loaded: list, preds: list, rerun: int) -> list[dict]:
     "The results rows of one rerun of a comparison: a task each."
@@ -362,10 +377,11 @@ def evaluate_everywhere(profile: Profile,  # the loaded profile (`core.load_prof
 def load_scored(profile: Profile,          # the loaded profile (`core.load_profile`)
                 cultures: list|None=None,  # default: the profile's
                 reruns: bool=False,        # every rerun's examples (column `rerun`); default: rerun 0's
+                wordings: bool=False,      # the comparisons scored in other wordings too (`<model>@w<n>`)
                ) -> pd.DataFrame:
     "Every evaluated example of the profile's cultures (culture, task, model, rerun, id, gold, pred): what intervals resample."
     cultures = cultures or profile["cultures"]
-    files = [f for c in cultures for f in sorted((generated_dir(profile)/"eval"/c/"examples").glob("*.csv"))]
+    files = [f for c in cultures for f in sorted((generated_dir(profile)/"eval"/c/"examples").glob("*.csv")) if wordings or wording_of(f.stem) == 1]
     tables = [pd.read_csv(f, keep_default_na=False, dtype={"gold": str, "pred": str}) for f in files]
     if not tables: return pd.DataFrame(columns=["id", "gold", "pred", "culture", "task", "model", "rerun"])
     scored = pd.concat(tables, ignore_index=True).pipe(lambda d: d.assign(rerun=d.get("rerun", 0)))
@@ -374,10 +390,11 @@ def load_scored(profile: Profile,          # the loaded profile (`core.load_prof
 # %% ../nbs/09_evaluate.ipynb #065d46d6
 def load_results(profile: Profile,          # the loaded profile (`core.load_profile`)
                  cultures: list|None=None,  # default: the profile's
+                 wordings: bool=False,      # the comparisons scored in other wordings too (`<model>@w<n>`)
                 ) -> pd.DataFrame:
     "Every results table of the profile's evaluated cultures, stacked."
     cultures = cultures or profile["cultures"]
-    files = [f for c in cultures for f in sorted((generated_dir(profile)/"eval"/c).glob("*.csv"))]
+    files = [f for c in cultures for f in sorted((generated_dir(profile)/"eval"/c).glob("*.csv")) if wordings or wording_of(f.stem) == 1]
     tables = [pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
@@ -427,6 +444,7 @@ def sampled_tasks(culture: str,       # culture registry key
 def evaluate_plan(profile: dict,           # the loaded profile
                   models: list|None=None,  # comparisons (default: the profile's, and its baselines)
                   stage: str="evaluate",   # the ledger stage the requests are recorded under
+                  wordings: bool=False,    # count instead the `prompt_models` in every other wording of each task
                  ) -> list[dict]:
     "Requests and tokens of an evaluation (every rerun), per billed role: each comparison on the sample of each of the profile's cultures' tasks."
     cfg, per_role = eval_config(profile), {}
@@ -436,13 +454,19 @@ def evaluate_plan(profile: dict,           # the loaded profile
             asks = {(task["prompt"], tuple(task["verbalizers"].values()), text) for text in sample.text} - seen
             seen |= asks
             tokens = sum(len(text) for *_, text in asks) // 4 + 40 * len(asks)
-            for model in models or [*cfg["models"], *cfg["baselines"]]:
+            views = [m for _ in task_wordings(task)[1:] for m in cfg["prompt_models"]] if wordings else models or [*cfg["models"], *cfg["baselines"]]
+            for model in views:
                 extra = (250 if model == "base+context" else 20) * len(asks)
                 r = per_role.setdefault(view_role(model), {"requests": 0, "prompt_tokens": 0})
                 r["requests"] += len(asks) * cfg["reruns"]; r["prompt_tokens"] += (tokens + extra) * cfg["reruns"]
     out_tokens = 1 if cfg["scoring"] == "logprob" else cfg["gen_tokens"]
     return [{"stage": stage, "step": cfg["scoring"], "role": role, "requests": r["requests"], "prompt_tokens": r["prompt_tokens"],
              "completion_tokens": r["requests"] * out_tokens} for role, r in per_role.items()]
+
+# %% ../nbs/09_evaluate.ipynb #d8e3e086
+def wording_plan(profile: dict) -> list[dict]:  # the loaded profile
+    "Requests and tokens of scoring the `prompt_models` in every other wording of each task (`evaluate.prompts: all`; nothing otherwise)."
+    return evaluate_plan(profile, stage="evaluate_wordings", wordings=True) if eval_config(profile)["prompts"] == "all" else []
 
 # %% ../nbs/09_evaluate.ipynb #669ed1de
 def average_f1(results: pd.DataFrame,  # results tables (load_results)
@@ -637,6 +661,50 @@ def plot_confusions(profile: Profile,       # the loaded profile (`core.load_pro
         ax.set(title=t["task"], xlabel="predicted", ylabel="gold")
     fig.tight_layout()
     return fig
+
+# %% ../nbs/09_evaluate.ipynb #892527c6
+def evaluate_wordings(profile: Profile,         # the loaded profile (`core.load_profile`)
+                      culture: str,             # culture registry key
+                      tasks: list|None=None,    # task names (default: all of the culture)
+                      models: list|None=None,   # comparisons (default: `evaluate.prompt_models`)
+                     ) -> pd.DataFrame:
+    "With `evaluate.prompts: all`: the `prompt_models` on the culture's tasks in every other wording of their instructions (variants `<model>@w<n>`); otherwise nothing."
+    cfg = eval_config(profile)
+    if cfg["prompts"] == "paper": return pd.DataFrame()
+    chosen = [t for t in culture_tasks(culture) if tasks is None or t["task"] in tasks]
+    by_wording = {w: [t["task"] for t in chosen if w in task_wordings(t)] for t in chosen for w in task_wordings(t)[1:]}
+    return pd.concat([evaluate_culture(profile, culture, models or cfg["prompt_models"], names, tag=wording_tag(w), settings={"wording": w}, stage="evaluate_wordings")
+                      for w, names in sorted(by_wording.items())], ignore_index=True)
+
+# %% ../nbs/09_evaluate.ipynb #cac3b713
+def wording_table(scored: pd.DataFrame,   # evaluated examples with their wording variants (`load_scored(..., wordings=True)`)
+                  models: list,           # the comparisons scored in every wording (`evaluate.prompt_models`)
+                  baseline: str="base",   # gains are over it, in the same wording
+                  n: int=1000, seed: int=0) -> pd.DataFrame:
+    "Per comparison and wording: macro-F1 averaged over tasks on the examples every variant holds, and the gain over `baseline` in the same wording with its paired 95% CI."
+    found = {(untagged(v), wording_of(v)): v for v in set(scored.model) if untagged(v) in models}
+    names = {key: found[key] for key in sorted(found, key=lambda k: (models.index(k[0]), k[1]))}   # by model, then wording
+    d, rows = mean_f1_draws(scored, list(names.values()), n, seed), []
+    for (m, w), name in names.items():
+        row = {"model": m, "wording": w, "tasks": d["tasks"], "examples": d["examples"], "f1": d["point"][name]}
+        if m != baseline and (baseline, w) in names:
+            lo, hi = interval(d["draws"][name] - d["draws"][names[baseline, w]])
+            row |= {"gain": d["point"][name] - d["point"][names[baseline, w]], "gain_lo": lo, "gain_hi": hi}
+        rows.append(row)
+    return pd.DataFrame(rows).round(4)
+
+# %% ../nbs/09_evaluate.ipynb #9f0fb883
+def wording_summary(table: pd.DataFrame) -> pd.DataFrame:  # `wording_table`
+    "Per comparison: the median and range of its macro-F1 over wordings; where it has a gain, the median and smallest gain, and whether the gain (and its interval) is above 0 in every wording."
+    rows = []
+    for model, part in table.groupby("model", sort=False):
+        row = {"model": model, "wordings": len(part), "f1_median": part.f1.median(), "f1_min": part.f1.min(), "f1_max": part.f1.max(),
+               "f1_range": part.f1.max() - part.f1.min()}
+        if "gain" in part and part.gain.notna().all():
+            row |= {"gain_median": part.gain.median(), "gain_min": part.gain.min(), "gain_above_0_every_wording": bool((part.gain > 0).all()),
+                    "interval_above_0_every_wording": bool((part.gain_lo > 0).all())}
+        rows.append(row)
+    return pd.DataFrame(rows).round(4)
 
 # %% ../nbs/09_evaluate.ipynb #81145c7b
 def evaluate_cmd(profile: str="laptop",  # profile name

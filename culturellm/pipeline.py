@@ -20,7 +20,7 @@ from .protocols import arm_profile, protocol_config, protocol_plan
 from .openai_backend import clock
 from .alignment import alignment_plan
 from .augment import augment_plan
-from .evaluate import evaluate_plan
+from .evaluate import evaluate_plan, wording_plan
 from .finetune import finetune_plan, registered_models, seed_accuracy_plan
 from .judge import judge_plan
 from .llm import backend_kind, Ledger, ledger_path, price_share, token_cost
@@ -326,7 +326,7 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
     return index()
 
 # %% ../nbs/13_pipeline.ipynb #2f25276a
-PLANNERS = [augment_plan, sft_plan, finetune_plan, seed_accuracy_plan, evaluate_plan, alignment_plan, judge_plan, winrate_plan,
+PLANNERS = [augment_plan, sft_plan, finetune_plan, seed_accuracy_plan, evaluate_plan, wording_plan, alignment_plan, judge_plan, winrate_plan,
             ablation_plan, forgetting_plan, protocol_plan]
 
 def planned_model(cfg: Profile, role: str) -> tuple[str, dict]:

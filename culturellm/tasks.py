@@ -12,8 +12,8 @@ from .data import upstream_file
 
 # %% auto #0
 __all__ = ['INVALID', 'TASK_FIELDS', 'TASK_OPTIONAL', 'TASK_ROWS', 'task_families', 'parse_answer', 'culture_tasks', 'all_tasks',
-           'task_entry', 'task_prompt', 'paper_row', 'corrected_row', 'load_task', 'class_quota', 'stratified_sample',
-           'sampling_note', 'task_table', 'tasks_list_cmd']
+           'task_entry', 'wording_key', 'task_wordings', 'task_prompt', 'paper_row', 'corrected_row', 'load_task',
+           'class_quota', 'stratified_sample', 'sampling_note', 'task_table', 'tasks_list_cmd']
 
 # %% ../nbs/08_tasks.ipynb #27fa7476
 INVALID = "<invalid>"
@@ -71,11 +71,25 @@ def task_entry(culture: str,  # culture registry key
     return tasks[task]
 
 # %% ../nbs/08_tasks.ipynb #161b2b0a
-def task_prompt(task: dict,  # a task entry
-                text: str,   # the example's text
+def wording_key(family: str,   # a task family (a task entry's `prompt`)
+                wording: int,  # 1: the paper's; 2, 3, ...: the others
                ) -> str:
-    "The user turn asking `task` about `text` (upstream's wording for its family)."
-    return prompt_text(f"task_{task['prompt']}", x=text, entity=task.get("entity", ""))
+    "The prompt registry key of one wording of a family's instruction."
+    return f"task_{family}" if wording == 1 else f"task_{family}@{wording}"
+
+def task_wordings(task: dict) -> list[int]:  # a task entry
+    "The wordings of a task's instruction in the prompt registry: 1 (the paper's), then 2, 3, ... as long as they exist."
+    prompts, n = registry("prompts"), 1
+    while wording_key(task["prompt"], n + 1) in prompts: n += 1
+    return list(range(1, n + 1))
+
+def task_prompt(task: dict,    # a task entry
+                text: str,     # the example's text
+                wording: int=1, # which wording of the instruction (1: upstream's)
+               ) -> str:
+    "The user turn asking `task` about `text` (by default upstream's wording for its family)."
+    if wording not in task_wordings(task): raise ConfigError(f"task family {task['prompt']!r} has no wording {wording}; it has {task_wordings(task)}")
+    return prompt_text(wording_key(task["prompt"], wording), x=text, entity=task.get("entity", ""))
 
 # %% ../nbs/08_tasks.ipynb #4ef04e48
 def paper_row(task: dict,  # a task entry

@@ -32,7 +32,7 @@ def test_smoke_profile_writes_reports_and_index(smoke_home):
     assert "paper_vs_corrected" in index and runs["provenance"]["profile"] == "smoke"
 
 
-DETERMINISTIC_STAGES = ["seed-accuracy", "evaluate", "alignment", "transfer", "ablation", "forgetting", "judge-answers", "finetune"]
+DETERMINISTIC_STAGES = ["seed-accuracy", "evaluate", "evaluate_wordings", "alignment", "transfer", "ablation", "forgetting", "judge-answers", "finetune"]
 
 
 def test_the_bill_plans_every_stage_the_run_used_and_counts_its_requests_exactly(smoke_home, monkeypatch):
