@@ -4,7 +4,7 @@
 
 # %% ../nbs/03a_hf.ipynb #a0a61aa4
 from __future__ import annotations
-import copy, fcntl, importlib, importlib.util, inspect, json, math, os, shutil, tempfile, threading, time, warnings
+import copy, fcntl, importlib, importlib.util, inspect, json, math, os, shutil, tempfile, threading, time, warnings, weakref
 from functools import cached_property, lru_cache
 from typing import NamedTuple
 from fastcore.basics import patch
@@ -15,10 +15,10 @@ from .core import ConfigError, models_dir, pick, registry, registry_entry, sha25
 from .llm import Completion, LabelScores
 
 # %% auto #0
-__all__ = ['KNOWN_WARNINGS', 'ADAPTER_MODES', 'PAD_SIDES', 'gguf_file', 'file_lock', 'embedded_model_folder', 'model_folder',
-           'known_warnings_silenced', 'load_tokenizer', 'PromptFormat', 'template_of', 'prompt_format_of',
-           'contiguous_head', 'bf16_support', 'resolve_dtype', 'dtype_provenance', 'load_weights', 'SharedBase',
-           'shared_weights', 'MergedAdapter', 'merged_weights', 'adapter_mode', 'HFBackend', 'pad_batch',
+__all__ = ['KNOWN_WARNINGS', 'ADAPTER_MODES', 'PAD_SIDES', 'gguf_file', 'file_lock', 'embedded_model_folder', 'stored_as',
+           'model_folder', 'known_warnings_silenced', 'load_tokenizer', 'PromptFormat', 'template_of',
+           'prompt_format_of', 'contiguous_head', 'bf16_support', 'resolve_dtype', 'dtype_provenance', 'load_weights',
+           'SharedBase', 'shared_weights', 'MergedAdapter', 'merged_weights', 'adapter_mode', 'HFBackend', 'pad_batch',
            'StopAfterAnswer', 'length_batches', 'common_prefix', 'label_paths', 'PromptStarts', 'prefix_groups']
 
 # %% ../nbs/03a_hf.ipynb #75bfe368
@@ -70,6 +70,24 @@ def embedded_model_folder(name: str) -> Path:
             (tmp/".complete").write_text(json.dumps({"gguf_sha256": sha256_file(gguf), "seconds": round(time.time() - start, 1)}))
             os.replace(tmp, dest)
     return dest
+
+# %% ../nbs/03a_hf.ipynb #e9fd55e9
+def stored_as(folder: str|Path,  # a model folder
+              dtype: str,        # the dtype it is loaded in
+             ) -> str:
+    "The folder to load weights from in `dtype`: an embedded model's converted (fp32) folder, or its copy cast once to `dtype` beside it (`<name>@<dtype>`); any other folder as given."
+    folder = Path(folder)
+    if dtype == "float32" or folder.parent.resolve() != models_dir().resolve(): return str(folder)
+    dest = folder.with_name(f"{folder.name}@{dtype}")
+    with file_lock(models_dir()/f".{dest.name}.lock"):
+        if (dest/".complete").exists(): return str(dest)
+        from transformers import AutoModelForCausalLM
+        with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{dest.name}.") as work:
+            AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).save_pretrained(Path(work)/"model")
+            (Path(work)/"model"/".complete").write_text(json.dumps({"cast_from": folder.name, "dtype": dtype}))
+            shutil.rmtree(dest, ignore_errors=True)                 # an interrupted copy, if any
+            os.replace(Path(work)/"model", dest)
+    return str(dest)
 
 # %% ../nbs/03a_hf.ipynb #e121d6ff
 def model_folder(model: str) -> str:
@@ -183,7 +201,7 @@ def load_weights(folder: str,  # a Hugging Face model folder
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
     hf_logging.disable_progress_bar()                            # local loads take a second: no bars in reports
-    return contiguous_head(AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(device).eval())
+    return contiguous_head(AutoModelForCausalLM.from_pretrained(stored_as(folder, dtype), dtype=getattr(torch, dtype)).to(device).eval())
 
 # %% ../nbs/03a_hf.ipynb #b0c8dde3
 class SharedBase:
@@ -215,13 +233,14 @@ class SharedBase:
             self._switch(adapter)
             yield self.model
 
-_SHARED: dict = {}   # (folder, dtype, device) -> SharedBase
+_SHARED = weakref.WeakValueDictionary()   # (folder, dtype, device) -> SharedBase, for as long as a backend holds it (then its memory is freed)
 
 def shared_weights(folder: str, dtype: str, device: str, adapter: str|None=None) -> SharedBase:
     "The process's one copy of a base in `dtype` on `device`; adapters are swapped onto it when used."
     key = (folder, dtype, device)
-    if key not in _SHARED: _SHARED[key] = SharedBase(load_weights(folder, dtype, device))
-    return _SHARED[key]
+    shared = _SHARED.get(key)
+    if shared is None: shared = _SHARED[key] = SharedBase(load_weights(folder, dtype, device))
+    return shared
 
 # %% ../nbs/03a_hf.ipynb #b621aaec
 class MergedAdapter:
