@@ -89,7 +89,7 @@ def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|Non
     total = table.loc["total"]
     return {"profile": profile, "ok": out.returncode == 0, "requests": sum(server.accepted.values()), "batches": len(server.batches),
             "batch_requests": [b["request_counts"]["total"] for b in server.batches.values()], "jobs": len(server.jobs),
-            "job_tokens": [j["_tokens"] for j in server.jobs.values()], "expired": sum(b["status"] == "expired" for b in server.batches.values()), "rounds": len({b["created_at"] // 60 for b in server.batches.values()}),
+            "job_tokens": [j["_tokens"] for j in server.jobs.values()], "expired": sum(b["status"] == "expired" for b in server.batches.values()), "cancelled": sum(b["status"] == "cancelled" for b in server.batches.values()), "rounds": len({b["created_at"] // 60 for b in server.batches.values()}),
             "per_model_max": max(collections.Counter(server_model(server, b) for b in server.batches.values()).values(), default=0),
             "simulated_s": real + skipped, "real_s": real, "rss_gb": rss_gb,
             "planned_usd": float(total["planned_cost_usd"]), "actual_usd": float(total["cost_usd"]),
@@ -118,7 +118,8 @@ def report(r: dict) -> None:
     print(f"{r['profile']}: {'completed with no error' if r['ok'] else 'FAILED (see above)'}")
     print(f"  requests answered by the stand-in: {r['requests']}; Batch jobs: {r['batches']} in {r['rounds']} distinct creation minutes (~rounds) "
           f"(largest {max(r['batch_requests'], default=0)} requests; per model at most {r['per_model_max']} jobs); fine-tuning jobs: {r['jobs']}")
-    print(f"  batches expired (each costs its 24 h window before its rest is sent again): {r['expired']}")
+    print(f"  batches expired (each costs its 24 h window before its rest is sent again): {r['expired']}; "
+          f"cancelled after the base's batch_patience_hours (their rest sent again at once): {r['cancelled']}")
     print(f"  simulated wall time: {days(r['simulated_s'])}; real wall time: {r['real_s'] / 60:.1f} min; peak RSS of the largest process (of this benchmark's runs so far): {r['rss_gb']:.2f} GB")
     ratio = lambda actual, planned: f"{actual / planned:.3f}" if planned else "n/a: nothing planned to pay"
     print(f"  planned cost ${r['planned_usd']:.2f} vs ledger ${r['actual_usd']:.2f} (ledger / plan {ratio(r['actual_usd'], r['planned_usd'])}); "

@@ -234,6 +234,7 @@ class OpenAIBackend:
                  continuation: bool=False,           # the server scores prompt tokens (vLLM's prompt_logprobs): labels that share a first token are scored whole
                  batch_max_requests: int=50_000,     # requests per Batch API input file at most (OpenAI's limit)
                  batch_max_bytes: int=200 * 2**20,   # bytes per Batch API input file at most (OpenAI's limit)
+                 batch_patience_hours: float|None=None,  # cancel a batch still running after this long and send its unanswered requests again (None: wait out the 24 h window)
                 ):
         check_pinned(model, base_url)
         key = os.environ.get(api_key_env)
@@ -243,6 +244,7 @@ class OpenAIBackend:
         self.concurrency, self.max_retries, self.top_k = concurrency, max_retries, top_logprobs
         self.batch_api, self.poll_seconds, self.sleep, self.continuation = batch_api, poll_seconds, clock().sleep, continuation
         self.batch_limits, self.batch_size, self.resume_at = (batch_max_requests, batch_max_bytes), batch_size, 0.0
+        self.batch_patience = None if batch_patience_hours is None else 3600 * batch_patience_hours
         self.rounds, self.slots = BatchRounds(lambda bodies: self._batch(bodies)), threading.BoundedSemaphore(concurrency)
         if continuation and batch_api: raise ConfigError(f"{model}: continuation scoring needs a server that scores prompt tokens (vLLM); the Batch API does not")
 
@@ -450,6 +452,12 @@ def _ended(self, batch, state: dict, state_path: Path) -> dict:
     errors = "; ".join(e.message for e in (getattr(batch.errors, "data", None) or [])) or "no reason given"
     raise APIFailure(f"batch {batch.id} failed validation: {errors}")
 
+def _cancel_late(self, batches: list) -> list:
+    "Ask to cancel each batch still running past the backend's patience (it stops with what it answered; the rest goes out again); returns the batches."
+    late = [b for b in batches if self.batch_patience is not None and b.status in ("validating", "in_progress") and clock().now() - b.created_at > self.batch_patience]
+    for b in late: with_retries(lambda: self.client.batches.cancel(b.id), self.max_retries, "batch cancel", self.sleep)
+    return batches
+
 @patch
 def _batch(self: OpenAIBackend, bodies: list) -> list[dict]:
     "Send bodies through the Batch API in as few files as its limits allow, submitted and polled together; resumes after a kill, sends again what an expired batch left unanswered."
@@ -459,7 +467,7 @@ def _batch(self: OpenAIBackend, bodies: list) -> list[dict]:
     for _ in range(self.max_retries + 1):
         _submit_missing(self, state, state_path, lines, answered, ended)
         running = [p["batch_id"] for p in state["parts"] if p["batch_id"] not in ended]
-        retrieve = lambda: [with_retries(lambda: self.client.batches.retrieve(b), self.max_retries, "batch poll", self.sleep) for b in running]
+        retrieve = lambda: _cancel_late(self, [with_retries(lambda: self.client.batches.retrieve(b), self.max_retries, "batch poll", self.sleep) for b in running])
         for batch in poll(retrieve, lambda bs: all(b.status in TERMINAL for b in bs), self.poll_seconds, self.sleep, grow=1.25, cap=900):
             answered.update(_ended(self, batch, state, state_path)); ended.add(batch.id)
         bar.update(len(answered) - bar.n)

@@ -13,8 +13,8 @@ from .llm import Completion
 from .openai_backend import clock
 
 # %% auto #0
-__all__ = ['FAULT_KINDS', 'SERVICES', 'OFFERED_BY', 'EXPIRED', 'JOB_STATES', 'Faults', 'Limits', 'EchoResponder', 'FastResponder',
-           'chat_response', 'error_body', 'StandInServer', 'job_schedule', 'serve_cmd']
+__all__ = ['FAULT_KINDS', 'SERVICES', 'OFFERED_BY', 'EXPIRED', 'CANCELLED', 'JOB_STATES', 'Faults', 'Limits', 'EchoResponder',
+           'FastResponder', 'chat_response', 'error_body', 'StandInServer', 'job_schedule', 'serve_cmd']
 
 # %% ../nbs/03c_serve.ipynb #eeb12293
 FAULT_KINDS = ("rate_limit", "server_error", "timeout", "malformed", "truncated")
@@ -52,6 +52,7 @@ class Limits:
     batch_minutes: tuple = (0.0, 0.0)      # a batch runs between these many minutes (drawn per batch) ...
     batch_rate: float = math.inf           # ... plus its requests at this many per second
     expire_rate: float = 0.0               # share of batches that expire at 24 h, having answered only part of their requests
+    cancel_s: float = 0.0                  # seconds a cancelled batch takes to stop (`cancelling`, then `cancelled`)
     job_minutes: tuple = (0.0, 0.0)        # a fine-tuning job runs between these many minutes ...
     job_tokens_per_s: float = math.inf     # ... plus its trained tokens at this rate, after `validate_s`
     validate_s: float = 0.0                # seconds a batch or a job spends validating its file
@@ -71,7 +72,7 @@ class Limits:
         return random.Random(f"{self.seed}:{key}").uniform(*low_high)
 
 SERVICES = {
-    "openai": dict(prompt_logprobs=False, batch_minutes=(20, 180), batch_rate=50.0, expire_rate=0.02, job_minutes=(10, 40),
+    "openai": dict(prompt_logprobs=False, batch_minutes=(20, 180), batch_rate=50.0, expire_rate=0.02, cancel_s=300.0, job_minutes=(10, 40),
                    job_tokens_per_s=2000.0, validate_s=120.0, max_running_jobs=6, rpm=10_000, tpm=2_000_000),
     "vllm": dict(batch_api=False, fine_tuning=False, prompt_logprobs=True),
 }
@@ -189,6 +190,7 @@ class StandInServer:
                        ("POST", r"/v1/batches"): self.create_batch,
                        ("GET", r"/v1/batches"): self.list_batches,
                        ("GET", r"/v1/batches/(?P<id>[^/]+)"): self.get_batch,
+                       ("POST", r"/v1/batches/(?P<id>[^/]+)/cancel"): self.cancel_batch,
                        ("POST", r"/v1/fine_tuning/jobs"): self.create_job,
                        ("GET", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)"): self.get_job}
         self.routes = {route: fn for route, fn in self.routes.items() if _offered(self.limits, route[1])}
@@ -317,16 +319,18 @@ def _add_file(self, name: str, rows: list) -> str:
     return fid
 
 EXPIRED = {"code": "batch_expired", "message": "This request could not be executed before the completion window expired."}
+CANCELLED = {"code": "batch_cancelled", "message": "This request was not executed because the batch was cancelled."}
 
 def _finish_batch(self, batch: dict, lines: list, answered: int, status: str) -> None:
-    "Answer a batch's first `answered` lines, write the output and error files, end it with `status`."
+    "Answer a batch's first `answered` lines, write the output and error files, end it with `status` (the rest: expired or cancelled)."
+    unanswered = CANCELLED if status == "cancelled" else EXPIRED
     out, errors = [], []
     for n, line in enumerate(lines):
         if n < answered:
             code, body = _answer(self, line["body"])
             rec = {"id": f"batch_req_{uuid.uuid4().hex[:12]}", "custom_id": line["custom_id"], "response": {"status_code": code, "request_id": uuid.uuid4().hex, "body": body}, "error": None}
             (out if code == 200 else errors).append(json.dumps(rec))
-        else: errors.append(json.dumps({"id": f"batch_req_{uuid.uuid4().hex[:12]}", "custom_id": line["custom_id"], "response": None, "error": EXPIRED}))
+        else: errors.append(json.dumps({"id": f"batch_req_{uuid.uuid4().hex[:12]}", "custom_id": line["custom_id"], "response": None, "error": unanswered}))
     for kind, rows in (("output_file_id", out), ("error_file_id", errors)):
         if rows: batch[kind] = _add_file(self, f"{batch['id']}_{kind}.jsonl", rows)
     batch["request_counts"] = {"total": len(lines), "completed": len(out), "failed": len(errors)}
@@ -341,13 +345,21 @@ def _batch_errors(self, lines: list, size: int) -> list:
                 (len({l.get("custom_id") for l in lines}) < len(lines), "duplicate_custom_id", "custom_id values must be unique within a batch")]
     return [{"code": code, "message": message, "line": None, "param": None} for broken, code, message in problems if broken]
 
+def _answered_by(batch: dict, lines: list, when: float) -> int:
+    "How many of a batch's requests it answered by `when`: in step with its run, up to what it answers in the end (an expiring batch: part)."
+    final = batch["_answers"] if batch["_expires"] else len(lines)
+    return int(final * min(1.0, max(0.0, (when - batch["_ready_at"]) / max(batch["_done_at"] - batch["_ready_at"], 1e-9))))
+
 def _advance_batch(self, batch: dict) -> None:
-    "Move a batch on to where the clock says it is: validating, in progress, then completed (or expired, with part of its answers)."
+    "Move a batch on to where the clock says it is: validating, in progress, then completed (or expired, with part of its answers); a cancelled one stops after `cancel_s`."
     now = _now()
     if batch["status"] in ("completed", "failed", "expired", "cancelled") or now < batch["_ready_at"]: return
+    lines = [json.loads(l) for l in self.files[batch["input_file_id"]]["content"].decode().split("\n") if l.strip()]
+    if batch["status"] == "cancelling":
+        if now >= batch["_stop_at"]: _finish_batch(self, batch, lines, _answered_by(batch, lines, batch["_asked_at"]), "cancelled")
+        return
     if batch["status"] == "validating": batch["status"], batch["in_progress_at"] = "in_progress", int(now)
     if now < batch["_done_at"]: return
-    lines = [json.loads(l) for l in self.files[batch["input_file_id"]]["content"].decode().split("\n") if l.strip()]
     _finish_batch(self, batch, lines, batch["_answers"] if batch["_expires"] else len(lines), "expired" if batch["_expires"] else "completed")
 
 def _create_batch(self, body, **_):
@@ -369,6 +381,17 @@ def _create_batch(self, body, **_):
 
 def _batch_view(batch: dict) -> dict: return {k: v for k, v in batch.items() if not k.startswith("_")}
 
+def _cancel_batch(self, body, id, **_):
+    "Cancel a batch: it stops `cancel_s` later with what it had answered when asked (the rest: `batch_cancelled`), as the API does."
+    if id not in self.batches: return 404, error_body(f"No such batch: {id}", "not_found")
+    with self.batch_lock:
+        batch = self.batches[id]
+        _advance_batch(self, batch)
+        if batch["status"] in ("validating", "in_progress"):
+            now = _now()
+            batch.update(status="cancelling", cancelling_at=int(now), _asked_at=now, _stop_at=now + self.limits.cancel_s)
+    return 200, _batch_view(batch)
+
 def _get_batch(self, body, id, **_):
     if id not in self.batches: return 404, error_body(f"No such batch: {id}", "not_found")
     with self.batch_lock: _advance_batch(self, self.batches[id])
@@ -380,8 +403,8 @@ def _list_batches(self, body, **_):
     return 200, {"object": "list", "data": [_batch_view(b) for b in newest], "has_more": False,
                  "first_id": newest[0]["id"] if newest else None, "last_id": newest[-1]["id"] if newest else None}
 
-(StandInServer.upload_file, StandInServer.get_file, StandInServer.file_content,
- StandInServer.create_batch, StandInServer.get_batch, StandInServer.list_batches) = _upload_file, _get_file, _file_content, _create_batch, _get_batch, _list_batches
+(StandInServer.upload_file, StandInServer.get_file, StandInServer.file_content, StandInServer.create_batch, StandInServer.get_batch,
+ StandInServer.list_batches, StandInServer.cancel_batch) = _upload_file, _get_file, _file_content, _create_batch, _get_batch, _list_batches, _cancel_batch
 
 # %% ../nbs/03c_serve.ipynb #86051104
 JOB_STATES = ["validating_files", "queued", "running", "succeeded"]
