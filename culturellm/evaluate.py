@@ -704,7 +704,8 @@ def wording_summary(table: pd.DataFrame) -> pd.DataFrame:  # `wording_table`
             row |= {"gain_median": part.gain.median(), "gain_min": part.gain.min(), "gain_above_0_every_wording": bool((part.gain > 0).all()),
                     "interval_above_0_every_wording": bool((part.gain_lo > 0).all())}
         rows.append(row)
-    return pd.DataFrame(rows).round(4)
+    flags = ["gain_above_0_every_wording", "interval_above_0_every_wording"]
+    return pd.DataFrame(rows).round(4).pipe(lambda t: t.assign(**{f: yes_no(t[f]) for f in flags if f in t}))   # the baseline's: blank
 
 # %% ../nbs/09_evaluate.ipynb #81145c7b
 def evaluate_cmd(profile: str="laptop",  # profile name
