@@ -8,7 +8,7 @@ import json, shutil
 from pathlib import Path
 import jinja2, yaml
 from .core import ConfigError, data_dir, pick, prompt_text, registry_entry, write_atomic
-from .tasks import all_tasks, load_task, stratified_sample, task_prompt
+from .tasks import all_tasks, load_task, stratified_sample, task_prompt, wording_key
 
 # %% auto #0
 __all__ = ['LM_EVAL_UTILS', 'EXPORT_FORMATS', 'lm_eval_prompt', 'lm_eval_docs', 'Function', 'lm_eval_yaml', 'lm_eval_name',
@@ -21,7 +21,7 @@ def lm_eval_prompt(task: dict,              # a task entry
                    template: str="plain",   # an entry of chat_templates.yaml: the prompt format of the base model
                   ) -> str:
     "The Jinja `doc_to_text` of a task: its family's wording, the example's text as `{{text}}`, in `template`'s prompt format."
-    wording = prompt_text(f"task_{task['prompt']}", x="{{text}}", entity=task.get("entity", ""))
+    wording = prompt_text(wording_key(task["prompt"], 1), x="{{text}}", entity=task.get("entity", ""))
     if any(mark in wording.replace("{{text}}", "") for mark in ("{{", "{%", "{#")): raise ConfigError(f"task {task['task']}: its wording holds Jinja markup")
     frame = jinja2.Template(registry_entry("chat_templates", template)["template"]).render(
         messages=[{"role": "user", "content": _SLOT}], bos_token="", eos_token="", add_generation_prompt=True)
