@@ -318,15 +318,18 @@ def load_llm(profile: Profile, role: str, stage: str="", **kw) -> LLM:
 # %% ../nbs/03_llm.ipynb #d8ae6a78
 def side_by_side(work,        # called with each item
                  items: list,  # what to work on
-                 llms: list,   # the model each item's work sends its requests to (its `LLM`)
+                 llms: list,   # the model each item's work sends its requests to (its `LLM`), or a list of the models it sends to
                 ) -> list:
-    "`work(item)` for every item: side by side in threads where every model is remote (each thread a party of its backend's Batch API rounds, see `openai_backend.BatchRounds`), else one after another."
-    if not items or any(getattr(BACKENDS.get(l.backend.name), "in_process", True) for l in llms): return [work(item) for item in items]   # unknown kinds too
-    pools = [getattr(l.backend, "rounds", None) for l in llms]
-    distinct = {id(p): p for p in pools if p is not None}.values()
-    for pool in distinct: pool.expect(sum(p is pool for p in pools))            # every party counted before any thread runs
-    def run(item, pool):
-        with (pool.party() if pool is not None else contextlib.nullcontext()): return work(item)
+    "`work(item)` for every item: side by side in threads where every model is remote (each thread a party of its backends' Batch API rounds, see `openai_backend.BatchRounds`), else one after another."
+    models = [l if isinstance(l, (list, tuple)) else [l] for l in llms]
+    if not items or any(getattr(BACKENDS.get(l.backend.name), "in_process", True) for ls in models for l in ls): return [work(item) for item in items]   # unknown kinds too
+    pools = [list({id(p): p for p in (getattr(l.backend, "rounds", None) for l in ls) if p is not None}.values()) for ls in models]
+    distinct = {id(p): p for ps in pools for p in ps}.values()
+    for pool in distinct: pool.expect(sum(pool in ps for ps in pools))          # every party counted before any thread runs
+    def run(item, parties):
+        with contextlib.ExitStack() as stack:
+            for pool in parties: stack.enter_context(pool.party())
+            return work(item)
     with contextlib.ExitStack() as stack:
         for pool in distinct: stack.enter_context(pool.away())                   # a party starting sub-parties waits for them, uncounted
         with ThreadPoolExecutor(len(items)) as threads: return list(threads.map(run, items, pools))

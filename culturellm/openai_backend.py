@@ -45,12 +45,16 @@ class Clock:
         "Wait `seconds` on this clock."
         if self.path is None: return time.sleep(max(0.0, seconds))
         _AHEAD[self.path] = max(self.skipped(), self.now() + seconds - time.time())
+        self.reach(_AHEAD[self.path])
+        time.sleep(0.001)   # let other threads run
+
+    def reach(self, ahead: float) -> None:
+        "Keep `ahead` (seconds ahead of real time) in the clock file if no process got further."
         with open(self.path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
-            tmp.write_text(repr(max(self.furthest(), _AHEAD[self.path])))
+            tmp.write_text(repr(max(self.furthest(), ahead)))
             os.replace(tmp, self.path)             # readers see the old time or the new, never half a number; no fsync: a clock, not data
-        time.sleep(0.001)   # let other threads run
 
 # %% ../nbs/03b_openai.ipynb #be75e590
 def clock() -> Clock:
@@ -151,6 +155,8 @@ def label_logprobs(top: list,   # [(token, logprob)] of the first answer token
     return scores
 
 # %% ../nbs/03b_openai.ipynb #87e8ed08
+_PARTY_OF = threading.local()   # .pools: the rounds the calling thread is a party of
+
 class BatchRounds:
     "Batch API calls of threads working side by side, sent as one: a round closes when every party still at work has handed its requests over (or left), and each party gets its own answers back."
     def __init__(self, send):   # send(bodies) -> answers: the backend's own Batch API call
@@ -167,8 +173,10 @@ class BatchRounds:
     def party(self):
         "The calling thread, expected by `expect`, works side by side with the others while inside."
         self.local.depth = getattr(self.local, "depth", 0) + 1
+        _PARTY_OF.__dict__.setdefault("pools", []).append(self)
         try: yield
         finally:
+            _PARTY_OF.pools.remove(self)
             self.local.depth -= 1
             self._leave()
 
@@ -200,6 +208,8 @@ class BatchRounds:
         try: answers, error = dict(zip(unique, self.send(list(unique.values())))), None
         except BaseException as e: answers, error = {}, e
         self.rounds += 1
+        for s in slots:
+            for other in s["away"]: other.expect(1)        # back in the other rounds before any party of this one goes on
         for s, ks in zip(slots, keys):
             s["answers"], s["error"] = [answers.get(k) for k in ks], error
             s["done"].set()
@@ -207,7 +217,9 @@ class BatchRounds:
     def submit(self, bodies: list) -> list:
         "Answers to `bodies`: gathered into the round of the parties working side by side, or sent at once by a thread that is none."
         if not self.member(): return self.send(bodies)
-        slot = {"bodies": bodies, "done": threading.Event()}
+        away = [p for p in _PARTY_OF.__dict__.get("pools", []) if p is not self]
+        for other in away: other._leave()                  # while it waits here, no round of another model waits for this party
+        slot = {"bodies": bodies, "done": threading.Event(), "away": away}
         with self.lock:
             self.waiting.append(slot)
             ready = self._closing()

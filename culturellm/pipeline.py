@@ -4,8 +4,8 @@
 
 # %% ../nbs/13_pipeline.ipynb #8984281f
 from __future__ import annotations
-import datetime as dt, html, json, multiprocessing, platform, subprocess, time
-from concurrent.futures import ProcessPoolExecutor
+import contextlib, datetime as dt, html, json, multiprocessing, platform, subprocess, time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 import culturellm
 from importlib import metadata
 from pathlib import Path
@@ -17,7 +17,7 @@ from .core import (ConfigError, data_dir, environment, environment_settings, fil
                              load_profile, Profile, project_root, registry, reports_dir, sha256_file, stable_hash, with_cultures,
                              write_atomic)
 from .protocols import arm_profile, protocol_config, protocol_plan
-from .openai_backend import clock
+from .openai_backend import Clock, clock
 from .alignment import alignment_plan
 from .augment import augment_plan
 from .evaluate import evaluate_plan, wording_plan
@@ -30,9 +30,9 @@ from .studies import ablation_plan, forgetting_plan, winrate_plan
 # %% auto #0
 __all__ = ['PROVENANCE_PACKAGES', 'PLANNERS', 'experiment_path', 'check_parameters', 'render_html', 'EncryptedKernelManager',
            'run_notebook', 'model_ids', 'usage', 'provenance', 'provenance_table', 'summary_path', 'write_summary',
-           'read_summary', 'write_index', 'runs', 'dependencies', 'stage_waves', 'code_hash', 'stage_fingerprint',
-           'up_to_date', 'previous_runs', 'ordered', 'run_stage', 'simulated_start', 'run_stages', 'reproduce',
-           'planned_model', 'plan', 'actual_usage', 'bill', 'plan_cmd', 'reproduce_cmd']
+           'read_summary', 'write_index', 'runs', 'dependencies', 'stage_reads', 'code_hash', 'stage_fingerprint',
+           'up_to_date', 'previous_runs', 'ordered', 'run_stage', 'stage_clock', 'stage_ended', 'run_when_ready',
+           'reproduce', 'planned_model', 'plan', 'actual_usage', 'bill', 'plan_cmd', 'reproduce_cmd']
 
 # %% ../nbs/13_pipeline.ipynb #83ed05b2
 def experiment_path(name: str) -> Path:
@@ -215,13 +215,11 @@ def dependencies(template: str,       # experiment notebook name
     return {"culture": ["augment"], "protocol": []}.get(template, earlier)
 
 # %% ../nbs/13_pipeline.ipynb #85761ada
-def stage_waves(planned: list,  # (template, report name, parameters) of each stage, in order (`runs`)
-               ) -> list[list[int]]:
-    "The stages' indices in waves: each stage in the first wave after every stage it reads."
-    names, level = [name for _, name, _ in planned], {}
-    for i, (template, name, _) in enumerate(planned):
-        level[name] = 1 + max((level[d] for d in dependencies(template, names[:i]) if d in level), default=-1)
-    return [[i for i, n in enumerate(names) if level[n] == wave] for wave in range(max(level.values(), default=-1) + 1)]
+def stage_reads(planned: list,  # (template, report name, parameters) of each stage, in order (`runs`)
+               ) -> dict[str, list[str]]:
+    "Each stage's report name -> the stages of `planned` it reads."
+    names = [name for _, name, _ in planned]
+    return {name: [d for d in dependencies(template, names[:i]) if d in names] for i, (template, name, _) in enumerate(planned)}
 
 # %% ../nbs/13_pipeline.ipynb #1032be7c
 def code_hash() -> str:
@@ -276,18 +274,50 @@ def run_stage(cfg: dict,  # the run's profile
     return r
 
 # %% ../nbs/13_pipeline.ipynb #5eb34f17
-def simulated_start() -> dict:
-    "Where time is simulated, the variable that starts a stage's processes at the furthest time the stages before it reached (stages side by side start together)."
-    return {"CULTURELLM_SIM_START": repr(clock().furthest())} if clock().path else {}
+def stage_clock(name: str,     # the stage's report name
+                start: float,  # seconds ahead of real time it starts at: where the stages it reads ended
+               ) -> dict:
+    "Where time is simulated, the variables giving a stage a clock file of its own (`<the run's clock file>.<stage>`), started at `start`; it keeps where the stage got, for the stages that read it (`stage_ended`). Real time: none."
+    if clock().path is None: return {}
+    own = clock().path.with_name(f"{clock().path.name}.{name}")
+    own.unlink(missing_ok=True)
+    Clock(own).reach(start)
+    return {"CULTURELLM_SIM_CLOCK": str(own), "CULTURELLM_SIM_START": repr(start)}
+
+def stage_ended(env: dict,  # the stage's variables (`stage_clock`)
+               ) -> float:
+    "Seconds ahead of real time where a stage ended on its own clock, now also kept by the run's clock file; 0 in real time."
+    if "CULTURELLM_SIM_CLOCK" not in env: return 0.0
+    ended = Clock(env["CULTURELLM_SIM_CLOCK"]).furthest()
+    clock().reach(ended)
+    return ended
 
 # %% ../nbs/13_pipeline.ipynb #2acb1309
-def run_stages(jobs: list,  # run_stage's arguments, one tuple per stage
-               width: int,  # stages run at once at most
-              ) -> list[dict]:
-    "Run stages, up to `width` at once, each in its own forked process (papermill starts a kernel per stage); their run records in order."
-    if width <= 1 or len(jobs) <= 1: return [run_stage(*job) for job in jobs]
-    with ProcessPoolExecutor(min(width, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
-        return list(pool.map(run_stage, *zip(*jobs)))
+def run_when_ready(stages: list,  # report names, in pipeline order
+                   reads: dict,   # name -> the stages it reads (`stage_reads`)
+                   start,         # start(name) -> run_stage's arguments, or None where the stage does not run now
+                   done,          # done(name, record, arguments): called in this process as each stage that ran ends
+                   width: int,    # stages at once at most
+                   run=None,      # run(*arguments) -> run record (default `run_stage`)
+                  ) -> None:
+    "Each stage as soon as every stage it reads has ended (ran, failed or did not run), up to `width` at once, each in its own forked process (papermill starts a kernel per stage); where more are ready than may run, the earliest in pipeline order first. Width 1: one after another, in this process."
+    run, pending, ended, running = run or run_stage, list(stages), set(), {}
+    ready = lambda: [n for n in pending if set(reads[n]) <= ended]
+    with ProcessPoolExecutor(width, mp_context=multiprocessing.get_context("fork")) if width > 1 else contextlib.nullcontext() as pool:
+        while pending or running:
+            while len(running) < max(width, 1) and ready():
+                name = ready()[0]
+                pending.remove(name)
+                job = start(name)
+                if job is None: ended.add(name)
+                elif pool is None: done(name, run(*job), job); ended.add(name)
+                else: running[pool.submit(run, *job)] = (name, job)
+            if not running: break
+            for future in wait(running, return_when=FIRST_COMPLETED).done:
+                name, job = running.pop(future)
+                done(name, future.result(), job)
+                ended.add(name)
+    if pending: raise RuntimeError(f"stages waiting on stages that never end: {pending}")
 
 # %% ../nbs/13_pipeline.ipynb #c480c325
 def reproduce(profile: str,              # profile name (data/profiles/<profile>.yaml)
@@ -298,31 +328,32 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
     "Run the experiment notebooks of `profile` through papermill and write `reports/<profile>/index.html`."
     own = load_profile(profile)
     cfg = with_cultures(own, cultures) if cultures else own
-    planned = runs(profile, cfg["cultures"], protocol_config(cfg)["arms"])
-    names = [name for _, name, _ in planned]
-    if set(stages or []) - set(names): raise ConfigError(f"unknown stage(s) {sorted(set(stages) - set(names))}; stages: {', '.join(names)}")
+    planned = {name: (template, parameters) for template, name, parameters in runs(profile, cfg["cultures"], protocol_config(cfg)["arms"])}
+    if set(stages or []) - set(planned): raise ConfigError(f"unknown stage(s) {sorted(set(stages) - set(planned))}; stages: {', '.join(planned)}")
     out_dir, code, env = reports_dir(profile), code_hash(), {"CULTURELLM_CULTURES": ",".join(cfg["cultures"])}
+    reads = stage_reads([(t, n, p) for n, (t, p) in planned.items()])
     records = {name: {**r, "this run": "kept"} for name, r in previous_runs(out_dir).items()}
     index = lambda: write_index(cfg, ordered(records, own, cfg["cultures"]), out_dir)
-    width = profile_section(cfg, "reproduce")["side_by_side"]
-    for wave in stage_waves(planned) if width > 1 else [[i] for i in range(len(planned))]:
-        todo = []
-        for i in wave:
-            template, name, parameters = planned[i]
-            if stages and name not in stages: continue
-            fingerprint = stage_fingerprint(cfg, template, parameters, code)
-            read = [records.get(d, {}) for d in dependencies(template, names[:i])]
-            if not (force or stages) and up_to_date(records.get(name), fingerprint, read, out_dir):
-                records[name] = {**records[name], "this run": "up to date"}
-                print(f"[{profile}] {name}: up to date, skipped", flush=True)
-                continue
-            records[name] = {"name": name, "status": "running", "html": None, "this run": "running"}   # the index shows it running
-            todo.append((fingerprint, (cfg, name, template, parameters, out_dir, {**env, **simulated_start()})))
-        if not todo: continue
+    ended = {}                                                       # simulated time: where each stage of this run ended
+
+    def start(name):
+        (template, parameters), fingerprint = planned[name], stage_fingerprint(cfg, *planned[name], code)
+        if stages and name not in stages: return None
+        if not (force or stages) and up_to_date(records.get(name), fingerprint, [records.get(d, {}) for d in reads[name]], out_dir):
+            records[name] = {**records[name], "this run": "up to date"}
+            print(f"[{profile}] {name}: up to date, skipped", flush=True)
+            return None
+        records[name] = {"name": name, "status": "running", "html": None, "this run": "running", "fingerprint": fingerprint}   # the index shows it running
         index()
-        for (fingerprint, job), record in zip(todo, run_stages([job for _, job in todo], width)):
-            records[job[1]] = record | {"fingerprint": fingerprint}
+        begin = max([ended.get(d, 0.0) for d in reads[name]] + [clock().skipped()])
+        return cfg, name, template, parameters, out_dir, {**env, **stage_clock(name, begin)}
+
+    def done(name, record, job):
+        ended[name] = stage_ended(job[-1])
+        records[name] = record | {"fingerprint": records[name]["fingerprint"]}
         index()
+
+    run_when_ready(list(planned), reads, start, done, profile_section(cfg, "reproduce")["side_by_side"])
     return index()
 
 # %% ../nbs/13_pipeline.ipynb #2f25276a
