@@ -91,6 +91,7 @@ def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|Non
             "batch_requests": [b["request_counts"]["total"] for b in server.batches.values()], "jobs": len(server.jobs),
             "job_tokens": [j["_tokens"] for j in server.jobs.values()], "expired": sum(b["status"] == "expired" for b in server.batches.values()), "cancelled": sum(b["status"] == "cancelled" for b in server.batches.values()), "rounds": len({b["created_at"] // 60 for b in server.batches.values()}),
             "per_model_max": max(collections.Counter(server_model(server, b) for b in server.batches.values()).values(), default=0),
+            "per_stage_model": collections.Counter(((b["metadata"] or {}).get("culturellm_stage", "?"), server_model(server, b)) for b in server.batches.values()),
             "simulated_s": real + skipped, "real_s": real, "rss_gb": rss_gb,
             "planned_usd": float(total["planned_cost_usd"]), "actual_usd": float(total["cost_usd"]),
             "planned_requests": int(total["planned_requests"]), "actual_requests": int(total["requests"]), "bill": table, "limits": limits}
@@ -118,6 +119,8 @@ def report(r: dict) -> None:
     print(f"{r['profile']}: {'completed with no error' if r['ok'] else 'FAILED (see above)'}")
     print(f"  requests answered by the stand-in: {r['requests']}; Batch jobs: {r['batches']} in {r['rounds']} distinct creation minutes (~rounds) "
           f"(largest {max(r['batch_requests'], default=0)} requests; per model at most {r['per_model_max']} jobs); fine-tuning jobs: {r['jobs']}")
+    (stage, model), most = r["per_stage_model"].most_common(1)[0] if r["per_stage_model"] else (("-", "-"), 0)
+    print(f"  Batch jobs per (stage, model): at most {most} ({stage}, {model}); {sum(n > 1 for n in r['per_stage_model'].values())} of {len(r['per_stage_model'])} pairs had more than one")
     print(f"  batches expired (each costs its 24 h window before its rest is sent again): {r['expired']}; "
           f"cancelled after the base's batch_patience_hours (their rest sent again at once): {r['cancelled']}")
     print(f"  simulated wall time: {days(r['simulated_s'])}; real wall time: {r['real_s'] / 60:.1f} min; peak RSS of the largest process (of this benchmark's runs so far): {r['rss_gb']:.2f} GB")

@@ -12,7 +12,7 @@ import pandas as pd
 from .core import (append_jsonl, cache_dir, ConfigError, DataError, fill_template, generated_dir,
                              load_profile, Profile, profile_section, read_jsonl, registry, registry_entry, resolve,
                              seed_everything, sha256_file, show_progress, stable_hash, write_atomic)
-from .llm import (backend_kind, cache_path, Ledger, ledger_path, LLM, load_llm, make_backend, ResponseCache, side_by_side,
+from .llm import (backend_kind, cache_path, Ledger, ledger_path, LLM, load_llm, make_backend, ResponseCache, shared_backend, side_by_side,
                             training_rate)
 from .sft import chat, check_training_file, load_sets, sft_dir
 from .augment import augment_config
@@ -345,7 +345,8 @@ def trained_backend(profile: Profile,  # the loaded profile (`core.load_profile`
     models = registered_models(profile).set_index("name")
     if name not in models.index: raise ConfigError(f"no trained model {name!r} in {models_dir_of(profile)/'registry.jsonl'}; trained: {', '.join(models.index) or 'none'}")
     entry, base = models.loc[name], profile["roles"]["base"]
-    return make_backend(resolve(backend_kind({"backend": entry.backend}).trained_spec)(base, entry, profile))
+    spec = resolve(backend_kind({"backend": entry.backend}).trained_spec)(base, entry, profile)
+    return (make_backend if backend_kind(spec).in_process else shared_backend)(spec)   # remote: one per process, so its requests share rounds; local: freed with its last user
 
 # %% ../nbs/07_finetune.ipynb #e28dea8c
 def adapter_spec(base: dict,        # the profile's base role spec

@@ -15,9 +15,10 @@ from .core import (append_jsonl, cache_dir, canonical_json, ConfigError, DataErr
                              iter_jsonl, pick, Profile, registry, resolve, show_progress, stable_hash)
 
 # %% auto #0
-__all__ = ['BATCH_PRICE_SHARE', 'DETERMINISTIC_KINDS', 'BACKENDS', 'Completion', 'LabelScores', 'Backend', 'ResponseCache',
-           'price', 'token_cost', 'price_share', 'Ledger', 'LLM', 'score_requests', 'BackendKind', 'backend_kind',
-           'make_backend', 'training_rate', 'cache_path', 'ledger_path', 'role_spec', 'load_llm', 'side_by_side']
+__all__ = ['BATCH_PRICE_SHARE', 'DETERMINISTIC_KINDS', 'BACKENDS', 'PARTY_OF', 'Completion', 'LabelScores', 'Backend',
+           'ResponseCache', 'price', 'token_cost', 'price_share', 'Ledger', 'LLM', 'score_requests', 'BackendKind',
+           'backend_kind', 'make_backend', 'training_rate', 'cache_path', 'ledger_path', 'role_spec', 'shared_backend',
+           'load_llm', 'present_rounds', 'rounds_away', 'BatchRounds', 'side_by_side', 'at_once']
 
 # %% ../nbs/03_llm.ipynb #b5f9543c
 @dataclass
@@ -306,14 +307,105 @@ def role_spec(profile: dict,  # the loaded profile
     if role not in roles: raise ConfigError(f"profile {profile['name']!r} has no role {role!r}; roles: {', '.join(roles)}")
     return roles[role]
 
+# %% ../nbs/03_llm.ipynb #429f67f2
+def shared_backend(spec: dict) -> Backend:  # a role spec
+    "The process's one backend for a spec: every stage asking that model shares it (its Batch API rounds, rate-limit pauses and loaded weights)."
+    key = canonical_json(spec)
+    if key not in _LOADED: _LOADED[key] = make_backend(spec)
+    return _LOADED[key]
+
 # %% ../nbs/03_llm.ipynb #888c717d
 def load_llm(profile: Profile, role: str, stage: str="", **kw) -> LLM:
     "The LLM playing `role` in `profile`, with the shared cache and the profile's ledger."
     spec = role_spec(profile, role)
-    key = canonical_json(spec)
-    if key not in _LOADED: _LOADED[key] = make_backend(spec)
-    return LLM(_LOADED[key], ResponseCache(cache_path()), Ledger(ledger_path(profile)), role=role, stage=stage,
+    return LLM(shared_backend(spec), ResponseCache(cache_path()), Ledger(ledger_path(profile)), role=role, stage=stage,
                batch_size=spec.get("batch_size", 16), **kw)
+
+# %% ../nbs/03_llm.ipynb #4ccc5937
+PARTY_OF = threading.local()   # .pools: the Batch API rounds (`BatchRounds`) the calling thread is a party of; .away: ids of those not counting it now
+
+def present_rounds() -> list:
+    "The rounds the calling thread is a party of and counted in now."
+    away = PARTY_OF.__dict__.setdefault("away", set())
+    return list({id(p): p for p in PARTY_OF.__dict__.get("pools", []) if id(p) not in away}.values())
+
+@contextlib.contextmanager
+def rounds_away(only: list|None=None):  # these rounds (default: every one it is counted in)
+    "While the calling thread waits on something other than the rounds it is a party of (its sub-parties, a fine-tuning job, a batch), they do not wait for it."
+    pools = [p for p in present_rounds() if only is None or any(p is o for o in only)]
+    for pool in pools: PARTY_OF.away.add(id(pool)); pool._leave()
+    try: yield
+    finally:
+        for pool in pools: pool.expect(1); PARTY_OF.away.discard(id(pool))
+
+# %% ../nbs/03_llm.ipynb #87e8ed08
+class BatchRounds:
+    "Batch API calls of threads working side by side, sent as one: a round closes when every party still at work has handed its requests over (or left), and each party gets its own answers back."
+    def __init__(self, send):   # send(bodies) -> answers: the backend's own Batch API call
+        self.send, self.lock, self.active, self.waiting, self.rounds = send, threading.Lock(), 0, [], 0
+        self.local = threading.local()
+
+    def member(self) -> bool: return getattr(self.local, "depth", 0) > 0
+
+    def expect(self, n: int) -> None:
+        "Count `n` parties about to start (before their threads run, so no round closes without them)."
+        with self.lock: self.active += n
+
+    @contextlib.contextmanager
+    def party(self):
+        "The calling thread, expected by `expect`, works side by side with the others while inside."
+        self.local.depth = getattr(self.local, "depth", 0) + 1
+        PARTY_OF.__dict__.setdefault("pools", []).append(self)
+        try: yield
+        finally:
+            PARTY_OF.pools.remove(self)
+            self.local.depth -= 1
+            self._leave()
+
+    def away(self):
+        "A party waiting on its own sub-parties is not counted meanwhile (no round waits for it)."
+        return rounds_away([self])
+
+    def _leave(self) -> None:
+        with self.lock:
+            self.active -= 1
+            ready = self._closing()
+        if ready: threading.Thread(target=self._send_round, args=(ready,)).start()   # the leaving thread goes on (it may be about to ask another model)
+
+    def _closing(self) -> list|None:
+        "The round's slots if every active party has handed its requests over (called holding the lock)."
+        if not self.waiting or len(self.waiting) < self.active: return None
+        taken, self.waiting = self.waiting, []
+        return taken
+
+    def _send_round(self, slots: list) -> None:
+        "One Batch API call for a round: the parties' requests in an order fixed by their content (a restarted run finds its batches again), each distinct request once."
+        slots = sorted(slots, key=lambda s: stable_hash(s["bodies"], 16))
+        keys = [[stable_hash(b, 24) for b in s["bodies"]] for s in slots]
+        unique = dict(zip((k for ks in keys for k in ks), (b for s in slots for b in s["bodies"])))
+        try: answers, error = dict(zip(unique, self.send(list(unique.values())))), None
+        except BaseException as e: answers, error = {}, e
+        self.rounds += 1
+        for s in slots:
+            for other in s["away"]: other.expect(1)        # back in the other rounds before any party of this one goes on
+        for s, ks in zip(slots, keys):
+            s["answers"], s["error"] = [answers.get(k) for k in ks], error
+            s["done"].set()
+
+    def submit(self, bodies: list) -> list:
+        "Answers to `bodies`: gathered into the round of the parties working side by side, or sent at once by a thread that is none."
+        if not self.member(): return self.send(bodies)
+        away = [p for p in present_rounds() if p is not self]
+        for other in away: PARTY_OF.away.add(id(other)); other._leave()   # while it waits here, no round of another model waits for it
+        slot = {"bodies": bodies, "done": threading.Event(), "away": away}
+        with self.lock:
+            self.waiting.append(slot)
+            ready = self._closing()
+        if ready: self._send_round(ready)
+        slot["done"].wait()
+        PARTY_OF.away.difference_update(id(other) for other in away)     # counted there again (by this round's sender)
+        if slot["error"] is not None: raise slot["error"]
+        return slot["answers"]
 
 # %% ../nbs/03_llm.ipynb #d8ae6a78
 def side_by_side(work,        # called with each item
@@ -330,6 +422,12 @@ def side_by_side(work,        # called with each item
         with contextlib.ExitStack() as stack:
             for pool in parties: stack.enter_context(pool.party())
             return work(item)
-    with contextlib.ExitStack() as stack:
-        for pool in distinct: stack.enter_context(pool.away())                   # a party starting sub-parties waits for them, uncounted
+    with rounds_away():                                                          # a party starting sub-parties waits for them, uncounted in every round
         with ThreadPoolExecutor(len(items)) as threads: return list(threads.map(run, items, pools))
+
+# %% ../nbs/03_llm.ipynb #c0919eed
+def at_once(steps: dict,  # step name -> what it does (a function of no arguments)
+            llms: list,   # the models the steps send requests to (their `LLM`s)
+           ) -> dict:
+    "Each step's result, by name: the steps side by side, each a party of every model's Batch API rounds, so a stage's requests to one model leave as one job (`side_by_side`; in-process models: one after another, in order)."
+    return dict(zip(steps, side_by_side(lambda name: steps[name](), list(steps), [llms] * len(steps))))

@@ -12,12 +12,12 @@ import openai, tenacity
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 from .core import ConfigError, CultureLLMError, cache_dir, show_progress, stable_hash, write_atomic
-from .llm import Completion, LabelScores
+from .llm import BatchRounds, Completion, LabelScores, rounds_away
 
 # %% auto #0
 __all__ = ['RETRYABLE', 'TERMINAL', 'Clock', 'clock', 'stamped_client', 'check_pinned', 'APIFailure', 'retry_after', 'backoff',
-           'is_refusal', 'poll', 'with_retries', 'AmbiguousLabels', 'label_logprobs', 'BatchRounds', 'OpenAIBackend',
-           'continuation_logprob', 'batch_state_path', 'batch_lines', 'batch_files']
+           'is_refusal', 'poll', 'with_retries', 'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend',
+           'continuation_logprob', 'batch_state_path', 'batch_lines', 'batch_files', 'stage_tag']
 
 # %% ../nbs/03b_openai.ipynb #2a2a0cee
 _AHEAD: dict = {}   # clock file -> how far this process's simulated time is ahead of real time
@@ -119,8 +119,9 @@ def poll(fetch,                 # what to ask: no arguments (retried inside as i
          cap: float=math.inf):  # ... up to this many seconds
     "Ask `fetch()` until `done` says its answer is final; returns that answer (the one polling loop of the package)."
     wait, sleep = every, sleep or clock().sleep
-    while not done(answer := fetch()):
-        sleep(wait); wait = min(wait * grow, cap)
+    with rounds_away():                                    # hours, maybe: no Batch API round waits for this thread's next requests meanwhile
+        while not done(answer := fetch()):
+            sleep(wait); wait = min(wait * grow, cap)
     return answer
 
 # %% ../nbs/03b_openai.ipynb #45b60575
@@ -153,80 +154,6 @@ def label_logprobs(top: list,   # [(token, logprob)] of the first answer token
             raise AmbiguousLabels(f"labels {match} begin with the same token {t!r}: first-token scoring cannot tell them apart; use generate+parse")
         if match: scores[match[0]] = float(lp) if scores[match[0]] == -math.inf else math.log(math.exp(scores[match[0]]) + math.exp(lp))
     return scores
-
-# %% ../nbs/03b_openai.ipynb #87e8ed08
-_PARTY_OF = threading.local()   # .pools: the rounds the calling thread is a party of
-
-class BatchRounds:
-    "Batch API calls of threads working side by side, sent as one: a round closes when every party still at work has handed its requests over (or left), and each party gets its own answers back."
-    def __init__(self, send):   # send(bodies) -> answers: the backend's own Batch API call
-        self.send, self.lock, self.active, self.waiting, self.rounds = send, threading.Lock(), 0, [], 0
-        self.local = threading.local()
-
-    def member(self) -> bool: return getattr(self.local, "depth", 0) > 0
-
-    def expect(self, n: int) -> None:
-        "Count `n` parties about to start (before their threads run, so no round closes without them)."
-        with self.lock: self.active += n
-
-    @contextmanager
-    def party(self):
-        "The calling thread, expected by `expect`, works side by side with the others while inside."
-        self.local.depth = getattr(self.local, "depth", 0) + 1
-        _PARTY_OF.__dict__.setdefault("pools", []).append(self)
-        try: yield
-        finally:
-            _PARTY_OF.pools.remove(self)
-            self.local.depth -= 1
-            self._leave()
-
-    @contextmanager
-    def away(self):
-        "A party waiting on its own sub-parties is not counted meanwhile (no round waits for it)."
-        if not self.member(): yield; return
-        self._leave()
-        try: yield
-        finally: self.expect(1)
-
-    def _leave(self) -> None:
-        with self.lock:
-            self.active -= 1
-            ready = self._closing()
-        if ready: self._send_round(ready)
-
-    def _closing(self) -> list|None:
-        "The round's slots if every active party has handed its requests over (called holding the lock)."
-        if not self.waiting or len(self.waiting) < self.active: return None
-        taken, self.waiting = self.waiting, []
-        return taken
-
-    def _send_round(self, slots: list) -> None:
-        "One Batch API call for a round: the parties' requests in an order fixed by their content (a restarted run finds its batches again), each distinct request once."
-        slots = sorted(slots, key=lambda s: stable_hash(s["bodies"], 16))
-        keys = [[stable_hash(b, 24) for b in s["bodies"]] for s in slots]
-        unique = dict(zip((k for ks in keys for k in ks), (b for s in slots for b in s["bodies"])))
-        try: answers, error = dict(zip(unique, self.send(list(unique.values())))), None
-        except BaseException as e: answers, error = {}, e
-        self.rounds += 1
-        for s in slots:
-            for other in s["away"]: other.expect(1)        # back in the other rounds before any party of this one goes on
-        for s, ks in zip(slots, keys):
-            s["answers"], s["error"] = [answers.get(k) for k in ks], error
-            s["done"].set()
-
-    def submit(self, bodies: list) -> list:
-        "Answers to `bodies`: gathered into the round of the parties working side by side, or sent at once by a thread that is none."
-        if not self.member(): return self.send(bodies)
-        away = [p for p in _PARTY_OF.__dict__.get("pools", []) if p is not self]
-        for other in away: other._leave()                  # while it waits here, no round of another model waits for this party
-        slot = {"bodies": bodies, "done": threading.Event(), "away": away}
-        with self.lock:
-            self.waiting.append(slot)
-            ready = self._closing()
-        if ready: self._send_round(ready)
-        slot["done"].wait()
-        if slot["error"] is not None: raise slot["error"]
-        return slot["answers"]
 
 # %% ../nbs/03b_openai.ipynb #1f70f9dc
 class OpenAIBackend:
@@ -421,12 +348,16 @@ def _adopt(self, part: dict) -> bool:
     if found: part.update(batch_id=found.id, input_file_id=found.input_file_id)
     return found is not None
 
+def stage_tag() -> dict:
+    "The reproduction stage sending a batch (`$CULTURELLM_STAGE`, set by `reproduce`), for its metadata: who sent what, in the API's dashboard."
+    return {"culturellm_stage": os.environ["CULTURELLM_STAGE"]} if os.environ.get("CULTURELLM_STAGE") else {}
+
 def _create_part(self, lines: list[str], part: dict) -> None:
     "Upload a part's input file and create its batch, tagged with the part's key."
     content = "".join(lines[i] for i in part["indices"]).encode()
     upload = with_retries(lambda: self.client.files.create(file=(f"requests-{part['key'][:12]}.jsonl", content), purpose="batch"), self.max_retries, "batch upload", self.sleep)
     batch = with_retries(lambda: self.client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h",
-                                                           metadata={"culturellm_part": part["key"]}), self.max_retries, "batch create", self.sleep)
+                                                           metadata={"culturellm_part": part["key"], **stage_tag()}), self.max_retries, "batch create", self.sleep)
     part.update(batch_id=batch.id, input_file_id=upload.id)
 
 def _submit_missing(self, state: dict, state_path: Path, lines: list[str], answered: dict, ended: set) -> None:

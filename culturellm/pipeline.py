@@ -346,7 +346,7 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
         records[name] = {"name": name, "status": "running", "html": None, "this run": "running", "fingerprint": fingerprint}   # the index shows it running
         index()
         begin = max([ended.get(d, 0.0) for d in reads[name]] + [clock().skipped()])
-        return cfg, name, template, parameters, out_dir, {**env, **stage_clock(name, begin)}
+        return cfg, name, template, parameters, out_dir, {**env, "CULTURELLM_STAGE": name, **stage_clock(name, begin)}
 
     def done(name, record, job):
         ended[name] = stage_ended(job[-1])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 from .core import ConfigError, data_dir, pick, Profile, profile_section, profile_sections, read_jsonl, registry
 from .data import catalogue
-from .evaluate import (evaluate_culture, evaluate_plan, interval, load_scored, predictions_path, rerun_name, selected_f1_draws, SELECTIONS,
+from .evaluate import (evaluate_culture, evaluate_plan, interval, load_scored, model_view, predictions_path, rerun_name, selected_f1_draws, SELECTIONS,
                                  tagged, untagged, yes_no)
 from .finetune import finetune_config, finetune_many, training_epochs
 from .llm import load_llm, side_by_side, training_rate
@@ -67,8 +67,9 @@ def run_arm(arm: Profile,            # an arm of a profile (`arm_profile`)
     sets = build_sets(arm, culture)
     finetune_many(arm, [(culture, name) for name in ["main", *corrected_sets(arm)]])
     variants = [dict(), dict(models=[f"culture:{s}" for s in corrected_sets(arm)]), dict(tag=GREEDY[0], settings=GREEDY[1])]
-    base = load_llm(arm, "base")                                                        # remote: the three evaluations side by side
-    return pd.concat(side_by_side(lambda v: evaluate_culture(arm, culture, tasks=tasks, **v), variants, [base] * len(variants)), ignore_index=True)
+    asked = [load_llm(arm, "base"), *(model_view(arm, m, culture)[0] for m in ["culture", *variants[1]["models"]])]
+    return pd.concat(side_by_side(lambda v: evaluate_culture(arm, culture, tasks=tasks, **v), variants, [asked] * len(variants)),   # remote: one round per model
+                     ignore_index=True)
 
 # %% ../nbs/12a_protocols.ipynb #79d9fb43
 ARM_MODELS = ["base", "base+system", "culture"]   # the comparisons both arms make

@@ -13,7 +13,7 @@ from .data import upstream_file
 from .augment import augment_config, load_samples
 from .embed import load_embeddings
 from .evaluate import eval_config, evaluate_culture, evaluate_plan, load_scored, mean_interval, model_view, paired_gain, yes_no
-from .finetune import finetune_many, model_name, training_epochs
+from .finetune import finetune_many, model_name, registered_models, trained_llm, training_epochs
 from .judge import culture_win_rate, judge_config, open_question_count
 from .llm import backend_kind, load_llm, make_backend, side_by_side, training_rate
 from .sft import load_sets, pick_augmented, sft_config
@@ -23,8 +23,8 @@ from .wvs import load_questions
 __all__ = ['EMBEDDED_BASE', 'AUTHORS_SETS', 'BENCHMARKS', 'study_config', 'study_path', 'save_study', 'bigram_perplexity',
            'lm_perplexity', 'diversity_gain', 'perplexity_spec', 'sample_size_table', 'last_number',
            'synthetic_arithmetic', 'read_synthetic', 'read_gsm8k', 'read_bbh', 'read_datasets', 'first_line',
-           'load_benchmark', 'benchmark_accuracy', 'winrate_table', 'ablation_table', 'forgetting_table',
-           'winrate_plan', 'ablation_plan', 'forgetting_plan']
+           'load_benchmark', 'benchmark_accuracy', 'winrate_table', 'studied_models', 'ablation_table',
+           'forgetting_table', 'winrate_plan', 'ablation_plan', 'forgetting_plan']
 
 # %% ../nbs/11_studies.ipynb #19460809
 def study_config(profile: dict) -> dict:
@@ -223,6 +223,13 @@ def winrate_table(profile: Profile) -> pd.DataFrame:
     cultures = study_config(profile)["winrate_cultures"]
     rows = side_by_side(lambda c: culture_win_rate(profile, c), cultures, [load_llm(profile, "base")] * len(cultures))   # remote: side by side
     return save_study(profile, "winrate", pd.DataFrame(rows).set_index("culture"))
+
+# %% ../nbs/11_studies.ipynb #04d6f0bf
+def studied_models(profile: Profile) -> list:
+    "The models the studies ask (their `LLM`s): the base, the judges, and each culture's model that is trained; `llm.at_once` makes every study a party of their Batch API rounds."
+    trained = set(registered_models(profile).name)
+    return [load_llm(profile, "base"), *(load_llm(profile, j) for j in judge_config(profile)["judges"]),
+            *(trained_llm(profile, model_name(c)) for c in profile["cultures"] if model_name(c) in trained)]
 
 # %% ../nbs/11_studies.ipynb #f11fcfa4
 def _ablation_sets(profile: Profile, culture: str, cfg: dict) -> list:
