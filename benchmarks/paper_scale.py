@@ -16,17 +16,21 @@ number of slots, direct requests meet requests- and tokens-per-minute limits wit
   (MiniLM, on CPU).
 
 Prints per profile: requests answered, Batch jobs, fine-tuning jobs, simulated and real wall time, the orchestrator's
-peak RSS (the largest process of the run: the CLI or a notebook kernel), planned vs actual cost, and last
+peak RSS (the high-water mark of its largest process: the CLI or a stage's notebook kernel; one-off workers such as
+the embedded model's conversion are listed apart), planned vs actual cost, and last
 `paper_scale ratio: X` = simulated wall time of the old orchestration (one Batch job per 64-row call and one
 fine-tuning job at a time, one after another, each at the stand-in's mean duration) / this run's (`paper-openai`).
 
-    .venv/bin/python benchmarks/paper_scale.py [--profiles paper-openai paper-vllm] [--per-task N] [--keep DIR]
+    .venv/bin/python benchmarks/paper_scale.py [--profiles paper-openai paper-vllm] [--per-task N] [--keep DIR] [--pilot CULTURES PER_TASK]
 
 `--per-task N` evaluates N rows per task instead of every row (a quick look; the goals are for full size).
+`--pilot C N` first runs a pilot of `paper-openai` (C cultures, N rows per task, a fifth of the augmented seeds) and
+prints the main run's plan calibrated by the pilot's bill (`culturellm plan --pilot`) against its ledger: the plan
+alone bounds answer lengths by `max_tokens` and assumes every augmented row is kept; the pilot measures both.
 """
-import argparse, collections, json, os, resource, shutil, subprocess, sys, tempfile, time
+import argparse, collections, copy, json, os, shutil, subprocess, sys, tempfile, threading, time
 from pathlib import Path
-import yaml
+import psutil, yaml
 from culturellm.core import data_dir, environment, load_profile
 from culturellm.data import ScratchProject
 from culturellm.openai_backend import Clock
@@ -58,25 +62,39 @@ def server_model(server, batch) -> str:
     return json.loads(first)["body"]["model"]
 
 
-def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|None=None) -> dict:
+def pilot_of(cfg: dict, cultures: int, per_task: int) -> dict:
+    "A smaller run of the same profile, whose bill calibrates the plan: its first `cultures` cultures (every culture list of the profile cut to them), `per_task` rows per task, a fifth of the augmented seeds."
+    kept = cfg["cultures"][:cultures]
+    cut = lambda v: [c for c in v if c in kept] if isinstance(v, list) and v and set(v) <= set(cfg["cultures"]) else v
+    pilot = {**copy.deepcopy(cfg), "cultures": kept}
+    for section in ("sft", "studies", "alignment"): pilot[section] = {k: cut(v) for k, v in pilot[section].items()}
+    pilot["evaluate"]["per_task"], pilot["augment"]["seeds"] = per_task, max(1, cfg["augment"]["seeds"] // 5)
+    return pilot
+
+
+def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|None=None, pilot: tuple|None=None, pilot_bill=None) -> dict:
+    "One run of `profile` against the stand-in (`pilot`: (cultures, rows per task) of a pilot run instead); `pilot_bill` calibrates its plan."
     service = SERVICE[profile]
     cfg = yaml.safe_load((data_dir()/"profiles"/f"{profile}.yaml").read_text())
+    if pilot: cfg = pilot_of(cfg, *pilot)
     limits = Limits.of(service, **({"fine_tuning": True, "job_minutes": (10, 40), "max_running_jobs": 6} if service == "vllm" else {}),
                        **({"expire_rate": expire_rate} if expire_rate is not None else {}))
     server = StandInServer(FastResponder(), limits=limits).start()
     cfg = served(cfg, server.url, service)
     if per_task: cfg["evaluate"]["per_task"] = per_task
     server.models = models_of(cfg)
-    name = f"sim-{profile}"
+    name = f"sim-{profile}" + ("-pilot" if pilot else "")
     project = ScratchProject({name: yaml.safe_dump(cfg, sort_keys=False)}, parts=("data/registry", "data/wvs", "data/profiles", "data/templates", "nbs/experiments"),
-                             folder=Path(keep)/profile if keep else None)
+                             folder=Path(keep)/name if keep else None)
     sim_clock = project.folder/"clock"
     env = {**os.environ, **project.env, "CULTURELLM_SIM_CLOCK": str(sim_clock), "OPENAI_API_KEY": "sk-stand-in", "HF_HUB_OFFLINE": "1"}
     os.environ["CULTURELLM_SIM_CLOCK"] = str(sim_clock)           # the stand-in reads the same clock
     start = time.perf_counter()
-    out = subprocess.run([str(Path(sys.executable).parent/"culturellm"), "reproduce", "--profile", name], env=env, capture_output=True, text=True)
+    proc = subprocess.Popen([str(Path(sys.executable).parent/"culturellm"), "reproduce", "--profile", name], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peaks = watch_peaks(proc)
+    stdout, stderr = proc.communicate()
+    out = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     real = time.perf_counter() - start
-    rss_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     server.stop()
     if out.returncode != 0: print(f"{profile}: reproduce failed ({out.returncode}):\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}", flush=True)
     skipped = Clock(sim_clock).furthest()                         # the furthest any process of the run got
@@ -84,7 +102,7 @@ def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|Non
                                                           for b in server.batches.values()], indent=0))
     with environment(project.env):
         from culturellm.pipeline import bill
-        table = bill(load_profile(name))
+        table, calibrated = bill(load_profile(name)), (bill(load_profile(name), pilot_bill) if pilot_bill is not None else None)
     if not keep: shutil.rmtree(project.folder, ignore_errors=True)
     total = table.loc["total"]
     return {"profile": profile, "ok": out.returncode == 0, "requests": sum(server.accepted.values()), "batches": len(server.batches),
@@ -92,9 +110,38 @@ def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|Non
             "job_tokens": [j["_tokens"] for j in server.jobs.values()], "expired": sum(b["status"] == "expired" for b in server.batches.values()), "cancelled": sum(b["status"] == "cancelled" for b in server.batches.values()), "rounds": len({b["created_at"] // 60 for b in server.batches.values()}),
             "per_model_max": max(collections.Counter(server_model(server, b) for b in server.batches.values()).values(), default=0),
             "per_stage_model": collections.Counter(((b["metadata"] or {}).get("culturellm_stage", "?"), server_model(server, b)) for b in server.batches.values()),
-            "simulated_s": real + skipped, "real_s": real, "rss_gb": rss_gb,
+            "simulated_s": real + skipped, "real_s": real, "peaks": dict(peaks),
             "planned_usd": float(total["planned_cost_usd"]), "actual_usd": float(total["cost_usd"]),
-            "planned_requests": int(total["planned_requests"]), "actual_requests": int(total["requests"]), "bill": table, "limits": limits}
+            "planned_requests": int(total["planned_requests"]), "actual_requests": int(total["requests"]), "bill": table, "limits": limits,
+            "calibrated": calibrated, "pilot": pilot}
+
+
+def role_of(p: psutil.Process) -> str:
+    "What a process of the run is: the CLI, a stage's notebook kernel, or a one-off worker (a model conversion)."
+    cmd = p.cmdline()
+    if "python" not in p.name() and "culturellm" not in p.name(): return f"other ({p.name()})"
+    if "-c" in cmd: return f"one-off worker ({cmd[cmd.index('-c') + 1].split('import ')[-1].split(' as')[0]})"
+    stage = p.environ().get("CULTURELLM_STAGE")
+    return f"kernel of stage {stage}" if stage else "culturellm reproduce (CLI)"
+
+
+def watch_peaks(proc: subprocess.Popen, every: float=0.5) -> dict:
+    "Peak RSS (the kernel's high-water mark, VmHWM) of the run's every process, by what it is; filled by a thread until `proc` ends."
+    peaks = collections.defaultdict(float)
+    def watch():
+        root = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try: family = [root, *root.children(recursive=True)]
+            except psutil.Error: family = []
+            for p in family:
+                try:
+                    hwm = next(int(l.split()[1]) for l in open(f"/proc/{p.pid}/status") if l.startswith("VmHWM:")) / 2**20
+                    role = role_of(p)
+                except (OSError, psutil.Error, StopIteration): continue
+                peaks[role] = max(peaks[role], hwm)
+            time.sleep(every)
+    threading.Thread(target=watch, daemon=True).start()
+    return peaks
 
 
 def mean_batch_s(limits: Limits, requests: int) -> float:
@@ -116,18 +163,28 @@ def old_orchestration_s(r: dict) -> float:
 
 def report(r: dict) -> None:
     days = lambda s: f"{s / 86400:.2f} days ({s / 3600:.1f} h)"
-    print(f"{r['profile']}: {'completed with no error' if r['ok'] else 'FAILED (see above)'}")
+    print(f"{r['profile']}{' pilot (%d cultures, %d rows per task)' % r['pilot'] if r['pilot'] else ''}: {'completed with no error' if r['ok'] else 'FAILED (see above)'}")
     print(f"  requests answered by the stand-in: {r['requests']}; Batch jobs: {r['batches']} in {r['rounds']} distinct creation minutes (~rounds) "
           f"(largest {max(r['batch_requests'], default=0)} requests; per model at most {r['per_model_max']} jobs); fine-tuning jobs: {r['jobs']}")
     (stage, model), most = r["per_stage_model"].most_common(1)[0] if r["per_stage_model"] else (("-", "-"), 0)
     print(f"  Batch jobs per (stage, model): at most {most} ({stage}, {model}); {sum(n > 1 for n in r['per_stage_model'].values())} of {len(r['per_stage_model'])} pairs had more than one")
     print(f"  batches expired (each costs its 24 h window before its rest is sent again): {r['expired']}; "
           f"cancelled after the base's batch_patience_hours (their rest sent again at once): {r['cancelled']}")
-    print(f"  simulated wall time: {days(r['simulated_s'])}; real wall time: {r['real_s'] / 60:.1f} min; peak RSS of the largest process (of this benchmark's runs so far): {r['rss_gb']:.2f} GB")
+    orchestrators = {role: gb for role, gb in r["peaks"].items() if not role.startswith("one-off")}
+    largest = max(orchestrators, key=orchestrators.get, default="-")
+    print(f"  simulated wall time: {days(r['simulated_s'])}; real wall time: {r['real_s'] / 60:.1f} min; "
+          f"orchestrator peak RSS (its largest process: the CLI or a stage's kernel): {orchestrators.get(largest, 0):.2f} GB ({largest})")
+    print("  peak RSS by process: " + "; ".join(f"{role} {gb:.2f} GB" for role, gb in sorted(r["peaks"].items(), key=lambda kv: -kv[1])))
     ratio = lambda actual, planned: f"{actual / planned:.3f}" if planned else "n/a: nothing planned to pay"
     print(f"  planned cost ${r['planned_usd']:.2f} vs ledger ${r['actual_usd']:.2f} (ledger / plan {ratio(r['actual_usd'], r['planned_usd'])}); "
           f"requests planned {r['planned_requests']} vs ledger {r['actual_requests']} (ledger / plan {ratio(r['actual_requests'], r['planned_requests'])})")
     print(r["bill"].to_string())
+    if r["calibrated"] is not None:
+        c = r["calibrated"].loc["total"]
+        print(f"  plan calibrated by the pilot's bill (`culturellm plan --pilot`): cost ${c['planned_cost_usd']:.2f} vs ledger ${c['cost_usd']:.2f} "
+              f"(ledger / plan {ratio(c['cost_usd'], c['planned_cost_usd'])}); requests {int(c['planned_requests'])} vs {int(c['requests'])} "
+              f"(ledger / plan {ratio(c['requests'], c['planned_requests'])}); per stage:")
+        print(r["calibrated"][["planned_requests", "requests", "planned_cost_usd", "cost_usd", "cost_usd_ratio"]].to_string())
 
 
 def main():
@@ -136,8 +193,11 @@ def main():
     ap.add_argument("--per-task", type=int, help="rows per task (default: every row, the paper's size)")
     ap.add_argument("--keep", help="run in this folder and keep it")
     ap.add_argument("--expire-rate", type=float, help="share of batches that expire at 24 h (default: the service's, 0.02 for openai)")
+    ap.add_argument("--pilot", nargs=2, type=int, metavar=("CULTURES", "PER_TASK"), help="first run a pilot of paper-openai (its first CULTURES cultures, PER_TASK rows per task, a fifth of the augmented seeds) whose bill calibrates the main run's plan")
     args = ap.parse_args()
-    results = [run(profile, args.per_task, args.keep, args.expire_rate) for profile in args.profiles]
+    pilot = run("paper-openai", None, args.keep, args.expire_rate, pilot=tuple(args.pilot)) if args.pilot else None
+    if pilot: report(pilot)
+    results = [run(profile, args.per_task, args.keep, args.expire_rate, pilot_bill=pilot["bill"] if pilot and profile == "paper-openai" else None) for profile in args.profiles]
     for r in results: report(r)
     main_run = next((r for r in results if r["profile"] == "paper-openai"), None)
     if main_run:

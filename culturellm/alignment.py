@@ -12,7 +12,7 @@ from .core import Profile, profile_section, stable_hash, write_atomic
 from .wvs import culture_labels, load_questions, seed_answers
 from .augment import augment_config, load_samples
 from .evaluate import eval_config, interval, macro_f1, predict_task, predict_tasks, resamples, sampled_tasks
-from .finetune import finetune_many, model_name, registered_models, seed_prompt_tokens, trained_llm, training_epochs
+from .finetune import finetune_many, model_name, registered_models, row_tokens, seed_prompt_tokens, trained_llm, training_epochs
 from .llm import load_llm, side_by_side, training_rate
 from .sft import _write_set, base_prompt_format, chat, load_sets, pick_augmented, rows_for, seed_items, sft_config, sft_dir
 from .tasks import culture_tasks, load_task, stratified_sample
@@ -247,7 +247,7 @@ def alignment_plan(profile: dict) -> list[dict]:
              "requests": 50 * (repeated * 2 * len(cultures) + len(acfg["heldout_cultures"])),
              "prompt_tokens": sum(tokens(c) for c in repeated * 2 * cultures + acfg["heldout_cultures"]), "completion_tokens": 0}]
     folds, epochs, aug = len(acfg["heldout_cultures"]) * acfg["folds"], training_epochs(profile), augment_config(profile, "improved")
-    trained = folds * (50 + aug["seeds"] * aug["m"]) * 100 * epochs * (acfg["folds"] - 1) // max(acfg["folds"], 1)
+    trained = round(folds * (50 + aug["seeds"] * aug["m"]) * row_tokens(profile) * epochs * (acfg["folds"] - 1) / max(acfg["folds"], 1))
     rows.append({"stage": "finetune", "step": f"{folds} held-out folds", "role": "base", "requests": folds, "prompt_tokens": trained,
                  "completion_tokens": 0, "cost_usd": round(trained * training_rate(profile["roles"]["base"]) / 1e6, 2)})
     return rows + [transfer_plan(profile)]

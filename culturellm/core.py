@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #0be2af45
 from __future__ import annotations
-import copy, functools, hashlib, importlib.util, json, os, random, shutil, string, tempfile
+import copy, functools, hashlib, importlib.util, json, os, random, shutil, string, subprocess, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -13,9 +13,9 @@ import yaml
 # %% auto #0
 __all__ = ['ENVIRONMENT', 'ENTRY_SCHEMAS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError', 'DataError', 'ConfigError',
            'project_root', 'data_dir', 'raw_dir', 'profile_name', 'generated_dir', 'cache_dir', 'models_dir',
-           'reports_dir', 'environment', 'environment_settings', 'show_progress', 'write_atomic', 'jsonl_line',
-           'write_jsonl', 'append_jsonl', 'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'stage_folder', 'read_yaml',
-           'canonical_json', 'stable_hash', 'sha256_file', 'seed_everything', 'registry', 'entry_problems',
+           'reports_dir', 'environment', 'environment_settings', 'show_progress', 'write_atomic', 'in_own_process',
+           'jsonl_line', 'write_jsonl', 'append_jsonl', 'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'stage_folder',
+           'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file', 'seed_everything', 'registry', 'entry_problems',
            'registry_entry', 'pick', 'resolve', 'prompt_text', 'fill_template', 'check_profile', 'profile_names',
            'profile_sections', 'profile_defaults', 'profile_section', 'Profile', 'with_cultures', 'load_profile']
 
@@ -127,6 +127,17 @@ def write_atomic(path: Path|str,  # file to create or replace
         f.flush(); os.fsync(f.fileno())
     os.replace(tmp, path)
     return path
+
+# %% ../nbs/00_core.ipynb #dd2c1978
+def in_own_process(what: str,  # the work, named in an error
+                   target: str,  # a module-level function of string arguments, as `module.function`
+                   *args):
+    "`target(*args)` in a new Python process, waited for: the memory it peaks at goes back to the system with it instead of raising this process's peak."
+    module, function = target.rsplit(".", 1)
+    code = f"import sys; from {module} import {function} as work; work(*sys.argv[1:])"
+    done = subprocess.run([sys.executable, "-c", code, *map(str, args)])
+    if done.returncode != 0: raise CultureLLMError(f"{what} failed in its own process (exit code {done.returncode}); its error is printed above")
+
 
 # %% ../nbs/00_core.ipynb #8d0f5402
 def jsonl_line(record: dict) -> str:

@@ -14,18 +14,19 @@ from .core import (append_jsonl, cache_dir, ConfigError, DataError, fill_templat
                              seed_everything, sha256_file, show_progress, stable_hash, write_atomic)
 from .llm import (backend_kind, cache_path, Ledger, ledger_path, LLM, load_llm, make_backend, ResponseCache, shared_backend, side_by_side,
                             training_rate)
-from .sft import chat, check_training_file, load_sets, sft_dir
+from .sft import chat, check_training_file, estimate_tokens, load_sets, sft_dir
 from .augment import augment_config
 from .wvs import culture_labels, load_questions
 
 # %% auto #0
 __all__ = ['finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss', 'last_complete_checkpoint', 'training_steps',
            'training_arguments', 'save_adapter', 'run_record', 'train_lora', 'train_openai', 'training_epochs',
-           'training_tokens', 'finetune_plan', 'train_lora_set', 'train_openai_set', 'models_dir_of', 'model_name',
-           'registered_models', 'training_set', 'registry_record', 'bill_training', 'finetune', 'finetune_many',
-           'trained_backend', 'adapter_spec', 'remote_spec', 'trained_llm', 'seed_answers_of', 'seed_accuracy',
-           'seed_accuracy_table', 'seed_prompt_tokens', 'seed_accuracy_plan', 'plot_losses', 'hyperparameter_rows',
-           'model_card_fields', 'model_card', 'write_model_cards', 'finetune_cmd', 'models_list_cmd']
+           'training_tokens', 'row_tokens', 'finetune_plan', 'train_lora_set', 'train_openai_set', 'models_dir_of',
+           'model_name', 'registered_models', 'training_set', 'registry_record', 'bill_training', 'finetune',
+           'finetune_many', 'trained_backend', 'adapter_spec', 'remote_spec', 'trained_llm', 'seed_answers_of',
+           'seed_accuracy', 'seed_accuracy_table', 'seed_prompt_tokens', 'seed_accuracy_plan', 'plot_losses',
+           'hyperparameter_rows', 'model_card_fields', 'model_card', 'write_model_cards', 'finetune_cmd',
+           'models_list_cmd']
 
 # %% ../nbs/07_finetune.ipynb #69c21f3c
 def finetune_config(profile: dict) -> dict:
@@ -249,11 +250,17 @@ def training_tokens(chat_file: Path,  # chat fine-tuning JSONL
     return epochs * sum(len(m["content"]) for row in read_jsonl(chat_file) for m in row["messages"]) // 4
 
 # %% ../nbs/07_finetune.ipynb #dff87fa1
+def row_tokens(profile: dict) -> float:
+    "Mean training tokens of one chat row (`estimate_tokens`) over the profile's cultures' seed questions; augmented rows reword them at about their length."
+    mode, bank = profile.get("sft", {}).get("mode", "corrected"), load_questions()
+    rows = [{"messages": chat(c, q.text, q, mode, answer=1)} for c in profile["cultures"] for _, q in bank.iterrows()]
+    return sum(map(estimate_tokens, rows)) / len(rows)
+
 def finetune_plan(profile: dict) -> list[dict]:
     "Upper-bound training tokens and cost of the main models: one per culture and CultureLLM-One (ablation and held-out models: their studies' plans)."
     base, aug, epochs = profile["roles"]["base"], augment_config(profile, "improved"), training_epochs(profile)
     rows, models = 50 + aug["seeds"] * aug["m"], len(profile["cultures"]) + 1
-    tokens = 2 * len(profile["cultures"]) * rows * 100 * epochs                       # CultureLLM-One trains on every culture's rows
+    tokens = round(2 * len(profile["cultures"]) * rows * row_tokens(profile) * epochs)   # CultureLLM-One trains on every culture's rows
     return [{"stage": "finetune", "step": f"{models} main models x {epochs} epochs", "role": "base", "requests": models,
              "prompt_tokens": tokens, "completion_tokens": 0, "cost_usd": round(tokens * training_rate(base) / 1e6, 2)}]
 

@@ -11,7 +11,7 @@ from fastcore.basics import patch
 from contextlib import contextmanager
 from pathlib import Path
 import torch
-from .core import ConfigError, models_dir, pick, registry, registry_entry, sha256_file, stable_hash
+from .core import ConfigError, in_own_process, models_dir, pick, registry, registry_entry, sha256_file, stable_hash
 from .llm import Completion, LabelScores
 
 # %% auto #0
@@ -46,8 +46,9 @@ def file_lock(path: Path):
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
-def _convert(gguf: Path, dest: Path) -> None:
+def _convert(gguf: str, dest: str) -> None:
     "De-quantise a GGUF model into a Hugging Face folder `dest`."
+    gguf = Path(gguf)
     from transformers import AutoModelForCausalLM, AutoTokenizer
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
@@ -66,12 +67,16 @@ def embedded_model_folder(name: str) -> Path:
             start, tmp = time.time(), Path(work)/"model"
             print(f"converting the embedded model {name} from GGUF (once; ~1 min) ...", flush=True)
             gguf = gguf_file(entry, Path(work))
-            _convert(gguf, tmp)
+            in_own_process(f"converting {name} from GGUF", "culturellm.hf._convert", gguf, tmp)   # de-quantising in fp32 peaks at ~3 GB for gemma-3-270m
             (tmp/".complete").write_text(json.dumps({"gguf_sha256": sha256_file(gguf), "seconds": round(time.time() - start, 1)}))
             os.replace(tmp, dest)
     return dest
 
 # %% ../nbs/03a_hf.ipynb #e9fd55e9
+def _cast(folder: str, dtype: str, dest: str) -> None:
+    from transformers import AutoModelForCausalLM
+    AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).save_pretrained(dest)
+
 def stored_as(folder: str|Path,  # a model folder
               dtype: str,        # the dtype it is loaded in
              ) -> str:
@@ -81,9 +86,8 @@ def stored_as(folder: str|Path,  # a model folder
     dest = folder.with_name(f"{folder.name}@{dtype}")
     with file_lock(models_dir()/f".{dest.name}.lock"):
         if (dest/".complete").exists(): return str(dest)
-        from transformers import AutoModelForCausalLM
         with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{dest.name}.") as work:
-            AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).save_pretrained(Path(work)/"model")
+            in_own_process(f"casting {folder.name} to {dtype}", "culturellm.hf._cast", folder, dtype, Path(work)/"model")
             (Path(work)/"model"/".complete").write_text(json.dumps({"cast_from": folder.name, "dtype": dtype}))
             shutil.rmtree(dest, ignore_errors=True)                 # an interrupted copy, if any
             os.replace(Path(work)/"model", dest)

@@ -5,6 +5,7 @@
 # %% ../nbs/03_llm.ipynb #27b5418f
 from __future__ import annotations
 import contextlib, datetime as dt, json, math, sqlite3, threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -18,7 +19,7 @@ from .core import (append_jsonl, cache_dir, canonical_json, ConfigError, DataErr
 __all__ = ['BATCH_PRICE_SHARE', 'DETERMINISTIC_KINDS', 'BACKENDS', 'PARTY_OF', 'Completion', 'LabelScores', 'Backend',
            'ResponseCache', 'price', 'token_cost', 'price_share', 'Ledger', 'LLM', 'score_requests', 'BackendKind',
            'backend_kind', 'make_backend', 'training_rate', 'cache_path', 'ledger_path', 'role_spec', 'shared_backend',
-           'load_llm', 'present_rounds', 'rounds_away', 'BatchRounds', 'side_by_side', 'at_once']
+           'load_llm', 'present_rounds', 'rounds_away', 'Picked', 'BatchRounds', 'side_by_side', 'at_once']
 
 # %% ../nbs/03_llm.ipynb #b5f9543c
 @dataclass
@@ -339,6 +340,16 @@ def rounds_away(only: list|None=None):  # these rounds (default: every one it is
         for pool in pools: pool.expect(1); PARTY_OF.away.discard(id(pool))
 
 # %% ../nbs/03_llm.ipynb #87e8ed08
+class Picked(Sequence):
+    "A party's answers out of its round's, each read from them only when asked for (a Batch API round's may lie on disk)."
+    def __init__(self, answers: Sequence, indices: list): self.answers, self.indices = answers, indices
+    def __len__(self) -> int: return len(self.indices)
+    def __getitem__(self, i):
+        if isinstance(i, slice): return [self.answers[j] for j in self.indices[i]]
+        return self.answers[self.indices[i]]
+    def __eq__(self, other) -> bool: return list(self) == list(other)   # as the list it stands for
+    def __repr__(self) -> str: return repr(list(self))
+
 class BatchRounds:
     "Batch API calls of threads working side by side, sent as one: a round closes when every party still at work has handed its requests over (or left), and each party gets its own answers back."
     def __init__(self, send):   # send(bodies) -> answers: the backend's own Batch API call
@@ -383,16 +394,17 @@ class BatchRounds:
         slots = sorted(slots, key=lambda s: stable_hash(s["bodies"], 16))
         keys = [[stable_hash(b, 24) for b in s["bodies"]] for s in slots]
         unique = dict(zip((k for ks in keys for k in ks), (b for s in slots for b in s["bodies"])))
-        try: answers, error = dict(zip(unique, self.send(list(unique.values())))), None
-        except BaseException as e: answers, error = {}, e
+        try: answers, error = self.send(list(unique.values())), None
+        except BaseException as e: answers, error = None, e
         self.rounds += 1
+        place = {k: n for n, k in enumerate(unique)}
         for s in slots:
             for other in s["away"]: other.expect(1)        # back in the other rounds before any party of this one goes on
         for s, ks in zip(slots, keys):
-            s["answers"], s["error"] = [answers.get(k) for k in ks], error
+            s["answers"], s["error"] = (Picked(answers, [place[k] for k in ks]) if error is None else None), error
             s["done"].set()
 
-    def submit(self, bodies: list) -> list:
+    def submit(self, bodies: list) -> Sequence:
         "Answers to `bodies`: gathered into the round of the parties working side by side, or sent at once by a thread that is none."
         if not self.member(): return self.send(bodies)
         away = [p for p in present_rounds() if p is not self]

@@ -4,7 +4,8 @@
 
 # %% ../nbs/03b_openai.ipynb #2066c21d
 from __future__ import annotations
-import fcntl, json, math, os, random, re, sys, threading, time
+import fcntl, json, math, os, random, re, shutil, sys, threading, time, weakref
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from .llm import BatchRounds, Completion, LabelScores, rounds_away
 # %% auto #0
 __all__ = ['RETRYABLE', 'TERMINAL', 'Clock', 'clock', 'stamped_client', 'check_pinned', 'APIFailure', 'retry_after', 'backoff',
            'is_refusal', 'poll', 'with_retries', 'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend',
-           'continuation_logprob', 'batch_state_path', 'batch_lines', 'batch_files', 'stage_tag']
+           'continuation_logprob', 'batch_state_path', 'batch_lines', 'batch_files', 'stage_tag', 'StoredAnswers']
 
 # %% ../nbs/03b_openai.ipynb #2a2a0cee
 _AHEAD: dict = {}   # clock file -> how far this process's simulated time is ahead of real time
@@ -373,24 +374,58 @@ def _submit_missing(self, state: dict, state_path: Path, lines: list[str], answe
         if not (resumed and _adopt(self, part)): _create_part(self, lines, part)
         _save(state_path, state)
 
-def _answers(self, batch) -> dict:
-    "Request index -> response body (or a refusal marker) of what a batch answered; transient per-request errors are left out to send again."
+class StoredAnswers(Sequence):
+    "A round's answers, kept where they came, in the batches' output files on disk, each read when asked for: 50,000 answers with 20 log-probabilities each stay out of memory."
+    def __init__(self, places: list, folder: Path):   # per request: (output file, byte offset) or a refusal marker
+        self.places = places
+        weakref.finalize(self, shutil.rmtree, folder, True)   # the files go with the last reference (a rerun downloads them again)
+
+    def __len__(self) -> int: return len(self.places)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice): return [self[j] for j in range(*i.indices(len(self)))]
+        place = self.places[i]
+        if isinstance(place, dict): return place
+        with open(place[0], "rb") as f:
+            f.seek(place[1])
+            return json.loads(f.readline())["response"]["body"]
+
+def _download(self, file_id: str, folder: Path) -> Path:
+    "An output or error file, streamed to disk (a file already there was downloaded whole: written under another name, then renamed)."
+    path = folder/f"{file_id}.jsonl"
+    def fetch():
+        part = path.with_suffix(".part")
+        with self.client.files.with_streaming_response.content(file_id) as response, open(part, "wb") as f:
+            for chunk in response.iter_bytes(): f.write(chunk)
+        part.replace(path)
+    if not path.exists(): folder.mkdir(parents=True, exist_ok=True); with_retries(fetch, self.max_retries, "batch download", self.sleep)
+    return path
+
+def _place(answers: dict, batch, rec: dict, where: tuple) -> None:
+    "Note where one output record's answer lies: an answer, a refusal, or nothing (a transient error, sent again); a rejected request stops the run."
+    response = rec.get("response") or {}
+    status, body = response.get("status_code"), response.get("body") or {}
+    if status == 200: answers[int(rec["custom_id"][4:])] = where
+    elif status == 400 and (body.get("error") or {}).get("code") == "content_filter": answers[int(rec["custom_id"][4:])] = {"refused": True}
+    elif status not in (408, 429) and (status or 500) < 500:
+        raise APIFailure(f"batch {batch.id}: {rec['custom_id']} was rejected: {str(rec)[:300]}")
+
+def _answers(self, batch, folder: Path) -> dict:
+    "Request index -> where its response body lies (or a refusal marker) for what a batch answered; transient per-request errors are left out to send again."
     answers = {}
     for fid in (batch.output_file_id, batch.error_file_id):
         if not fid: continue
-        text = with_retries(lambda: self.client.files.content(fid).text, self.max_retries, "batch download", self.sleep)
-        for rec in (json.loads(line) for line in text.split("\n") if line.strip()):
-            response = rec.get("response") or {}
-            status, body = response.get("status_code"), response.get("body") or {}
-            if status == 200: answers[int(rec["custom_id"][4:])] = body
-            elif status == 400 and (body.get("error") or {}).get("code") == "content_filter": answers[int(rec["custom_id"][4:])] = {"refused": True}
-            elif status not in (408, 429) and (status or 500) < 500:
-                raise APIFailure(f"batch {batch.id}: {rec['custom_id']} was rejected: {str(rec)[:300]}")
+        path = _download(self, fid, folder)
+        offset = 0
+        with open(path, "rb") as f:
+            for line in f:
+                if line.strip(): _place(answers, batch, json.loads(line), (str(path), offset))
+                offset += len(line)
     return answers
 
 def _ended(self, batch, state: dict, state_path: Path) -> dict:
-    "The answers of a batch that ended; a batch that failed validation is dropped from the state and stops the run."
-    if batch.status != "failed": return _answers(self, batch)
+    "Where the answers of a batch that ended lie; a batch that failed validation is dropped from the state and stops the run."
+    if batch.status != "failed": return _answers(self, batch, state_path.with_suffix(""))
     state["parts"] = [p for p in state["parts"] if p["batch_id"] != batch.id]; _save(state_path, state)
     errors = "; ".join(e.message for e in (getattr(batch.errors, "data", None) or [])) or "no reason given"
     raise APIFailure(f"batch {batch.id} failed validation: {errors}")
@@ -402,8 +437,8 @@ def _cancel_late(self, batches: list) -> list:
     return batches
 
 @patch
-def _batch(self: OpenAIBackend, bodies: list) -> list[dict]:
-    "Send bodies through the Batch API in as few files as its limits allow, submitted and polled together; resumes after a kill, sends again what an expired batch left unanswered."
+def _batch(self: OpenAIBackend, bodies: list) -> StoredAnswers:
+    "Send bodies through the Batch API in as few files as its limits allow, submitted and polled together; resumes after a kill, sends again what an expired batch left unanswered; the answers stay on disk until read."
     state_path, lines, answered, ended = batch_state_path(bodies), batch_lines(bodies), {}, set()
     state = json.loads(state_path.read_text()) if state_path.exists() else {"endpoint": self.endpoint, "requests": len(bodies), "parts": []}
     bar = tqdm(total=len(bodies), desc=f"{self.model_id} batch", unit="req", disable=not show_progress())
@@ -417,4 +452,4 @@ def _batch(self: OpenAIBackend, bodies: list) -> list[dict]:
         if len(answered) == len(bodies): break
     bar.close()
     if len(answered) < len(bodies): raise APIFailure(f"{self.endpoint} {self.model_id}: {len(bodies) - len(answered)} of {len(bodies)} batch requests still unanswered after {self.max_retries + 1} rounds; rerun to go on")
-    return [answered[i] for i in range(len(bodies))]
+    return StoredAnswers([answered[i] for i in range(len(bodies))], state_path.with_suffix(""))

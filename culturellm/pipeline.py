@@ -32,7 +32,7 @@ __all__ = ['PROVENANCE_PACKAGES', 'PLANNERS', 'experiment_path', 'check_paramete
            'run_notebook', 'model_ids', 'usage', 'provenance', 'provenance_table', 'summary_path', 'write_summary',
            'read_summary', 'write_index', 'runs', 'dependencies', 'stage_reads', 'code_hash', 'stage_fingerprint',
            'up_to_date', 'previous_runs', 'ordered', 'run_stage', 'stage_clock', 'stage_ended', 'run_when_ready',
-           'reproduce', 'planned_model', 'plan', 'actual_usage', 'bill', 'plan_cmd', 'reproduce_cmd']
+           'reproduce', 'planned_model', 'plan', 'actual_usage', 'calibrated', 'bill', 'plan_cmd', 'reproduce_cmd']
 
 # %% ../nbs/13_pipeline.ipynb #83ed05b2
 def experiment_path(name: str) -> Path:
@@ -385,10 +385,25 @@ def actual_usage(cfg: Profile) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 # %% ../nbs/13_pipeline.ipynb #a9ff8549
-def bill(cfg: Profile) -> pd.DataFrame:  # the loaded profile
+def calibrated(rows: pd.DataFrame,   # a plan (`plan`)
+               pilot: pd.DataFrame,  # the bill of a pilot run (`bill`: a smaller run of the same planners)
+              ) -> pd.DataFrame:
+    "The plan with each stage's requests, tokens and cost scaled by what the pilot billed against its own plan of that stage (the model's answer lengths, the share of augmented rows kept, the tokenizer); a stage the pilot did not run stays as planned (an upper bound)."
+    ran = pilot[pilot.requests > 0].drop("total", errors="ignore")
+    ratio = lambda what: rows.stage.map(ran[f"{what}_ratio"]).fillna(1.0)
+    out = rows.copy()
+    out["requests"] = (out.requests * ratio("requests")).round().astype(int)
+    for column in ("prompt_tokens", "completion_tokens"): out[column] = (out[column] * ratio("tokens")).round().astype(int)
+    out["cost_usd"] = (out.cost_usd * ratio("cost_usd")).round(2)
+    return out
+
+def bill(cfg: Profile,                      # the loaded profile
+         pilot: pd.DataFrame|None=None,     # a pilot run's bill: the plan calibrated by it (`calibrated`)
+        ) -> pd.DataFrame:
     "Per ledger stage: planned and actual requests sent, tokens and cost side by side, the actual-to-planned ratios, and a total row."
     tokens = lambda d: d.assign(tokens=d.prompt_tokens + d.completion_tokens)
-    planned = tokens(plan(cfg)).groupby("stage")[["requests", "tokens", "cost_usd"]].sum().add_prefix("planned_")
+    planned = plan(cfg) if pilot is None else calibrated(plan(cfg), pilot)
+    planned = tokens(planned).groupby("stage")[["requests", "tokens", "cost_usd"]].sum().add_prefix("planned_")
     actual = tokens(actual_usage(cfg)).groupby("stage")[["calls", "tokens", "cost_usd"]].sum().rename(columns={"calls": "requests"})
     table = planned.join(actual, how="outer").fillna({"requests": 0, "tokens": 0, "cost_usd": 0.0}).astype({"requests": int, "tokens": int})
     table.loc["total"] = table.sum(min_count=1)
@@ -398,15 +413,17 @@ def bill(cfg: Profile) -> pd.DataFrame:  # the loaded profile
 
 # %% ../nbs/13_pipeline.ipynb #6db89d5c
 def plan_cmd(profile: str="laptop", # profile name
+             pilot: str=None,         # a profile run before as a pilot (smaller: fewer cultures, rows per task): its bill calibrates the plan
             ) -> int:
     "Print the stages of a profile with their requests, tokens and cost estimate, without running anything."
-    cfg = load_profile(profile)
-    rows = plan(cfg)
+    cfg, pilot_bill = load_profile(profile), (bill(load_profile(pilot)) if pilot else None)
+    rows = plan(cfg) if pilot_bill is None else calibrated(plan(cfg), pilot_bill)
     print(f"profile {profile}: {', '.join(cfg['cultures'])}")
     print(rows.to_string(index=False))
     print(f"total: {rows.requests.sum()} requests, {rows.prompt_tokens.sum() + rows.completion_tokens.sum()} tokens, "
-          f"${rows.cost_usd.sum():.2f} (tokens estimated as characters/4; augmentation and open questions: upper bounds)")
-    if not actual_usage(cfg).empty: print("\nplanned against actual (the usage ledger so far):\n" + bill(cfg).to_string())
+          f"${rows.cost_usd.sum():.2f} " + (f"(each stage scaled by what pilot {pilot} billed against its plan)" if pilot else
+                                             "(tokens estimated as characters/4; augmentation and open questions: upper bounds; --pilot calibrates them)"))
+    if not actual_usage(cfg).empty: print("\nplanned against actual (the usage ledger so far):\n" + bill(cfg, pilot_bill).to_string())
     return 0
 
 # %% ../nbs/13_pipeline.ipynb #e21a636a

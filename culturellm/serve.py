@@ -14,7 +14,8 @@ from .openai_backend import clock
 
 # %% auto #0
 __all__ = ['FAULT_KINDS', 'SERVICES', 'OFFERED_BY', 'EXPIRED', 'CANCELLED', 'JOB_STATES', 'Faults', 'Limits', 'EchoResponder',
-           'FastResponder', 'chat_response', 'error_body', 'StandInServer', 'job_schedule', 'serve_cmd']
+           'FastResponder', 'chat_response', 'error_body', 'StandInServer', 'example_tokens', 'job_schedule',
+           'serve_cmd']
 
 # %% ../nbs/03c_serve.ipynb #eeb12293
 FAULT_KINDS = ("rate_limit", "server_error", "timeout", "malformed", "truncated")
@@ -412,13 +413,17 @@ JOB_STATES = ["validating_files", "queued", "running", "succeeded"]
 def _job_view(job: dict) -> dict:
     return {k: v for k, v in job.items() if not k.startswith("_")}
 
+def example_tokens(line: str) -> int:
+    "A training example's tokens as the service bills them (about 4 characters a token, 3 per message and 3 per example: OpenAI's counting recipe)."
+    return 3 + sum(len(str(m.get("content", ""))) // 4 + 3 for m in json.loads(line).get("messages") or [])
+
 @patch
 def create_job(self: StandInServer, body, **_):
     if body.get("training_file") not in self.files: return 400, error_body(f"invalid training_file: {body.get('training_file')}", "invalid_file")
     if body.get("model") not in self.models: return 400, error_body(f"model {body.get('model')} cannot be fine-tuned here", "model_not_available")
     jid, now, limits = f"ftjob-{uuid.uuid4().hex[:16]}", _now(), self.limits
     rows = [l for l in self.files[body["training_file"]]["content"].decode().split("\n") if l.strip()]
-    tokens = len(rows) * 100 * int((body.get("hyperparameters") or {}).get("n_epochs") or 3)
+    tokens = sum(map(example_tokens, rows)) * int((body.get("hyperparameters") or {}).get("n_epochs") or 3)
     self.jobs[jid] = {"id": jid, "object": "fine_tuning.job", "model": body["model"], "training_file": body["training_file"],
                       "hyperparameters": body.get("hyperparameters") or {}, "status": JOB_STATES[0], "fine_tuned_model": None,
                       "created_at": int(now), "finished_at": None, "trained_tokens": None, "seed": body.get("seed"),

@@ -4,16 +4,16 @@
 
 # %% ../nbs/11_studies.ipynb #4ccb11eb
 from __future__ import annotations
-import json, math, random, re, string
+import json, math, random, re, string, tempfile
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import ConfigError, DataError, generated_dir, pick, Profile, profile_section, read_jsonl, write_atomic
+from .core import ConfigError, DataError, generated_dir, in_own_process, pick, Profile, profile_section, read_jsonl, write_atomic
 from .data import upstream_file
 from .augment import augment_config, load_samples
 from .embed import load_embeddings
 from .evaluate import eval_config, evaluate_culture, evaluate_plan, load_scored, mean_interval, model_view, paired_gain, yes_no
-from .finetune import finetune_many, model_name, registered_models, trained_llm, training_epochs
+from .finetune import finetune_many, model_name, registered_models, row_tokens, trained_llm, training_epochs
 from .judge import culture_win_rate, judge_config, open_question_count
 from .llm import backend_kind, load_llm, make_backend, side_by_side, training_rate
 from .sft import load_sets, pick_augmented, sft_config
@@ -21,10 +21,10 @@ from .wvs import load_questions
 
 # %% auto #0
 __all__ = ['EMBEDDED_BASE', 'AUTHORS_SETS', 'BENCHMARKS', 'study_config', 'study_path', 'save_study', 'bigram_perplexity',
-           'lm_perplexity', 'diversity_gain', 'perplexity_spec', 'sample_size_table', 'last_number',
-           'synthetic_arithmetic', 'read_synthetic', 'read_gsm8k', 'read_bbh', 'read_datasets', 'first_line',
-           'load_benchmark', 'benchmark_accuracy', 'winrate_table', 'studied_models', 'ablation_table',
-           'forgetting_table', 'winrate_plan', 'ablation_plan', 'forgetting_plan']
+           'budget_batches', 'lm_perplexity', 'diversity_gain', 'perplexity_spec', 'perplexity_job', 'perplexities',
+           'sample_size_table', 'last_number', 'synthetic_arithmetic', 'read_synthetic', 'read_gsm8k', 'read_bbh',
+           'read_datasets', 'first_line', 'load_benchmark', 'benchmark_accuracy', 'winrate_table', 'studied_models',
+           'ablation_table', 'forgetting_table', 'winrate_plan', 'ablation_plan', 'forgetting_plan']
 
 # %% ../nbs/11_studies.ipynb #19460809
 def study_config(profile: dict) -> dict:
@@ -68,9 +68,19 @@ def bigram_perplexity(texts: list[str],  # sentences
     return float(np.nanmean([_sentence_bigram_ppl(t, paper) for t in texts]))
 
 # %% ../nbs/11_studies.ipynb #334bd709
-def lm_perplexity(backend,            # an HFBackend
-                  texts: list[str],   # the texts
-                  batch_size: int=8,  # texts per forward pass
+def budget_batches(lengths: list[int],  # tokens of each text
+                   per_pass: int,       # padded tokens a forward pass may hold (at least one text each)
+                  ) -> list[list[int]]:
+    "Indices of the texts in passes of similar lengths (longest first), each pass's texts times its longest within `per_pass`."
+    order, passes = sorted(range(len(lengths)), key=lambda i: -lengths[i]), []
+    for i in order:
+        if passes and (len(passes[-1]) + 1) * lengths[passes[-1][0]] <= per_pass: passes[-1].append(i)
+        else: passes.append([i])
+    return passes
+
+def lm_perplexity(backend,                   # an HFBackend
+                  texts: list[str],          # the texts
+                  logit_budget: int=2**25,   # logits a forward pass may produce (texts x padded tokens x vocabulary)
                  ) -> float:
     "Token-level perplexity of `texts` under an in-process language model: exp(mean negative log-likelihood per token)."
     import torch
@@ -78,14 +88,16 @@ def lm_perplexity(backend,            # an HFBackend
     tok = backend.tokenizer
     seqs = [tok(t).input_ids for t in texts]                          # with the model's begin-of-text token
     nll, count = 0.0, 0
-    for i in range(0, len(seqs), batch_size):
-        ids, mask, _ = pad_batch(seqs[i:i + batch_size], tok.pad_token_id, "right")
-        with backend.loaded() as model, torch.inference_mode():
+    with backend.loaded() as model, torch.inference_mode():
+        per_pass = max(1, logit_budget // model.config.get_text_config().vocab_size)   # the logits, not the model, are the memory: a 262k vocabulary is 1 MB a token
+        for batch in budget_batches([len(s) for s in seqs], per_pass):
+            ids, mask, _ = pad_batch([seqs[i] for i in batch], tok.pad_token_id, "right")
             logits = model(input_ids=ids.to(backend.device), attention_mask=mask.to(backend.device)).logits
             for row, target, n in zip(logits, ids[:, 1:].to(logits.device), mask.sum(1).tolist()):   # a text at a time: fp32 over the whole vocabulary is large
                 logp = row[:n - 1].float().log_softmax(-1)
                 nll -= logp.gather(-1, target[:n - 1, None]).sum().item(); count += n - 1
     return math.exp(nll / count)
+
 
 # %% ../nbs/11_studies.ipynb #f7ac599b
 def diversity_gain(emb,              # the embeddings
@@ -112,19 +124,38 @@ def perplexity_spec(profile: Profile) -> dict:
 # %% ../nbs/11_studies.ipynb #6f75f11c
 AUTHORS_SETS = {"authors seeds+100": "new_WVQ_100_v2.jsonl", "authors seeds+500": "new_WVQ_500.jsonl", "authors seeds+1000": "new_WVQ_1000.jsonl"}
 
+def perplexity_job(job: str) -> None:
+    "The worker's side of `perplexities`: the model and the text sets from a JSON file, their perplexities written beside it (`.out`)."
+    asked = json.loads(Path(job).read_text())
+    lm = make_backend(asked["model"])
+    write_atomic(Path(job).with_suffix(".out"), json.dumps([lm_perplexity(lm, texts) for texts in asked["sets"]]))
+
+def perplexities(profile: Profile,       # the loaded profile
+                 text_sets: list[list[str]],  # sets of texts
+                ) -> list[float]:
+    "`lm_perplexity` of each set under the profile's perplexity model (`perplexity_spec`): here where the base runs in process, else in a process of its own, so a stage whose models are remote never holds a local model."
+    spec = perplexity_spec(profile)
+    if backend_kind(profile["roles"]["base"]).in_process:
+        lm = make_backend(spec)
+        return [lm_perplexity(lm, texts) for texts in text_sets]
+    with tempfile.TemporaryDirectory() as work:
+        job = Path(work)/"perplexity.json"
+        job.write_text(json.dumps({"model": spec, "sets": text_sets}))
+        in_own_process(f"scoring perplexity with {spec['model']}", "culturellm.studies.perplexity_job", job)
+        return json.loads(job.with_suffix(".out").read_text())
+
 def sample_size_table(profile: Profile) -> pd.DataFrame:
     "Per training-set size (ours and the authors'): samples, diversity gain, LM perplexity, paper bigram score."
     cfg = study_config(profile)
     sample = lambda texts: pd.Series(texts).sample(min(len(texts), cfg["perplexity_texts"]), random_state=0).tolist()
-    emb, scorer = load_embeddings(profile), perplexity_spec(profile)
-    lm = make_backend(scorer)
-    seeds = list(load_questions().text)
+    emb, seeds = load_embeddings(profile), list(load_questions().text)
     samples = load_samples(profile, sft_config(profile)["source"])
     sets = {("seeds" if k == 0 else f"seeds+{k or 'all'}"): list(pick_augmented(samples, k).text) if k != 0 else [] for k in sft_config(profile)["sizes"]}
     sets.update({name: [r["q_content"] for r in read_jsonl(upstream_file(f))] for name, f in AUTHORS_SETS.items()})
+    ppl = perplexities(profile, [sample(seeds + extra) for extra in sets.values()])
     rows = [{"set": name, "samples": len(seeds) + len(extra), "augmented": len(extra), "diversity_gain": round(diversity_gain(emb, extra, seeds), 4),
-             "lm_perplexity": round(lm_perplexity(lm, sample(seeds + extra)), 2), "ppl_model": scorer["model"], "bigram_ppl_paper": round(bigram_perplexity(seeds + extra, True), 2)}
-            for name, extra in sets.items()]
+             "lm_perplexity": round(p, 2), "ppl_model": perplexity_spec(profile)["model"], "bigram_ppl_paper": round(bigram_perplexity(seeds + extra, True), 2)}
+            for (name, extra), p in zip(sets.items(), ppl)]
     return pd.DataFrame(rows).set_index("set")
 
 
@@ -304,7 +335,7 @@ def ablation_plan(profile: dict) -> list[dict]:
     names = [s for s in cfg["ablation_sets"] if s != main]
     models = [f"culture:{s}" for s in names]
     aug, epochs = augment_config(profile, "improved"), training_epochs(profile)
-    tokens = len(cfg["ablation_cultures"]) * len(names) * (50 + aug["seeds"] * aug["m"]) * 100 * epochs
+    tokens = round(len(cfg["ablation_cultures"]) * len(names) * (50 + aug["seeds"] * aug["m"]) * row_tokens(profile) * epochs)
     training = {"stage": "finetune", "step": f"{len(names)} ablation sets x {len(cfg['ablation_cultures'])} cultures", "role": "base",
                 "requests": len(names) * len(cfg["ablation_cultures"]), "prompt_tokens": tokens, "completion_tokens": 0,
                 "cost_usd": round(tokens * training_rate(profile["roles"]["base"]) / 1e6, 2)}
