@@ -65,7 +65,7 @@ def server_model(server, batch) -> str:
 def pilot_of(cfg: dict, cultures: int, per_task: int) -> dict:
     "A smaller run of the same profile, whose bill calibrates the plan: its first `cultures` cultures (every culture list of the profile cut to them), `per_task` rows per task, a fifth of the augmented seeds."
     kept = cfg["cultures"][:cultures]
-    cut = lambda v: [c for c in v if c in kept] if isinstance(v, list) and v and set(v) <= set(cfg["cultures"]) else v
+    cut = lambda v: [c for c in v if c in kept] if isinstance(v, list) and v and all(c in cfg["cultures"] for c in v if isinstance(c, str)) and all(isinstance(c, str) for c in v) else v
     pilot = {**copy.deepcopy(cfg), "cultures": kept}
     for section in ("sft", "studies", "alignment"): pilot[section] = {k: cut(v) for k, v in pilot[section].items()}
     pilot["evaluate"]["per_task"], pilot["augment"]["seeds"] = per_task, max(1, cfg["augment"]["seeds"] // 5)

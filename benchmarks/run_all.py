@@ -16,7 +16,8 @@ def benchmarks(profile: str, reproduce_profile: str) -> dict:
     return {"label_scoring": [], "eval_throughput": ["--profile", profile, "--per-task", "4"],
             "augment_calls": ["--profile", profile], "lora_padding": ["--profile", profile], "scoring_roofline": ["--profile", profile],
             "dtype_agreement": ["--profile", profile],
-            "reproduce_warm_cold": ["--profile", reproduce_profile], "paper_scale": ["--profiles", "paper-openai", "--per-task", "2"]}
+            "reproduce_warm_cold": ["--profile", reproduce_profile], "paper_scale": ["--profiles", "paper-openai", "--per-task", "2", "--pilot", "3", "1"],
+            "batch_memory": ["--n", "50000"]}
 
 
 def run(name: str, arguments: list) -> dict:
