@@ -192,7 +192,7 @@ class LLM:
         pending = {}   # one entry per distinct request to compute (sampled requests without an index are never merged)
         for i, (k, c) in enumerate(zip(keys, cacheable)):
             if i not in results: pending.setdefault(k if c else f"{k}#{i}", []).append(i)
-        todo, tokens = list(pending), [0, 0]
+        todo, tokens, shared = list(pending), [0, 0], 0
         bar = tqdm(total=len(todo), desc=desc or f"{self.role or self.backend.model_id} {kind}", unit="req",
                    disable=not self.progress or not todo)
         chunk = chunk or getattr(self.backend, "chunk", self.batch_size)  # requests handed to the backend at once (a remote one: enough to fill its pool, or all for a Batch API)
@@ -201,14 +201,15 @@ class LLM:
             for k, out in zip(batch, compute([requests[pending[k][0]] for k in batch])):
                 out.key = keys[pending[k][0]]
                 for i in pending[k]: results[i] = out
-                tokens[0] += out.prompt_tokens; tokens[1] += getattr(out, "completion_tokens", 0)
+                if getattr(out, "shared", False): shared += 1     # another party of its Batch round asked it too, and paid for it
+                else: tokens[0] += out.prompt_tokens; tokens[1] += getattr(out, "completion_tokens", 0)
                 if self.cache is not None and cacheable[pending[k][0]]: self.cache.put(k, kind, self.backend.model_id, asdict(out) | {"cached": False})
             bar.update(len(batch)); bar.set_postfix(tokens_in=tokens[0], tokens_out=tokens[1])
         bar.close()
         if self.ledger is not None:
             refusals = sum(getattr(results[pending[k][0]], "refused", False) for k in todo)
-            self.ledger.record(self.role, self.stage, self.backend.model_id, requests=len(requests), calls=len(todo),
-                               cache_hits=sum(results[i].cached for i in range(len(requests))),
+            self.ledger.record(self.role, self.stage, self.backend.model_id, requests=len(requests), calls=len(todo) - shared,
+                               cache_hits=sum(results[i].cached for i in range(len(requests))) + shared,
                                prompt_tokens=tokens[0], completion_tokens=tokens[1], refusals=refusals,
                                share=price_share(getattr(self.backend, "batch_api", False)))
         return [results[i] for i in range(len(requests))]
@@ -341,8 +342,8 @@ def rounds_away(only: list|None=None):  # these rounds (default: every one it is
 
 # %% ../nbs/03_llm.ipynb #87e8ed08
 class Picked(Sequence):
-    "A party's answers out of its round's, each read from them only when asked for (a Batch API round's may lie on disk)."
-    def __init__(self, answers: Sequence, indices: list): self.answers, self.indices = answers, indices
+    "A party's answers out of its round's, each read from them only when asked for (a Batch API round's may lie on disk); `shared`: the places of those another party of the round asked too and paid for."
+    def __init__(self, answers: Sequence, indices: list, shared: set=frozenset()): self.answers, self.indices, self.shared = answers, indices, shared
     def __len__(self) -> int: return len(self.indices)
     def __getitem__(self, i):
         if isinstance(i, slice): return [self.answers[j] for j in self.indices[i]]
@@ -397,11 +398,14 @@ class BatchRounds:
         try: answers, error = self.send(list(unique.values())), None
         except BaseException as e: answers, error = None, e
         self.rounds += 1
-        place = {k: n for n, k in enumerate(unique)}
+        place, payer = {k: n for n, k in enumerate(unique)}, {}
+        for n, ks in enumerate(keys):
+            for k in ks: payer.setdefault(k, n)             # the first party asking a request pays for it; the others share its answer
         for s in slots:
             for other in s["away"]: other.expect(1)        # back in the other rounds before any party of this one goes on
-        for s, ks in zip(slots, keys):
-            s["answers"], s["error"] = (Picked(answers, [place[k] for k in ks]) if error is None else None), error
+        for n, (s, ks) in enumerate(zip(slots, keys)):
+            shared = {i for i, k in enumerate(ks) if payer[k] != n}
+            s["answers"], s["error"] = (Picked(answers, [place[k] for k in ks], shared) if error is None else None), error
             s["done"].set()
 
     def submit(self, bodies: list) -> Sequence:

@@ -17,7 +17,7 @@ from .llm import BatchRounds, Completion, LabelScores, rounds_away
 
 # %% auto #0
 __all__ = ['RETRYABLE', 'TERMINAL', 'Clock', 'clock', 'stamped_client', 'check_pinned', 'APIFailure', 'retry_after', 'backoff',
-           'is_refusal', 'poll', 'with_retries', 'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend',
+           'is_refusal', 'poll', 'with_retries', 'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend', 'shared_marked',
            'continuation_logprob', 'batch_state_path', 'batch_lines', 'batch_files', 'stage_tag', 'StoredAnswers']
 
 # %% ../nbs/03b_openai.ipynb #2a2a0cee
@@ -242,6 +242,11 @@ def _bodies_chat(self, conversations, max_tokens, temperature, seeds):
     return [{"model": self.model_id, "messages": c, "max_tokens": max_tokens, "temperature": temperature,
              **({"seed": int(s, 16)} if s else {})} for c, s in zip(conversations, seeds or [None] * len(conversations))]
 
+def shared_marked(outs: list, answers) -> list:
+    "`outs` with those another party of their Batch round asked too and paid for (`Picked.shared`) flagged `shared`: the LLM layer records them as shared, not as calls."
+    for i in getattr(answers, "shared", ()): outs[i].shared = True
+    return outs
+
 def _send(self, bodies: list) -> list[dict]:
     "Answers to `bodies`: through the Batch API (in the round of the parties working side by side), or directly with at most `concurrency` of this backend's requests in flight."
     if self.batch_api: return self.rounds.submit(bodies)
@@ -255,7 +260,8 @@ def chat(self: OpenAIBackend,
          seeds: list|None=None,   # per conversation, the request's seed
         ) -> list[Completion]:
     "Complete each conversation."
-    return [_completion(d) for d in _send(self, _bodies_chat(self, conversations, max_tokens, temperature, seeds))]
+    answers = _send(self, _bodies_chat(self, conversations, max_tokens, temperature, seeds))
+    return shared_marked([_completion(d) for d in answers], answers)
 
 # %% ../nbs/03b_openai.ipynb #1b9273db
 def _label_scores(self, d: dict, labels: list) -> LabelScores:
@@ -273,7 +279,8 @@ def score_each(self: OpenAIBackend,
     "First-token log-probability of each conversation's own labels: the requests do not depend on the labels, so tasks with different labels go out in one call (one Batch API round)."
     bodies = [{"model": self.model_id, "messages": c, "max_tokens": 1, "temperature": 0.0, "logprobs": True,
                "top_logprobs": self.top_k} for c in conversations]
-    out = [_label_scores(self, d, labels) for d, labels in zip(_send(self, bodies), label_sets)]
+    answers = _send(self, bodies)
+    out = shared_marked([_label_scores(self, d, labels) for d, labels in zip(answers, label_sets)], answers)
     shared = {}
     for i, s in enumerate(out):
         if s.ambiguous and self.continuation: shared.setdefault(tuple(label_sets[i]), []).append(i)
