@@ -4,7 +4,7 @@
 
 # %% ../nbs/03b_openai.ipynb #2066c21d
 from __future__ import annotations
-import fcntl, json, math, os, random, re, shutil, sys, threading, time, weakref
+import collections, fcntl, json, math, os, random, re, shutil, sys, threading, time, weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -381,11 +381,19 @@ def _submit_missing(self, state: dict, state_path: Path, lines: list[str], answe
         if not (resumed and _adopt(self, part)): _create_part(self, lines, part)
         _save(state_path, state)
 
+_READERS = collections.Counter()   # a folder of downloaded answers -> the StoredAnswers reading it
+
+def _release(folder: Path) -> None:
+    "One reader of `folder` fewer; the files go with the last (a rerun downloads them again)."
+    _READERS[folder] -= 1
+    if _READERS[folder] <= 0: del _READERS[folder]; shutil.rmtree(folder, True)
+
 class StoredAnswers(Sequence):
     "A round's answers, kept where they came, in the batches' output files on disk, each read when asked for: 50,000 answers with 20 log-probabilities each stay out of memory."
     def __init__(self, places: list, folder: Path):   # per request: (output file, byte offset) or a refusal marker
         self.places = places
-        weakref.finalize(self, shutil.rmtree, folder, True)   # the files go with the last reference (a rerun downloads them again)
+        _READERS[folder] += 1
+        weakref.finalize(self, _release, folder)
 
     def __len__(self) -> int: return len(self.places)
 
