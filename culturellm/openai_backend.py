@@ -4,7 +4,7 @@
 
 # %% ../nbs/03b_openai.ipynb #2066c21d
 from __future__ import annotations
-import collections, fcntl, json, math, os, random, re, shutil, sys, threading, time, weakref
+import collections, fcntl, itertools, json, math, os, random, re, shutil, sys, threading, time, weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -350,7 +350,7 @@ def batch_files(lines: list[str],   # every input line
 def _save(state_path: Path, state: dict) -> None: write_atomic(state_path, json.dumps(state))
 
 def _adopt(self, part: dict) -> bool:
-    "Find the batch of a part whose creation a kill interrupted before its id was saved (by the key in its metadata)."
+    "Find the batch of a part whose creation was cut off before its id came back: by a kill, or by an answer lost on the way (by the key in its metadata)."
     recent = with_retries(lambda: self.client.batches.list(limit=100).data, self.max_retries, "batch list", self.sleep)
     found = next((b for b in recent if (b.metadata or {}).get("culturellm_part") == part["key"]), None)
     if found: part.update(batch_id=found.id, input_file_id=found.input_file_id)
@@ -364,9 +364,13 @@ def _create_part(self, lines: list[str], part: dict) -> None:
     "Upload a part's input file and create its batch, tagged with the part's key."
     content = "".join(lines[i] for i in part["indices"]).encode()
     upload = with_retries(lambda: self.client.files.create(file=(f"requests-{part['key'][:12]}.jsonl", content), purpose="batch"), self.max_retries, "batch upload", self.sleep)
-    batch = with_retries(lambda: self.client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h",
-                                                           metadata={"culturellm_part": part["key"], **stage_tag()}), self.max_retries, "batch create", self.sleep)
-    part.update(batch_id=batch.id, input_file_id=upload.id)
+    tries = itertools.count()
+    def create():                                                     # a retry first looks for the batch a try whose answer was lost made
+        if next(tries) and _adopt(self, part): return
+        batch = self.client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h",
+                                           metadata={"culturellm_part": part["key"], **stage_tag()})
+        part.update(batch_id=batch.id, input_file_id=upload.id)
+    with_retries(create, self.max_retries, "batch create", self.sleep)
 
 def _submit_missing(self, state: dict, state_path: Path, lines: list[str], answered: dict, ended: set) -> None:
     "Submit, in as few files as the limits allow, every request neither answered nor in a batch still running; resume a half-made submission."

@@ -13,12 +13,14 @@ from .llm import Completion
 from .openai_backend import clock
 
 # %% auto #0
-__all__ = ['FAULT_KINDS', 'SERVICES', 'OFFERED_BY', 'EXPIRED', 'CANCELLED', 'JOB_STATES', 'Faults', 'Limits', 'EchoResponder',
-           'FastResponder', 'chat_response', 'error_body', 'StandInServer', 'example_tokens', 'job_schedule',
-           'serve_cmd']
+__all__ = ['FAULT_KINDS', 'LOST', 'SERVICES', 'OFFERED_BY', 'EXPIRED', 'CANCELLED', 'JOB_STATES', 'Faults', 'Limits',
+           'EchoResponder', 'FastResponder', 'chat_response', 'error_body', 'StandInServer', 'example_tokens',
+           'job_schedule', 'serve_cmd']
 
 # %% ../nbs/03c_serve.ipynb #eeb12293
 FAULT_KINDS = ("rate_limit", "server_error", "timeout", "malformed", "truncated")
+LOST = "lost"   # the work is done, then the connection drops before the answer. Not a default kind: the client cannot know it was done, so a
+                # lost chat completion is paid twice on the real service too; what must not happen twice (a batch made) is tested with it
 
 @dataclass
 class Faults:
@@ -30,6 +32,7 @@ class Faults:
     latency: float = 0.0             # seconds added to every request
     refuse_rate: float = 0.0         # share of requests refused by the "content filter" (permanent)
     refusal_style: str = "finish_reason"  # finish_reason (OpenAI) or http_400 (Azure)
+    paths: str = ".*"                # a regex: the POST paths faults hit
     seed: int = 0
 
     def draw(self, request_key: str, attempt: int) -> str|None:
@@ -497,7 +500,9 @@ def _handler_for(server: StandInServer):
             form = _multipart(ctype, raw) if ctype.startswith("multipart/") else None
             try: body = json.loads(raw) if raw and form is None else {}
             except json.JSONDecodeError: return self.finish_with(method, 400, error_body("request body is not JSON", "invalid_json"))
-            fault = server.faults.draw(stable_hash(body or raw.hex()), server.attempt(stable_hash(body or raw.hex()))) if method == "POST" else None
+            hit = method == "POST" and re.fullmatch(server.faults.paths, self.path.split("?")[0])
+            fault = server.faults.draw(stable_hash(body or raw.hex()), server.attempt(stable_hash(body or raw.hex()))) if hit else None
+            if fault == LOST: return self.hang_up(method, fn(body, form=form, **params))
             if fault: return self.inject(method, fault)
             status, answer, *headers = fn(body, form=form, **params)
             self.finish_with(method, status, answer, headers=headers[0] if headers else None)
@@ -505,6 +510,11 @@ def _handler_for(server: StandInServer):
         def finish_with(self, method, status, answer, fault=None, **kw):
             server.log.append({"method": method, "path": self.path, "status": status, "fault": fault})
             self.send(status, answer, **kw)
+
+        def hang_up(self, method: str, done: tuple):
+            "Close the connection without a word, the work `done`."
+            server.log.append({"method": method, "path": self.path, "status": done[0], "fault": LOST})
+            self.close_connection = True
 
         def inject(self, method: str, fault: str):
             if fault == "rate_limit":
