@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_finetune.ipynb #e505f81f
 from __future__ import annotations
-import datetime as dt, fcntl, json, math, os, resource, shutil, threading, time
+import datetime as dt, fcntl, itertools, json, math, os, resource, shutil, threading, time
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -205,6 +205,22 @@ def _ledger_held():
 def _read_ledger() -> dict:
     return json.loads(_jobs_ledger().read_text()) if _jobs_ledger().exists() else {}
 
+def _made_job(api, key: str) -> str|None:
+    "The live job already made for `key` whose id never reached the ledger (a kill came first, or the answer was lost on the way), by its metadata."
+    from culturellm.openai_backend import with_retries
+    recent = with_retries(lambda: api.client.fine_tuning.jobs.list(limit=100).data, api.max_retries, "list jobs", api.sleep)
+    return next((j.id for j in recent if (j.metadata or {}).get("culturellm_job") == key and j.status not in ("failed", "cancelled")), None)
+
+def _create_job(api, key: str, chat_file: Path, base: dict, cfg: dict, suffix: str) -> str:
+    "Upload the file and create the job, tagged with `key`; a retry first looks for the job a try whose answer was lost made (never two jobs)."
+    from culturellm.openai_backend import with_retries
+    upload = with_retries(lambda: api.client.files.create(file=(chat_file.name, chat_file.read_bytes()), purpose="fine-tune"), api.max_retries, "upload", api.sleep)
+    tries = itertools.count()
+    def create():
+        return (next(tries) and _made_job(api, key)) or api.client.fine_tuning.jobs.create(
+            model=base["model"], training_file=upload.id, seed=cfg["seed"], suffix=suffix[:18], hyperparameters=cfg["openai"], metadata={"culturellm_job": key}).id
+    return with_retries(create, api.max_retries, "create job", api.sleep)
+
 def train_openai(chat_file: Path,           # chat fine-tuning JSONL
                  out: Path,                 # model folder (training.json)
                  base: dict,                # the profile's base role spec
@@ -219,10 +235,7 @@ def train_openai(chat_file: Path,           # chat fine-tuning JSONL
     ledger = _read_ledger()
     job_id = ledger.get(key, {}).get("job_id")
     if job_id is None:
-        upload = with_retries(lambda: api.client.files.create(file=(chat_file.name, chat_file.read_bytes()), purpose="fine-tune"), api.max_retries, "upload", api.sleep)
-        job = with_retries(lambda: api.client.fine_tuning.jobs.create(model=base["model"], training_file=upload.id, seed=cfg["seed"],
-                                                                      suffix=suffix[:18], hyperparameters=cfg["openai"]), api.max_retries, "create job", api.sleep)
-        job_id = job.id
+        job_id = _made_job(api, key) or _create_job(api, key, chat_file, base, cfg, suffix)
         with _ledger_held(): write_atomic(_jobs_ledger(), json.dumps({**_read_ledger(), key: {"job_id": job_id, "file": chat_file.name}}, indent=1))
     start = time.time()
     job = poll(lambda: with_retries(lambda: api.client.fine_tuning.jobs.retrieve(job_id), api.max_retries, "poll job", api.sleep),

@@ -196,6 +196,7 @@ class StandInServer:
                        ("GET", r"/v1/batches/(?P<id>[^/]+)"): self.get_batch,
                        ("POST", r"/v1/batches/(?P<id>[^/]+)/cancel"): self.cancel_batch,
                        ("POST", r"/v1/fine_tuning/jobs"): self.create_job,
+                       ("GET", r"/v1/fine_tuning/jobs"): self.list_jobs,
                        ("GET", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)"): self.get_job}
         self.routes = {route: fn for route, fn in self.routes.items() if _offered(self.limits, route[1])}
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
@@ -430,7 +431,7 @@ def create_job(self: StandInServer, body, **_):
     self.jobs[jid] = {"id": jid, "object": "fine_tuning.job", "model": body["model"], "training_file": body["training_file"],
                       "hyperparameters": body.get("hyperparameters") or {}, "status": JOB_STATES[0], "fine_tuned_model": None,
                       "created_at": int(now), "finished_at": None, "trained_tokens": None, "seed": body.get("seed"),
-                      "suffix": body.get("suffix"), "result_files": [], "error": None, "_tokens": tokens, "_created": now,
+                      "suffix": body.get("suffix"), "metadata": body.get("metadata"), "result_files": [], "error": None, "_tokens": tokens, "_created": now,
                       "_run": 60 * limits.draw(jid, limits.job_minutes) + tokens / limits.job_tokens_per_s}
     return 200, _job_view(self.jobs[jid])
 
@@ -459,6 +460,11 @@ def get_job(self: StandInServer, body, id, **_):
             job["trained_tokens"], job["finished_at"] = job["_tokens"], int(end)
             self.models.append(job["fine_tuned_model"])
     return 200, _job_view(job)
+
+@patch
+def list_jobs(self: StandInServer, body, **_):
+    "The newest jobs first (one page: the stand-in never holds more than a run's)."
+    return 200, {"object": "list", "data": [self.get_job({}, id=jid)[1] for jid in list(self.jobs)[::-1]], "has_more": False}
 
 # %% ../nbs/03c_serve.ipynb #dfd3d573
 def _multipart(content_type: str, data: bytes) -> dict:
