@@ -1,10 +1,10 @@
 """The paper-scale path at CI size: evaluation through the Batch API of a stand-in with the real service's limits on a
 simulated clock — several batches per model, 20% injected faults, expired batches, and a kill in the middle of a
-multi-batch submission — answers every request once and gives the results of a fault-free run."""
+multi-batch submission, and batches made whose answer was lost — answers every request once and gives the results of a fault-free run."""
 import json, os, signal, subprocess
 import pytest
 from conftest import CLI, run_cli, scratch_home, work_in
-from culturellm.serve import Faults, FastResponder, Limits, StandInServer
+from culturellm.serve import FAULT_KINDS, LOST, Faults, FastResponder, Limits, StandInServer
 
 CULTURES, PER_TASK, FILE_LIMIT = ["bengali", "german"], 30, 40     # ~330 rows x 2 views: 3 or more files a view
 
@@ -45,7 +45,7 @@ def test_batches_under_faults_expiry_and_a_kill_answer_each_request_once_with_th
         assert out.returncode == 0, out.stderr[-3000:]
         expected = predictions(tmp_path/"clean")
 
-    faults = Faults(rate=0.2, retry_after=5, hang_seconds=0.05, seed=7)
+    faults = Faults(rate=0.2, kinds=FAULT_KINDS + (LOST,), retry_after=5, hang_seconds=0.05, seed=7)   # LOST: an upload or batch made, its answer lost
     with StandInServer(FastResponder(), faults, models=["fast"], limits=Limits.of("openai", batch_max_requests=FILE_LIMIT, expire_rate=0.3, seed=3)) as faulty:
         home = scratch_home(tmp_path/"faulty"); work_in(monkeypatch, home); sim_profile(home, faulty.url)
         child = [None]
