@@ -259,8 +259,8 @@ def training_epochs(profile: dict) -> int:
 def training_tokens(chat_file: Path,  # chat fine-tuning JSONL
                     epochs: int,      # passes over the file
                    ) -> int:
-    "Tokens a training run reads, estimated as message characters / 4 (the API's count, where known, is `trained_tokens`)."
-    return epochs * sum(len(m["content"]) for row in read_jsonl(chat_file) for m in row["messages"]) // 4
+    "Tokens a training run reads, estimated per row as the planners do (`estimate_tokens`; the API's count, where known, is `trained_tokens`)."
+    return epochs * sum(map(estimate_tokens, read_jsonl(chat_file)))
 
 # %% ../nbs/07_finetune.ipynb #dff87fa1
 def row_tokens(profile: dict) -> float:
