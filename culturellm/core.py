@@ -16,8 +16,9 @@ __all__ = ['ENVIRONMENT', 'ENTRY_SCHEMAS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'Cul
            'reports_dir', 'environment', 'environment_settings', 'show_progress', 'write_atomic', 'in_own_process',
            'jsonl_line', 'write_jsonl', 'append_jsonl', 'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'stage_folder',
            'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file', 'seed_everything', 'registry', 'entry_problems',
-           'registry_entry', 'pick', 'resolve', 'prompt_text', 'fill_template', 'check_profile', 'profile_names',
-           'profile_sections', 'profile_defaults', 'profile_section', 'Profile', 'with_cultures', 'load_profile']
+           'registry_entry', 'pick', 'resolve', 'prompt_text', 'prompt_filler', 'fill_template', 'check_profile',
+           'profile_names', 'profile_sections', 'profile_defaults', 'profile_section', 'Profile', 'with_cultures',
+           'load_profile']
 
 # %% ../nbs/00_core.ipynb #06b2406c
 class CultureLLMError(Exception):
@@ -320,9 +321,15 @@ def resolve(ref: str):  # "package.module:attribute"
 # %% ../nbs/00_core.ipynb #83838c91
 def prompt_text(prompt: str, /, **fields) -> str:
     "The entry `prompt` of the prompt registry with `fields` filled in."
+    return prompt_filler(prompt)(**fields)
+
+def prompt_filler(prompt: str):
+    "The entry `prompt` of the prompt registry as a function of its fields: looked up once, filled many times."
     template = registry_entry("prompts", prompt)["template"]
-    try: return template.format(**fields)
-    except KeyError as e: raise ConfigError(f"prompt {prompt!r} needs field {e.args[0]!r}") from None
+    def fill(**fields) -> str:
+        try: return template.format(**fields)
+        except KeyError as e: raise ConfigError(f"prompt {prompt!r} needs field {e.args[0]!r}") from None
+    return fill
 
 # %% ../nbs/00_core.ipynb #dab6afa2
 def fill_template(template: str, # file of data/templates/, e.g. model_card.md

@@ -80,10 +80,10 @@ class Embeddings:
         found = self.cache.get(list(set(keys))) if self.cache is not None else {}
         missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
         if missing:
-            for t, vec in zip(missing, self.embedder.embed(missing)):
-                k = stable_hash([self.embedder.model_id, t])
-                found[k] = {"b64": base64.b64encode(vec.astype(np.float32).tobytes()).decode()}
-                if self.cache is not None: self.cache.put(k, "embed", self.embedder.model_id, found[k])
+            made = {stable_hash([self.embedder.model_id, t]): {"b64": base64.b64encode(vec.astype(np.float32).tobytes()).decode()}
+                    for t, vec in zip(missing, self.embedder.embed(missing))}
+            found.update(made)
+            if self.cache is not None: self.cache.put_many((k, "embed", self.embedder.model_id, v) for k, v in made.items())
         return np.vstack([np.frombuffer(base64.b64decode(found[k]["b64"]), dtype=np.float32) for k in keys]) if texts else np.zeros((0, 1))
 
     def similarity(self, a: list[str], b: list[str]) -> np.ndarray:

@@ -16,7 +16,7 @@ from .core import (append_jsonl, ConfigError, data_dir, DataError, generated_dir
 from .data import upstream_file
 from .finetune import model_name, trained_llm
 from .sft import system_prompt
-from .tasks import INVALID, culture_tasks, load_task, parse_answer, sampling_note, stratified_sample, task_entry, task_prompt, task_wordings
+from .tasks import INVALID, culture_tasks, load_task, parse_answer, sampling_note, stratified_sample, task_entry, task_prompt, task_prompter, task_wordings
 from .llm import BACKENDS, load_llm, side_by_side
 
 # %% auto #0
@@ -180,8 +180,8 @@ def _pending(profile: Profile, model: str, culture: str, task: dict, rows: pd.Da
     repair_jsonl(path)
     done = {r["id"]: r for r in read_jsonl(path)} if path.exists() else {}
     todo = rows[~rows.id.isin(done)]
-    context = SYSTEMS[system](system_culture or culture, cfg["mode"])
-    return path, done, [(r, context + [{"role": "user", "content": task_prompt(task, r.text, cfg["wording"])}]) for r in todo.itertuples()]
+    context, prompt = SYSTEMS[system](system_culture or culture, cfg["mode"]), task_prompter(task, cfg["wording"])
+    return path, done, [(r, context + [{"role": "user", "content": prompt(r.text)}]) for r in todo.itertuples()]
 
 # %% ../nbs/09_evaluate.ipynb #d4dd9d07
 def predict_tasks(profile: Profile, model: str, culture: str,

@@ -100,9 +100,16 @@ class ResponseCache:
 
     def put(self, key: str, kind: str, model: str, response: dict) -> None:
         "Store one response (first writer wins)."
+        self.put_many([(key, kind, model, response)])
+
+    def put_many(self, rows) -> None:  # an iterable of (key, kind, model, response), each encoded as it is stored
+        "Store rows in one transaction (first writer wins): one commit, not one per response."
+        now = dt.datetime.now(dt.timezone.utc).isoformat()
         with self.lock:
-            self.db.execute("INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?)",
-                            (key, kind, model, canonical_json(response), dt.datetime.now(dt.timezone.utc).isoformat()))
+            self.db.execute("BEGIN IMMEDIATE")
+            try: self.db.executemany("INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?)", ((k, kind, m, canonical_json(r), now) for k, kind, m, r in rows))
+            except BaseException: self.db.execute("ROLLBACK"); raise
+            self.db.execute("COMMIT")
 
     def __len__(self) -> int:
         with self.lock: return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
@@ -197,13 +204,14 @@ class LLM:
                    disable=not self.progress or not todo)
         chunk = chunk or getattr(self.backend, "chunk", self.batch_size)  # requests handed to the backend at once (a remote one: enough to fill its pool, or all for a Batch API)
         for start in range(0, len(todo), chunk):
-            batch = todo[start:start + chunk]
+            batch, computed = todo[start:start + chunk], []
             for k, out in zip(batch, compute([requests[pending[k][0]] for k in batch])):
                 out.key = keys[pending[k][0]]
                 for i in pending[k]: results[i] = out
                 if getattr(out, "shared", False): shared += 1     # another party of its Batch round asked it too, and paid for it
                 else: tokens[0] += out.prompt_tokens; tokens[1] += getattr(out, "completion_tokens", 0)
-                if self.cache is not None and cacheable[pending[k][0]]: self.cache.put(k, kind, self.backend.model_id, asdict(out) | {"cached": False})
+                if cacheable[pending[k][0]]: computed.append((k, out))
+            if self.cache is not None: self.cache.put_many((k, kind, self.backend.model_id, asdict(out) | {"cached": False}) for k, out in computed)
             bar.update(len(batch)); bar.set_postfix(tokens_in=tokens[0], tokens_out=tokens[1])
         bar.close()
         if self.ledger is not None:

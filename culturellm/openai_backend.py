@@ -4,7 +4,7 @@
 
 # %% ../nbs/03b_openai.ipynb #2066c21d
 from __future__ import annotations
-import collections, fcntl, itertools, json, math, os, random, re, shutil, sys, threading, time, weakref
+import collections, fcntl, hashlib, itertools, json, math, os, random, re, shutil, sys, threading, time, weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -12,13 +12,13 @@ from pathlib import Path
 import openai, tenacity
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .core import ConfigError, CultureLLMError, cache_dir, show_progress, stable_hash, write_atomic
+from .core import ConfigError, CultureLLMError, cache_dir, canonical_json, show_progress, stable_hash, write_atomic
 from .llm import BatchRounds, Completion, LabelScores, rounds_away
 
 # %% auto #0
 __all__ = ['RETRYABLE', 'TERMINAL', 'Clock', 'clock', 'stamped_client', 'check_pinned', 'APIFailure', 'retry_after', 'backoff',
            'is_refusal', 'poll', 'with_retries', 'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend', 'shared_marked',
-           'continuation_logprob', 'batch_state_path', 'batch_lines', 'batch_files', 'stage_tag', 'StoredAnswers']
+           'continuation_logprob', 'batch_state_path', 'BatchLines', 'batch_files', 'stage_tag', 'StoredAnswers']
 
 # %% ../nbs/03b_openai.ipynb #2a2a0cee
 _AHEAD: dict = {}   # clock file -> how far this process's simulated time is ahead of real time
@@ -326,13 +326,19 @@ def _continuation_scores(self, conversations: list, labels: list) -> list[LabelS
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
 
 def batch_state_path(bodies: list) -> Path:
-    return cache_dir()/"openai_batches"/f"{stable_hash(bodies, 24)}.json"
+    "Where the batches of these requests are noted, named by the requests, hashed one at a time (a round of 500,000 is never one JSON string)."
+    digest = hashlib.sha256()
+    for b in bodies: digest.update(canonical_json(b).encode())
+    return cache_dir()/"openai_batches"/f"{digest.hexdigest()[:24]}.json"
 
-def batch_lines(bodies: list) -> list[str]:
-    "One Batch API input line per body; its `custom_id` is its place in the list."
-    return [json.dumps({"custom_id": f"req-{i}", "method": "POST", "url": "/v1/chat/completions", "body": b}) + "\n" for i, b in enumerate(bodies)]
+class BatchLines(Sequence):
+    "One Batch API input line per body, its `custom_id` its place in the list; each written when asked for, so a round's lines are never all in memory."
+    def __init__(self, bodies: list): self.bodies = bodies
+    def __len__(self) -> int: return len(self.bodies)
+    def __getitem__(self, i: int) -> str:
+        return json.dumps({"custom_id": f"req-{i}", "method": "POST", "url": "/v1/chat/completions", "body": self.bodies[i]}) + "\n"
 
-def batch_files(lines: list[str],   # every input line
+def batch_files(lines: Sequence,    # every input line (`BatchLines`)
                 indices: list[int], # the lines to send
                 max_requests: int,  # lines per file at most
                 max_bytes: int,     # bytes per file at most
@@ -360,7 +366,7 @@ def stage_tag() -> dict:
     "The reproduction stage sending a batch (`$CULTURELLM_STAGE`, set by `reproduce`), for its metadata: who sent what, in the API's dashboard."
     return {"culturellm_stage": os.environ["CULTURELLM_STAGE"]} if os.environ.get("CULTURELLM_STAGE") else {}
 
-def _create_part(self, lines: list[str], part: dict) -> None:
+def _create_part(self, lines: Sequence, part: dict) -> None:
     "Upload a part's input file and create its batch, tagged with the part's key."
     content = "".join(lines[i] for i in part["indices"]).encode()
     upload = with_retries(lambda: self.client.files.create(file=(f"requests-{part['key'][:12]}.jsonl", content), purpose="batch"), self.max_retries, "batch upload", self.sleep)
@@ -372,7 +378,7 @@ def _create_part(self, lines: list[str], part: dict) -> None:
         part.update(batch_id=batch.id, input_file_id=upload.id)
     with_retries(create, self.max_retries, "batch create", self.sleep)
 
-def _submit_missing(self, state: dict, state_path: Path, lines: list[str], answered: dict, ended: set) -> None:
+def _submit_missing(self, state: dict, state_path: Path, lines: Sequence, answered: dict, ended: set) -> None:
     "Submit, in as few files as the limits allow, every request neither answered nor in a batch still running; resume a half-made submission."
     running = {i for p in state["parts"] if p.get("batch_id") not in ended for i in p["indices"]}
     todo = [i for i in range(len(lines)) if i not in answered and i not in running]
@@ -435,10 +441,10 @@ def _answers(self, batch, folder: Path) -> dict:
     for fid in (batch.output_file_id, batch.error_file_id):
         if not fid: continue
         path = _download(self, fid, folder)
-        offset = 0
+        offset, where = 0, str(path)                       # one string for the file's every answer
         with open(path, "rb") as f:
             for line in f:
-                if line.strip(): _place(answers, batch, json.loads(line), (str(path), offset))
+                if line.strip(): _place(answers, batch, json.loads(line), (where, offset))
                 offset += len(line)
     return answers
 
@@ -458,7 +464,7 @@ def _cancel_late(self, batches: list) -> list:
 @patch
 def _batch(self: OpenAIBackend, bodies: list) -> StoredAnswers:
     "Send bodies through the Batch API in as few files as its limits allow, submitted and polled together; resumes after a kill, sends again what an expired batch left unanswered; the answers stay on disk until read."
-    state_path, lines, answered, ended = batch_state_path(bodies), batch_lines(bodies), {}, set()
+    state_path, lines, answered, ended = batch_state_path(bodies), BatchLines(bodies), {}, set()
     state = json.loads(state_path.read_text()) if state_path.exists() else {"endpoint": self.endpoint, "requests": len(bodies), "parts": []}
     bar = tqdm(total=len(bodies), desc=f"{self.model_id} batch", unit="req", disable=not show_progress())
     for _ in range(self.max_retries + 1):

@@ -4,16 +4,16 @@
 
 # %% ../nbs/08_tasks.ipynb #64db63ed
 from __future__ import annotations
-import json, re
+import json, re, sys
 import numpy as np
 import pandas as pd
-from .core import ConfigError, DataError, data_dir, pick, project_root, prompt_text, read_yaml, registry
+from .core import ConfigError, DataError, data_dir, pick, project_root, prompt_filler, read_yaml, registry
 from .data import upstream_file
 
 # %% auto #0
 __all__ = ['INVALID', 'TASK_FIELDS', 'TASK_OPTIONAL', 'TASK_ROWS', 'task_families', 'parse_answer', 'culture_tasks', 'all_tasks',
-           'task_entry', 'wording_key', 'task_wordings', 'task_prompt', 'paper_row', 'corrected_row', 'load_task',
-           'class_quota', 'stratified_sample', 'sampling_note', 'task_table', 'tasks_list_cmd']
+           'task_entry', 'wording_key', 'task_wordings', 'task_prompt', 'task_prompter', 'paper_row', 'corrected_row',
+           'load_task', 'class_quota', 'stratified_sample', 'sampling_note', 'task_table', 'tasks_list_cmd']
 
 # %% ../nbs/08_tasks.ipynb #27fa7476
 INVALID = "<invalid>"
@@ -88,8 +88,13 @@ def task_prompt(task: dict,    # a task entry
                 wording: int=1, # which wording of the instruction (1: upstream's)
                ) -> str:
     "The user turn asking `task` about `text` (by default upstream's wording for its family)."
+    return task_prompter(task, wording)(text)
+
+def task_prompter(task: dict, wording: int=1):
+    "`task_prompt` of one task and wording for many texts: its template is looked up once, and each prompt is interned, so the views and reruns asking the same example share one string."
     if wording not in task_wordings(task): raise ConfigError(f"task family {task['prompt']!r} has no wording {wording}; it has {task_wordings(task)}")
-    return prompt_text(wording_key(task["prompt"], wording), x=text, entity=task.get("entity", ""))
+    fill, entity = prompt_filler(wording_key(task["prompt"], wording)), task.get("entity", "")
+    return lambda text: sys.intern(fill(x=text, entity=entity))
 
 # %% ../nbs/08_tasks.ipynb #4ef04e48
 def paper_row(task: dict,  # a task entry
