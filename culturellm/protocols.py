@@ -15,8 +15,9 @@ from .sft import authors_file, AUTHORS_VARIANTS, build_sets
 from .tasks import INVALID, load_task, parse_answer, task_entry
 
 # %% auto #0
-__all__ = ['GREEDY', 'ARM_MODELS', 'DEFECTS', 'protocol_config', 'arm_profile', 'corrected_sets', 'run_arm', 'protocol_table',
-           'scored_all', 'retrained', 'decoded', 'reparsed', 'unchanged', 'defect_effects', 'protocol_plan']
+__all__ = ['GREEDY', 'ARM_MODELS', 'DEFECTS', 'protocol_config', 'arm_profile', 'corrected_sets', 'run_arm', 'train_arm',
+           'arm_variants', 'arm_waves', 'protocol_table', 'scored_all', 'retrained', 'decoded', 'reparsed', 'unchanged',
+           'defect_effects', 'protocol_plan']
 
 # %% ../nbs/12a_protocols.ipynb #9eccff29
 def protocol_config(profile: dict) -> dict:
@@ -70,6 +71,27 @@ def run_arm(arm: Profile,            # an arm of a profile (`arm_profile`)
     asked = [load_llm(arm, "base"), *(model_view(arm, m, culture)[0] for m in ["culture", *variants[1]["models"]])]
     return pd.concat(side_by_side(lambda v: evaluate_culture(arm, culture, tasks=tasks, **v), variants, [asked] * len(variants)),   # remote: one round per model
                      ignore_index=True)
+
+def train_arm(arm: Profile) -> list[dict]:
+    "Build and train every culture's sets of an arm, their fine-tuning jobs submitted together (`run_arm` then finds them trained)."
+    for culture in arm["cultures"]: build_sets(arm, culture)
+    return finetune_many(arm, [(culture, name) for culture in arm["cultures"] for name in ["main", *corrected_sets(arm)]])
+
+def arm_variants(arm: Profile) -> dict:
+    "The evaluations `run_arm` makes, as profiles the evaluate planner reads: the arm as it is, decoded greedily, and on the corrected sets."
+    return {"evaluate": arm, "greedy": {**arm, "evaluate": {**arm["evaluate"], **GREEDY[1]}},
+            "corrected sets": {**arm, "evaluate": {**arm["evaluate"], "models": ["culture"] * len(corrected_sets(arm))}}}
+
+def arm_waves(arm: Profile) -> list[list[str]]:
+    "The arm's cultures in waves evaluated one after another, each wave's planned requests within `protocol.wave_requests` (null: one wave): the stage holds at most that many requests in flight, however large the run."
+    budget = protocol_config(arm)["wave_requests"]
+    if budget is None: return [list(arm["cultures"])]
+    waves, size = [[]], 0
+    for culture in arm["cultures"]:
+        n = sum(r["requests"] for v in arm_variants({**arm, "cultures": [culture]}).values() for r in evaluate_plan(v))
+        if waves[-1] and size + n > budget: waves.append([]); size = 0
+        waves[-1].append(culture); size += n
+    return waves
 
 # %% ../nbs/12a_protocols.ipynb #79d9fb43
 ARM_MODELS = ["base", "base+system", "culture"]   # the comparisons both arms make
@@ -176,9 +198,7 @@ def protocol_plan(profile: Profile) -> list[dict]:
     rows = []
     for arm in [a for a in protocol_config(profile)["arms"] if a != "corrected"]:
         cfg = arm_profile(profile, arm)
-        variants = {"evaluate": cfg, "greedy": {**cfg, "evaluate": {**cfg["evaluate"], **GREEDY[1]}},
-                    "corrected sets": {**cfg, "evaluate": {**cfg["evaluate"], "models": ["culture"] * len(corrected_sets(cfg))}}}
-        rows += [r | {"stage": f"protocol-{arm}: {r['stage']}", "step": f"{name}: {r['step']}"} for name, v in variants.items() for r in evaluate_plan(v)]
+        rows += [r | {"stage": f"protocol-{arm}: {r['stage']}", "step": f"{name}: {r['step']}"} for name, v in arm_variants(cfg).items() for r in evaluate_plan(v)]
         models, epochs = 1 + len(corrected_sets(cfg)), training_epochs(cfg)
         tokens = sum(int(catalogue().loc[authors_file(c, cfg["protocol"]["authors_variant"]), "bytes"]) // 4 for c in cfg["cultures"]) * models * epochs
         rows.append({"stage": f"protocol-{arm}: finetune", "step": f"{models * len(cfg['cultures'])} models x {epochs} epochs", "role": "base",
