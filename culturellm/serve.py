@@ -4,7 +4,7 @@
 
 # %% ../nbs/03c_serve.ipynb #498c4938
 from __future__ import annotations
-import collections, email.parser, email.policy, heapq, json, math, random, re, threading, time, uuid
+import collections, email.parser, email.policy, heapq, json, math, random, re, sys, threading, time, uuid
 from fastcore.basics import patch
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -176,6 +176,11 @@ def _offered(limits: Limits, path: str) -> bool:
     if path.startswith("/v1/files"): return limits.batch_api or limits.fine_tuning
     return all(getattr(limits, flag) for prefix, flag in OFFERED_BY.items() if path.startswith(prefix))
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        "A client that hung up (its own timeout) is no error of the server's: no traceback for it."
+        if not isinstance(sys.exc_info()[1], ConnectionError): super().handle_error(request, client_address)
+
 class StandInServer:
     "OpenAI-compatible server on 127.0.0.1 answering with `responder`, injecting `faults`, within `limits`; `accepted` counts each request answered (what a real service bills)."
     def __init__(self, responder=None, faults: Faults|None=None, api_key: str|None=None, models: list|None=None, port: int=0,
@@ -199,7 +204,7 @@ class StandInServer:
                        ("GET", r"/v1/fine_tuning/jobs"): self.list_jobs,
                        ("GET", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)"): self.get_job}
         self.routes = {route: fn for route, fn in self.routes.items() if _offered(self.limits, route[1])}
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self.httpd = _QuietServer(("127.0.0.1", port), _handler_for(self))
         self.httpd.daemon_threads = True
         self.thread = None
 
@@ -428,12 +433,13 @@ def create_job(self: StandInServer, body, **_):
     jid, now, limits = f"ftjob-{uuid.uuid4().hex[:16]}", _now(), self.limits
     rows = [l for l in self.files[body["training_file"]]["content"].decode().split("\n") if l.strip()]
     tokens = sum(map(example_tokens, rows)) * int((body.get("hyperparameters") or {}).get("n_epochs") or 3)
-    self.jobs[jid] = {"id": jid, "object": "fine_tuning.job", "model": body["model"], "training_file": body["training_file"],
-                      "hyperparameters": body.get("hyperparameters") or {}, "status": JOB_STATES[0], "fine_tuned_model": None,
-                      "created_at": int(now), "finished_at": None, "trained_tokens": None, "seed": body.get("seed"),
-                      "suffix": body.get("suffix"), "metadata": body.get("metadata"), "result_files": [], "error": None, "_tokens": tokens, "_created": now,
-                      "_run": 60 * limits.draw(jid, limits.job_minutes) + tokens / limits.job_tokens_per_s}
-    return 200, _job_view(self.jobs[jid])
+    job = {"id": jid, "object": "fine_tuning.job", "model": body["model"], "training_file": body["training_file"],
+           "hyperparameters": body.get("hyperparameters") or {}, "status": JOB_STATES[0], "fine_tuned_model": None,
+           "created_at": int(now), "finished_at": None, "trained_tokens": None, "seed": body.get("seed"),
+           "suffix": body.get("suffix"), "metadata": body.get("metadata"), "result_files": [], "error": None, "_tokens": tokens, "_created": now,
+           "_run": 60 * limits.draw(jid, limits.job_minutes) + tokens / limits.job_tokens_per_s}
+    with self.batch_lock: self.jobs[jid] = job                  # not while another thread schedules the jobs
+    return 200, _job_view(job)
 
 # %% ../nbs/03c_serve.ipynb #a460ee0e
 def job_schedule(jobs: dict,      # job id -> job, in the order they were created
