@@ -260,10 +260,11 @@ def macro_f1_rows(gold: np.ndarray,  # gold labels
                   rows: np.ndarray,  # resamples: one row of example indices each
                  ) -> np.ndarray:
     "Macro-F1 of every resample at once (`rows`: one row of example indices per resample), as `macro_f1` computes it."
-    g, p = gold[rows], pred[rows]
+    code = {label: k for k, label in enumerate(labels)}   # labels as small integers (anything else: -1): compared as numbers, not objects
+    g, p = (np.array([code.get(x, -1) for x in a], dtype=np.int16)[rows] for a in (gold, pred))
     per_label = []
-    for label in labels:                                   # F1 = 2tp / (2tp + fp + fn) = 2tp / (#gold + #pred); 0 when both are 0
-        tp, total = ((g == label) & (p == label)).sum(1), (g == label).sum(1) + (p == label).sum(1)
+    for k in range(len(labels)):                          # F1 = 2tp / (2tp + fp + fn) = 2tp / (#gold + #pred); 0 when both are 0
+        tp, total = ((g == k) & (p == k)).sum(1), (g == k).sum(1) + (p == k).sum(1)
         per_label.append(np.where(total > 0, 2 * tp / np.maximum(total, 1), 0.0))
     return np.mean(per_label, axis=0)
 
