@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_llm.ipynb #27b5418f
 from __future__ import annotations
-import contextlib, datetime as dt, json, math, sqlite3, threading
+import contextlib, datetime as dt, itertools, json, math, sqlite3, threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, asdict
@@ -102,14 +102,15 @@ class ResponseCache:
         "Store one response (first writer wins)."
         self.put_many([(key, kind, model, response)])
 
-    def put_many(self, rows) -> None:  # an iterable of (key, kind, model, response), each encoded as it is stored
-        "Store rows in one transaction (first writer wins): one commit, not one per response."
-        now = dt.datetime.now(dt.timezone.utc).isoformat()
-        with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try: self.db.executemany("INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?)", ((k, kind, m, canonical_json(r), now) for k, kind, m, r in rows))
-            except BaseException: self.db.execute("ROLLBACK"); raise
-            self.db.execute("COMMIT")
+    def put_many(self, rows, per_commit: int=2000) -> None:  # an iterable of (key, kind, model, response)
+        "Store rows (first writer wins), `per_commit` to a transaction: a commit per thousands of responses, not per response, and the write lock other processes wait for is never held long."
+        rows, now = iter(rows), dt.datetime.now(dt.timezone.utc).isoformat()
+        while part := [(k, kind, m, canonical_json(r), now) for k, kind, m, r in itertools.islice(rows, per_commit)]:   # encoded before the lock
+            with self.lock:
+                self.db.execute("BEGIN IMMEDIATE")
+                try: self.db.executemany("INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?)", part)
+                except BaseException: self.db.execute("ROLLBACK"); raise
+                self.db.execute("COMMIT")
 
     def __len__(self) -> int:
         with self.lock: return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
