@@ -15,7 +15,7 @@ number of slots, direct requests meet requests- and tokens-per-minute limits wit
   stand-in's fine-tuning endpoint (this machine has no GPU and the 8B base is not here); the embedder stays local
   (MiniLM, on CPU).
 
-Prints per profile: requests answered, Batch jobs, fine-tuning jobs, simulated and real wall time, the orchestrator's
+Prints per profile: requests answered, Batch jobs, fine-tuning jobs, 429 answers and their Retry-After, fine-tuning queue waits, simulated and real wall time, the orchestrator's
 peak RSS (the high-water mark of its largest process: the CLI or a stage's notebook kernel; one-off workers such as
 the embedded model's conversion are listed apart), planned vs actual cost, and last
 `paper_scale ratio: X` = simulated wall time of the old orchestration (one Batch job per 64-row call and one
@@ -34,7 +34,7 @@ import psutil, yaml
 from culturellm.core import data_dir, environment, load_profile
 from culturellm.data import ScratchProject
 from culturellm.openai_backend import Clock
-from culturellm.serve import FastResponder, Limits, StandInServer
+from culturellm.serve import FastResponder, Limits, StandInServer, job_schedule
 
 SERVICE = {"paper-openai": "openai", "paper-vllm": "vllm"}
 OLD_CALL_ROWS = 64         # the old orchestration: one Batch job per LLM call of this many rows
@@ -110,10 +110,16 @@ def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|Non
             "job_tokens": [j["_tokens"] for j in server.jobs.values()], "expired": sum(b["status"] == "expired" for b in server.batches.values()), "cancelled": sum(b["status"] == "cancelled" for b in server.batches.values()), "rounds": len({b["created_at"] // 60 for b in server.batches.values()}),
             "per_model_max": max(collections.Counter(server_model(server, b) for b in server.batches.values()).values(), default=0),
             "per_stage_model": collections.Counter(((b["metadata"] or {}).get("culturellm_stage", "?"), server_model(server, b)) for b in server.batches.values()),
+            "retry_afters": list(server.retry_afters), "job_waits": job_waits(server),
             "simulated_s": real + skipped, "real_s": real, "peaks": dict(peaks),
             "planned_usd": float(total["planned_cost_usd"]), "actual_usd": float(total["cost_usd"]),
             "planned_requests": int(total["planned_requests"]), "actual_requests": int(total["requests"]), "bill": table, "limits": limits,
             "calibrated": calibrated, "pilot": pilot}
+
+
+def job_waits(server: StandInServer) -> list:
+    "Seconds each fine-tuning job queued for a running slot after it validated."
+    return [start - ready for ready, start, _ in job_schedule(server.jobs, server.limits).values()]
 
 
 def role_of(p: psutil.Process) -> str:
@@ -170,6 +176,9 @@ def report(r: dict) -> None:
     print(f"  Batch jobs per (stage, model): at most {most} ({stage}, {model}); {sum(n > 1 for n in r['per_stage_model'].values())} of {len(r['per_stage_model'])} pairs had more than one")
     print(f"  batches expired (each costs its 24 h window before its rest is sent again): {r['expired']}; "
           f"cancelled after the base's batch_patience_hours (their rest sent again at once): {r['cancelled']}")
+    waits, queued = r["retry_afters"], sorted(r["job_waits"])
+    print(f"  429 answers (rate limits): {len(waits)}, their Retry-After {sum(waits) / 3600:.1f} h in all, longest {max(waits, default=0):.0f} s; "
+          f"fine-tuning jobs queued for a slot: median {queued[len(queued) // 2] / 60 if queued else 0:.0f} min, longest {max(queued, default=0) / 3600:.1f} h")
     orchestrators = {role: gb for role, gb in r["peaks"].items() if not role.startswith("one-off")}
     largest = max(orchestrators, key=orchestrators.get, default="-")
     print(f"  simulated wall time: {days(r['simulated_s'])}; real wall time: {r['real_s'] / 60:.1f} min; "

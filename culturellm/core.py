@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #0be2af45
 from __future__ import annotations
-import copy, functools, hashlib, importlib.util, json, os, random, shutil, string, subprocess, sys, tempfile
+import copy, functools, glob, hashlib, importlib.util, json, os, random, shutil, string, subprocess, sys, tempfile, threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -13,12 +13,12 @@ import yaml
 # %% auto #0
 __all__ = ['ENVIRONMENT', 'ENTRY_SCHEMAS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError', 'DataError', 'ConfigError',
            'project_root', 'data_dir', 'raw_dir', 'profile_name', 'generated_dir', 'cache_dir', 'models_dir',
-           'reports_dir', 'environment', 'environment_settings', 'show_progress', 'write_atomic', 'in_own_process',
-           'jsonl_line', 'write_jsonl', 'append_jsonl', 'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'stage_folder',
-           'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file', 'seed_everything', 'registry', 'entry_problems',
-           'registry_entry', 'pick', 'resolve', 'prompt_text', 'prompt_filler', 'fill_template', 'check_profile',
-           'profile_names', 'profile_sections', 'profile_defaults', 'profile_section', 'Profile', 'with_cultures',
-           'load_profile']
+           'reports_dir', 'environment', 'environment_settings', 'show_progress', 'partial_file', 'write_atomic',
+           'in_own_process', 'jsonl_line', 'write_jsonl', 'append_jsonl', 'iter_jsonl', 'read_jsonl', 'repair_jsonl',
+           'stage_folder', 'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file', 'seed_everything', 'registry',
+           'entry_problems', 'registry_entry', 'pick', 'resolve', 'prompt_text', 'prompt_filler', 'fill_template',
+           'check_profile', 'profile_names', 'profile_sections', 'profile_defaults', 'profile_section', 'Profile',
+           'with_cultures', 'load_profile']
 
 # %% ../nbs/00_core.ipynb #06b2406c
 class CultureLLMError(Exception):
@@ -111,22 +111,38 @@ def show_progress() -> bool:
     return os.environ.get("CULTURELLM_PROGRESS", "1") != "0"
 
 # %% ../nbs/00_core.ipynb #e7224fc2
-def _umask() -> int:
-    mask = os.umask(0); os.umask(mask)
-    return mask
+def _alive(pid: int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass
+    return True
+
+def _left_by_dead_writer(part: Path) -> bool:
+    pid = part.name.rsplit(".", 3)[1]
+    return pid.isdigit() and not _alive(int(pid))
+
+@contextmanager
+def partial_file(path: Path|str,  # the file to be written
+                ) -> Iterator[Path]:
+    "A sibling of `path` to write it under before a rename, named by process and thread. Partials of `path` that a killed process left are removed first; this one goes if the writing fails."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for left in path.parent.glob(f".{glob.escape(path.name)}.*.*.part"):
+        if _left_by_dead_writer(left): left.unlink(missing_ok=True)
+    part = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+    try: yield part
+    finally: part.unlink(missing_ok=True)
 
 def write_atomic(path: Path|str,  # file to create or replace
                  content: str|bytes, # its whole content
                 ) -> Path:
-    "Write `content` to `path` through a temporary file and a rename, so readers never see a partial file."
+    "Write `content` to `path` through a partial file and a rename, so readers never see a partial file."
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, 0o666 & ~_umask())
-    with os.fdopen(fd, "wb") as f:
-        f.write(content.encode() if isinstance(content, str) else content)
-        f.flush(); os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with partial_file(path) as part:
+        with open(part, "wb") as f:
+            f.write(content.encode() if isinstance(content, str) else content)
+            f.flush(); os.fsync(f.fileno())
+        os.replace(part, path)
     return path
 
 # %% ../nbs/00_core.ipynb #dd2c1978

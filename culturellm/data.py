@@ -4,13 +4,13 @@
 
 # %% ../nbs/01_data.ipynb #4f1e4359
 from __future__ import annotations
-import os, re, shutil, tempfile, threading, urllib.parse, urllib.request
+import os, re, shutil, tempfile, urllib.parse, urllib.request
 from functools import lru_cache
 from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 from .core import (ConfigError, data_dir, DataError, environment, models_dir, project_root, raw_dir,
-                             sha256_file, show_progress, write_atomic)
+                             partial_file, sha256_file, show_progress, write_atomic)
 
 # %% auto #0
 __all__ = ['UPSTREAM_COMMIT', 'UPSTREAM_URL', 'CATALOGUE', 'SOURCE_NOTES', 'SCRATCH_PARTS', 'catalogue', 'catalogue_entry',
@@ -105,14 +105,11 @@ def fetch_file(path: str,             # path relative to upstream data/
     entry, root = catalogue_entry(path), Path(root or raw_dir())
     dest = root/path
     if not force and file_problem(dest, entry) is None: return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.part")   # a part per process and thread: stages and threads side by side fetch the same file
-    try:
+    with partial_file(dest) as part:   # a part per process and thread: stages and threads side by side fetch the same file
         _copy_from_source(path, part, data_mirror() if mirror == "auto" else mirror)
         problem = file_problem(part, entry)
         if problem: raise DataError(f"{path}: fetched copy is {problem}; the source differs from the pinned release, re-fetch from another mirror")
         os.replace(part, dest)
-    finally: part.unlink(missing_ok=True)
     return dest
 
 # %% ../nbs/01_data.ipynb #86dc39a5

@@ -12,7 +12,7 @@ from pathlib import Path
 import openai, tenacity
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .core import ConfigError, CultureLLMError, cache_dir, canonical_json, show_progress, stable_hash, write_atomic
+from .core import ConfigError, CultureLLMError, cache_dir, canonical_json, partial_file, show_progress, stable_hash, write_atomic
 from .llm import BatchRounds, Completion, LabelScores, rounds_away
 
 # %% auto #0
@@ -419,10 +419,10 @@ def _download(self, file_id: str, folder: Path) -> Path:
     "An output or error file, streamed to disk (a file already there was downloaded whole: written under another name, then renamed)."
     path = folder/f"{file_id}.jsonl"
     def fetch():
-        part = path.with_suffix(".part")
-        with self.client.files.with_streaming_response.content(file_id) as response, open(part, "wb") as f:
-            for chunk in response.iter_bytes(): f.write(chunk)
-        part.replace(path)
+        with partial_file(path) as part:
+            with self.client.files.with_streaming_response.content(file_id) as response, open(part, "wb") as f:
+                for chunk in response.iter_bytes(): f.write(chunk)
+            part.replace(path)
     if not path.exists(): folder.mkdir(parents=True, exist_ok=True); with_retries(fetch, self.max_retries, "batch download", self.sleep)
     return path
 

@@ -188,7 +188,7 @@ class StandInServer:
         self.responder, self.faults, self.api_key, self.limits = responder or EchoResponder(), faults or Faults(), api_key, limits or Limits()
         self.models = models or [self.responder.model_id]
         self.files, self.batches, self.jobs, self.log, self.attempts = {}, {}, {}, [], {}
-        self.accepted, self.window, self.window_tokens = collections.Counter(), collections.deque(), 0   # answered requests by key; the last minute's (time, tokens)
+        self.accepted, self.window, self.retry_afters = collections.Counter(), {}, []   # answered requests by key; direct requests' [count, tokens] by second of their sender's time; the Retry-After of each 429
         self.lock, self.model_lock, self.batch_lock = threading.Lock(), threading.Lock(), threading.Lock()
         self.routes = {("GET", r"/v1/models"): self.list_models,
                        ("POST", r"/v1/chat/completions"): self.chat_completions,
@@ -273,16 +273,21 @@ def _tokens(body: dict) -> int:
     return sum(len(str(m.get("content", ""))) for m in body.get("messages") or []) // 4 + int(body.get("max_tokens") or 16)
 
 def _throttled(self, body: dict) -> float|None:
-    "Seconds until a direct request fits the requests- and tokens-per-minute budget (None: it fits now, and is counted)."
+    """Seconds until a direct request fits the requests- and tokens-per-minute budget (None: it fits now, and is counted).
+    The budget is the minute before the sender's own time: where time is simulated, processes whose clocks differ by
+    hours (one waited for a batch, another did not) would otherwise count each other's requests as this minute's."""
     limits, now, tokens = self.limits, _now(), _tokens(body)
     with self.lock:
-        while self.window and self.window[0][0] <= now - 60: self.window_tokens -= self.window.popleft()[1]
-        over_rpm = limits.rpm and len(self.window) >= limits.rpm
-        over_tpm = limits.tpm and self.window_tokens + tokens > limits.tpm
+        minute = [(s, self.window[s]) for s in range(int(now) - 59, int(now) + 1) if s in self.window]
+        over_rpm = limits.rpm and sum(n for _, (n, _) in minute) >= limits.rpm
+        over_tpm = limits.tpm and sum(t for _, (_, t) in minute) + tokens > limits.tpm
         if not (over_rpm or over_tpm):
-            self.window.append((now, tokens)); self.window_tokens += tokens
+            second = self.window.setdefault(int(now), [0, 0])
+            second[0] += 1; second[1] += tokens
             return None
-        return max(1.0, math.ceil(self.window[0][0] + 60 - now))
+        wait = max(1.0, math.ceil(minute[0][0] + 60 - now))
+        self.retry_afters.append(wait)
+        return wait
 
 @patch
 def chat_completions(self: StandInServer, body, **_):
@@ -442,14 +447,17 @@ def create_job(self: StandInServer, body, **_):
     return 200, _job_view(job)
 
 # %% ../nbs/03c_serve.ipynb #a460ee0e
-def job_schedule(jobs: dict,      # job id -> job, in the order they were created
+def job_schedule(jobs: dict,      # job id -> job
                  limits: Limits,  # the service's
                 ) -> dict:
-    "When each job is ready, starts and ends: in creation order, each takes the first of `max_running_jobs` slots to come free after it validated."
+    """When each job is ready, starts and ends: in the order of the times they were created at, each takes the first of
+    `max_running_jobs` slots to come free after it validated; a job once seen running keeps its start. (Where time is
+    simulated, a process whose clock is behind may create a job after one stamped hours later: it queues before it.)"""
     ends, times = [], {}
-    for jid, job in jobs.items():
+    for jid, job in sorted(jobs.items(), key=lambda kv: kv[1]["_created"]):
         ready = job["_created"] + limits.validate_s
-        start = max(ready, heapq.heappop(ends)) if limits.max_running_jobs and len(ends) >= limits.max_running_jobs else ready
+        free = heapq.heappop(ends) if limits.max_running_jobs and len(ends) >= limits.max_running_jobs else ready
+        start = job.get("_started", max(ready, free))
         heapq.heappush(ends, start + job["_run"])
         times[jid] = (ready, start, start + job["_run"])
     return times
@@ -461,6 +469,7 @@ def get_job(self: StandInServer, body, id, **_):
         job, now = self.jobs[id], _now()
         ready, start, end = job_schedule(self.jobs, self.limits)[id]
         job["status"] = JOB_STATES[sum(now >= t for t in (ready, start, end))]
+        if now >= start: job["_started"] = start
         if job["status"] == "succeeded" and job["fine_tuned_model"] is None:
             job["fine_tuned_model"] = f"ft:{job['model']}:culturellm::{id[-8:]}"
             job["trained_tokens"], job["finished_at"] = job["_tokens"], int(end)
