@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_finetune.ipynb #e505f81f
 from __future__ import annotations
-import datetime as dt, fcntl, itertools, json, math, os, resource, shutil, threading, time
+import datetime as dt, fcntl, json, math, os, resource, shutil, threading, time
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -213,13 +213,11 @@ def _made_job(api, key: str) -> str|None:
 
 def _create_job(api, key: str, chat_file: Path, base: dict, cfg: dict, suffix: str) -> str:
     "Upload the file and create the job, tagged with `key`; a retry first looks for the job a try whose answer was lost made (never two jobs)."
-    from culturellm.openai_backend import with_retries
+    from culturellm.openai_backend import create_once, with_retries
     upload = with_retries(lambda: api.client.files.create(file=(chat_file.name, chat_file.read_bytes()), purpose="fine-tune"), api.max_retries, "upload", api.sleep)
-    tries = itertools.count()
-    def create():
-        return (next(tries) and _made_job(api, key)) or api.client.fine_tuning.jobs.create(
-            model=base["model"], training_file=upload.id, seed=cfg["seed"], suffix=suffix[:18], hyperparameters=cfg["openai"], metadata={"culturellm_job": key}).id
-    return with_retries(create, api.max_retries, "create job", api.sleep)
+    create = lambda: api.client.fine_tuning.jobs.create(model=base["model"], training_file=upload.id, seed=cfg["seed"], suffix=suffix[:18],
+                                                        hyperparameters=cfg["openai"], metadata={"culturellm_job": key}).id
+    return create_once(create, lambda: _made_job(api, key), api.max_retries, "create job", api.sleep)
 
 def train_openai(chat_file: Path,           # chat fine-tuning JSONL
                  out: Path,                 # model folder (training.json)

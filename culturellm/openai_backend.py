@@ -17,8 +17,9 @@ from .llm import BatchRounds, Completion, LabelScores, rounds_away
 
 # %% auto #0
 __all__ = ['RETRYABLE', 'TERMINAL', 'Clock', 'clock', 'stamped_client', 'check_pinned', 'APIFailure', 'retry_after', 'backoff',
-           'is_refusal', 'poll', 'with_retries', 'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend', 'shared_marked',
-           'continuation_logprob', 'batch_state_path', 'BatchLines', 'batch_files', 'stage_tag', 'StoredAnswers']
+           'is_refusal', 'poll', 'with_retries', 'create_once', 'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend',
+           'shared_marked', 'continuation_logprob', 'batch_state_path', 'BatchLines', 'batch_files', 'stage_tag',
+           'StoredAnswers']
 
 # %% ../nbs/03b_openai.ipynb #2a2a0cee
 _AHEAD: dict = {}   # clock file -> how far this process's simulated time is ahead of real time
@@ -137,6 +138,16 @@ def with_retries(call,              # what to run: no arguments
     try: return retrying(call)
     except RETRYABLE as e:
         raise APIFailure(f"{what}: gave up after {max_retries + 1} attempts; last error {type(e).__name__}: {str(e)[:200]}") from None
+
+def create_once(create,             # makes the thing (no arguments) and returns it
+                made,               # finds the thing a try made whose answer was lost (no arguments), else a false value
+                max_retries: int,   # retries after the first attempt
+                what: str,          # named in the error when every attempt failed
+                sleep=None,         # how to wait (see `with_retries`)
+               ):
+    "`create()` with retries, where each retry first asks `made()` for what an earlier try made though its answer never came back: never two of a thing."
+    tries = itertools.count()
+    return with_retries(lambda: (next(tries) and made()) or create(), max_retries, what, sleep)
 
 # %% ../nbs/03b_openai.ipynb #19e0d4a4
 class AmbiguousLabels(ConfigError):
@@ -370,13 +381,12 @@ def _create_part(self, lines: Sequence, part: dict) -> None:
     "Upload a part's input file and create its batch, tagged with the part's key."
     content = "".join(lines[i] for i in part["indices"]).encode()
     upload = with_retries(lambda: self.client.files.create(file=(f"requests-{part['key'][:12]}.jsonl", content), purpose="batch"), self.max_retries, "batch upload", self.sleep)
-    tries = itertools.count()
-    def create():                                                     # a retry first looks for the batch a try whose answer was lost made
-        if next(tries) and _adopt(self, part): return
+    def create() -> bool:
         batch = self.client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h",
                                            metadata={"culturellm_part": part["key"], **stage_tag()})
         part.update(batch_id=batch.id, input_file_id=upload.id)
-    with_retries(create, self.max_retries, "batch create", self.sleep)
+        return True
+    create_once(create, lambda: _adopt(self, part), self.max_retries, "batch create", self.sleep)
 
 def _submit_missing(self, state: dict, state_path: Path, lines: Sequence, answered: dict, ended: set) -> None:
     "Submit, in as few files as the limits allow, every request neither answered nor in a batch still running; resume a half-made submission."

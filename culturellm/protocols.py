@@ -15,9 +15,9 @@ from .sft import authors_file, AUTHORS_VARIANTS, build_sets
 from .tasks import INVALID, load_task, parse_answer, task_entry
 
 # %% auto #0
-__all__ = ['GREEDY', 'ARM_MODELS', 'DEFECTS', 'protocol_config', 'arm_profile', 'corrected_sets', 'run_arm', 'train_arm',
-           'arm_variants', 'arm_waves', 'protocol_table', 'scored_all', 'retrained', 'decoded', 'reparsed', 'unchanged',
-           'defect_effects', 'protocol_plan']
+__all__ = ['GREEDY', 'ARM_MODELS', 'DEFECTS', 'protocol_config', 'arm_profile', 'corrected_sets', 'arm_variants', 'train_arm',
+           'evaluate_arm', 'run_arm', 'arm_waves', 'protocol_table', 'scored_all', 'retrained', 'decoded', 'reparsed',
+           'unchanged', 'defect_effects', 'protocol_plan']
 
 # %% ../nbs/12a_protocols.ipynb #9eccff29
 def protocol_config(profile: dict) -> dict:
@@ -60,37 +60,52 @@ def corrected_sets(arm: Profile) -> list[str]:
 # %% ../nbs/12a_protocols.ipynb #8da7f1e9
 GREEDY = ("greedy", {"temperature": 0.0, "reruns": 1})   # the decoding correction: (tag, the evaluate settings it changes)
 
+def arm_variants(arm: Profile) -> dict:
+    "The evaluations of an arm's culture, by name: (the `evaluate_culture` arguments, the profile the evaluate planner reads). The arm as it is, decoded greedily, and on the corrected sets."
+    corrected = [f"culture:{s}" for s in corrected_sets(arm)]
+    return {"evaluate": ({}, arm),
+            "greedy": ({"tag": GREEDY[0], "settings": GREEDY[1]}, {**arm, "evaluate": {**arm["evaluate"], **GREEDY[1]}}),
+            "corrected sets": ({"models": corrected}, {**arm, "evaluate": {**arm["evaluate"], "models": ["culture"] * len(corrected)}})}
+
+def train_arm(arm: Profile,                # an arm of a profile (`arm_profile`)
+              cultures: list|None=None,    # culture registry keys (default: the arm's)
+             ) -> list[dict]:
+    "Build and train the cultures' sets of an arm, the main set and the corrected sets, their fine-tuning jobs submitted together."
+    cultures = arm["cultures"] if cultures is None else cultures
+    for culture in cultures: build_sets(arm, culture)
+    return finetune_many(arm, [(culture, name) for culture in cultures for name in ["main", *corrected_sets(arm)]])
+
+def evaluate_arm(arm: Profile,             # an arm of a profile (`arm_profile`), trained (`train_arm`)
+                 culture: str,             # culture registry key
+                 variants: list|None=None, # names of `arm_variants` (default: all)
+                 tasks: list|None=None,    # task names (default: all of the culture)
+                ) -> pd.DataFrame:
+    "Evaluate one culture of an arm: every comparison rerun, decoded greedily, and on the corrected sets (or the `variants` named); returns the results."
+    chosen = [kw for name, (kw, _) in arm_variants(arm).items() if variants is None or name in variants]
+    asked = [load_llm(arm, "base"), *(model_view(arm, m, culture)[0] for m in ["culture", *(f"culture:{s}" for s in corrected_sets(arm))])]
+    return pd.concat(side_by_side(lambda kw: evaluate_culture(arm, culture, tasks=tasks, **kw), chosen, [asked] * len(chosen)),   # remote: one round per model
+                     ignore_index=True)
+
 def run_arm(arm: Profile,            # an arm of a profile (`arm_profile`)
             culture: str,            # culture registry key
             tasks: list|None=None,   # task names (default: all of the culture)
            ) -> pd.DataFrame:
-    "Train and evaluate one culture of an arm: its main set and the corrected sets trained, every comparison rerun, then decoded greedily; returns the results."
-    sets = build_sets(arm, culture)
-    finetune_many(arm, [(culture, name) for name in ["main", *corrected_sets(arm)]])
-    variants = [dict(), dict(models=[f"culture:{s}" for s in corrected_sets(arm)]), dict(tag=GREEDY[0], settings=GREEDY[1])]
-    asked = [load_llm(arm, "base"), *(model_view(arm, m, culture)[0] for m in ["culture", *variants[1]["models"]])]
-    return pd.concat(side_by_side(lambda v: evaluate_culture(arm, culture, tasks=tasks, **v), variants, [asked] * len(variants)),   # remote: one round per model
-                     ignore_index=True)
+    "Train and evaluate one culture of an arm (`train_arm`, `evaluate_arm`); returns the results."
+    train_arm(arm, [culture])
+    return evaluate_arm(arm, culture, tasks=tasks)
 
-def train_arm(arm: Profile) -> list[dict]:
-    "Build and train every culture's sets of an arm, their fine-tuning jobs submitted together (`run_arm` then finds them trained)."
-    for culture in arm["cultures"]: build_sets(arm, culture)
-    return finetune_many(arm, [(culture, name) for culture in arm["cultures"] for name in ["main", *corrected_sets(arm)]])
-
-def arm_variants(arm: Profile) -> dict:
-    "The evaluations `run_arm` makes, as profiles the evaluate planner reads: the arm as it is, decoded greedily, and on the corrected sets."
-    return {"evaluate": arm, "greedy": {**arm, "evaluate": {**arm["evaluate"], **GREEDY[1]}},
-            "corrected sets": {**arm, "evaluate": {**arm["evaluate"], "models": ["culture"] * len(corrected_sets(arm))}}}
-
-def arm_waves(arm: Profile) -> list[list[str]]:
-    "The arm's cultures in waves evaluated one after another, each wave's planned requests within `protocol.wave_requests` (null: one wave): the stage holds at most that many requests in flight, however large the run."
+def arm_waves(arm: Profile) -> list[list[tuple]]:
+    """The arm's evaluations, (culture, variant of `arm_variants`), in waves evaluated one after another, each wave's planned
+    requests within `protocol.wave_requests` (null: one wave): the stage holds at most that many requests in flight
+    (or one evaluation's, where that alone is more), however large the run."""
+    units = [(culture, name, sum(r["requests"] for r in evaluate_plan(profile)))
+             for culture in arm["cultures"] for name, (_, profile) in arm_variants({**arm, "cultures": [culture]}).items()]
     budget = protocol_config(arm)["wave_requests"]
-    if budget is None: return [list(arm["cultures"])]
+    if budget is None: return [[(culture, name) for culture, name, _ in units]]
     waves, size = [[]], 0
-    for culture in arm["cultures"]:
-        n = sum(r["requests"] for v in arm_variants({**arm, "cultures": [culture]}).values() for r in evaluate_plan(v))
+    for culture, name, n in units:
         if waves[-1] and size + n > budget: waves.append([]); size = 0
-        waves[-1].append(culture); size += n
+        waves[-1].append((culture, name)); size += n
     return waves
 
 # %% ../nbs/12a_protocols.ipynb #79d9fb43
@@ -198,7 +213,7 @@ def protocol_plan(profile: Profile) -> list[dict]:
     rows = []
     for arm in [a for a in protocol_config(profile)["arms"] if a != "corrected"]:
         cfg = arm_profile(profile, arm)
-        rows += [r | {"stage": f"protocol-{arm}: {r['stage']}", "step": f"{name}: {r['step']}"} for name, v in arm_variants(cfg).items() for r in evaluate_plan(v)]
+        rows += [r | {"stage": f"protocol-{arm}: {r['stage']}", "step": f"{name}: {r['step']}"} for name, (_, v) in arm_variants(cfg).items() for r in evaluate_plan(v)]
         models, epochs = 1 + len(corrected_sets(cfg)), training_epochs(cfg)
         tokens = sum(int(catalogue().loc[authors_file(c, cfg["protocol"]["authors_variant"]), "bytes"]) // 4 for c in cfg["cultures"]) * models * epochs
         rows.append({"stage": f"protocol-{arm}: finetune", "step": f"{models * len(cfg['cultures'])} models x {epochs} epochs", "role": "base",
