@@ -109,12 +109,25 @@ def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|Non
             "batch_requests": [b["request_counts"]["total"] for b in server.batches.values()], "jobs": len(server.jobs),
             "job_tokens": [j["_tokens"] for j in server.jobs.values()], "expired": sum(b["status"] == "expired" for b in server.batches.values()), "cancelled": sum(b["status"] == "cancelled" for b in server.batches.values()), "rounds": len({b["created_at"] // 60 for b in server.batches.values()}),
             "per_model_max": max(collections.Counter(server_model(server, b) for b in server.batches.values()).values(), default=0),
-            "per_stage_model": collections.Counter(((b["metadata"] or {}).get("culturellm_stage", "?"), server_model(server, b)) for b in server.batches.values()),
+            "per_stage_model": collections.Counter(pair(server, b) for b in server.batches.values()),
+            "answered_per_pair": answered_per_pair(server),
             "retry_afters": list(server.retry_afters), "job_waits": job_waits(server),
             "simulated_s": real + skipped, "real_s": real, "peaks": dict(peaks),
             "planned_usd": float(total["planned_cost_usd"]), "actual_usd": float(total["cost_usd"]),
             "planned_requests": int(total["planned_requests"]), "actual_requests": int(total["requests"]), "bill": table, "limits": limits,
             "calibrated": calibrated, "pilot": pilot}
+
+
+def pair(server: StandInServer, batch: dict) -> tuple:
+    "A batch's (stage, model)."
+    return (batch["metadata"] or {}).get("culturellm_stage", "?"), server_model(server, batch)
+
+
+def answered_per_pair(server: StandInServer) -> collections.Counter:
+    "Requests the Batch API answered per (stage, model): each once, however often the rest of an expired or cancelled batch was sent again."
+    answered = collections.Counter()
+    for b in server.batches.values(): answered[pair(server, b)] += b["request_counts"]["completed"]
+    return answered
 
 
 def job_waits(server: StandInServer) -> list:
@@ -173,7 +186,10 @@ def report(r: dict) -> None:
     print(f"  requests answered by the stand-in: {r['requests']}; Batch jobs: {r['batches']} in {r['rounds']} distinct creation minutes (~rounds) "
           f"(largest {max(r['batch_requests'], default=0)} requests; per model at most {r['per_model_max']} jobs); fine-tuning jobs: {r['jobs']}")
     (stage, model), most = r["per_stage_model"].most_common(1)[0] if r["per_stage_model"] else (("-", "-"), 0)
-    print(f"  Batch jobs per (stage, model): at most {most} ({stage}, {model}); {sum(n > 1 for n in r['per_stage_model'].values())} of {len(r['per_stage_model'])} pairs had more than one")
+    least = {p: max(1, -(-n // r["limits"].batch_max_requests)) for p, n in r["answered_per_pair"].items()}   # the fewest files its requests fit in
+    over = {p: (n, least.get(p, 1)) for p, n in r["per_stage_model"].items() if n > least.get(p, 1)}
+    print(f"  Batch jobs per (stage, model): at most {most} ({stage}, {model}); {sum(n > 1 for n in r['per_stage_model'].values())} of {len(r['per_stage_model'])} pairs had more than one; "
+          f"{len(over)} had more than their requests need at {r['limits'].batch_max_requests} a file" + "".join(f"; {s}, {m}: {n} jobs for {k}" for (s, m), (n, k) in sorted(over.items())))
     print(f"  batches expired (each costs its 24 h window before its rest is sent again): {r['expired']}; "
           f"cancelled after the base's batch_patience_hours (their rest sent again at once): {r['cancelled']}")
     waits, queued = r["retry_afters"], sorted(r["job_waits"])
