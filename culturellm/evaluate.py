@@ -171,7 +171,7 @@ def _task_guard(path: Path, task: dict) -> None:
     write_atomic(sidecar, json.dumps(signature, indent=1))
 
 def _pending(profile: Profile, model: str, culture: str, task: dict, rows: pd.DataFrame, cfg: dict, llm, system: str, system_culture: str|None):
-    "A task's predictions file, the records it already holds, and the rows and conversations still to ask."
+    "A task's predictions file, the records it already holds, and the (id, gold, conversation) of each row still to ask (not the row: its text lives on only in the prompt)."
     path = predictions_path(profile, model, culture, task["task"])
     stage_folder(path.parent, {"model_id": llm.backend.model_id, "scoring": cfg["scoring"], "mode": cfg["mode"], "system": system,
                                "temperature": cfg["temperature"], "gen_tokens": cfg["gen_tokens"],
@@ -181,7 +181,7 @@ def _pending(profile: Profile, model: str, culture: str, task: dict, rows: pd.Da
     done = {r["id"]: r for r in read_jsonl(path)} if path.exists() else {}
     todo = rows[~rows.id.isin(done)]
     context, prompt = SYSTEMS[system](system_culture or culture, cfg["mode"]), task_prompter(task, cfg["wording"])
-    return path, done, [(r, context + [{"role": "user", "content": prompt(r.text)}]) for r in todo.itertuples()]
+    return path, done, [(int(i), gold, context + [{"role": "user", "content": prompt(text)}]) for i, gold, text in zip(todo.id, todo.gold, todo.text)]
 
 # %% ../nbs/09_evaluate.ipynb #d4dd9d07
 def predict_tasks(profile: Profile, model: str, culture: str,
@@ -193,14 +193,14 @@ def predict_tasks(profile: Profile, model: str, culture: str,
     "Predictions of `model` on several tasks' rows, requests pooled across tasks, resuming from each task's predictions file."
     if llm is None: llm, system = model_view(profile, model, culture)
     state = [_pending(profile, model, culture, task, rows, cfg, llm, system, system_culture) for task, rows in jobs]
-    flat, chunk = [(j, r, conv) for j, (_, _, asks) in enumerate(state) for r, conv in asks], chunk or max(1024, getattr(llm.backend, "chunk", 0))
+    flat, chunk = [(j, ask) for j, (_, _, asks) in enumerate(state) for ask in asks], chunk or max(1024, getattr(llm.backend, "chunk", 0))
     for start in range(0, len(flat), chunk):
         by_job = {}
-        for j, r, conv in flat[start:start + chunk]: by_job.setdefault(j, []).append((r, conv))
-        preds = SCORERS[cfg["scoring"]](llm, [(jobs[j][0], [c for _, c in asks]) for j, asks in by_job.items()], cfg, cfg["mode"])
+        for j, ask in flat[start:start + chunk]: by_job.setdefault(j, []).append(ask)
+        preds = SCORERS[cfg["scoring"]](llm, [(jobs[j][0], [conv for _, _, conv in asks]) for j, asks in by_job.items()], cfg, cfg["mode"])
         for (j, asks), ps in zip(by_job.items(), preds):
             path, done, _ = state[j]
-            recs = [{"id": int(r.id), "gold": r.gold, **p, "prompt_hash": stable_hash(conv, 16)} for (r, conv), p in zip(asks, ps)]
+            recs = [{"id": i, "gold": gold, **p, "prompt_hash": stable_hash(conv, 16)} for (i, gold, conv), p in zip(asks, ps)]
             append_jsonl(path, *recs)                                             # a task's records of this round in one write
             done.update((rec["id"], rec) for rec in recs)
     return [pd.DataFrame([state[j][1][i] for i in rows.id]) for j, (_, rows) in enumerate(jobs)]
