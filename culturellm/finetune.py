@@ -190,13 +190,13 @@ def train_lora(pairs_file: Path,  # prompt/answer pairs (`<set>.hf.jsonl`)
     return manifest
 
 # %% ../nbs/07_finetune.ipynb #46f34777
-_LEDGER_LOCK = threading.Lock()   # jobs are submitted from several threads (`finetune_many`): one writer of the job ledger at a time
+_LEDGER_LOCK = threading.Lock()   # jobs are submitted from several threads (`finetune_many`): one holder of the job ledger at a time
 
 def _jobs_ledger() -> Path: return cache_dir()/"openai_finetunes.json"
 
 @contextmanager
 def _ledger_held():
-    "The job ledger to one writer at a time: of this process's threads, and of the stages running side by side (a file lock)."
+    "The job ledger to one holder at a time: of this process's threads, and of the stages running side by side (a file lock)."
     _jobs_ledger().parent.mkdir(parents=True, exist_ok=True)
     with _LEDGER_LOCK, open(_jobs_ledger().with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -230,11 +230,11 @@ def train_openai(chat_file: Path,           # chat fine-tuning JSONL
     check_training_file(chat_file)
     api = OpenAIBackend(base["model"], base_url=base.get("base_url"), api_key_env=base.get("api_key_env", "OPENAI_API_KEY"))
     key = stable_hash([sha256_file(chat_file), base["model"], cfg["openai"], cfg["seed"]], 24)
-    ledger = _read_ledger()
-    job_id = ledger.get(key, {}).get("job_id")
-    if job_id is None:
-        job_id = _made_job(api, key) or _create_job(api, key, chat_file, base, cfg, suffix)
-        with _ledger_held(): write_atomic(_jobs_ledger(), json.dumps({**_read_ledger(), key: {"job_id": job_id, "file": chat_file.name}}, indent=1))
+    with _ledger_held():   # looked up, made and noted as one step: two stages training the same set at once make one job
+        job_id = _read_ledger().get(key, {}).get("job_id")
+        if job_id is None:
+            job_id = _made_job(api, key) or _create_job(api, key, chat_file, base, cfg, suffix)
+            write_atomic(_jobs_ledger(), json.dumps({**_read_ledger(), key: {"job_id": job_id, "file": chat_file.name}}, indent=1))
     start = time.time()
     job = poll(lambda: with_retries(lambda: api.client.fine_tuning.jobs.retrieve(job_id), api.max_retries, "poll job", api.sleep),
                lambda j: j.status in ("succeeded", "failed", "cancelled"), cfg["poll_seconds"], api.sleep, grow=1.5, cap=600)
