@@ -128,7 +128,8 @@ def score_logprob(llm,         # the model's LLM
                  ) -> list[list[dict]]:
     "Predictions by label log-probability (one pooled call for every job); a task whose labels the model's first tokens cannot tell apart falls back to generation."
     convs = [c for _, cs in jobs for c in cs]
-    scores = iter(llm.score_each(convs, [[t["verbalizers"][l] for l in t["labels"]] for t, cs in jobs for _ in cs], desc=_desc(jobs)))
+    labels = [[t["verbalizers"][l] for l in t["labels"]] for t, _ in jobs]      # one list a task, shared by its conversations
+    scores = iter(llm.score_each(convs, [ls for ls, (_, cs) in zip(labels, jobs) for _ in cs], desc=_desc(jobs)))
     by_job = [[next(scores) for _ in cs] for _, cs in jobs]
     ambiguous = [any(s.ambiguous for s in ss) for ss in by_job]
     fallback = [job for job, a in zip(jobs, ambiguous) if a]

@@ -238,9 +238,10 @@ class LLM:
                    label_sets: list,          # each conversation's candidate labels (tasks may be pooled in one call)
                    desc: str="") -> list[LabelScores]:
         "Log-probability of each conversation's own labels as its answer."
-        for labels in label_sets:
+        shared = {id(l): list(l) for l in label_sets}                  # one list per label set given, however many conversations share it
+        for labels in shared.values():
             if len(set(labels)) != len(labels) or not labels: raise ConfigError(f"labels must be distinct and non-empty: {labels}")
-        requests = [{"messages": c, "labels": list(l)} for c, l in zip(conversations, label_sets)]
+        requests = [{"messages": c, "labels": shared[id(l)]} for c, l in zip(conversations, label_sets)]
         chunk = getattr(self.backend, "score_chunk", None)                # an in-process backend sorts a whole chunk by length
         return self._run("score", requests, lambda reqs: score_requests(self.backend, reqs),
                          lambda d, cached: LabelScores(**{**d, "cached": cached}), desc, chunk)
