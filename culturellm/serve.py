@@ -4,7 +4,7 @@
 
 # %% ../nbs/03c_serve.ipynb #498c4938
 from __future__ import annotations
-import collections, email.parser, email.policy, heapq, json, math, random, re, sys, threading, time, uuid
+import collections, email.parser, email.policy, hashlib, heapq, json, math, random, re, sys, threading, time, uuid
 from fastcore.basics import patch
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -188,6 +188,7 @@ class StandInServer:
         self.responder, self.faults, self.api_key, self.limits = responder or EchoResponder(), faults or Faults(), api_key, limits or Limits()
         self.models = models or [self.responder.model_id]
         self.files, self.batches, self.jobs, self.log, self.attempts = {}, {}, {}, [], {}
+        self.made = collections.Counter()   # objects made from each key (ids fixed by what was sent: the same in every run)
         self.accepted, self.window, self.retry_afters = collections.Counter(), {}, []   # answered requests by key; direct requests' [count, tokens] by second of their sender's time; the Retry-After of each 429
         self.lock, self.model_lock, self.batch_lock = threading.Lock(), threading.Lock(), threading.Lock()
         self.routes = {("GET", r"/v1/models"): self.list_models,
@@ -231,6 +232,13 @@ class StandInServer:
         with self.lock:
             n = self.attempts.get(key, 0); self.attempts[key] = n + 1
         return n
+
+    def new_id(self, prefix: str, *made_from) -> str:
+        "An object's id, fixed by what it was made from and how many were made from the same before: unique, as the service's, and the same in every run."
+        key = stable_hash(made_from)
+        with self.lock:
+            n = self.made[key]; self.made[key] += 1
+        return f"{prefix}{stable_hash([key, n], 16)}"
 
 # %% ../nbs/03c_serve.ipynb #54997c92
 @patch
@@ -317,9 +325,9 @@ def _file_object(fid: str, f: dict) -> dict:
 
 def _upload_file(self, body, form=None, **_):
     if not form or "file" not in form: return 400, error_body("multipart field 'file' is required", "invalid_file")
-    fid = f"file-{uuid.uuid4().hex[:16]}"
-    name, content = form["file"]
-    self.files[fid] = {"content": content, "name": name, "purpose": form.get("purpose", (None, b"batch"))[1].decode(), "created": int(_now())}
+    (name, content), purpose = form["file"], form.get("purpose", (None, b"batch"))[1].decode()
+    fid = self.new_id("file-", "file", hashlib.sha256(content).hexdigest(), purpose)
+    self.files[fid] = {"content": content, "name": name, "purpose": purpose, "created": int(_now())}
     return 200, _file_object(fid, self.files[fid])
 
 def _get_file(self, body, id, **_):
@@ -329,9 +337,11 @@ def _file_content(self, body, id, **_):
     return (200, self.files[id]["content"]) if id in self.files else (404, error_body(f"No such File object: {id}", "not_found"))
 
 def _add_file(self, name: str, rows: list) -> str:
-    fid = f"file-{uuid.uuid4().hex[:16]}"
+    fid = self.new_id("file-", "file", name)
     self.files[fid] = {"content": ("\n".join(rows) + "\n").encode(), "name": name, "purpose": "batch_output", "created": int(_now())}
     return fid
+
+def _request_id(batch: dict, line: dict) -> str: return stable_hash([batch["id"], line["custom_id"]], 24)
 
 EXPIRED = {"code": "batch_expired", "message": "This request could not be executed before the completion window expired."}
 CANCELLED = {"code": "batch_cancelled", "message": "This request was not executed because the batch was cancelled."}
@@ -341,11 +351,12 @@ def _finish_batch(self, batch: dict, lines: list, answered: int, status: str) ->
     unanswered = CANCELLED if status == "cancelled" else EXPIRED
     out, errors = [], []
     for n, line in enumerate(lines):
+        rid = _request_id(batch, line)
         if n < answered:
             code, body = _answer(self, line["body"])
-            rec = {"id": f"batch_req_{uuid.uuid4().hex[:12]}", "custom_id": line["custom_id"], "response": {"status_code": code, "request_id": uuid.uuid4().hex, "body": body}, "error": None}
+            rec = {"id": f"batch_req_{rid}", "custom_id": line["custom_id"], "response": {"status_code": code, "request_id": rid, "body": body}, "error": None}
             (out if code == 200 else errors).append(json.dumps(rec))
-        else: errors.append(json.dumps({"id": f"batch_req_{uuid.uuid4().hex[:12]}", "custom_id": line["custom_id"], "response": None, "error": unanswered}))
+        else: errors.append(json.dumps({"id": f"batch_req_{rid}", "custom_id": line["custom_id"], "response": None, "error": unanswered}))
     for kind, rows in (("output_file_id", out), ("error_file_id", errors)):
         if rows: batch[kind] = _add_file(self, f"{batch['id']}_{kind}.jsonl", rows)
     batch["request_counts"] = {"total": len(lines), "completed": len(out), "failed": len(errors)}
@@ -380,10 +391,11 @@ def _advance_batch(self, batch: dict) -> None:
 def _create_batch(self, body, **_):
     if body.get("input_file_id") not in self.files: return 400, error_body("unknown input_file_id", "invalid_file")
     if body.get("completion_window") != "24h": return 400, error_body("completion_window must be 24h", "invalid_value")
-    bid, now, content = f"batch_{uuid.uuid4().hex[:16]}", _now(), self.files[body["input_file_id"]]["content"]
+    now, content = _now(), self.files[body["input_file_id"]]["content"]
     lines = [json.loads(l) for l in content.decode().split("\n") if l.strip()]
-    limits, errors, input_hash = self.limits, _batch_errors(self, lines, len(content)), stable_hash(content.hex(), 16)
-    fate = f"{input_hash}:{sum(b['_input'] == input_hash for b in self.batches.values())}"   # draws fixed by the requests (and how often they came), not the id
+    limits, errors, input_hash = self.limits, _batch_errors(self, lines, len(content)), hashlib.sha256(content).hexdigest()[:16]
+    bid = self.new_id("batch_", "batch", input_hash)
+    fate = f"{input_hash}:{sum(b['_input'] == input_hash for b in self.batches.values())}"   # draws fixed by the requests (and how often they came)
     expires = random.Random(f"{limits.seed}:expire:{fate}").random() < limits.expire_rate
     run = 60 * limits.draw(fate, limits.batch_minutes) + len(lines) / limits.batch_rate
     self.batches[bid] = {"id": bid, "object": "batch", "endpoint": body.get("endpoint"), "input_file_id": body["input_file_id"],
@@ -435,7 +447,7 @@ def example_tokens(line: str) -> int:
 def create_job(self: StandInServer, body, **_):
     if body.get("training_file") not in self.files: return 400, error_body(f"invalid training_file: {body.get('training_file')}", "invalid_file")
     if body.get("model") not in self.models: return 400, error_body(f"model {body.get('model')} cannot be fine-tuned here", "model_not_available")
-    jid, now, limits = f"ftjob-{uuid.uuid4().hex[:16]}", _now(), self.limits
+    jid, now, limits = self.new_id("ftjob-", "job", stable_hash(body)), _now(), self.limits
     rows = [l for l in self.files[body["training_file"]]["content"].decode().split("\n") if l.strip()]
     tokens = sum(map(example_tokens, rows)) * int((body.get("hyperparameters") or {}).get("n_epochs") or 3)
     job = {"id": jid, "object": "fine_tuning.job", "model": body["model"], "training_file": body["training_file"],
@@ -487,6 +499,11 @@ def _multipart(content_type: str, data: bytes) -> dict:
     msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + data)
     return {p.get_param("name", header="content-disposition"): (p.get_filename(), p.get_payload(decode=True)) for p in msg.iter_parts()}
 
+def _request_key(body: dict, form: dict|None, raw: bytes) -> str:
+    "What a request's fault draws are keyed by: its content, not its random parts (a multipart boundary)."
+    if form is not None: return stable_hash({name: [filename, hashlib.sha256(data).hexdigest()] for name, (filename, data) in form.items()})
+    return stable_hash(body or raw.hex())
+
 def _handler_for(server: StandInServer):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -522,7 +539,8 @@ def _handler_for(server: StandInServer):
             try: body = json.loads(raw) if raw and form is None else {}
             except json.JSONDecodeError: return self.finish_with(method, 400, error_body("request body is not JSON", "invalid_json"))
             hit = method == "POST" and re.fullmatch(server.faults.paths, self.path.split("?")[0])
-            fault = server.faults.draw(stable_hash(body or raw.hex()), server.attempt(stable_hash(body or raw.hex()))) if hit else None
+            key = _request_key(body, form, raw) if hit else None
+            fault = server.faults.draw(key, server.attempt(key)) if hit else None
             if fault == LOST: return self.hang_up(method, fn(body, form=form, **params))
             if fault: return self.inject(method, fault)
             status, answer, *headers = fn(body, form=form, **params)
