@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_llm.ipynb #27b5418f
 from __future__ import annotations
-import contextlib, datetime as dt, itertools, json, math, sqlite3, threading
+import contextlib, datetime as dt, itertools, json, math, random, sqlite3, threading, time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, asdict
@@ -75,13 +75,16 @@ class Backend(Protocol):
 # %% ../nbs/03_llm.ipynb #953cd95c
 class ResponseCache:
     "sqlite store of model responses by request key; safe for concurrent readers and writers."
-    def __init__(self, path: Path|str):
-        self.path, self.lock = Path(path), threading.Lock()
+    def __init__(self, path: Path|str,
+                 busy_seconds: float=60,     # how long sqlite waits for the write lock before it says 'locked'
+                 patience_seconds: float=1800, # how long a write waits on for other processes' writes, past that
+                ):
+        self.path, self.lock, self.patience = Path(path), threading.Lock(), patience_seconds
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA busy_timeout=60000")
+            self.db = sqlite3.connect(self.path, timeout=busy_seconds, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")   # in WAL: no fsync a commit (a kill loses nothing; a power cut at most the last commits, answers asked again)
             if self.db.execute("PRAGMA quick_check").fetchone()[0] != "ok": raise sqlite3.DatabaseError("quick_check failed")
             self.db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, kind TEXT, model TEXT, "
                             "response TEXT, created TEXT)")
@@ -107,10 +110,20 @@ class ResponseCache:
         rows, now = iter(rows), dt.datetime.now(dt.timezone.utc).isoformat()
         while part := [(k, kind, m, canonical_json(r), now) for k, kind, m, r in itertools.islice(rows, per_commit)]:   # encoded before the lock
             with self.lock:
-                self.db.execute("BEGIN IMMEDIATE")
+                self.begin_write()
                 try: self.db.executemany("INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?)", part)
                 except BaseException: self.db.execute("ROLLBACK"); raise
                 self.db.execute("COMMIT")
+
+    def begin_write(self) -> None:
+        "Take the write lock; while a dozen processes' writes keep it past sqlite's busy timeout, try again, up to `patience` seconds."
+        deadline = time.monotonic() + self.patience
+        while True:
+            try: return self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e): raise
+                if time.monotonic() > deadline: raise sqlite3.OperationalError(f"{self.path}: still locked by other writers after {self.patience:.0f} s") from None
+                time.sleep(random.uniform(0.05, 0.5))
 
     def __len__(self) -> int:
         with self.lock: return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]

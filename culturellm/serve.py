@@ -177,6 +177,7 @@ def _offered(limits: Limits, path: str) -> bool:
     return all(getattr(limits, flag) for prefix, flag in OFFERED_BY.items() if path.startswith(prefix))
 
 class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 2048   # connections waiting to be accepted, as uvicorn (vLLM's server) allows; socketserver's 5 resets a burst of senders
     def handle_error(self, request, client_address):
         "A client that hung up (its own timeout) is no error of the server's: no traceback for it."
         if not isinstance(sys.exc_info()[1], ConnectionError): super().handle_error(request, client_address)
