@@ -11,14 +11,15 @@ from typing import Any, Iterable, Iterator
 import yaml
 
 # %% auto #0
-__all__ = ['ENVIRONMENT', 'ENTRY_SCHEMAS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError', 'DataError', 'ConfigError',
-           'project_root', 'data_dir', 'raw_dir', 'profile_name', 'generated_dir', 'cache_dir', 'models_dir',
-           'reports_dir', 'environment', 'environment_settings', 'show_progress', 'partial_file', 'write_atomic',
-           'in_own_process', 'jsonl_line', 'write_jsonl', 'append_jsonl', 'iter_jsonl', 'read_jsonl', 'repair_jsonl',
-           'stage_folder', 'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file', 'seed_everything', 'registry',
-           'entry_problems', 'registry_entry', 'pick', 'resolve', 'prompt_text', 'prompt_filler', 'fill_template',
-           'check_profile', 'profile_names', 'profile_sections', 'profile_defaults', 'profile_section', 'Profile',
-           'with_cultures', 'load_profile']
+__all__ = ['ENVIRONMENT', 'WRITTEN', 'ENTRY_SCHEMAS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError', 'DataError',
+           'ConfigError', 'project_root', 'data_dir', 'raw_dir', 'profile_name', 'generated_dir', 'cache_dir',
+           'models_dir', 'reports_dir', 'environment', 'environment_settings', 'show_progress', 'partial_file',
+           'write_atomic', 'in_own_process', 'jsonl_line', 'write_jsonl', 'append_jsonl', 'iter_jsonl', 'read_jsonl',
+           'repair_jsonl', 'stage_folder', 'written_files', 'foreign_files', 'claim_folder', 'read_yaml',
+           'canonical_json', 'stable_hash', 'sha256_file', 'seed_everything', 'registry', 'entry_problems',
+           'registry_entry', 'pick', 'resolve', 'prompt_text', 'prompt_filler', 'fill_template', 'check_profile',
+           'profile_names', 'profile_sections', 'profile_defaults', 'profile_section', 'Profile', 'with_cultures',
+           'load_profile']
 
 # %% ../nbs/00_core.ipynb #06b2406c
 class CultureLLMError(Exception):
@@ -99,6 +100,9 @@ ENVIRONMENT = {   # variable -> (what it changes, how provenance shows it: "valu
     "OMP_NUM_THREADS": ("torch CPU threads per process", "value"),
     "OPENAI_API_KEY": ("the key of the OpenAI (or OpenAI-compatible) API; roles may name another variable", "set"),
     "OPENAI_BASE_URL": ("the openai client's default server where a role names no base_url", "value"),
+    "CULTURELLM_STAGE": ("the reproduction stage a process works for (set by `reproduce`): tagged on the Batch jobs it sends", "value"),
+    "CULTURELLM_SIM_CLOCK": ("the simulating stand-in's clock file: time is simulated (set by the paper-scale benchmark and tests, never in production)", "set"),
+    "CULTURELLM_SIM_START": ("seconds ahead of real time a stage's simulated clock starts at (set by `reproduce` where time is simulated)", "value"),
 }
 
 def environment_settings() -> dict:
@@ -224,6 +228,42 @@ def stage_folder(folder: Path,  # the stage's folder
     if (folder/"manifest.json").exists(): return True
     if not path.exists(): write_atomic(path, json.dumps(config, indent=1))
     return False
+
+# %% ../nbs/00_core.ipynb #c90c71e8
+WRITTEN = ".culturellm-written"   # in a folder a user names: the files culturellm wrote there, one relative path a line
+
+def written_files(folder: Path|str) -> set[str]:
+    "The files culturellm wrote into `folder`, by its record (paths relative to it)."
+    record = Path(folder)/WRITTEN
+    return set(record.read_text(encoding="utf-8").splitlines()) - {""} if record.exists() else set()
+
+def _ours(name: str, own: set) -> bool:   # a recorded file, the record, or a partial of a recorded file (a killed write)
+    partial = Path(name)
+    if partial.name.startswith(".") and partial.name.endswith(".part"): name = str(partial.with_name(partial.name[1:].rsplit(".", 3)[0]))
+    return name in own | {WRITTEN}
+
+def foreign_files(folder: Path|str) -> list[str]:
+    "Files in `folder` (recursively) that culturellm did not write there, sorted."
+    folder = Path(folder)
+    if not folder.is_dir(): return []
+    own, names = written_files(folder), (p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
+    return sorted(n for n in names if not _ours(n, own))
+
+# %% ../nbs/00_core.ipynb #932e9a57
+def claim_folder(folder: Path|str,  # a folder the user names (created when missing)
+                 files: Iterable,   # the files about to be written there, relative to it
+                ) -> Path:
+    "Ready `folder` for culturellm's `files`: refused (`ConfigError`) if it holds a file culturellm did not write; else what culturellm wrote there before is removed and `files` recorded."
+    folder, foreign, own = Path(folder), foreign_files(folder), written_files(folder)
+    if foreign: raise ConfigError(f"{folder} holds {foreign[0]!r}" + (f" and {len(foreign) - 1} more file(s)" if len(foreign) > 1 else "")
+                                  + " that culturellm did not write; it writes only into a new or empty folder, or one it wrote before")
+    for name in own:
+        (folder/name).unlink(missing_ok=True)
+        for partial in (folder/name).parent.glob(f".{glob.escape(Path(name).name)}.*.*.part"): partial.unlink(missing_ok=True)
+    for emptied in sorted({p for n in own for p in (folder/n).parents if folder in p.parents}, key=lambda p: -len(p.parts)):
+        if emptied.is_dir() and not any(emptied.iterdir()): emptied.rmdir()
+    write_atomic(folder/WRITTEN, "".join(f"{Path(f).as_posix()}\n" for f in sorted(set(map(str, files)))))
+    return folder
 
 # %% ../nbs/00_core.ipynb #3e5816c8
 def read_yaml(path: Path|str) -> Any:

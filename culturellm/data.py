@@ -177,7 +177,9 @@ class ScratchProject:
     "A project folder holding copies of the committed data (temporary unless given), and the environment that makes it the project while started."
     def __init__(self, profiles: dict|None=None,   # profile name -> its YAML text, added to the copies
                  parts: tuple=SCRATCH_PARTS,       # folders of the project copied
-                 folder: Path|None=None):          # where (default: a new temporary folder)
+                 folder: Path|None=None):          # where: a new or empty folder (default: a new temporary one); deleted by `stop`
+        if folder and Path(folder).is_dir() and any(Path(folder).iterdir()):
+            raise ConfigError(f"{folder} is not empty: a scratch project is made in a new or empty folder, as `stop` deletes it")
         self.folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="culturellm-"))
         for part in parts: shutil.copytree(project_root()/part, self.folder/part)
         for name, text in (profiles or {}).items(): write_atomic(self.folder/"data/profiles"/f"{name}.yaml", text)
@@ -190,7 +192,7 @@ class ScratchProject:
         return self.folder
 
     def stop(self) -> None:
-        "Restore the environment and delete the folder."
+        "Restore the environment and delete the folder (one the scratch project made, or was given new or empty)."
         self.block.__exit__(None, None, None)
         shutil.rmtree(self.folder, ignore_errors=True)
 

@@ -4,10 +4,10 @@
 
 # %% ../nbs/08a_task_export.ipynb #3bbb277b
 from __future__ import annotations
-import json, shutil
+import json
 from pathlib import Path
 import jinja2, yaml
-from .core import ConfigError, data_dir, pick, prompt_text, registry_entry, write_atomic
+from .core import ConfigError, claim_folder, data_dir, pick, prompt_text, registry_entry, write_atomic
 from .tasks import all_tasks, load_task, stratified_sample, task_prompt, wording_key
 
 # %% auto #0
@@ -76,7 +76,12 @@ def lm_eval_group(name: str, members: list[str]) -> dict:
 # %% ../nbs/08a_task_export.ipynb #fe06973f
 LM_EVAL_UTILS = "lm_eval/utils.py"   # under data/templates/: the metric functions the task YAMLs name
 
-def export_lm_eval(out: Path,                 # the folder to write (created; its old contents replaced)
+def _lm_eval_files(chosen: list, by_culture: dict) -> list[str]:
+    "The files an export of `chosen` writes, relative to its folder."
+    tasks = [f for t in chosen for f in (f"data/{t['culture']}/{t['task']}.jsonl", f"{lm_eval_name(t['culture'], t['task'])}.yaml")]
+    return ["utils.py", "_culturellm.yaml", *tasks, *(f"_{lm_eval_name(c)}.yaml" for c in by_culture)]
+
+def export_lm_eval(out: Path,                 # the folder to write: new, empty, or one an export wrote (its files replaced; nothing else touched)
                    cultures: list|None=None,  # default: every culture with tasks
                    per_task: int|None=None,   # examples per task (the evaluation's stratified sample); None: all
                    seed: int=0,               # the sampling seed
@@ -87,16 +92,14 @@ def export_lm_eval(out: Path,                 # the folder to write (created; it
     chosen = [t for t in all_tasks(cultures) if tasks is None or f"{t['culture']}/{t['task']}" in tasks]
     missing = set(tasks or []) - {f"{t['culture']}/{t['task']}" for t in chosen}
     if missing or not chosen: raise ConfigError(f"no such tasks: {', '.join(sorted(missing)) or 'none chosen'}; see `culturellm tasks list`")
-    shutil.rmtree(out, ignore_errors=True)
-    (out/"data").mkdir(parents=True)
-    shutil.copy(data_dir()/"templates"/LM_EVAL_UTILS, out/"utils.py")
-    for task in chosen:
-        docs = out/"data"/task["culture"]/f"{task['task']}.jsonl"
-        docs.parent.mkdir(exist_ok=True)
-        write_atomic(docs, "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in lm_eval_docs(task, per_task, seed)))
-        write_atomic(out/f"{lm_eval_name(task['culture'], task['task'])}.yaml", lm_eval_yaml(lm_eval_task(task, docs, template)))
     by_culture = {}
     for t in chosen: by_culture.setdefault(t["culture"], []).append(lm_eval_name(t["culture"], t["task"]))
+    claim_folder(out, _lm_eval_files(chosen, by_culture))
+    write_atomic(out/"utils.py", (data_dir()/"templates"/LM_EVAL_UTILS).read_bytes())
+    for task in chosen:
+        docs = out/"data"/task["culture"]/f"{task['task']}.jsonl"
+        write_atomic(docs, "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in lm_eval_docs(task, per_task, seed)))
+        write_atomic(out/f"{lm_eval_name(task['culture'], task['task'])}.yaml", lm_eval_yaml(lm_eval_task(task, docs, template)))
     for culture, members in by_culture.items(): write_atomic(out/f"_{lm_eval_name(culture)}.yaml", lm_eval_yaml(lm_eval_group(lm_eval_name(culture), members)))
     write_atomic(out/"_culturellm.yaml", lm_eval_yaml(lm_eval_group("culturellm", [lm_eval_name(c) for c in by_culture])))
     return [n for members in by_culture.values() for n in members]
@@ -106,7 +109,7 @@ EXPORT_FORMATS = {   # format -> writer(out, cultures, per_task, seed, tasks) re
     "lm-eval": export_lm_eval,
 }
 
-def tasks_export_cmd(out: str,               # the folder to write (its old contents are replaced)
+def tasks_export_cmd(out: str,               # the folder to write: new, empty, or one an export wrote (nothing else in it is touched)
                      format: str="lm-eval",  # lm-eval: an lm-evaluation-harness task group
                      culture: list=None,     # cultures (default: all)
                      task: list=None,        # only these culture/task names
