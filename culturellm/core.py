@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #0be2af45
 from __future__ import annotations
-import copy, functools, glob, hashlib, importlib.util, json, os, random, shutil, string, subprocess, sys, tempfile, threading
+import copy, functools, glob, hashlib, importlib.util, json, os, random, re, shutil, string, subprocess, sys, tempfile, threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -331,6 +331,13 @@ ENTRY_SCHEMAS = {   # registry -> field -> (required, check of its value, what t
                          "a list of [country, avg | avg_first]"),
         "context_key": (False, lambda v: isinstance(v, str) and v, "a key of upstream culture_context.jsonl"),
         "context": (False, lambda v: isinstance(v, str) and v, "the culture's context paragraph"),
+    },
+    "stages": {
+        "each": (False, lambda v: v in ("culture", "arm"), "culture or arm"),
+        "reads": (False, lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v), "a list of stage keys"),
+        "planners": (False, lambda v: isinstance(v, list) and all(isinstance(p, str) and re.fullmatch(r"[\w.]+:\w+", p) for p in v),
+                     "a list of `module:function` references"),
+        "section": (False, lambda v: v in profile_sections(), "a section of data/registry/profile_sections.yaml"),
     },
 }
 

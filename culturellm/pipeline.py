@@ -14,25 +14,20 @@ import papermill as pm
 from nbconvert import HTMLExporter
 import nbformat
 from .core import (ConfigError, data_dir, environment, environment_settings, fill_template, generated_dir, profile_section,
-                             load_profile, Profile, project_root, registry, reports_dir, sha256_file, stable_hash, with_cultures,
+                             load_profile, pick, Profile, project_root, registry, registry_entry, reports_dir, resolve, sha256_file, stable_hash, with_cultures,
                              write_atomic)
-from .protocols import arm_profile, protocol_config, protocol_plan
+from .protocols import arm_profile, protocol_config
 from .openai_backend import Clock, clock
-from .alignment import alignment_plan
-from .augment import augment_plan
-from .evaluate import evaluate_plan, wording_plan
-from .finetune import finetune_plan, registered_models, seed_accuracy_plan
-from .judge import judge_plan
+from .finetune import registered_models
 from .llm import backend_kind, Ledger, ledger_path, price_share, token_cost
-from .sft import sft_plan
-from .studies import ablation_plan, forgetting_plan, winrate_plan
 
 # %% auto #0
-__all__ = ['PROVENANCE_PACKAGES', 'PLANNERS', 'experiment_path', 'check_parameters', 'render_html', 'EncryptedKernelManager',
+__all__ = ['PROVENANCE_PACKAGES', 'STAGE_COPIES', 'experiment_path', 'check_parameters', 'render_html', 'EncryptedKernelManager',
            'run_notebook', 'model_ids', 'usage', 'provenance', 'provenance_table', 'summary_path', 'write_summary',
-           'read_summary', 'write_index', 'runs', 'dependencies', 'stage_reads', 'code_hash', 'stage_fingerprint',
+           'read_summary', 'write_index', 'stage_entries', 'runs', 'stage_reads', 'code_hash', 'stage_fingerprint',
            'up_to_date', 'previous_runs', 'ordered', 'run_stage', 'stage_clock', 'stage_ended', 'run_when_ready',
-           'reproduce', 'planned_model', 'plan', 'actual_usage', 'calibrated', 'bill', 'plan_cmd', 'reproduce_cmd']
+           'reproduce', 'stage_planners', 'planned_model', 'plan', 'actual_usage', 'calibrated', 'bill', 'plan_cmd',
+           'reproduce_cmd']
 
 # %% ../nbs/13_pipeline.ipynb #83ed05b2
 def experiment_path(name: str) -> Path:
@@ -194,32 +189,36 @@ def write_index(profile: dict,     # the loaded profile
     write_atomic(out_dir/"runs.json", json.dumps({"provenance": prov, "runs": runs}, indent=1))
     return write_atomic(out_dir/"index.html", page)
 
+# %% ../nbs/13_pipeline.ipynb #a4d4a142
+def stage_entries() -> list[dict]:
+    "The stages of a reproduction (`data/registry/stages.yaml`), checked, in order; a stage reading an unknown stage is a `ConfigError`."
+    entries, where = [registry_entry("stages", key) for key in registry("stages")], data_dir()/"registry"/"stages.yaml"
+    for s in entries:
+        unknown = set(s.get("reads", [])) - {e["key"] for e in entries}
+        if unknown: raise ConfigError(f"{where}: stage {s['key']!r} reads unknown stage(s) {sorted(unknown)}; stages: {', '.join(e['key'] for e in entries)}")
+    return entries
+
+STAGE_COPIES = {   # a stage entry's `each` -> its runs in a reproduction: (report name, its own parameters) of each
+    None: lambda key, cultures, arms: [(key, {})],
+    "culture": lambda key, cultures, arms: [(c, {"culture": c}) for c in cultures],
+    "arm": lambda key, cultures, arms: [(f"{key}-{a}", {"arm": a}) for a in arms if a != "corrected"],
+}
+
 # %% ../nbs/13_pipeline.ipynb #7f35ae0f
 def runs(profile: str,                # profile name
          cultures: list,              # the cultures run
          arms: list=("corrected",),   # the protocol arms (`protocol.arms`): each but corrected is a stage `protocol-<arm>`
         ) -> list[tuple[str, str, dict]]:
-    "The notebooks a reproduction runs, in order: (template, report name, parameters)."
-    return [("augment", "augment", {"profile": profile}),
-            *[("culture", c, {"culture": c, "profile": profile}) for c in cultures],
-            ("one", "one", {"profile": profile}),
-            ("studies", "studies", {"profile": profile}),
-            *[("protocol", f"protocol-{a}", {"profile": profile, "arm": a}) for a in arms if a != "corrected"],
-            ("paper", "paper", {"profile": profile})]
-
-# %% ../nbs/13_pipeline.ipynb #1bdff75a
-def dependencies(template: str,       # experiment notebook name
-                 earlier: list[str],  # report names of the stages before it
-                ) -> list[str]:
-    "The stages whose results a stage reads: a culture notebook reads the augmentation, a protocol arm nothing (it trains on the authors' files), the others everything before them."
-    return {"culture": ["augment"], "protocol": []}.get(template, earlier)
+    "The notebooks a reproduction runs, in the registry's order: (template, report name, parameters)."
+    return [(s["key"], name, {"profile": profile, **own}) for s in stage_entries()
+            for name, own in pick(STAGE_COPIES, s.get("each"), "kind of stage copies")(s["key"], cultures, arms)]
 
 # %% ../nbs/13_pipeline.ipynb #85761ada
 def stage_reads(planned: list,  # (template, report name, parameters) of each stage, in order (`runs`)
                ) -> dict[str, list[str]]:
-    "Each stage's report name -> the stages of `planned` it reads."
-    names = [name for _, name, _ in planned]
-    return {name: [d for d in dependencies(template, names[:i]) if d in names] for i, (template, name, _) in enumerate(planned)}
+    "Each stage's report name -> the stages of `planned` it reads: those of its entry's `reads`, else every stage before it."
+    reads = {s["key"]: s.get("reads") for s in stage_entries()}
+    return {name: [n for t, n, _ in planned[:i] if reads[template] is None or t in reads[template]] for i, (template, name, _) in enumerate(planned)}
 
 # %% ../nbs/13_pipeline.ipynb #1032be7c
 def code_hash() -> str:
@@ -357,8 +356,9 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
     return index()
 
 # %% ../nbs/13_pipeline.ipynb #2f25276a
-PLANNERS = [augment_plan, sft_plan, finetune_plan, seed_accuracy_plan, evaluate_plan, wording_plan, alignment_plan, judge_plan, winrate_plan,
-            ablation_plan, forgetting_plan, protocol_plan]
+def stage_planners() -> list:
+    "Every stage's planners (`planners` of its registry entry), in the registry's order."
+    return [resolve(p) for s in stage_entries() for p in s.get("planners", [])]
 
 def planned_model(cfg: Profile, role: str) -> tuple[str, dict]:
     "The model a plan row is priced at, and its role spec: `trained` is a model fine-tuned from the base (an API's `ft:` rates)."
@@ -369,7 +369,7 @@ def planned_model(cfg: Profile, role: str) -> tuple[str, dict]:
 # %% ../nbs/13_pipeline.ipynb #5adf05d5
 def plan(cfg: Profile) -> pd.DataFrame:  # the loaded profile
     "Requests, tokens and cost of each model-calling stage of a profile, estimated before anything runs."
-    rows = pd.DataFrame([row for planner in PLANNERS for row in planner(cfg)])
+    rows = pd.DataFrame([row for planner in stage_planners() for row in planner(cfg)])
     models = [planned_model(cfg, r) for r in rows.role]
     rows["model"] = [m for m, _ in models]
     shares = [price_share(spec.get("batch_api", False)) for _, spec in models]                      # the Batch API bills half
