@@ -33,8 +33,7 @@ from pathlib import Path
 import psutil, yaml
 from culturellm.core import data_dir, environment, load_profile
 from culturellm.data import ScratchProject
-from culturellm.openai_backend import Clock
-from culturellm.serve import FastResponder, Limits, StandInServer, job_schedule
+from culturellm.serve import FastResponder, Limits, SimulatedTime, StandInServer, job_schedule
 
 SERVICE = {"paper-openai": "openai", "paper-vllm": "vllm"}
 OLD_CALL_ROWS = 64         # the old orchestration: one Batch job per LLM call of this many rows
@@ -97,7 +96,7 @@ def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|Non
     real = time.perf_counter() - start
     server.stop()
     if out.returncode != 0: print(f"{profile}: reproduce failed ({out.returncode}):\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}", flush=True)
-    skipped = Clock(sim_clock).furthest()                         # the furthest any process of the run got
+    skipped = SimulatedTime(sim_clock).furthest()                         # the furthest any process of the run got
     (project.folder/"batches.json").write_text(json.dumps([{k: b[k] for k in ("id", "status", "created_at", "metadata", "request_counts")} | {"model": server_model(server, b)}
                                                           for b in server.batches.values()], indent=0))
     with environment(project.env):

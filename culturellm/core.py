@@ -4,19 +4,19 @@
 
 # %% ../nbs/00_core.ipynb #0be2af45
 from __future__ import annotations
-import copy, functools, glob, hashlib, importlib.util, json, os, random, re, shutil, string, subprocess, sys, tempfile, threading
+import copy, functools, glob, hashlib, importlib.util, json, os, random, re, shutil, string, subprocess, sys, tempfile, threading, time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 import yaml
 
 # %% auto #0
-__all__ = ['ENVIRONMENT', 'WRITTEN', 'ENTRY_SCHEMAS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError', 'DataError',
-           'ConfigError', 'project_root', 'data_dir', 'raw_dir', 'profile_name', 'generated_dir', 'cache_dir',
-           'models_dir', 'reports_dir', 'environment', 'environment_settings', 'show_progress', 'partial_file',
-           'write_atomic', 'in_own_process', 'jsonl_line', 'write_jsonl', 'append_jsonl', 'iter_jsonl', 'read_jsonl',
-           'repair_jsonl', 'stage_folder', 'written_files', 'foreign_files', 'claim_folder', 'read_yaml',
-           'canonical_json', 'stable_hash', 'sha256_file', 'seed_everything', 'registry', 'entry_problems',
+__all__ = ['ENVIRONMENT', 'SIMULATOR', 'WRITTEN', 'ENTRY_SCHEMAS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError',
+           'DataError', 'ConfigError', 'project_root', 'data_dir', 'raw_dir', 'profile_name', 'generated_dir',
+           'cache_dir', 'models_dir', 'reports_dir', 'environment', 'environment_settings', 'show_progress', 'RealTime',
+           'clock', 'partial_file', 'write_atomic', 'in_own_process', 'jsonl_line', 'write_jsonl', 'append_jsonl',
+           'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'stage_folder', 'written_files', 'foreign_files', 'claim_folder',
+           'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file', 'seed_everything', 'registry', 'entry_problems',
            'registry_entry', 'pick', 'resolve', 'prompt_text', 'prompt_filler', 'fill_template', 'check_profile',
            'profile_names', 'profile_sections', 'profile_defaults', 'profile_section', 'Profile', 'with_cultures',
            'load_profile']
@@ -113,6 +113,24 @@ def environment_settings() -> dict:
 def show_progress() -> bool:
     "Whether long work shows progress bars (`CULTURELLM_PROGRESS=0` turns them off)."
     return os.environ.get("CULTURELLM_PROGRESS", "1") != "0"
+
+# %% ../nbs/00_core.ipynb #970458ca
+class RealTime:
+    "Real time: the package's time source unless the simulator replaces it (`clock`)."
+    def now(self) -> float: return time.time()                             # seconds since the epoch
+    def sleep(self, seconds: float) -> None: time.sleep(max(0.0, seconds))
+    def ahead(self) -> float: return 0.0                                    # seconds this process's time is ahead of real time
+    def furthest(self) -> float: return 0.0                                 # seconds the furthest process's time got ahead of real time
+    def for_stage(self, name: str, start: float) -> dict: return {}         # the variables giving a stage's process a time of its own, from `start`
+    def ended(self, env: dict) -> float: return 0.0                         # where the time of a stage run with `env` got
+    def http_client(self): return None                                      # the HTTP client requests go out through (None: the openai client's own)
+
+SIMULATOR = "culturellm.serve:SimulatedTime"   # the time source where `$CULTURELLM_SIM_CLOCK` names a clock file
+
+def clock():
+    "The package's one time source: real time, or the simulator's where `$CULTURELLM_SIM_CLOCK` names its clock file."
+    path = os.environ.get("CULTURELLM_SIM_CLOCK")
+    return resolve(SIMULATOR)(path) if path else RealTime()
 
 # %% ../nbs/00_core.ipynb #e7224fc2
 def _alive(pid: int) -> bool:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03b_openai.ipynb #2066c21d
 from __future__ import annotations
-import collections, fcntl, hashlib, itertools, json, math, os, random, re, shutil, sys, threading, time, weakref
+import collections, hashlib, itertools, json, math, os, random, re, shutil, sys, threading, time, weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -12,63 +12,13 @@ from pathlib import Path
 import openai, tenacity
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .core import ConfigError, CultureLLMError, cache_dir, canonical_json, partial_file, show_progress, stable_hash, write_atomic
+from .core import ConfigError, CultureLLMError, cache_dir, canonical_json, clock, partial_file, show_progress, stable_hash, write_atomic
 from .llm import BatchRounds, Completion, LabelScores, rounds_away
 
 # %% auto #0
-__all__ = ['RETRYABLE', 'TERMINAL', 'Clock', 'clock', 'stamped_client', 'check_pinned', 'APIFailure', 'retry_after', 'backoff',
-           'is_refusal', 'poll', 'with_retries', 'create_once', 'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend',
-           'shared_marked', 'continuation_logprob', 'batch_state_path', 'BatchLines', 'batch_files', 'stage_tag',
-           'StoredAnswers']
-
-# %% ../nbs/03b_openai.ipynb #2a2a0cee
-_AHEAD: dict = {}   # clock file -> how far this process's simulated time is ahead of real time
-
-class Clock:
-    "Real time, or (with a clock file) simulated time: waits skip this process's time ahead instead of sleeping, and the file keeps the furthest any process got."
-    def __init__(self, path: str|Path|None=None):  # None: real time
-        self.path = Path(path) if path else None
-
-    def furthest(self) -> float:
-        "Seconds the furthest process's simulated time got ahead of real time (the clock file)."
-        return float(self.path.read_text() or 0) if self.path and self.path.exists() else 0.0
-
-    def skipped(self) -> float:
-        "Seconds this process's simulated time is ahead of real time: from where it started (`$CULTURELLM_SIM_START`, else the file) and its own waits."
-        if self.path is None: return 0.0
-        if self.path not in _AHEAD: _AHEAD[self.path] = float(os.environ.get("CULTURELLM_SIM_START") or self.furthest())
-        return _AHEAD[self.path]
-
-    def now(self) -> float:
-        "Seconds since the epoch on this clock."
-        return time.time() + self.skipped()
-
-    def sleep(self, seconds: float) -> None:
-        "Wait `seconds` on this clock."
-        if self.path is None: return time.sleep(max(0.0, seconds))
-        _AHEAD[self.path] = max(self.skipped(), self.now() + seconds - time.time())
-        self.reach(_AHEAD[self.path])
-        time.sleep(0.001)   # let other threads run
-
-    def reach(self, ahead: float) -> None:
-        "Keep `ahead` (seconds ahead of real time) in the clock file if no process got further."
-        with open(self.path.with_suffix(".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
-            tmp.write_text(repr(max(self.furthest(), ahead)))
-            os.replace(tmp, self.path)             # readers see the old time or the new, never half a number; no fsync: a clock, not data
-
-# %% ../nbs/03b_openai.ipynb #be75e590
-def clock() -> Clock:
-    "The package's clock: simulated where `$CULTURELLM_SIM_CLOCK` names a clock file, else real."
-    return Clock(os.environ.get("CULTURELLM_SIM_CLOCK"))
-
-# %% ../nbs/03b_openai.ipynb #82c4d08a
-def stamped_client():
-    "Where time is simulated, an HTTP client that stamps each request with this process's simulated time (`X-Sim-Now`), for the stand-in to answer on; else None (the openai client's own)."
-    if clock().path is None: return None
-    stamp = lambda request: request.headers.__setitem__("X-Sim-Now", repr(clock().now()))
-    return openai.DefaultHttpxClient(event_hooks={"request": [stamp]})   # the openai client's own pool (100 kept-alive connections), not httpx's 20: 32 in flight reconnect for none
+__all__ = ['RETRYABLE', 'TERMINAL', 'check_pinned', 'APIFailure', 'retry_after', 'backoff', 'is_refusal', 'poll', 'with_retries',
+           'create_once', 'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend', 'shared_marked', 'continuation_logprob',
+           'batch_state_path', 'BatchLines', 'batch_files', 'stage_tag', 'StoredAnswers']
 
 # %% ../nbs/03b_openai.ipynb #988be64c
 def check_pinned(model: str,          # model id
@@ -189,7 +139,7 @@ class OpenAIBackend:
         check_pinned(model, base_url)
         key = os.environ.get(api_key_env)
         if not key and base_url is None: raise ConfigError(f"set {api_key_env} in the environment to use OpenAI model {model!r}")
-        self.client = openai.OpenAI(api_key=key or "not-needed", base_url=base_url, max_retries=0, timeout=timeout, http_client=stamped_client())
+        self.client = openai.OpenAI(api_key=key or "not-needed", base_url=base_url, max_retries=0, timeout=timeout, http_client=clock().http_client())
         self.model_id, self.endpoint = model, base_url or "https://api.openai.com/v1"
         self.concurrency, self.max_retries, self.top_k = concurrency, max_retries, top_logprobs
         self.batch_api, self.poll_seconds, self.sleep, self.continuation = batch_api, poll_seconds, clock().sleep, continuation

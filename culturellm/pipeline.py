@@ -13,11 +13,10 @@ import pandas as pd
 import papermill as pm
 from nbconvert import HTMLExporter
 import nbformat
-from .core import (ConfigError, data_dir, environment, environment_settings, fill_template, generated_dir, profile_section,
+from .core import (clock, ConfigError, data_dir, environment, environment_settings, fill_template, generated_dir, profile_section,
                              load_profile, pick, Profile, project_root, registry, registry_entry, reports_dir, resolve, sha256_file, stable_hash, with_cultures,
                              write_atomic)
 from .protocols import arm_profile, protocol_config
-from .openai_backend import Clock, clock
 from .finetune import registered_models
 from .llm import backend_kind, Ledger, ledger_path, price_share, token_cost
 
@@ -25,9 +24,8 @@ from .llm import backend_kind, Ledger, ledger_path, price_share, token_cost
 __all__ = ['PROVENANCE_PACKAGES', 'STAGE_COPIES', 'experiment_path', 'check_parameters', 'render_html', 'EncryptedKernelManager',
            'run_notebook', 'model_ids', 'usage', 'provenance', 'provenance_table', 'summary_path', 'write_summary',
            'read_summary', 'write_index', 'stage_entries', 'runs', 'stage_reads', 'code_hash', 'stage_fingerprint',
-           'up_to_date', 'previous_runs', 'ordered', 'run_stage', 'stage_clock', 'stage_ended', 'run_when_ready',
-           'reproduce', 'stage_planners', 'planned_model', 'plan', 'actual_usage', 'calibrated', 'bill', 'plan_cmd',
-           'reproduce_cmd']
+           'up_to_date', 'previous_runs', 'ordered', 'run_stage', 'run_when_ready', 'reproduce', 'stage_planners',
+           'planned_model', 'plan', 'actual_usage', 'calibrated', 'bill', 'plan_cmd', 'reproduce_cmd']
 
 # %% ../nbs/13_pipeline.ipynb #83ed05b2
 def experiment_path(name: str) -> Path:
@@ -272,25 +270,6 @@ def run_stage(cfg: dict,  # the run's profile
     print(f"[{cfg['name']}] {name}: {r['status']} in {r['seconds']} s" + (f" ({r['error']})" if r["error"] else ""), flush=True)
     return r
 
-# %% ../nbs/13_pipeline.ipynb #5eb34f17
-def stage_clock(name: str,     # the stage's report name
-                start: float,  # seconds ahead of real time it starts at: where the stages it reads ended
-               ) -> dict:
-    "Where time is simulated, the variables giving a stage a clock file of its own (`<the run's clock file>.<stage>`), started at `start`; it keeps where the stage got, for the stages that read it (`stage_ended`). Real time: none."
-    if clock().path is None: return {}
-    own = clock().path.with_name(f"{clock().path.name}.{name}")
-    own.unlink(missing_ok=True)
-    Clock(own).reach(start)
-    return {"CULTURELLM_SIM_CLOCK": str(own), "CULTURELLM_SIM_START": repr(start)}
-
-def stage_ended(env: dict,  # the stage's variables (`stage_clock`)
-               ) -> float:
-    "Seconds ahead of real time where a stage ended on its own clock, now also kept by the run's clock file; 0 in real time."
-    if "CULTURELLM_SIM_CLOCK" not in env: return 0.0
-    ended = Clock(env["CULTURELLM_SIM_CLOCK"]).furthest()
-    clock().reach(ended)
-    return ended
-
 # %% ../nbs/13_pipeline.ipynb #2acb1309
 def run_when_ready(stages: list,  # report names, in pipeline order
                    reads: dict,   # name -> the stages it reads (`stage_reads`)
@@ -344,11 +323,11 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
             return None
         records[name] = {"name": name, "status": "running", "html": None, "this run": "running", "fingerprint": fingerprint}   # the index shows it running
         index()
-        begin = max([ended.get(d, 0.0) for d in reads[name]] + [clock().skipped()])
-        return cfg, name, template, parameters, out_dir, {**env, "CULTURELLM_STAGE": name, **stage_clock(name, begin)}
+        begin = max([ended.get(d, 0.0) for d in reads[name]] + [clock().ahead()])     # simulated time: where the stages it reads ended
+        return cfg, name, template, parameters, out_dir, {**env, "CULTURELLM_STAGE": name, **clock().for_stage(name, begin)}
 
     def done(name, record, job):
-        ended[name] = stage_ended(job[-1])
+        ended[name] = clock().ended(job[-1])
         records[name] = record | {"fingerprint": records[name]["fingerprint"]}
         index()
 

@@ -4,18 +4,79 @@
 
 # %% ../nbs/03c_serve.ipynb #498c4938
 from __future__ import annotations
-import collections, email.parser, email.policy, hashlib, heapq, json, math, random, re, sys, threading, time, uuid
+import collections, email.parser, email.policy, fcntl, hashlib, heapq, json, math, os, random, re, sys, threading, time, uuid
 from fastcore.basics import patch
 from dataclasses import dataclass
+from pathlib import Path
+import openai
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from .core import stable_hash
+from .core import RealTime, clock, stable_hash
 from .llm import Completion
-from .openai_backend import clock
 
 # %% auto #0
-__all__ = ['FAULT_KINDS', 'LOST', 'SERVICES', 'OFFERED_BY', 'EXPIRED', 'CANCELLED', 'JOB_STATES', 'Faults', 'Limits',
-           'EchoResponder', 'FastResponder', 'chat_response', 'error_body', 'StandInServer', 'example_tokens',
+__all__ = ['FAULT_KINDS', 'LOST', 'SERVICES', 'OFFERED_BY', 'EXPIRED', 'CANCELLED', 'JOB_STATES', 'SimulatedTime', 'Faults',
+           'Limits', 'EchoResponder', 'FastResponder', 'chat_response', 'error_body', 'StandInServer', 'example_tokens',
            'job_schedule', 'serve_cmd']
+
+# %% ../nbs/03c_serve.ipynb #0c236920
+_AHEAD: dict = {}   # clock file -> how far this process's simulated time is ahead of real time
+
+class SimulatedTime:
+    "Simulated time, shared through a clock file: waits skip this process's time ahead instead of sleeping, and the file keeps the furthest any process got."
+    def __init__(self, path: str|Path): self.path = Path(path)   # the clock file
+
+    def furthest(self) -> float:
+        "Seconds the furthest process's simulated time got ahead of real time (the clock file)."
+        return float(self.path.read_text() or 0) if self.path.exists() else 0.0
+
+    def ahead(self) -> float:
+        "Seconds this process's simulated time is ahead of real time: from where it started (`$CULTURELLM_SIM_START`, else the file) and its own waits."
+        if self.path not in _AHEAD: _AHEAD[self.path] = float(os.environ.get("CULTURELLM_SIM_START") or self.furthest())
+        return _AHEAD[self.path]
+
+    def now(self) -> float:
+        "Seconds since the epoch on this clock."
+        return time.time() + self.ahead()
+
+    def sleep(self, seconds: float) -> None:
+        "Wait `seconds` on this clock: at once."
+        _AHEAD[self.path] = max(self.ahead(), self.now() + seconds - time.time())
+        self.reach(_AHEAD[self.path])
+        time.sleep(0.001)   # let other threads run
+
+    def reach(self, ahead: float) -> None:
+        "Keep `ahead` (seconds ahead of real time) in the clock file if no process got further."
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
+            tmp.write_text(repr(max(self.furthest(), ahead)))
+            os.replace(tmp, self.path)             # readers see the old time or the new, never half a number; no fsync: a clock, not data
+
+# %% ../nbs/03c_serve.ipynb #6ad550d0
+@patch
+def for_stage(self: SimulatedTime, name: str,  # the stage's report name
+              start: float,                    # seconds ahead of real time it starts at: where the stages it reads ended
+             ) -> dict:
+    "The variables giving a stage's process a clock file of its own (`<this clock file>.<stage>`), started at `start`."
+    own = self.path.with_name(f"{self.path.name}.{name}")
+    own.unlink(missing_ok=True)
+    SimulatedTime(own).reach(start)
+    return {"CULTURELLM_SIM_CLOCK": str(own), "CULTURELLM_SIM_START": repr(start)}
+
+@patch
+def ended(self: SimulatedTime, env: dict,  # the stage's variables (`for_stage`)
+         ) -> float:
+    "Seconds ahead of real time where a stage ended on its own clock, now also kept by this clock file."
+    ended = SimulatedTime(env["CULTURELLM_SIM_CLOCK"]).furthest()
+    self.reach(ended)
+    return ended
+
+# %% ../nbs/03c_serve.ipynb #c3618501
+@patch
+def http_client(self: SimulatedTime):
+    "An HTTP client that stamps each request with this process's simulated time (`X-Sim-Now`), for the stand-in to answer on."
+    stamp = lambda request: request.headers.__setitem__("X-Sim-Now", repr(self.now()))
+    return openai.DefaultHttpxClient(event_hooks={"request": [stamp]})   # the openai client's own pool (100 kept-alive connections), not httpx's 20: 32 in flight reconnect for none
 
 # %% ../nbs/03c_serve.ipynb #eeb12293
 FAULT_KINDS = ("rate_limit", "server_error", "timeout", "malformed", "truncated")
