@@ -175,12 +175,12 @@ def reparsed(arm: Profile, start: pd.DataFrame) -> pd.DataFrame:
 def unchanged(arm: Profile, start: pd.DataFrame) -> pd.DataFrame: return start
 
 # %% ../nbs/12a_protocols.ipynb #f5b40287
-DEFECTS = {   # correction -> (what it changes from the paper protocol, the examples after it, the selection after it)
-    "labels": ("labels from valid answers (upstream: the truncated mean of every code, missing answers included)", retrained("valid_labels"), "authors"),
-    "copies": ("one copy per question (upstream: every prompt twice, once per label copy)", retrained("one_copy"), "authors"),
-    "decoding": ("greedy decoding, one run (upstream: sampled at T=0.7, one rerun selected)", decoded, "authors"),
-    "parsing": ("corrected gold labels and parser (upstream: fine-grained HS1 collapse, Turkish ind/indv, defaults)", reparsed, "authors"),
-    "selection": ("the mean over reruns for every model (upstream: the best rerun of CultureLLM, the worst of a baseline)", unchanged, "fair"),
+DEFECTS = {   # correction -> (what it changes from the paper protocol, the examples after it, the selection before it, the selection after it)
+    "labels": ("labels from valid answers (upstream: the truncated mean of every code, missing answers included)", retrained("valid_labels"), "authors", "authors"),
+    "copies": ("one copy per question (upstream: every prompt twice, once per label copy)", retrained("one_copy"), "authors", "authors"),
+    "decoding": ("greedy decoding, one run (upstream: sampled at T=0.7), against the mean of the sampled runs", decoded, "fair", "fair"),
+    "parsing": ("corrected gold labels and parser (upstream: fine-grained HS1 collapse, Turkish ind/indv, defaults)", reparsed, "authors", "authors"),
+    "selection": ("the mean over reruns for every model (upstream: the best rerun of CultureLLM, the worst of a baseline)", unchanged, "authors", "fair"),
 }
 
 # %% ../nbs/12a_protocols.ipynb #e65a26d9
@@ -193,13 +193,13 @@ def defect_effects(profile: Profile,  # the loaded profile (`core.load_profile`)
     start, rows = scored_all(arm), []
     start = start[start.model.isin(ARM_MODELS)]
     if start.empty: return pd.DataFrame()
-    for name, (what, after, selection) in DEFECTS.items():
+    for name, (what, after, before, selection) in DEFECTS.items():
         changed = after(arm, start)
         for model in [m for m in ARM_MODELS if m in set(start.model) and m in set(changed.model)]:
             pair = pd.concat([start[start.model == model].assign(model=tagged(model, "paper")), changed[changed.model == model].assign(model=tagged(model, name))])
-            d = selected_f1_draws(pair, {tagged(model, "paper"): "authors", tagged(model, name): selection}, n, seed)
+            d = selected_f1_draws(pair, {tagged(model, "paper"): before, tagged(model, name): selection}, n, seed)
             lo, hi = interval(d["draws"][tagged(model, name)] - d["draws"][tagged(model, "paper")])
-            rows.append({"correction": name, "model": model, "what": what, "tasks": d["tasks"], "examples": d["examples"],
+            rows.append({"correction": name, "model": model, "what": what, "selection_paper": before, "tasks": d["tasks"], "examples": d["examples"],
                          "f1_paper": d["point"][tagged(model, "paper")], "f1_corrected": d["point"][tagged(model, name)],
                          "change": d["point"][tagged(model, name)] - d["point"][tagged(model, "paper")], "change_lo": lo, "change_hi": hi,
                          "excludes_0": lo > 0 or hi < 0})
