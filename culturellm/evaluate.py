@@ -22,14 +22,14 @@ from .llm import BACKENDS, load_llm, side_by_side
 # %% auto #0
 __all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'SELECTIONS', 'MAJORITY', 'HEADLINE', 'eval_config',
            'culture_context', 'culture_system', 'model_view', 'score_logprob', 'score_generate', 'predictions_path',
-           'task_signature', 'predict_tasks', 'predict_task', 'macro_f1', 'resamples', 'interval', 'bootstrap_ci',
-           'macro_f1_rows', 'task_metrics', 'results_path', 'scored_path', 'rerun_name', 'tagged', 'untagged',
-           'wording_tag', 'wording_of', 'evaluate_culture', 'evaluate_everywhere', 'load_scored', 'load_results',
-           'is_culturellm', 'select_reruns', 'selection_table', 'view_role', 'sampled_tasks', 'evaluate_plan',
-           'wording_plan', 'average_f1', 'per_task_table', 'f1_draws', 'selected_f1_draws', 'mean_f1_draws',
-           'mean_interval', 'paired_gain', 'with_majority', 'constant_share', 'headline_table', 'with_groups',
-           'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'evaluate_wordings', 'wording_table',
-           'wording_summary', 'evaluate_cmd']
+           'task_signature', 'predict_tasks', 'predict_task', 'macro_f1', 'resamples', 'stratified_resamples',
+           'interval', 'bootstrap_ci', 'macro_f1_rows', 'task_metrics', 'results_path', 'scored_path', 'rerun_name',
+           'tagged', 'untagged', 'wording_tag', 'wording_of', 'evaluate_culture', 'evaluate_everywhere', 'load_scored',
+           'load_results', 'is_culturellm', 'select_reruns', 'selection_table', 'view_role', 'sampled_tasks',
+           'evaluate_plan', 'wording_plan', 'average_f1', 'per_task_table', 'f1_draws', 'selected_f1_draws',
+           'mean_f1_draws', 'mean_interval', 'paired_gain', 'with_majority', 'constant_share', 'headline_table',
+           'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'evaluate_wordings',
+           'wording_table', 'wording_summary', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 def eval_config(profile: dict) -> dict:
@@ -233,8 +233,21 @@ def resamples(size: int,  # items resampled
               n: int,     # resamples
               rng,        # a numpy Generator
              ) -> np.ndarray:
-    "`n` bootstrap resamples of `size` items, one row of item indices each: every interval of the pipeline draws them here."
+    "`n` uniform bootstrap resamples of `size` items, one row of item indices each: for intervals of a mean of per-item values (an F1's: `stratified_resamples`)."
     return rng.integers(0, size, (n, size))
+
+# %% ../nbs/09_evaluate.ipynb #4a122937
+def stratified_resamples(gold,    # one task's gold labels (or any hashable per example: its class)
+                         n: int,  # resamples
+                         rng,     # a numpy Generator
+                        ) -> np.ndarray:
+    "`n` bootstrap resamples of a task's examples drawn within each gold class, one row of example indices each (as `resamples`): each class keeps its count in every row."
+    codes = pd.factorize(pd.Series(list(gold), dtype=object), use_na_sentinel=False)[0]
+    rows = np.empty((n, len(codes)), dtype=np.intp)                       # numpy's index type: no conversion on every use
+    for k in range(codes.max(initial=-1) + 1):                           # a loop per class, none per resample
+        where = np.flatnonzero(codes == k)
+        rows[:, where] = where[rng.integers(0, len(where), (n, len(where)), dtype=np.int32)]   # class k's positions: one of its examples each (int32 draws: faster)
+    return rows
 
 # %% ../nbs/09_evaluate.ipynb #e9290463
 def interval(draws: np.ndarray) -> tuple[float, float]:
@@ -249,10 +262,10 @@ def bootstrap_ci(gold,                    # gold labels
                  seed: int=0,             # of the resamples
                  metric: str="f1_macro",  # a key of METRICS
                 ) -> tuple[float, float]:
-    "95% percentile interval of a task metric (default macro-F1) over `n` resamples of the examples."
+    "95% percentile interval of a task metric (default macro-F1) over `n` class-stratified resamples of the examples: the task, the model and each class's count fixed."
     gold, pred = np.asarray(gold, dtype=object), np.asarray(pred, dtype=object)
     if n == 0 or len(gold) == 0: return (float("nan"), float("nan"))
-    return interval(pick(METRICS, metric, "task metric")[1](gold, pred, labels, resamples(len(gold), n, np.random.default_rng(seed))))
+    return interval(pick(METRICS, metric, "task metric")[1](gold, pred, labels, stratified_resamples(gold, n, np.random.default_rng(seed))))
 
 # %% ../nbs/09_evaluate.ipynb #80cf0f5c
 def macro_f1_rows(gold: np.ndarray,  # gold labels
@@ -492,15 +505,15 @@ def per_task_table(results: pd.DataFrame) -> pd.DataFrame:
 def f1_draws(gold: np.ndarray,  # one task's gold labels
              preds: dict,        # model -> its predictions on the same examples
              labels: list, n: int, rng) -> dict:
-    "Macro-F1 of each model on the same `n` resamples of one task's examples."
-    rows = resamples(len(gold), n, rng)
+    "Macro-F1 of each model on the same `n` class-stratified resamples of one task's examples (each gold class keeps its count)."
+    rows = stratified_resamples(gold, n, rng)
     return {m: macro_f1_rows(gold, p, labels, rows) for m, p in preds.items()}
 
 # %% ../nbs/09_evaluate.ipynb #00780ef0
 def selected_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task, model, id, gold, pred (and rerun)
                       selections: dict,       # model -> how its reruns give one F1 per task (a key of SELECTIONS)
                       n: int=1000, seed: int=0) -> dict:
-    "Each model's macro-F1 averaged over tasks, one F1 per task selected from its reruns (`point`), and `n` bootstrap draws of it (`draws`): the same resamples of the same examples for every model and rerun."
+    "Each model's macro-F1 averaged over tasks, one F1 per task selected from its reruns (`point`), and `n` bootstrap draws of it (`draws`): the same class-stratified resamples of the same examples for every model and rerun (tasks, training runs fixed)."
     models, runs = list(selections), scored[scored.model.isin(selections)].assign(rerun=lambda d: d.get("rerun", 0))
     keys = ["culture", "task", "id"]
     preds = runs.pivot_table(index=keys, columns=["model", "rerun"], values="pred", aggfunc="first")
@@ -509,7 +522,8 @@ def selected_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task
     preds, golds = preds[held], golds[held]
     rng, point, draws, tasks = np.random.default_rng(seed), dict.fromkeys(models, 0.0), {m: np.zeros(n) for m in models}, 0
     for (culture, task), part in preds.groupby(level=["culture", "task"]):
-        labels, rows = task_entry(culture, task)["labels"], resamples(len(part), n, rng)
+        classes = golds.loc[part.index].itertuples(index=False, name=None)   # each example's gold as every model reads it: one class per distinct tuple
+        labels, rows = task_entry(culture, task)["labels"], stratified_resamples(classes, n, rng)
         for m in models:
             choose, gold = SELECTIONS[selections[m]], golds.loc[part.index, m].to_numpy(dtype=object)
             per_rerun = [part[(m, r)].to_numpy(dtype=object) for r in part[m].columns]
@@ -523,7 +537,7 @@ def selected_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task
 def mean_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task, model, id, gold, pred
                   models: list,           # compared on the examples every one of them predicted
                   n: int=1000, seed: int=0) -> dict:
-    "Each model's macro-F1 averaged over tasks (`point`) and `n` bootstrap draws of it (`draws`), the same draws for every model (reruns: their mean)."
+    "Each model's macro-F1 averaged over tasks (`point`) and `n` class-stratified bootstrap draws of it (`draws`), the same draws for every model (reruns: their mean)."
     return selected_f1_draws(scored, dict.fromkeys(models, "fair"), n, seed)
 
 # %% ../nbs/09_evaluate.ipynb #aae1d0e2
@@ -531,7 +545,7 @@ def mean_interval(values,       # one number per item
                   n: int=1000,  # resamples
                   seed: int=0,  # of the resamples
                  ) -> tuple[float, float]:
-    "95% bootstrap interval of the mean of per-item values (e.g. correct flags, or paired differences of them)."
+    "95% bootstrap interval of the mean of per-item values (e.g. correct flags, or paired differences of them), items resampled uniformly."
     values = np.asarray(values, dtype=float)
     if not len(values): return (float("nan"), float("nan"))
     return interval(values[resamples(len(values), n, np.random.default_rng(seed))].mean(1))
@@ -543,7 +557,7 @@ def paired_gain(scored: pd.DataFrame,  # evaluated examples (load_scored)
                 n: int=1000,           # resamples
                 seed: int=0,           # of the resamples
                ) -> dict:
-    "Mean macro-F1 of `model` minus `baseline` over every task both were evaluated on, with its paired bootstrap 95% CI ({} if none)."
+    "Mean macro-F1 of `model` minus `baseline` over every task both were evaluated on, with its paired class-stratified bootstrap 95% CI ({} if none)."
     d = mean_f1_draws(scored, [model, baseline], n, seed)
     if not d["tasks"]: return {}
     lo, hi = interval(d["draws"][model] - d["draws"][baseline])
