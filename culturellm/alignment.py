@@ -15,7 +15,7 @@ from .evaluate import eval_config, interval, macro_f1, predict_task, predict_tas
 from .finetune import finetune_many, model_name, registered_models, row_tokens, seed_prompt_tokens, trained_llm, training_epochs
 from .llm import load_llm, side_by_side, training_rate
 from .sft import _write_set, base_prompt_format, chat, load_sets, pick_augmented, rows_for, seed_items, sft_config, sft_dir
-from .tasks import culture_tasks, load_task, stratified_sample
+from .tasks import culture_tasks, evaluation_sample
 
 # %% auto #0
 __all__ = ['UNSCORED', 'distribution_distances', 'model_distributions', 'alignment_table', 'scale_middle', 'question_folds',
@@ -174,7 +174,7 @@ def transfer_f1(profile: Profile) -> pd.DataFrame:
     cfg, per_task = eval_config(profile), align_config(profile)["transfer_per_task"]
     cultures = align_config(profile)["transfer_cultures"]
     llms = {m: trained_llm(profile, model_name(m), "transfer") for m in cultures}
-    jobs = {t: [(task, stratified_sample(load_task(task, cfg["mode"])[0], per_task, cfg["seed"])) for task in culture_tasks(t)] for t in cultures}
+    jobs = {t: [(task, evaluation_sample(task, cfg["mode"], per_task, cfg["seed"])) for task in culture_tasks(t)] for t in cultures}
     pairs = [(m, t) for m in cultures for t in cultures]
     predict = lambda pair: predict_tasks(profile, f"transfer-{pair[0]}", pair[1], jobs[pair[1]], cfg, llms[pair[0]], "culture", system_culture=pair[0])
     preds = side_by_side(predict, pairs, [llms[m] for m, _ in pairs])                 # remote: one Batch API job per model, all out at once

@@ -16,7 +16,7 @@ from .core import (append_jsonl, ConfigError, data_dir, DataError, generated_dir
 from .data import upstream_file
 from .finetune import model_name, trained_llm
 from .sft import system_prompt
-from .tasks import INVALID, culture_tasks, load_task, parse_answer, sampling_note, stratified_sample, task_entry, task_prompt, task_prompter, task_wordings
+from .tasks import INVALID, culture_tasks, evaluation_sample, load_task, parse_answer, sampling_note, stratified_sample, task_entry, task_prompt, task_prompter, task_wordings
 from .llm import BACKENDS, load_llm, side_by_side
 
 # %% auto #0
@@ -366,7 +366,7 @@ def evaluate_culture(profile: Profile,          # the loaded profile (`core.load
     "Evaluate the profile's comparisons on a culture's tasks, each `reruns` times; returns (and writes) the results table and its examples (every rerun's)."
     cfg = eval_config({**profile, "evaluate": {**profile_section(profile, "evaluate"), **(settings or {})}})
     loaded = [(t, *load_task(t, cfg["mode"])) for t in culture_tasks(culture) if tasks is None or t["task"] in tasks]
-    jobs = [(task, stratified_sample(data, cfg["per_task"], cfg["seed"])) for task, data, _ in loaded]
+    jobs = [(task, evaluation_sample(task, cfg["mode"], cfg["per_task"], cfg["seed"])) for task, _, _ in loaded]   # the same ids in either mode
     def evaluate_view(model: str, llm, system) -> pd.DataFrame:
         name = tagged(model, tag)
         rerun = lambda r: predict_tasks(profile, rerun_name(name, r), culture, jobs, cfg | {"sample": r}, llm, system)   # every task's requests pooled
@@ -453,7 +453,7 @@ def sampled_tasks(culture: str,       # culture registry key
                   per_task: int|None, # examples per task (None: all)
                  ) -> list:
     "(task, sampled rows) of each of a culture's tasks, sampled exactly as the evaluation samples them."
-    return [(task, stratified_sample(load_task(task, cfg["mode"])[0], per_task, cfg["seed"])) for task in culture_tasks(culture)]
+    return [(task, evaluation_sample(task, cfg["mode"], per_task, cfg["seed"])) for task in culture_tasks(culture)]
 
 # %% ../nbs/09_evaluate.ipynb #5e0f0e67
 def evaluate_plan(profile: dict,           # the loaded profile

@@ -13,7 +13,8 @@ from .data import upstream_file
 # %% auto #0
 __all__ = ['INVALID', 'TASK_FIELDS', 'TASK_OPTIONAL', 'TASK_ROWS', 'task_families', 'parse_answer', 'culture_tasks', 'all_tasks',
            'task_entry', 'wording_key', 'task_wordings', 'task_prompt', 'task_prompter', 'paper_row', 'corrected_row',
-           'load_task', 'class_quota', 'stratified_sample', 'sampling_note', 'task_table', 'tasks_list_cmd']
+           'load_task', 'class_quota', 'stratified_sample', 'sampling_note', 'evaluation_sample', 'task_table',
+           'tasks_list_cmd']
 
 # %% ../nbs/08_tasks.ipynb #27fa7476
 INVALID = "<invalid>"
@@ -171,6 +172,18 @@ def sampling_note(rows: pd.DataFrame,  # a task's rows
     if n > len(rows): return f"all {len(rows)} rows (fewer than the {n} asked)"
     if n < classes: return f"{classes} rows, one per gold class ({n} asked, fewer than the {classes} classes)"
     return ""
+
+# %% ../nbs/08_tasks.ipynb #f84ef59d
+def evaluation_sample(task: dict,     # a task entry (with its culture)
+                      mode: str,      # paper or corrected: how the rows are read
+                      n: int|None,    # examples wanted; None: every row `mode` keeps
+                      seed: int=0,    # of the sample
+                     ) -> pd.DataFrame:
+    "The rows `mode` evaluates: `n` example ids drawn from the rows both modes read (`stratified_sample` of corrected mode's), each read in `mode`."
+    rows = load_task(task, mode)[0]
+    if n is None: return rows.reset_index(drop=True)
+    ids = stratified_sample(load_task(task, "corrected")[0], n, seed).id
+    return rows[rows.id.isin(ids)].reset_index(drop=True)
 
 # %% ../nbs/08_tasks.ipynb #2712edd0
 def task_table(cultures: list|None=None,  # default: every culture with tasks
