@@ -36,7 +36,8 @@ test: install
 	.ci/unchanged $(BIN)/nbdev_export
 	# one process per notebook (two at a time): a failing notebook cannot leak its environment into the next one
 	# one torch thread each: two processes of two threads on two cores oversubscribe the CPU (OpenMP spins), many times slower
-	ls nbs/*.ipynb | OMP_NUM_THREADS=1 xargs -P 2 -n 1 $(BIN)/nbdev_test --path
+	# the library notebooks and the guides (nbs/guides/: the how-tos the README points to, as runnable steps)
+	ls nbs/*.ipynb nbs/guides/*.ipynb | OMP_NUM_THREADS=1 xargs -P 2 -n 1 $(BIN)/nbdev_test --path
 	# two workers of one thread each, a test file at a time, longest first as collected (tests/conftest.py): the smoke reproduction is built once
 	OMP_NUM_THREADS=1 $(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15 tests
 

@@ -1,4 +1,4 @@
-"A new culture by configuration alone: the README's steps, in order, on a fictional culture built here."
+"A new culture by configuration alone: the steps of nbs/guides/01_add_culture_task_model_stage.ipynb, in order, on a fictional culture built here, run end to end."
 import json
 from pathlib import Path
 import numpy as np
@@ -63,7 +63,7 @@ def upstream_labels(codes: np.ndarray) -> dict:
 
 
 def add_culture(home: Path, tmp_path: Path) -> np.ndarray:
-    "The README's steps: the country's answers, the culture entry with its context paragraph, its tasks."
+    "The guide's steps: the country's answers, the culture entry with its context paragraph, its tasks."
     codes = microdata(tmp_path/"xat.csv")
     built = run_cli("wvs", "build-table", "--microdata", tmp_path/"xat.csv", "--countries", "XAT")
     assert built.returncode == 0, built.stderr
