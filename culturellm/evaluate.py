@@ -20,16 +20,17 @@ from .tasks import INVALID, culture_tasks, evaluation_sample, load_task, parse_a
 from .llm import BACKENDS, load_llm, side_by_side
 
 # %% auto #0
-__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'SELECTIONS', 'MAJORITY', 'HEADLINE', 'eval_config',
-           'culture_context', 'culture_system', 'model_view', 'score_logprob', 'score_generate', 'predictions_path',
-           'task_signature', 'predict_tasks', 'predict_task', 'macro_f1', 'resamples', 'stratified_resamples',
-           'interval', 'bootstrap_ci', 'macro_f1_rows', 'task_metrics', 'results_path', 'scored_path', 'rerun_name',
+__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'SELECTIONS', 'MAJORITY', 'PRIOR_RANDOM', 'HEADLINE',
+           'HEADLINE_MEASURES', 'STRONGER_TRIVIAL', 'PRIMARY', 'eval_config', 'culture_context', 'culture_system',
+           'model_view', 'score_logprob', 'score_generate', 'predictions_path', 'task_signature', 'predict_tasks',
+           'predict_task', 'macro_f1', 'resamples', 'stratified_resamples', 'interval', 'bootstrap_ci', 'macro_f1_rows',
+           'balanced_accuracy', 'balanced_accuracy_rows', 'task_metrics', 'results_path', 'scored_path', 'rerun_name',
            'tagged', 'untagged', 'wording_tag', 'wording_of', 'evaluate_culture', 'evaluate_everywhere', 'load_scored',
            'load_results', 'is_culturellm', 'select_reruns', 'selection_table', 'view_role', 'sampled_tasks',
            'evaluate_plan', 'wording_plan', 'average_f1', 'per_task_table', 'f1_draws', 'selected_f1_draws',
-           'mean_f1_draws', 'mean_interval', 'paired_gain', 'with_majority', 'constant_share', 'headline_table',
-           'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'evaluate_wordings',
-           'wording_table', 'wording_summary', 'evaluate_cmd']
+           'mean_f1_draws', 'mean_interval', 'paired_gain', 'gain_row', 'trivial_counts', 'trivial_answers',
+           'with_trivial', 'constant_share', 'simultaneous', 'headline_table', 'with_groups', 'f1_intervals', 'yes_no',
+           'plot_task_f1', 'plot_confusions', 'evaluate_wordings', 'wording_table', 'wording_summary', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 def eval_config(profile: dict) -> dict:
@@ -268,22 +269,41 @@ def bootstrap_ci(gold,                    # gold labels
     return interval(pick(METRICS, metric, "task metric")[1](gold, pred, labels, stratified_resamples(gold, n, np.random.default_rng(seed))))
 
 # %% ../nbs/09_evaluate.ipynb #80cf0f5c
+def _codes(labels: list, *answers) -> list:
+    "Each answer array as small integers by the task's labels (anything else: -1): compared as numbers, not objects."
+    code = {label: k for k, label in enumerate(labels)}
+    return [np.array([code.get(x, -1) for x in a], dtype=np.int16) for a in answers]
+
 def macro_f1_rows(gold: np.ndarray,  # gold labels
                   pred: np.ndarray,  # predictions
                   labels: list,      # the task's labels
                   rows: np.ndarray,  # resamples: one row of example indices each
                  ) -> np.ndarray:
     "Macro-F1 of every resample at once (`rows`: one row of example indices per resample), as `macro_f1` computes it."
-    code = {label: k for k, label in enumerate(labels)}   # labels as small integers (anything else: -1): compared as numbers, not objects
-    g, p = (np.array([code.get(x, -1) for x in a], dtype=np.int16)[rows] for a in (gold, pred))
+    g, p = (a[rows] for a in _codes(labels, gold, pred))
     per_label = []
     for k in range(len(labels)):                          # F1 = 2tp / (2tp + fp + fn) = 2tp / (#gold + #pred); 0 when both are 0
         tp, total = ((g == k) & (p == k)).sum(1), (g == k).sum(1) + (p == k).sum(1)
         per_label.append(np.where(total > 0, 2 * tp / np.maximum(total, 1), 0.0))
     return np.mean(per_label, axis=0)
 
-METRICS = {   # a task's `metric` -> (its value on examples, its value on every bootstrap resample at once)
+def balanced_accuracy(gold,    # gold labels
+                      pred,    # predicted labels (invalid answers count as wrong)
+                      labels,  # the task's labels
+                     ) -> float:
+    "Mean recall over the gold classes present (scikit-learn's balanced accuracy): answering one label scores 1/classes, whatever the label prior."
+    return float(balanced_accuracy_rows(np.asarray(gold, dtype=object), np.asarray(pred, dtype=object), labels, np.arange(len(gold))[None])[0]) if len(gold) else 0.0
+
+def balanced_accuracy_rows(gold: np.ndarray, pred: np.ndarray, labels: list, rows: np.ndarray) -> np.ndarray:
+    "Balanced accuracy of every resample at once, as `macro_f1_rows` gives macro-F1."
+    g, p = (a[rows] for a in _codes(labels, gold, pred))
+    present = [k for k in range(len(labels)) if (g == k).any()]
+    recalls = [((g == k) & (p == k)).sum(1) / np.maximum((g == k).sum(1), 1) for k in present]   # class-stratified rows: every class present in each
+    return np.mean(recalls, axis=0) if recalls else np.zeros(len(rows))
+
+METRICS = {   # a task's `metric`, or a measure of the report -> (its value on examples, its value on every bootstrap resample at once)
     "f1_macro": (macro_f1, macro_f1_rows),
+    "balanced_accuracy": (balanced_accuracy, balanced_accuracy_rows),
 }
 
 # %% ../nbs/09_evaluate.ipynb #77b7bfdd
@@ -512,14 +532,17 @@ def f1_draws(gold: np.ndarray,  # one task's gold labels
 # %% ../nbs/09_evaluate.ipynb #00780ef0
 def selected_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task, model, id, gold, pred (and rerun)
                       selections: dict,       # model -> how its reruns give one F1 per task (a key of SELECTIONS)
-                      n: int=1000, seed: int=0) -> dict:
-    "Each model's macro-F1 averaged over tasks, one F1 per task selected from its reruns (`point`), and `n` bootstrap draws of it (`draws`): the same class-stratified resamples of the same examples for every model and rerun (tasks, training runs fixed)."
+                      n: int=1000, seed: int=0,
+                      metric: str="f1_macro",  # what is averaged (a key of METRICS): macro-F1, or balanced accuracy
+                     ) -> dict:
+    "Each model's macro-F1 (or `metric`) averaged over tasks, one value per task selected from its reruns (`point`), and `n` bootstrap draws of it (`draws`): the same class-stratified resamples of the same examples for every model and rerun (tasks, training runs fixed)."
     models, runs = list(selections), scored[scored.model.isin(selections)].assign(rerun=lambda d: d.get("rerun", 0))
     keys = ["culture", "task", "id"]
     preds = runs.pivot_table(index=keys, columns=["model", "rerun"], values="pred", aggfunc="first")
     golds = runs.pivot_table(index=keys, columns="model", values="gold", aggfunc="first").reindex(columns=models)   # a variant may read the gold labels its own way
     held = preds.notna().all(1) & golds.notna().all(1)                     # examples every model holds, in every rerun
     preds, golds = preds[held], golds[held]
+    value, value_rows = pick(METRICS, metric, "measure")
     rng, point, draws, tasks = np.random.default_rng(seed), dict.fromkeys(models, 0.0), {m: np.zeros(n) for m in models}, 0
     for (culture, task), part in preds.groupby(level=["culture", "task"]):
         classes = golds.loc[part.index].itertuples(index=False, name=None)   # each example's gold as every model reads it: one class per distinct tuple
@@ -527,8 +550,8 @@ def selected_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task
         for m in models:
             choose, gold = SELECTIONS[selections[m]], golds.loc[part.index, m].to_numpy(dtype=object)
             per_rerun = [part[(m, r)].to_numpy(dtype=object) for r in part[m].columns]
-            point[m] += float(choose(np.array([macro_f1(gold, p, labels) for p in per_rerun]), m))
-            draws[m] += choose(np.stack([macro_f1_rows(gold, p, labels, rows) for p in per_rerun]), m)
+            point[m] += float(choose(np.array([value(gold, p, labels) for p in per_rerun]), m))
+            draws[m] += choose(np.stack([value_rows(gold, p, labels, rows) for p in per_rerun]), m)
         tasks += 1
     k = max(tasks, 1)
     return {"point": {m: v / k for m, v in point.items()}, "draws": {m: d / k for m, d in draws.items()}, "tasks": tasks, "examples": int(held.sum())}
@@ -536,9 +559,9 @@ def selected_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task
 # %% ../nbs/09_evaluate.ipynb #d460c049
 def mean_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task, model, id, gold, pred
                   models: list,           # compared on the examples every one of them predicted
-                  n: int=1000, seed: int=0) -> dict:
-    "Each model's macro-F1 averaged over tasks (`point`) and `n` class-stratified bootstrap draws of it (`draws`), the same draws for every model (reruns: their mean)."
-    return selected_f1_draws(scored, dict.fromkeys(models, "fair"), n, seed)
+                  n: int=1000, seed: int=0, metric: str="f1_macro") -> dict:
+    "Each model's macro-F1 (or `metric`) averaged over tasks (`point`) and `n` class-stratified bootstrap draws of it (`draws`), the same draws for every model (reruns: their mean)."
+    return selected_f1_draws(scored, dict.fromkeys(models, "fair"), n, seed, metric)
 
 # %% ../nbs/09_evaluate.ipynb #aae1d0e2
 def mean_interval(values,       # one number per item
@@ -551,34 +574,57 @@ def mean_interval(values,       # one number per item
     return interval(values[resamples(len(values), n, np.random.default_rng(seed))].mean(1))
 
 # %% ../nbs/09_evaluate.ipynb #e8574084
-def paired_gain(scored: pd.DataFrame,  # evaluated examples (load_scored)
-                model: str,            # comparison name
-                baseline: str,         # comparison name
-                n: int=1000,           # resamples
-                seed: int=0,           # of the resamples
+def paired_gain(scored: pd.DataFrame,     # evaluated examples (load_scored)
+                model: str,               # comparison name
+                baseline: str,            # comparison name
+                n: int=1000,              # resamples
+                seed: int=0,              # of the resamples
+                metric: str="f1_macro",   # the measure compared (a key of METRICS)
                ) -> dict:
-    "Mean macro-F1 of `model` minus `baseline` over every task both were evaluated on, with its paired class-stratified bootstrap 95% CI ({} if none)."
-    d = mean_f1_draws(scored, [model, baseline], n, seed)
-    if not d["tasks"]: return {}
+    "Mean macro-F1 (or `metric`: column `measure`) of `model` and of `baseline` over every task both were evaluated on, and the gain, with paired class-stratified bootstrap 95% CIs ({} if none)."
+    d = mean_f1_draws(scored, [model, baseline], n, seed, metric)
+    return gain_row(d, model, baseline, metric) if d["tasks"] else {}
+
+def gain_row(d: dict,       # draws of several models on the same resamples (`selected_f1_draws`)
+             model: str, baseline: str, metric: str="f1_macro") -> dict:
+    "One comparison out of shared draws: both models' values with 95% CIs, and the gain with its paired 95% CI."
     lo, hi = interval(d["draws"][model] - d["draws"][baseline])
-    f1_lo, f1_hi = interval(d["draws"][model])
-    return {"model": model, "baseline": baseline, "tasks": d["tasks"], "examples": d["examples"], "f1": d["point"][model], "f1_lo": f1_lo,
-            "f1_hi": f1_hi, "f1_baseline": d["point"][baseline], "gain": d["point"][model] - d["point"][baseline], "gain_lo": lo, "gain_hi": hi,
-            "excludes_0": bool(lo > 0 or hi < 0)}
+    score_lo, score_hi = interval(d["draws"][model])
+    return {"measure": metric, "model": model, "baseline": baseline, "tasks": d["tasks"], "examples": d["examples"], "score": d["point"][model],
+            "score_lo": score_lo, "score_hi": score_hi, "score_baseline": d["point"][baseline], "gain": d["point"][model] - d["point"][baseline],
+            "gain_lo": lo, "gain_hi": hi, "excludes_0": bool(lo > 0 or hi < 0)}
 
 # %% ../nbs/09_evaluate.ipynb #1bcc580f
-MAJORITY = "majority class"   # the trivial baseline of the headline
+MAJORITY, PRIOR_RANDOM = "majority class", "prior-matched random"   # the trivial baselines
 
-def with_majority(scored: pd.DataFrame) -> pd.DataFrame:
-    "Evaluated examples with the trivial baseline added: each task's most frequent gold label (the task's label order on ties) as every example's answer."
-    examples = scored.drop_duplicates(["culture", "task", "id"])
-    def majority(part):
-        counts = part.gold.value_counts()
-        top = [l for l in task_entry(*part.name)["labels"] if counts.get(l, 0) == counts.max()]
-        return part.assign(pred=top[0] if top else counts.index[0])
-    trivial = examples.groupby(["culture", "task"], group_keys=False).apply(majority, include_groups=False)
-    keys = examples[["culture", "task"]].loc[trivial.index]
-    return pd.concat([scored, trivial.assign(culture=keys.culture, task=keys.task, model=MAJORITY, rerun=0)[scored.columns]], ignore_index=True)
+def trivial_counts(labels: list,   # the task's labels
+                   outside,        # gold labels of the task's rows outside the sample
+                   sample,         # gold labels of the evaluated examples
+                  ) -> np.ndarray:
+    "Per example, the gold-label counts its trivial baselines are fitted on: the rows outside the sample, else (a sample of every row) the sample's other examples."
+    fit = pd.Series(list(outside), dtype=object).value_counts().reindex(labels, fill_value=0).to_numpy()
+    own = np.array([[g == l for l in labels] for g in sample], dtype=int).reshape(len(sample), len(labels))
+    counts = np.tile(fit, (len(own), 1)) if fit.sum() else own.sum(0) - own          # leave one out where nothing is outside
+    return np.where(counts.sum(1, keepdims=True) > 0, counts, 1)                     # nothing to fit on: every label alike
+
+def trivial_answers(culture: str,            # culture registry key
+                    task: str,               # task name
+                    examples: pd.DataFrame,  # its evaluated examples (id, gold)
+                   ) -> pd.DataFrame:
+    "Each example's answers from the trivial baselines (columns `majority class`, `prior-matched random`), fitted on the task's rows outside the sample (corrected mode)."
+    entry = task_entry(culture, task)
+    rows, labels = load_task(entry, "corrected")[0], entry["labels"]
+    counts = trivial_counts(labels, rows[~rows.id.isin(examples.id)].gold, examples.gold)
+    draw = lambda i, c: labels[np.random.default_rng(int(stable_hash([culture, task, int(i)], 8), 16)).choice(len(labels), p=c / c.sum())]
+    return pd.DataFrame({"id": examples.id.to_numpy(), MAJORITY: [labels[int(c.argmax())] for c in counts],   # the first label of the task's order on ties
+                         PRIOR_RANDOM: [draw(i, c) for i, c in zip(examples.id, counts)]})                   # seeded by the example: the same in every run
+
+def with_trivial(scored: pd.DataFrame) -> pd.DataFrame:
+    "Evaluated examples with the trivial baselines' answers added, as models `majority class` and `prior-matched random`."
+    examples = scored.drop_duplicates(["culture", "task", "id"])[["culture", "task", "id", "gold"]]
+    answers = pd.concat([trivial_answers(c, t, part).assign(culture=c, task=t) for (c, t), part in examples.groupby(["culture", "task"])], ignore_index=True)
+    trivial = answers.melt(["culture", "task", "id"], [MAJORITY, PRIOR_RANDOM], "model", "pred").merge(examples, on=["culture", "task", "id"])
+    return pd.concat([scored, trivial.assign(rerun=0)[scored.columns]], ignore_index=True)
 
 # %% ../nbs/09_evaluate.ipynb #a664e80b
 def constant_share(scored: pd.DataFrame,  # evaluated examples (load_scored)
@@ -588,19 +634,50 @@ def constant_share(scored: pd.DataFrame,  # evaluated examples (load_scored)
     mine = scored[scored.model == model]
     return float(mine.groupby(["culture", "task"]).pred.agg(lambda p: p.value_counts(normalize=True, dropna=False).iloc[0]).mean())
 
-# %% ../nbs/09_evaluate.ipynb #37700c6f
-HEADLINE = [("culture", "base"), ("culture", "base+system"), ("culture", MAJORITY), ("one", "base"), ("one", "base+system"), ("one", MAJORITY)]   # (model, baseline) pairs of the headline
+# %% ../nbs/09_evaluate.ipynb #4a3fc914
+HEADLINE = [(m, b) for m in ("culture", "one") for b in ("base", "base+system", MAJORITY, PRIOR_RANDOM)]   # (model, baseline) pairs of the headline
+HEADLINE_MEASURES = ["f1_macro", "balanced_accuracy"]                                                     # each pair on each measure
+STRONGER_TRIVIAL = "stronger trivial"                                                                      # the trivial baseline with the higher macro-F1
+PRIMARY = [("culture", "base+system"), ("culture", STRONGER_TRIVIAL)]                                     # the declared primary endpoints, on macro-F1
 
+def simultaneous(points: np.ndarray,  # a family's estimates
+                 draws: np.ndarray,   # their bootstrap draws on shared resamples, one row each
+                 level: float=95,     # percent
+                ) -> tuple[np.ndarray, np.ndarray]:
+    "Simultaneous intervals of a family (max-T over the shared draws: every interval covers together at `level`%); an estimate with no spread keeps a zero-width interval."
+    se = draws.std(1, ddof=1) if draws.shape[1] > 1 else np.zeros(len(points))
+    t = np.abs(draws - points[:, None]) / np.where(se > 0, se, np.inf)[:, None]
+    c = np.percentile(t.max(0), level) if len(points) else 0.0
+    return points - c * se, points + c * se
+
+def _families(table: pd.DataFrame, draws: list) -> pd.DataFrame:
+    "The table with each endpoint family's simultaneous 95% intervals of the gain (`sim_lo`, `sim_hi`); `excludes_0` by them."
+    lo, hi = np.zeros(len(table)), np.zeros(len(table))
+    for family in table.endpoint.unique():
+        at = np.flatnonzero(table.endpoint.to_numpy() == family)
+        lo[at], hi[at] = simultaneous(table.gain.to_numpy()[at], np.stack([draws[i] for i in at]))
+    return table.assign(sim_lo=lo, sim_hi=hi, excludes_0=(lo > 0) | (hi < 0))
+
+# %% ../nbs/09_evaluate.ipynb #37700c6f
 def headline_table(scored: pd.DataFrame,  # evaluated examples (load_scored)
                    n: int=1000,           # resamples
                    seed: int=0,           # of the resamples
                   ) -> pd.DataFrame:
-    "The report's first table: mean macro-F1 gain of the culture models and of CultureLLM-One over base, base+system and the majority class, pooled over all tasks, paired 95% CIs; how constant each model's answers are."
-    scored = with_majority(scored)
-    rows = [paired_gain(scored, m, b, n, seed) for m, b in HEADLINE]
-    table = pd.DataFrame([r for r in rows if r])
-    if table.empty: return table
-    share = {m: constant_share(scored, m) for m in {*table.model, *table.baseline}}
+    "The report's first table: the culture models' and CultureLLM-One's gains over base, base+system and the trivial baselines in macro-F1 and balanced accuracy, pooled over all tasks; the two primary endpoints first, every other comparison exploratory; paired 95% CIs and, per family, simultaneous ones; how constant each model's answers are."
+    scored = with_trivial(scored)
+    models = [m for m in ("culture", "one", "base", "base+system", MAJORITY, PRIOR_RANDOM) if m in set(scored.model)]
+    shared = {metric: mean_f1_draws(scored, models, n, seed, metric) for metric in HEADLINE_MEASURES}   # one set of resamples for every comparison
+    if not shared["f1_macro"]["tasks"]: return pd.DataFrame()
+    f1 = shared["f1_macro"]["point"]
+    stronger = MAJORITY if f1[MAJORITY] >= f1[PRIOR_RANDOM] else PRIOR_RANDOM
+    primary = {(m, stronger if b == STRONGER_TRIVIAL else b) for m, b in PRIMARY}
+    pairs = [(metric, m, b) for metric in HEADLINE_MEASURES for m, b in HEADLINE if m in models and b in models]
+    rows = [{"endpoint": "primary" if metric == "f1_macro" and (m, b) in primary else "exploratory"} | gain_row(shared[metric], m, b, metric) for metric, m, b in pairs]
+    draws = [shared[metric]["draws"][m] - shared[metric]["draws"][b] for metric, m, b in pairs]
+    if not rows: return pd.DataFrame()
+    order = np.argsort([r["endpoint"] != "primary" for r in rows], kind="stable")
+    table = _families(pd.DataFrame(rows).iloc[order].reset_index(drop=True), [draws[i] for i in order])
+    share = {m: constant_share(scored, m) for m in models}
     return table.assign(constant_share=table.model.map(share), constant_share_baseline=table.baseline.map(share)).round(4)
 
 # %% ../nbs/09_evaluate.ipynb #73e6c11f
@@ -619,21 +696,31 @@ def _model_order(models) -> list:
 def f1_intervals(scored: pd.DataFrame, by: str="culture", baseline: str="base", n: int=1000, seed: int=0,
                  models: list|None=None,  # default: every model but the ablations (`culture:<set>`)
                 ) -> pd.DataFrame:
-    "Per group (culture, type or resource; `all` pools every task) and model: mean macro-F1 [95% CI] and its gain over `baseline` [paired 95% CI]."
+    "Per group (culture, type or resource; `all` pools every task) and model: mean macro-F1 [95% CI] and balanced accuracy, and the gain over `baseline` in each [paired 95% CI]; the table's macro-F1 gains are one exploratory family, with simultaneous 95% intervals (`sim_lo`, `sim_hi`; `excludes_0` by them)."
     chosen = scored.model.isin(models) if models else ~scored.model.str.startswith("culture:")
-    grouped, rows = with_groups(scored[chosen]), []
+    grouped, rows, draws = with_groups(scored[chosen]), [], {}
     for group, part in [*grouped.groupby(by), ("all", grouped)]:
         present = set(part.model)
         for model in _model_order(present):
             pair = [model] + ([baseline] if baseline in present and model != baseline else [])
-            d = mean_f1_draws(part, pair, n, seed)
+            d, b = (mean_f1_draws(part, pair, n, seed, metric) for metric in HEADLINE_MEASURES)
             lo, hi = interval(d["draws"][model])
-            row = {by: group, "model": model, "tasks": d["tasks"], "examples": d["examples"], "f1": d["point"][model], "f1_lo": lo, "f1_hi": hi}
+            row = {by: group, "model": model, "tasks": d["tasks"], "examples": d["examples"], "f1": d["point"][model], "f1_lo": lo, "f1_hi": hi,
+                   "balanced_accuracy": b["point"][model]}
             if len(pair) == 2:
                 glo, ghi = interval(d["draws"][model] - d["draws"][baseline])
-                row |= {f"gain_vs_{baseline}": d["point"][model] - d["point"][baseline], "gain_lo": glo, "gain_hi": ghi, "excludes_0": bool(glo > 0 or ghi < 0)}
+                blo, bhi = interval(b["draws"][model] - b["draws"][baseline])
+                row |= {f"gain_vs_{baseline}": d["point"][model] - d["point"][baseline], "gain_lo": glo, "gain_hi": ghi,
+                        "balanced_accuracy_gain": b["point"][model] - b["point"][baseline], "balanced_accuracy_gain_lo": blo, "balanced_accuracy_gain_hi": bhi}
+                draws[len(rows)] = d["draws"][model] - d["draws"][baseline]
             rows.append(row)
-    table = pd.DataFrame(rows).set_index([by, "model"]).round(4)
+    table = pd.DataFrame(rows)
+    if draws:
+        at = list(draws)
+        lo, hi = simultaneous(table.loc[at, f"gain_vs_{baseline}"].to_numpy(), np.stack(list(draws.values())))
+        table.loc[at, "sim_lo"], table.loc[at, "sim_hi"] = lo, hi
+        table.loc[at, "excludes_0"] = (lo > 0) | (hi < 0)
+    table = table.set_index([by, "model"]).round(4)
     return table.assign(excludes_0=yes_no(table["excludes_0"])) if "excludes_0" in table else table
 
 # %% ../nbs/09_evaluate.ipynb #69c553ae

@@ -290,7 +290,7 @@ def ablation_table(profile: Profile) -> pd.DataFrame:
 def _gain_over_base(profile: Profile, row: dict) -> dict:
     "A model's macro-F1 interval and its paired gain over the base on the same examples (nothing if the base was not evaluated)."
     g = paired_gain(load_scored(profile, [row["culture"]]), row["model"], "base", eval_config(profile)["bootstrap"])
-    return {k: g[k] for k in ("f1_lo", "f1_hi", "gain", "gain_lo", "gain_hi", "excludes_0")} if g else {}
+    return {"f1_lo": g["score_lo"], "f1_hi": g["score_hi"], **{k: g[k] for k in ("gain", "gain_lo", "gain_hi", "excludes_0")}} if g else {}
 
 # %% ../nbs/11_studies.ipynb #0320e2e2
 def forgetting_table(profile: Profile) -> pd.DataFrame:
