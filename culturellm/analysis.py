@@ -108,7 +108,8 @@ def resource_table(results: pd.DataFrame,  # results tables (load_results)
                    model: str="culture",   # comparison name
                    baseline: str="base+system",  # comparison name: the base with the model's system prompt
                   ) -> pd.DataFrame:
-    "Per culture and per resource level: mean macro-F1 of `baseline` and `model`, and the gain."
+    "Per culture and per resource level: mean macro-F1 of `baseline` and `model`, and the gain (empty where either was not evaluated, or nothing was)."
+    if results.empty: return pd.DataFrame()
     per = results.pivot_table(index="culture", columns="model", values="f1", aggfunc="mean")
     if model not in per or baseline not in per: return pd.DataFrame()
     table = pd.DataFrame({"resource": [registry("cultures")[c]["resource"] for c in per.index], baseline: per[baseline], model: per[model]}, index=per.index)

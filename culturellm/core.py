@@ -11,12 +11,13 @@ from typing import Any, Iterable, Iterator
 import yaml
 
 # %% auto #0
-__all__ = ['ENVIRONMENT', 'SIMULATOR', 'WRITTEN', 'ENTRY_SCHEMAS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError',
+__all__ = ['ENVIRONMENT', 'SIMULATOR', 'WRITTEN', 'ENTRY_SCHEMAS', 'READ_AS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError',
            'DataError', 'ConfigError', 'project_root', 'data_dir', 'raw_dir', 'profile_name', 'generated_dir',
            'cache_dir', 'models_dir', 'reports_dir', 'environment', 'environment_settings', 'show_progress', 'RealTime',
            'clock', 'partial_file', 'write_atomic', 'in_own_process', 'jsonl_line', 'write_jsonl', 'append_jsonl',
            'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'stage_folder', 'written_files', 'foreign_files', 'claim_folder',
-           'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file', 'seed_everything', 'registry', 'entry_problems',
+           'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file', 'seed_everything', 'registry',
+           'yaml_as_written', 'typed_words', 'quoting_hint', 'value_problem', 'entry_problems', 'checked_entry',
            'registry_entry', 'pick', 'resolve', 'prompt_text', 'prompt_filler', 'fill_template', 'check_profile',
            'profile_names', 'profile_sections', 'profile_defaults', 'profile_section', 'Profile', 'with_cultures',
            'load_profile']
@@ -337,6 +338,10 @@ def registry(name: str) -> dict:
     if not isinstance(entries, dict): raise ConfigError(f"{data_dir()/'registry'/name}.yaml: expected a mapping of entries")
     return entries
 
+_text = lambda v: isinstance(v, str) and v != ""                                                         # a non-empty string
+_texts = lambda v: isinstance(v, list) and len(v) > 0 and all(map(_text, v))                            # a non-empty list of them
+_text_map = lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())   # string -> string
+
 ENTRY_SCHEMAS = {   # registry -> field -> (required, check of its value, what the check wants)
     "cultures": {
         "name": (True, lambda v: isinstance(v, str) and v, "a display name"),
@@ -357,20 +362,88 @@ ENTRY_SCHEMAS = {   # registry -> field -> (required, check of its value, what t
                      "a list of `module:function` references"),
         "section": (False, lambda v: v in profile_sections(), "a section of data/registry/profile_sections.yaml"),
     },
+    "tasks": {      # an entry of data/registry/tasks/<culture>.yaml (a list: entries are named by task)
+        "task": (True, _text, "a task name"),
+        "type": (True, _text, "a task type (offensive, hate, ...)"),
+        "file": (False, _text, "a path under upstream data/"),
+        "path": (False, _text, "a local JSONL file's path"),
+        "text": (True, _text, "a field of the task's JSON lines"),
+        "label": (True, _text, "a field of the task's JSON lines"),
+        "labels": (True, _texts, "a non-empty list of strings"),
+        "verbalizers": (True, lambda v: _text_map(v) and len(v) > 0, "a mapping from each label (a string) to a string"),
+        "prompt": (True, _text, "a prompt family of task_families.yaml"),
+        "metric": (True, _text, "a metric name"),
+        "version": (True, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+        "entity": (False, _text, "a string"),
+        "gold_map_corrected": (False, _text_map, "a mapping from gold label to gold label, strings"),
+        "note": (False, _text, "a string"),
+        "warning": (False, _text, "a string"),
+    },
+    "task_families": {
+        "rules": (True, lambda v: isinstance(v, list) and all(isinstance(r, list) and len(r) == 2 and all(map(_text, r)) for r in v),
+                  "a list of [substring, label] pairs of strings"),
+        "digit": (False, lambda v: _text_map(v) and set(v) == {"pattern", "paper", "corrected"}, "a mapping of pattern, paper and corrected to strings"),
+        "default": (False, lambda v: _text_map(v) and set(v) <= {"paper", "corrected"}, "a mapping of paper and/or corrected to a label (a string)"),
+    },
 }
 
 # %% ../nbs/00_core.ipynb #4628d7bd
-def entry_problems(name: str,  # registry name, e.g. cultures
-                   key: str,   # the entry's key
-                   entry,      # the entry's fields
+def yaml_as_written(path: Path|str) -> Any:
+    "A YAML file with every value the text written: no booleans, numbers or dates (YAML's BaseLoader)."
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+
+def typed_words(value,    # a value as YAML read it
+                written,  # the same value as written (`yaml_as_written`)
+               ) -> list[tuple]:
+    "(value, word) of each word YAML read as something other than a string (unquoted OFF -> False, 1 -> 1), once each, in order."
+    if isinstance(value, dict) and isinstance(written, dict): value, written = [x for kv in value.items() for x in kv], [x for kv in written.items() for x in kv]
+    if isinstance(value, list) and isinstance(written, list): return list(dict.fromkeys(p for v, w in zip(value, written) for p in typed_words(v, w)))
+    return [(value, written)] if isinstance(written, str) and written and value is not None and not isinstance(value, str) else []
+
+# %% ../nbs/00_core.ipynb #5d2ce38f
+READ_AS = {bool: "OFF/NO/ON/YES as booleans", int: "numbers as numbers", float: "numbers as numbers"}   # type YAML made of an unquoted word -> what it reads
+
+def quoting_hint(typed: list) -> str:  # (value, word) pairs (`typed_words`)
+    "Why YAML read the words as other than strings, and what to write instead."
+    kinds = dict.fromkeys(READ_AS.get(type(v), f"some words as {type(v).__name__} values") for v, _ in typed)
+    return f"YAML reads unquoted {' and '.join(kinds)}: write " + ", ".join(f'"{w}"' for _, w in typed)
+
+def value_problem(field: str,   # the field's name
+                  rule: tuple,  # its schema rule: (required, check, what the check wants)
+                  value,        # its value, as read
+                  written=None, # its value as written (`yaml_as_written`), to say what to quote
+                 ) -> str:
+    "What is wrong with a field's value, and which words to quote where quoting them is what the value lacks."
+    _, check, want = rule
+    typed = typed_words(value, written) if written is not None and check(written) else []
+    return f"field `{field}`: {value!r} is not {want}" + (f" ({quoting_hint(typed)})" if typed else "")
+
+# %% ../nbs/00_core.ipynb #97f4869f
+def entry_problems(name: str,    # registry name, e.g. cultures
+                   key: str,     # the entry's key
+                   entry,        # the entry's fields
+                   written=None, # the entry as written (`yaml_as_written`): to say which words to quote
                   ) -> list[str]:
     "What is wrong with one registry entry by its registry's schema (nothing for registries without one)."
     schema = ENTRY_SCHEMAS.get(name)
     if schema is None: return []
     if not isinstance(entry, dict): return ["is not a mapping of fields"]
+    written = written if isinstance(written, dict) else {}
     problems = [f"lacks field `{f}` ({want})" for f, (required, _, want) in schema.items() if required and f not in entry]
-    problems += [f"field `{f}`: {entry[f]!r} is not {schema[f][2]}" for f in entry if f in schema and not schema[f][1](entry[f])]
+    problems += [value_problem(f, schema[f], entry[f], written.get(f)) for f in entry if f in schema and not schema[f][1](entry[f])]
     return problems + [f"unknown field `{f}`; known: {', '.join(schema)}" for f in entry if f not in schema]
+
+def checked_entry(name: str,     # registry (schema) name, e.g. tasks
+                  path: Path,    # the YAML file the entry was read from
+                  where,         # its key in the file (an index, in a list of entries)
+                  entry,         # its fields, as read
+                  label: str="", # how an error names it (default: entry '<where>')
+                 ):
+    "`entry`, when its registry's schema finds nothing wrong; else a `ConfigError` naming file, entry and every problem, with the words to quote where YAML typed them."
+    if not entry_problems(name, where, entry): return entry
+    try: written = yaml_as_written(path)[where]
+    except (LookupError, TypeError, yaml.YAMLError): written = None
+    raise ConfigError(f"{path}: {label or f'entry {where!r}'}: " + "; ".join(entry_problems(name, where, entry, written)))
 
 # %% ../nbs/00_core.ipynb #9b4efbe0
 def registry_entry(name: str, # registry name, e.g. "cultures"
@@ -380,9 +453,7 @@ def registry_entry(name: str, # registry name, e.g. "cultures"
     entries = registry(name)
     if key not in entries:
         raise ConfigError(f"unknown {name} entry {key!r}; known: {', '.join(entries)} (data/registry/{name}.yaml)")
-    problems = entry_problems(name, key, entries[key])
-    if problems: raise ConfigError(f"{data_dir()/'registry'/name}.yaml: entry {key!r} " + "; ".join(problems))
-    return {"key": key, **entries[key]}
+    return {"key": key, **checked_entry(name, data_dir()/"registry"/f"{name}.yaml", key, entries[key])}
 
 # %% ../nbs/00_core.ipynb #2b93b8cf
 def pick(table: dict,  # an in-code registry: name -> entry

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from .core import (append_jsonl, ConfigError, data_dir, DataError, generated_dir, load_profile, pick,
-                             Profile, profile_defaults, profile_section, prompt_text, read_jsonl, registry_entry,
-                             repair_jsonl, stable_hash, stage_folder, write_atomic)
+                             Profile, profile_defaults, profile_section, project_root, prompt_text, read_jsonl, registry_entry,
+                             repair_jsonl, reports_dir, stable_hash, stage_folder, write_atomic)
 from .data import upstream_file
 from .finetune import model_name, trained_llm
 from .sft import system_prompt
@@ -25,12 +25,13 @@ __all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'SELE
            'model_view', 'score_logprob', 'score_generate', 'predictions_path', 'task_signature', 'predict_tasks',
            'predict_task', 'macro_f1', 'resamples', 'stratified_resamples', 'interval', 'bootstrap_ci', 'macro_f1_rows',
            'balanced_accuracy', 'balanced_accuracy_rows', 'task_metrics', 'results_path', 'scored_path', 'rerun_name',
-           'tagged', 'untagged', 'wording_tag', 'wording_of', 'evaluate_culture', 'evaluate_everywhere', 'load_scored',
-           'load_results', 'is_culturellm', 'select_reruns', 'selection_table', 'view_role', 'sampled_tasks',
-           'evaluate_plan', 'wording_plan', 'average_f1', 'per_task_table', 'f1_draws', 'selected_f1_draws',
-           'mean_f1_draws', 'mean_interval', 'paired_gain', 'gain_row', 'trivial_counts', 'trivial_answers',
-           'with_trivial', 'constant_share', 'simultaneous', 'headline_table', 'with_groups', 'f1_intervals', 'yes_no',
-           'plot_task_f1', 'plot_confusions', 'evaluate_wordings', 'wording_table', 'wording_summary', 'evaluate_cmd']
+           'tagged', 'untagged', 'wording_tag', 'wording_of', 'evaluate_culture', 'evaluate_everywhere', 'eval_dir',
+           'missing_note', 'results_files', 'load_scored', 'load_results', 'is_culturellm', 'select_reruns',
+           'selection_table', 'view_role', 'sampled_tasks', 'evaluate_plan', 'wording_plan', 'average_f1',
+           'per_task_table', 'f1_draws', 'selected_f1_draws', 'mean_f1_draws', 'mean_interval', 'paired_gain',
+           'gain_row', 'trivial_counts', 'trivial_answers', 'with_trivial', 'constant_share', 'simultaneous',
+           'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions',
+           'evaluate_wordings', 'wording_table', 'wording_summary', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 def eval_config(profile: dict) -> dict:
@@ -408,16 +409,44 @@ def evaluate_everywhere(profile: Profile,  # the loaded profile (`core.load_prof
     llms = [model_view(profile, model, c)[0] for c in profile["cultures"]]
     return pd.concat(side_by_side(lambda c: evaluate_culture(profile, c, [model]), profile["cultures"], llms), ignore_index=True)   # remote: every culture in one round
 
+# %% ../nbs/09_evaluate.ipynb #cda01725
+def eval_dir(profile: str|Profile,  # the loaded profile, or its name
+             culture: str,          # culture registry key
+             examples: bool=False,  # the folder of the examples behind the tables
+            ) -> Path:
+    "Where a culture's results tables are (`examples`: the examples behind them)."
+    folder = generated_dir(profile)/"eval"/culture
+    return folder/"examples" if examples else folder
+
+def missing_note(profile: str|Profile,  # the loaded profile, or its name
+                 missing: list,         # cultures without results
+                 examples: bool=False,  # the examples behind the tables were looked for
+                ) -> str:
+    "What a table says of the cultures it leaves out for want of results, and where their results should have been."
+    folders, whose = ", ".join(f"{eval_dir(profile, c, examples).relative_to(project_root())}/" for c in missing), "its" if len(missing) == 1 else "their"
+    return (f"no results for {', '.join(missing)}: nothing in {folders} ({whose} culture stage failed or has not run; "
+            f"{(reports_dir(profile)/'index.html').relative_to(project_root())} says which); left out of these tables")
+
+def results_files(profile: str|Profile,  # the loaded profile, or its name
+                  cultures: list,        # culture registry keys
+                  examples: bool=False,  # the examples behind the tables
+                  wordings: bool=False,  # the comparisons scored in other wordings too (`<model>@w<n>`)
+                 ) -> list[Path]:
+    "The CSV files of the cultures' results tables (`examples`: the examples behind them); a culture with none is named (`missing_note`) and left out."
+    found = {c: sorted(eval_dir(profile, c, examples).glob("*.csv")) for c in cultures}
+    missing = [c for c, files in found.items() if not files]
+    if missing: print(missing_note(profile, missing, examples))
+    return [f for files in found.values() for f in files if wordings or wording_of(f.stem) == 1]
+
 # %% ../nbs/09_evaluate.ipynb #7d443d6d
 def load_scored(profile: Profile,          # the loaded profile (`core.load_profile`)
                 cultures: list|None=None,  # default: the profile's
                 reruns: bool=False,        # every rerun's examples (column `rerun`); default: rerun 0's
                 wordings: bool=False,      # the comparisons scored in other wordings too (`<model>@w<n>`)
                ) -> pd.DataFrame:
-    "Every evaluated example of the profile's cultures (culture, task, model, rerun, id, gold, pred): what intervals resample."
+    "Every evaluated example of the profile's cultures (culture, task, model, rerun, id, gold, pred): what intervals resample; a culture without any is named and left out."
     cultures = cultures or profile["cultures"]
-    files = [f for c in cultures for f in sorted((generated_dir(profile)/"eval"/c/"examples").glob("*.csv")) if wordings or wording_of(f.stem) == 1]
-    tables = [pd.read_csv(f, keep_default_na=False, dtype={"gold": str, "pred": str}) for f in files]
+    tables = [pd.read_csv(f, keep_default_na=False, dtype={"gold": str, "pred": str}) for f in results_files(profile, cultures, True, wordings)]
     if not tables: return pd.DataFrame(columns=["id", "gold", "pred", "culture", "task", "model", "rerun"])
     scored = pd.concat(tables, ignore_index=True).pipe(lambda d: d.assign(rerun=d.get("rerun", 0)))
     return scored if reruns else scored[scored.rerun == 0].reset_index(drop=True)
@@ -427,10 +456,9 @@ def load_results(profile: Profile,          # the loaded profile (`core.load_pro
                  cultures: list|None=None,  # default: the profile's
                  wordings: bool=False,      # the comparisons scored in other wordings too (`<model>@w<n>`)
                 ) -> pd.DataFrame:
-    "Every results table of the profile's evaluated cultures, stacked."
+    "Every results table of the profile's evaluated cultures, stacked; a culture without any is named and left out."
     cultures = cultures or profile["cultures"]
-    files = [f for c in cultures for f in sorted((generated_dir(profile)/"eval"/c).glob("*.csv")) if wordings or wording_of(f.stem) == 1]
-    tables = [pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files]
+    tables = [pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in results_files(profile, cultures, False, wordings)]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 # %% ../nbs/09_evaluate.ipynb #837113b4
@@ -455,7 +483,8 @@ def select_reruns(results: pd.DataFrame,  # results tables (load_results); rows 
 
 # %% ../nbs/09_evaluate.ipynb #d0045cc0
 def selection_table(results: pd.DataFrame) -> pd.DataFrame:
-    "Per model: mean macro-F1 over every task under each selection, reruns, and the sd over reruns of the all-task mean."
+    "Per model: mean macro-F1 over every task under each selection, reruns, and the sd over reruns of the all-task mean (empty for no results)."
+    if results.empty: return pd.DataFrame()
     runs = results.assign(rerun=results.get("rerun", 0))
     per_rerun = runs.groupby(["model", "rerun"]).f1.mean().groupby("model")
     table = pd.DataFrame({f"f1_{s}": select_reruns(runs, s).groupby("model", sort=False).f1.mean() for s in SELECTIONS})
@@ -507,7 +536,8 @@ def wording_plan(profile: dict) -> list[dict]:  # the loaded profile
 def average_f1(results: pd.DataFrame,  # results tables (load_results)
                by: str="culture",      # culture or type
               ) -> pd.DataFrame:
-    "Mean macro-F1 per `by` (culture or type) and model (ablation models `culture:<set>` left to their own table), with an 'average' row."
+    "Mean macro-F1 per `by` (culture or type) and model (ablation models `culture:<set>` left to their own table), with an 'average' row (empty for no results)."
+    if results.empty: return pd.DataFrame()
     results = results[~results.model.str.startswith("culture:")]
     table = results.pivot_table(index=by, columns="model", values="f1", aggfunc="mean")
     order = [m for m in [*profile_defaults("evaluate")["models"]] if m in table.columns] + [m for m in table.columns if m not in profile_defaults("evaluate")["models"]]
@@ -517,7 +547,8 @@ def average_f1(results: pd.DataFrame,  # results tables (load_results)
 
 # %% ../nbs/09_evaluate.ipynb #a6aaa481
 def per_task_table(results: pd.DataFrame) -> pd.DataFrame:
-    "Macro-F1 [95% CI] of every task and model."
+    "Macro-F1 [95% CI] of every task and model (empty for no results)."
+    if results.empty: return pd.DataFrame()
     cell = results.apply(lambda r: f"{r.f1:.3f} [{r.f1_lo:.3f}, {r.f1_hi:.3f}]", axis=1)
     return results.assign(cell=cell).pivot_table(index=["culture", "task"], columns="model", values="cell", aggfunc="first")
 
@@ -622,6 +653,7 @@ def trivial_answers(culture: str,            # culture registry key
 def with_trivial(scored: pd.DataFrame) -> pd.DataFrame:
     "Evaluated examples with the trivial baselines' answers added, as models `majority class` and `prior-matched random`."
     examples = scored.drop_duplicates(["culture", "task", "id"])[["culture", "task", "id", "gold"]]
+    if examples.empty: return scored
     answers = pd.concat([trivial_answers(c, t, part).assign(culture=c, task=t) for (c, t), part in examples.groupby(["culture", "task"])], ignore_index=True)
     trivial = answers.melt(["culture", "task", "id"], [MAJORITY, PRIOR_RANDOM], "model", "pred").merge(examples, on=["culture", "task", "id"])
     return pd.concat([scored, trivial.assign(rerun=0)[scored.columns]], ignore_index=True)
@@ -714,6 +746,7 @@ def f1_intervals(scored: pd.DataFrame, by: str="culture", baseline: str="base", 
                         "balanced_accuracy_gain": b["point"][model] - b["point"][baseline], "balanced_accuracy_gain_lo": blo, "balanced_accuracy_gain_hi": bhi}
                 draws[len(rows)] = d["draws"][model] - d["draws"][baseline]
             rows.append(row)
+    if not rows: return pd.DataFrame()                                      # no results: no groups
     table = pd.DataFrame(rows)
     if draws:
         at = list(draws)
@@ -798,7 +831,8 @@ def wording_table(scored: pd.DataFrame,   # evaluated examples with their wordin
 
 # %% ../nbs/09_evaluate.ipynb #9f0fb883
 def wording_summary(table: pd.DataFrame) -> pd.DataFrame:  # `wording_table`
-    "Per comparison: the median and range of its macro-F1 over wordings; where it has a gain, the median and smallest gain, and whether the gain (and its interval) is above 0 in every wording."
+    "Per comparison: the median and range of its macro-F1 over wordings; where it has a gain, the median and smallest gain, and whether the gain (and its interval) is above 0 in every wording (empty for no results)."
+    if table.empty: return pd.DataFrame()
     rows = []
     for model, part in table.groupby("model", sort=False):
         row = {"model": model, "wordings": len(part), "f1_median": part.f1.median(), "f1_min": part.f1.min(), "f1_max": part.f1.max(),

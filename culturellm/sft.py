@@ -382,13 +382,14 @@ def build_one(profile: Profile) -> pd.DataFrame:
 def training_report(profile: Profile,  # the loaded profile (`core.load_profile`)
                     epochs: int=3,     # epochs priced
                    ) -> pd.DataFrame:
-    "Every built training set of a profile: rows, estimated tokens, estimated fine-tuning cost."
+    "Every built training set of a profile: rows, estimated tokens, estimated fine-tuning cost (no rows where no culture's stage built one)."
+    columns = ["culture", "name", "kind", "main", "augmented", "dropped", "rows", "tokens", "est_cost_usd"]
     tables = [load_sets(profile, c).assign(culture=c) for c in [*profile["cultures"], "one"] if (sft_dir(profile, c)/"sets.json").exists()]
-    if not tables: return pd.DataFrame()
+    if not tables: return pd.DataFrame(columns=columns)
     table = pd.concat(tables, ignore_index=True)
     rate = training_rate(profile["roles"]["base"])
     table["est_cost_usd"] = (table.tokens * epochs * rate / 1e6).round(2)
-    return table[["culture", "name", "kind", "main", "augmented", "dropped", "rows", "tokens", "est_cost_usd"]]
+    return table[columns]
 
 # %% ../nbs/06_sft.ipynb #d69facc6
 def sft_plan(profile: dict) -> list[dict]:

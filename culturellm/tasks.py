@@ -7,21 +7,21 @@ from __future__ import annotations
 import json, re, sys
 import numpy as np
 import pandas as pd
-from .core import ConfigError, DataError, data_dir, pick, project_root, prompt_filler, read_yaml, registry
+from .core import ConfigError, DataError, checked_entry, data_dir, pick, project_root, prompt_filler, read_yaml, registry
 from .data import upstream_file
 
 # %% auto #0
-__all__ = ['INVALID', 'TASK_FIELDS', 'TASK_OPTIONAL', 'TASK_ROWS', 'task_families', 'parse_answer', 'culture_tasks', 'all_tasks',
-           'task_entry', 'wording_key', 'task_wordings', 'task_prompt', 'task_prompter', 'paper_row', 'corrected_row',
-           'load_task', 'class_quota', 'stratified_sample', 'sampling_note', 'evaluation_sample', 'task_table',
-           'tasks_list_cmd']
+__all__ = ['INVALID', 'TASK_ROWS', 'task_families', 'parse_answer', 'task_name', 'culture_tasks', 'all_tasks', 'task_entry',
+           'wording_key', 'task_wordings', 'task_prompt', 'task_prompter', 'paper_row', 'corrected_row', 'load_task',
+           'class_quota', 'stratified_sample', 'sampling_note', 'evaluation_sample', 'task_table', 'tasks_list_cmd']
 
 # %% ../nbs/08_tasks.ipynb #27fa7476
 INVALID = "<invalid>"
 
 def task_families() -> dict:
-    "The task families of `data/registry/task_families.yaml`: per family its parse rules, digit reading and defaults."
-    return registry("task_families")
+    "The task families of `data/registry/task_families.yaml`, each checked (`ENTRY_SCHEMAS`): per family its parse rules, digit reading and defaults."
+    path = data_dir()/"registry"/"task_families.yaml"
+    return {name: checked_entry("task_families", path, name, family, f"family {name}") for name, family in registry("task_families").items()}
 
 # %% ../nbs/08_tasks.ipynb #b58a1447
 def parse_answer(family: str,            # the task's prompt family (task_families.yaml)
@@ -38,22 +38,24 @@ def parse_answer(family: str,            # the task's prompt family (task_famili
     return (default, True) if default is not None else (INVALID, False)
 
 # %% ../nbs/08_tasks.ipynb #778bce81
-TASK_FIELDS = {"task", "type", "text", "label", "labels", "verbalizers", "prompt", "metric", "version"}
-TASK_OPTIONAL = {"file", "path", "entity", "gold_map_corrected", "note", "warning"}
+def task_name(i: int,  # the entry's place in its file, from 0
+              entry,   # the entry, as read
+             ) -> str:
+    "How an error names a task entry: `task <name>`, or `task #<n>` where it has no name."
+    return f"task {entry['task']}" if isinstance(entry, dict) and isinstance(entry.get("task"), str) and entry["task"] else f"task #{i + 1}"
 
 def culture_tasks(culture: str) -> list[dict]:
-    "The checked task entries of a culture."
+    "The checked task entries of a culture: every field's type (`ENTRY_SCHEMAS['tasks']`), then what the fields must agree on."
     path = data_dir()/"registry"/"tasks"/f"{culture}.yaml"
     if not path.exists(): raise ConfigError(f"no task registry for culture {culture!r} ({path})")
     entries = read_yaml(path) or []
+    if not isinstance(entries, list): raise ConfigError(f"{path}: expected a list of task entries (`- task: ...`), got a {type(entries).__name__}")
     for i, e in enumerate(entries):
-        missing = TASK_FIELDS - set(e)
-        if missing: raise ConfigError(f"{path}: task #{i + 1} ({e.get('task')}) lacks {sorted(missing)}")
-        unknown = set(e) - TASK_FIELDS - TASK_OPTIONAL
-        if unknown: raise ConfigError(f"{path}: task {e['task']}: unknown field(s) {sorted(unknown)}; known: {', '.join(sorted(TASK_FIELDS | TASK_OPTIONAL))}")
-        if ("file" in e) == ("path" in e): raise ConfigError(f"{path}: task {e['task']} needs exactly one of 'file' (upstream) or 'path' (a local file)")
-        if set(e["verbalizers"]) != set(e["labels"]): raise ConfigError(f"{path}: task {e['task']}: verbalizers must cover exactly the labels {e['labels']}")
-        if e["prompt"] not in task_families(): raise ConfigError(f"{path}: task {e['task']}: unknown prompt family {e['prompt']!r}")
+        name = task_name(i, e)
+        checked_entry("tasks", path, i, e, name)
+        if ("file" in e) == ("path" in e): raise ConfigError(f"{path}: {name} needs exactly one of 'file' (upstream) or 'path' (a local file)")
+        if set(e["verbalizers"]) != set(e["labels"]): raise ConfigError(f"{path}: {name}: verbalizers must cover exactly the labels {e['labels']}")
+        if e["prompt"] not in task_families(): raise ConfigError(f"{path}: {name}: unknown prompt family {e['prompt']!r}")
     return [{**e, "culture": culture} for e in entries]
 
 # %% ../nbs/08_tasks.ipynb #7d5c69dc

@@ -64,6 +64,33 @@ def task_registry(home: Path, edit) -> list:
     return culture_tasks("bengali")
 
 
+NATURAL_TASK = """- task: offensive_detect
+  type: offensive
+  path: data/local/t.jsonl
+  text: data
+  label: label
+  {labels}
+  prompt: offensive
+  metric: f1_macro
+  version: 1
+"""
+
+
+def natural_task(home: Path, labels: str) -> list:
+    "A task registry `x.yaml` as a new user writes it (words unquoted), read."
+    from culturellm.tasks import culture_tasks
+    write(home, "data/registry/tasks/x.yaml", NATURAL_TASK.format(labels=labels))
+    return culture_tasks("x")
+
+
+def natural_family(home: Path) -> dict:
+    "A task family written with unquoted words (`no`, `off`, `OFF` are booleans to YAML), read."
+    from culturellm.tasks import task_families
+    path = home/"data/registry/task_families.yaml"
+    path.write_text(path.read_text() + "\nrude: {rules: [[no, NOT], [off, OFF]]}\n")
+    return task_families()
+
+
 def truncated_upstream(home: Path):
     from culturellm.data import upstream_file
     path = upstream_file("Bengali/Bangladesh.csv")
@@ -220,11 +247,17 @@ CASES = {
     "profile-unknown-evaluated-model": (lambda h, m: evaluate_model(h), ConfigError, r"unknown evaluate model\(s\) \['gpt-5-turbo'\]"),
     "profile-floating-model-alias": (lambda h, m: floating_alias(h), ConfigError, r"'gpt-4o-mini' is a floating alias; pin a dated snapshot"),
     "registry-unknown-model": (lambda h, m: registry_entry("models", "llama-9000"), ConfigError, r"unknown models entry 'llama-9000'; known: .*data/registry/models.yaml"),
-    "registry-task-lacks-field": (lambda h, m: task_registry(h, lambda e: e.pop("labels")), ConfigError, r"bengali.yaml: task #1 \(\w+\) lacks \['labels'\]"),
+    "registry-task-lacks-field": (lambda h, m: task_registry(h, lambda e: e.pop("labels")), ConfigError, r"bengali.yaml: task \w+: lacks field `labels` \(a non-empty list of strings\)"),
+    "registry-task-unquoted-labels": (lambda h, m: natural_task(h, "labels: [OFF, NOT]\n  verbalizers: {'OFF': 'OFF', NOT: NOT_OFF}"), ConfigError,
+                                      r"tasks/x.yaml: task offensive_detect: field `labels`: \[False, 'NOT'\] is not a non-empty list of strings \(YAML reads unquoted OFF/NO/ON/YES as booleans: write \"OFF\"\)"),
+    "registry-task-unquoted-verbalizers": (lambda h, m: natural_task(h, "labels: ['OFF', NOT]\n  verbalizers: {OFF: OFF, NOT: NOT_OFF}"), ConfigError,
+                                           r"tasks/x.yaml: task offensive_detect: field `verbalizers`: .* \(YAML reads unquoted OFF/NO/ON/YES as booleans: write \"OFF\"\)"),
+    "registry-task-version-text": (lambda h, m: task_registry(h, lambda e: e.update(version="2")), ConfigError, r"bengali.yaml: task \w+: field `version`: '2' is not an integer"),
+    "registry-task-family-unquoted": (lambda h, m: natural_family(h), ConfigError, r"task_families.yaml: family rude: field `rules`: .*write \"no\", \"off\", \"OFF\"\)"),
     "registry-task-verbalizers": (lambda h, m: task_registry(h, lambda e: e["verbalizers"].popitem()), ConfigError, r"bengali.yaml: task \w+: verbalizers must cover exactly the labels"),
     "registry-task-prompt-family": (lambda h, m: task_registry(h, lambda e: e.update(prompt="riddle")), ConfigError, r"bengali.yaml: task \w+: unknown prompt family 'riddle'"),
     "registry-unknown-task": (lambda h, m: unknown_task(h), ConfigError, r"bengali has no task 'sarcasm'; tasks: "),
-    "registry-culture-unknown-field": (lambda h, m: culture_with_bad_field(h), ConfigError, r"cultures.yaml: entry 'x' unknown field `ressource`; known: name, "),
+    "registry-culture-unknown-field": (lambda h, m: culture_with_bad_field(h), ConfigError, r"cultures.yaml: entry 'x': unknown field `ressource`; known: name, "),
     "registry-culture-without-context": (lambda h, m: culture_without_context(h), ConfigError, r"cultures.yaml: culture 'x' has neither `context` .* nor `context_key`"),
     # papermill parameters
     "papermill-unknown-parameter": (lambda h, m: unknown_parameter(h), ConfigError, r"culture.ipynb: unknown parameter\(s\) \['cultur'\]; declared: "),
