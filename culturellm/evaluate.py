@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_evaluate.ipynb #47a8f045
 from __future__ import annotations
-import json
+import json, math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
@@ -30,7 +30,7 @@ __all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'SELE
            'selection_table', 'view_role', 'sampled_tasks', 'evaluate_plan', 'wording_plan', 'average_f1',
            'per_task_table', 'f1_draws', 'selected_f1_draws', 'mean_f1_draws', 'mean_interval', 'paired_gain',
            'gain_row', 'trivial_counts', 'trivial_answers', 'with_trivial', 'constant_share', 'simultaneous',
-           'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions',
+           'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'verdict',
            'evaluate_wordings', 'wording_table', 'wording_summary', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
@@ -797,6 +797,27 @@ def plot_confusions(profile: Profile,       # the loaded profile (`core.load_pro
         ax.set(title=t["task"], xlabel="predicted", ylabel="gold")
     fig.tight_layout()
     return fig
+
+# %% ../nbs/09_evaluate.ipynb #75a929f0
+def _gain_words(row: pd.Series) -> str:
+    "A primary endpoint as words: its gain, its simultaneous interval, and what the interval says."
+    said = "above 0" if row.sim_lo > 0 else "below 0" if row.sim_hi < 0 else "including 0"
+    return f"{row.gain:+.3f} [{row.sim_lo:+.3f}, {row.sim_hi:+.3f}], {said}"
+
+def verdict(headline: pd.DataFrame,  # `headline_table`
+           ) -> str:
+    "The report's verdict in plain words, generated from the primary endpoints and the models' balanced accuracy."
+    if headline.empty or "culture" not in set(headline.model): return "No verdict: the culture model has not been evaluated."
+    primary = headline[headline.endpoint == "primary"].set_index("baseline")
+    gains = {b: _gain_words(r) for b, r in primary.iterrows()}
+    knowledge = len(primary) == 2 and (primary.sim_lo > 0).all()
+    opening = ("The culture model beats both prompting and the label prior" if knowledge else
+               "No cultural knowledge detectable at this scale" if len(primary) == 2 else "Half a verdict (base+system was not evaluated)")
+    said = "; ".join(f"its macro-F1 gain over {b}: {g}" for b, g in gains.items())
+    balanced = headline[headline.measure == "balanced_accuracy"].drop_duplicates("baseline")
+    scores = {"culture": float(balanced.score.iloc[0]) if len(balanced) else math.nan, **dict(zip(balanced.baseline, balanced.score_baseline))}
+    accuracy = ", ".join(f"{m} {v:.2f}" for m, v in scores.items() if m in ("culture", "base", "base+system", MAJORITY))
+    return f"{opening}: {said} (simultaneous 95% intervals). Balanced accuracy: {accuracy} (a constant answer scores 1/classes)."
 
 # %% ../nbs/09_evaluate.ipynb #892527c6
 def evaluate_wordings(profile: Profile,         # the loaded profile (`core.load_profile`)
