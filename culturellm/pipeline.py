@@ -21,11 +21,12 @@ from .finetune import registered_models
 from .llm import backend_kind, Ledger, ledger_path, price_share, token_cost
 
 # %% auto #0
-__all__ = ['PROVENANCE_PACKAGES', 'STAGE_COPIES', 'experiment_path', 'check_parameters', 'render_html', 'EncryptedKernelManager',
-           'run_notebook', 'model_ids', 'usage', 'provenance', 'provenance_table', 'summary_path', 'write_summary',
-           'read_summary', 'write_index', 'stage_entries', 'runs', 'stage_reads', 'code_hash', 'stage_fingerprint',
-           'up_to_date', 'previous_runs', 'ordered', 'run_stage', 'run_when_ready', 'reproduce', 'stage_planners',
-           'planned_model', 'plan', 'actual_usage', 'calibrated', 'bill', 'plan_cmd', 'reproduce_cmd']
+__all__ = ['PROVENANCE_PACKAGES', 'STAGE_COPIES', 'experiment_path', 'check_parameters', 'verdict_first', 'render_html',
+           'EncryptedKernelManager', 'run_notebook', 'model_ids', 'usage', 'provenance', 'provenance_table',
+           'summary_path', 'write_summary', 'read_summary', 'write_index', 'stage_entries', 'runs', 'stage_reads',
+           'code_hash', 'stage_fingerprint', 'up_to_date', 'previous_runs', 'ordered', 'run_stage', 'run_when_ready',
+           'reproduce', 'stage_planners', 'planned_model', 'plan', 'actual_usage', 'calibrated', 'bill', 'plan_cmd',
+           'reproduce_cmd']
 
 # %% ../nbs/13_pipeline.ipynb #83ed05b2
 def experiment_path(name: str) -> Path:
@@ -44,12 +45,19 @@ def check_parameters(template: Path,    # an experiment notebook
     if unknown: raise ConfigError(f"{template.name}: unknown parameter(s) {unknown}; declared: {sorted(declared)}")
 
 # %% ../nbs/13_pipeline.ipynb #b7efb43d
+def verdict_first(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    "The notebook with its cells tagged `verdict` moved up, right after its title: a report shows its verdict first, wherever the run computes it."
+    tagged = [c for c in notebook.cells if "verdict" in c.metadata.get("tags", [])]
+    rest = [c for c in notebook.cells if c not in tagged]
+    notebook.cells = rest[:1] + tagged + rest[1:]
+    return notebook
+
 def render_html(notebook: Path,   # an executed notebook
                 html_path: Path,  # the page to write
                ) -> Path:
-    "Render an executed notebook to a self-contained HTML page without code cells."
+    "Render an executed notebook to a self-contained HTML page without code cells, its verdict first."
     body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(
-        nbformat.read(notebook, as_version=4))
+        verdict_first(nbformat.read(notebook, as_version=4)))
     return write_atomic(html_path, body)
 
 # %% ../nbs/13_pipeline.ipynb #a28b346f
