@@ -26,7 +26,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['culturellm', 'culturellm.*']),
     include_package_data=True,
     install_requires=cfg['requirements'].split(),
-    extras_require={'dev': cfg['dev_requirements'].split()},
+    extras_require={'dev': cfg['dev_requirements'].split(), 'gpu': cfg['gpu_requirements'].split()},
     python_requires='>=' + min_python,
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_finetune.ipynb #e505f81f
 from __future__ import annotations
-import datetime as dt, fcntl, json, math, os, resource, shutil, threading, time
+import datetime as dt, fcntl, json, math, os, resource, shutil, sys, threading, time
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,14 +19,15 @@ from .augment import augment_config
 from .wvs import culture_labels, load_questions
 
 # %% auto #0
-__all__ = ['finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss', 'last_complete_checkpoint', 'training_steps',
-           'training_arguments', 'save_adapter', 'run_record', 'train_lora', 'train_openai', 'training_epochs',
-           'training_tokens', 'row_tokens', 'finetune_plan', 'train_lora_set', 'train_openai_set', 'models_dir_of',
-           'model_name', 'registered_models', 'training_set', 'registry_record', 'bill_training', 'finetune',
-           'finetune_many', 'trained_backend', 'adapter_spec', 'remote_spec', 'trained_llm', 'seed_answers_of',
-           'seed_accuracy', 'seed_accuracy_table', 'seed_prompt_tokens', 'seed_accuracy_plan', 'plot_losses',
-           'hyperparameter_rows', 'model_card_fields', 'model_card', 'write_model_cards', 'finetune_cmd',
-           'models_list_cmd']
+__all__ = ['NON_REENTRANT', 'finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss', 'quantization',
+           'last_complete_checkpoint', 'global_batch', 'training_steps', 'checkpoint_steps', 'training_arguments',
+           'save_adapter', 'write_model', 'run_record', 'train_lora', 'world_size', 'is_main_process',
+           'on_main_process', 'one_device', 'train_openai', 'training_epochs', 'training_tokens', 'row_tokens',
+           'finetune_plan', 'train_lora_set', 'train_openai_set', 'models_dir_of', 'model_name', 'registered_models',
+           'training_set', 'registry_record', 'bill_training', 'finetune', 'finetune_many', 'trained_backend',
+           'adapter_spec', 'remote_spec', 'trained_llm', 'seed_answers_of', 'seed_accuracy', 'seed_accuracy_table',
+           'seed_prompt_tokens', 'seed_accuracy_plan', 'plot_losses', 'hyperparameter_rows', 'model_card_fields',
+           'model_card', 'write_model_cards', 'finetune_cmd', 'models_list_cmd']
 
 # %% ../nbs/07_finetune.ipynb #69c21f3c
 def finetune_config(profile: dict) -> dict:
@@ -76,28 +77,38 @@ def answer_loss(model,        # the model being trained
     losses = torch.nn.functional.cross_entropy(predicted.reshape(-1, predicted.shape[-1]), targets.reshape(-1), reduction="none")
     return (losses * is_answer.reshape(-1)).sum() / is_answer.sum()
 
+# %% ../nbs/07_finetune.ipynb #eb333d20
+def quantization(cfg: dict,           # finetune_config of the profile
+                 dtype: str,          # the base's dtype while training: the 4-bit layers compute in it
+                 gpu: int|None=None,  # this process's GPU (its local rank under `accelerate launch`); None: no GPU
+                ) -> tuple[dict, str]:
+    "`from_pretrained` arguments for the recipe's quantization on this process's device, and what was done (for training.json)."
+    if cfg["quantize"] != "4bit": return {}, "none"
+    if gpu is None: return {}, "skipped (4-bit needs a CUDA device)"
+    import torch
+    from transformers import BitsAndBytesConfig
+    from transformers.utils import is_bitsandbytes_available
+    if not is_bitsandbytes_available():
+        raise ConfigError(f"recipe {cfg['recipe']!r} trains in 4-bit (QLoRA), which needs bitsandbytes: pip install 'culturellm[gpu]'")
+    config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=getattr(torch, dtype))
+    return {"quantization_config": config, "device_map": {"": gpu}}, "4bit-nf4"
+
 # %% ../nbs/07_finetune.ipynb #791d5e71
-def _lora_model(base: str, dtype: str, cfg: dict):
-    "The base model (4-bit when asked and possible) wrapped with a fresh LoRA adapter, and what was done about quantization."
+NON_REENTRANT = {"use_reentrant": False}   # activation checkpointing DDP can train through (peft's default, the reentrant kind, is not)
+
+def _lora_model(base: str, dtype: str, cfg: dict, gpu: int|None=None):
+    "The base model (4-bit on this process's GPU when asked and possible) wrapped with a fresh LoRA adapter, and what was done about quantization."
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
     from culturellm.hf import contiguous_head, model_folder
-    kwargs, quantized = {"dtype": getattr(torch, dtype)}, "none"
-    if cfg["quantize"] == "4bit":
-        try:
-            import bitsandbytes  # noqa: F401
-            available = torch.cuda.is_available()
-        except ImportError: available = False
-        if available:
-            from transformers import BitsAndBytesConfig
-            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float16)
-            quantized = "4bit-nf4"
-        else: quantized = "skipped (needs bitsandbytes and CUDA)"
+    kwargs, quantized = quantization(cfg, dtype, gpu)
     hf_logging.disable_progress_bar()                                   # a local load takes a second: no bar in the reports
-    model = contiguous_head(AutoModelForCausalLM.from_pretrained(model_folder(base), **kwargs))
-    if quantized == "4bit-nf4": model = prepare_model_for_kbit_training(model)
+    model = contiguous_head(AutoModelForCausalLM.from_pretrained(model_folder(base), dtype=getattr(torch, dtype), **kwargs))
+    checkpointing = cfg["train"].get("gradient_checkpointing", quantized == "4bit-nf4")   # peft's prepare_model_for_kbit_training turns it on
+    if quantized == "4bit-nf4": model = prepare_model_for_kbit_training(model, checkpointing, gradient_checkpointing_kwargs=NON_REENTRANT)
+    elif checkpointing: model.activation_checkpointing_enable(NON_REENTRANT)
     lora = cfg["lora"]
     config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"], target_modules=lora["target_modules"],
                         bias="none", task_type="CAUSAL_LM")
@@ -113,6 +124,13 @@ def _trainer_class():
             return (loss, None) if return_outputs else loss
     return AnswerLossTrainer
 
+def _saved_steps(saved: list):
+    "A Trainer callback that notes in `saved` the step of every checkpoint it saves."
+    from transformers import TrainerCallback
+    class SavedSteps(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs): saved.append(state.global_step)
+    return SavedSteps()
+
 # %% ../nbs/07_finetune.ipynb #c0d51a50
 class _Dataset:
     def __init__(self, rows): self.rows = rows
@@ -125,25 +143,39 @@ def last_complete_checkpoint(folder: Path) -> str|None:
     return str(max(done, key=lambda p: int(p.name.rsplit("-", 1)[1]))) if done else None
 
 # %% ../nbs/07_finetune.ipynb #51478ab5
-def training_steps(train: dict, rows: int) -> int:  # the recipe's `train` section, training rows
-    "Optimiser steps of a run: epochs of batches (after gradient accumulation), at most `max_steps`."
-    steps = math.ceil(rows / (train["batch_size"] * train.get("grad_accum", 1))) * train["epochs"]
+def global_batch(train: dict,  # the recipe's `train` section
+                 world: int=1, # processes training together (`world_size`)
+                ) -> int:
+    "Rows an optimiser step consumes: per-device batch x gradient accumulation x processes."
+    return train["batch_size"] * train.get("grad_accum", 1) * world
+
+def training_steps(train: dict, rows: int, world: int=1) -> int:  # the recipe's `train` section, training rows, processes
+    "Optimiser steps of a run: epochs of global batches, at most `max_steps`."
+    steps = math.ceil(rows / global_batch(train, world)) * train["epochs"]
     return min(steps, train.get("max_steps") or steps)
+
+def checkpoint_steps(steps: int) -> list[int]:  # optimiser steps of the run
+    "The steps a run saves a checkpoint at: every quarter of the run, and its last."
+    every = max(1, steps // 4)
+    return sorted({*range(every, steps + 1, every), steps})
 
 # %% ../nbs/07_finetune.ipynb #42cf2cea
 def training_arguments(folder: Path, # checkpoints folder
                        train: dict,   # the recipe's `train` section
-                       rows: int, seed: int, device: str="cpu"):
-    "The transformers `TrainingArguments` of a recipe: a checkpoint every quarter of the run, the last one kept, losses logged every step."
+                       rows: int, seed: int, device: str="cpu",
+                       world: int=1,  # processes training together (`world_size`)
+                      ):
+    "The transformers `TrainingArguments` of a recipe on `world` processes: a checkpoint every quarter of the run, the last one kept, losses logged every step."
     from transformers import TrainingArguments
-    steps = training_steps(train, rows)
+    steps = training_steps(train, rows, world)
     return TrainingArguments(output_dir=str(folder), num_train_epochs=train["epochs"], max_steps=train.get("max_steps") or -1,
                              per_device_train_batch_size=train["batch_size"], gradient_accumulation_steps=train.get("grad_accum", 1),
                              learning_rate=train["lr"], lr_scheduler_type=train["schedule"], warmup_steps=math.ceil(train.get("warmup_ratio", 0) * steps),
                              weight_decay=train["weight_decay"], max_grad_norm=train["max_grad_norm"], optim=train.get("optim", "adamw_torch"),
-                             logging_steps=1, save_strategy="steps", save_steps=max(1, steps // 4), save_total_limit=1, seed=seed, data_seed=seed,
+                             logging_steps=1, save_strategy="steps", save_steps=checkpoint_steps(steps)[0], save_total_limit=1, seed=seed, data_seed=seed,
                              report_to="none", remove_unused_columns=False, use_cpu=device == "cpu", disable_tqdm=not show_progress(),
-                             dataloader_num_workers=0)
+                             dataloader_num_workers=0,
+                             ddp_find_unused_parameters=False)   # every LoRA weight is used at every step; the Trainer's default for a peft model (True) breaks DDP under checkpointing
 
 # %% ../nbs/07_finetune.ipynb #76121132
 def save_adapter(model, folder: Path) -> None:
@@ -151,6 +183,18 @@ def save_adapter(model, folder: Path) -> None:
     model.save_pretrained(folder.with_name(folder.name + ".tmp"))
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(folder.with_name(folder.name + ".tmp"), folder)
+
+# %% ../nbs/07_finetune.ipynb #8051d706
+def write_model(model,           # the trained peft model
+                out: Path,       # its model folder
+                manifest: dict,  # what the run measured (`train_lora`)
+               ) -> dict:
+    "The end of a training run, written once (by the main process): the adapter, `training.json`, the checkpoints removed; returns the manifest."
+    from culturellm.hf import known_warnings_silenced
+    with known_warnings_silenced(): save_adapter(model, out/"adapter")
+    write_atomic(out/"training.json", json.dumps(manifest, indent=1))
+    shutil.rmtree(out/"checkpoints", ignore_errors=True)
+    return manifest
 
 # %% ../nbs/07_finetune.ipynb #a7118a96
 def run_record(steps: int, seconds: float, log_history: list) -> dict:
@@ -165,29 +209,68 @@ def train_lora(pairs_file: Path,  # prompt/answer pairs (`<set>.hf.jsonl`)
                base: dict,        # the profile's base role spec (model, dtype, template)
                cfg: dict,         # finetune_config of the profile
               ) -> dict:
-    "Train a LoRA adapter on a pairs file (resuming from checkpoints); returns the training manifest."
+    "Train a LoRA adapter on a pairs file (resuming from checkpoints), in one process or one per GPU under `accelerate launch`; returns the training manifest."
     from transformers.trainer_callback import PrinterCallback
     from culturellm.hf import known_warnings_silenced, prompt_format_of, resolve_dtype
     seed_everything(cfg["seed"])
-    fmt = prompt_format_of(base)
+    fmt, device = prompt_format_of(base), base.get("device", "cpu")
     rows = encode_pairs(read_jsonl(pairs_file), fmt)
     if not rows: raise DataError(f"{pairs_file}: no training pairs")
-    dtype = resolve_dtype(cfg["train"].get("dtype", "auto"), base.get("device", "cpu"))
-    with known_warnings_silenced(): model, quantized = _lora_model(base["model"], dtype, cfg)
-    args = training_arguments(out/"checkpoints", cfg["train"], len(rows), cfg["seed"], base.get("device", "cpu"))
-    trainer = _trainer_class()(model=model, args=args, train_dataset=_Dataset(rows), data_collator=LeftPadCollator(fmt.tokenizer.pad_token_id))
+    dtype, world = resolve_dtype(cfg["train"].get("dtype", "auto"), device), world_size(device)
+    args = one_device(training_arguments(out/"checkpoints", cfg["train"], len(rows), cfg["seed"], device, world))   # gives this process its device ...
+    gpu = args.device.index if args.device.type == "cuda" else None                                                  # ... where a 4-bit base is loaded
+    with known_warnings_silenced(): model, quantized = _lora_model(base["model"], dtype, cfg, gpu)
+    saved = []
+    trainer = _trainer_class()(model=model, args=args, train_dataset=_Dataset(rows), data_collator=LeftPadCollator(fmt.tokenizer.pad_token_id),
+                               callbacks=[_saved_steps(saved)])
     trainer.remove_callback(PrinterCallback)              # without progress bars it prints every step's log: the losses go to training.json
     resume, start = last_complete_checkpoint(out/"checkpoints"), time.time()
-    with known_warnings_silenced():
-        result = trainer.train(resume_from_checkpoint=resume)
-        seconds = time.time() - start
-        save_adapter(model, out/"adapter")
+    with known_warnings_silenced(): result = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.time() - start
     manifest = {"base": base["model"], "dtype": dtype, "quantized": quantized, "recipe": cfg["recipe"],
                 "hyperparameters": {"lora": cfg["lora"], "train": cfg["train"]}, "rows": len(rows), "data_sha256": sha256_file(pairs_file),
-                "seed": cfg["seed"], "resumed": resume is not None, **run_record(result.global_step, seconds, trainer.state.log_history)}
-    write_atomic(out/"training.json", json.dumps(manifest, indent=1))
-    shutil.rmtree(out/"checkpoints", ignore_errors=True)
-    return manifest
+                "seed": cfg["seed"], "world_size": world, "global_batch": global_batch(cfg["train"], world), "resumed": resume is not None,
+                "checkpoints": ([int(resume.rsplit("-", 1)[1])] if resume else []) + saved,   # the one resumed from, then this run's
+                **run_record(result.global_step, seconds, trainer.state.log_history)}
+    return on_main_process(lambda: write_model(model, out, manifest), lambda: json.loads((out/"training.json").read_text()))
+
+# %% ../nbs/07_finetune.ipynb #6ac3a81a
+def world_size(device: str="cpu") -> int:  # the base's device: cpu or cuda
+    "Processes training together: one per GPU under `accelerate launch` (or torchrun), 1 when run plainly."
+    from accelerate import PartialState
+    return PartialState(cpu=device == "cpu").num_processes
+
+def _launched():
+    "The accelerate state of one of several processes training together, once their process group is up; else None."
+    dist = sys.modules.get("torch.distributed")                       # never imports torch: an API fine-tune has none
+    if dist is None or not dist.is_available() or not dist.is_initialized(): return None
+    from accelerate import PartialState
+    return PartialState()
+
+def is_main_process() -> bool:
+    "Whether this process is the one that writes: the only one of a plain run, the main one of a launched run."
+    state = _launched()
+    return state is None or state.is_main_process
+
+# %% ../nbs/07_finetune.ipynb #23a56190
+def on_main_process(write,  # () -> result: what only the main process does (files, the registry, the ledger)
+                    read,   # () -> the same result, read back from what `write` wrote
+                   ):
+    "`write()` on the main process only; the other processes wait for it at a barrier, then `read()` what it wrote."
+    state = _launched()
+    if state is None: return write()
+    result = write() if state.is_main_process else None
+    state.wait_for_everyone()
+    return result if state.is_main_process else read()
+
+# %% ../nbs/07_finetune.ipynb #512b95a9
+def one_device(args):  # the run's TrainingArguments
+    "Keep a single process that sees several GPUs on its first (the Trainer would wrap the model in DataParallel), and say how to use them all."
+    if args.world_size == 1 and args.n_gpu > 1:
+        print(f"training on 1 of the {args.n_gpu} GPUs this process sees; to train on all of them, one process each: "
+              "accelerate launch --config_file data/accelerate/multi_gpu.yaml .venv/bin/culturellm finetune ...", file=sys.stderr, flush=True)
+        args._n_gpu = 1
+    return args
 
 # %% ../nbs/07_finetune.ipynb #46f34777
 _LEDGER_LOCK = threading.Lock()   # jobs are submitted from several threads (`finetune_many`): one holder of the job ledger at a time
@@ -341,10 +424,12 @@ def finetune(profile: Profile, culture: str, set_name: str="main") -> dict:
     if name in known.index and known.loc[name, "data_sha256"] == data_sha and known.loc[name, "recipe"] == cfg["recipe_hash"]:
         return known.loc[name].to_dict() | {"name": name}
     manifest = resolve(backend_kind(base).trainer)(chat_file, models_dir_of(profile)/name, base, cfg, name)
-    entry = registry_record(profile, name, culture, chosen, base, cfg, data_sha, manifest)
-    append_jsonl(models_dir_of(profile)/"registry.jsonl", entry)
-    bill_training(profile, name, manifest.get("trained_tokens") or training_tokens(chat_file, training_epochs(profile)))
-    return entry
+    def register():                                       # once, however many processes trained it
+        entry = registry_record(profile, name, culture, chosen, base, cfg, data_sha, manifest)
+        append_jsonl(models_dir_of(profile)/"registry.jsonl", entry)
+        bill_training(profile, name, manifest.get("trained_tokens") or training_tokens(chat_file, training_epochs(profile)))
+        return entry
+    return on_main_process(register, lambda: registered_models(profile).set_index("name").loc[name].to_dict() | {"name": name})
 
 # %% ../nbs/07_finetune.ipynb #f3765dd1
 def finetune_many(profile: Profile,  # the loaded profile (`core.load_profile`)
@@ -517,7 +602,7 @@ def finetune_cmd(profile: str="laptop",   # profile name
     cfg = load_profile(profile)
     for c in culture or [*cfg["cultures"], "one"]:
         entry = finetune(cfg, c, set_name)
-        print(f"{entry['name']}: {entry['rows']} rows, {entry['steps']} steps, final loss {entry['final_loss']}, {entry['seconds']} s")
+        if is_main_process(): print(f"{entry['name']}: {entry['rows']} rows, {entry['steps']} steps, final loss {entry['final_loss']}, {entry['seconds']} s")
     return 0
 
 # %% ../nbs/07_finetune.ipynb #17b5df5a
