@@ -11,7 +11,7 @@ from scipy.stats import wasserstein_distance
 from .core import Profile, profile_section, stable_hash, write_atomic
 from .wvs import culture_labels, load_questions, seed_answers
 from .augment import augment_config, load_samples
-from .evaluate import eval_config, interval, macro_f1, predict_task, predict_tasks, resamples, sampled_tasks
+from .evaluate import eval_config, interval, macro_f1, mean_f1_draws, predict_task, predict_tasks, sampled_tasks, simultaneous
 from .finetune import finetune_many, model_name, registered_models, row_tokens, seed_prompt_tokens, trained_llm, training_epochs
 from .llm import load_llm, side_by_side, training_rate
 from .sft import _write_set, base_prompt_format, chat, load_sets, pick_augmented, rows_for, seed_items, sft_config, sft_dir
@@ -20,8 +20,8 @@ from .tasks import culture_tasks, evaluation_sample
 # %% auto #0
 __all__ = ['UNSCORED', 'distribution_distances', 'model_distributions', 'alignment_table', 'scale_middle', 'question_folds',
            'fold_set_name', 'align_config', 'build_heldout_sets', 'training_labels', 'alignment_summary',
-           'culture_alignment', 'one_alignment', 'alignment_overview', 'transfer_f1', 'transfer_gap', 'transfer_wvs',
-           'plot_heatmap', 'transfer_plan', 'alignment_plan']
+           'culture_alignment', 'one_alignment', 'alignment_overview', 'transfer_f1', 'transfer_draws',
+           'transfer_cells', 'transfer_gap', 'transfer_wvs', 'plot_heatmap', 'transfer_plan', 'alignment_plan']
 
 # %% ../nbs/11a_alignment.ipynb #84a98682
 def distribution_distances(model: dict,   # code -> the model's probability
@@ -169,8 +169,8 @@ def alignment_overview(table: pd.DataFrame,  # `culture_alignment` / `one_alignm
     return means.assign(cultures=long.groupby("model", sort=False).culture.nunique()).round(4)
 
 # %% ../nbs/11a_alignment.ipynb #4a1632d5
-def transfer_f1(profile: Profile) -> pd.DataFrame:
-    "Mean macro-F1 of each culture's model (rows) on each culture's tasks (columns), and the per-task long table."
+def transfer_f1(profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "Mean macro-F1 of each culture's model (rows) on each culture's tasks (columns), and every model's answer on every example (model_culture, task_culture, task, id, gold, pred)."
     cfg, per_task = eval_config(profile), align_config(profile)["transfer_per_task"]
     cultures = align_config(profile)["transfer_cultures"]
     llms = {m: trained_llm(profile, model_name(m), "transfer") for m in cultures}
@@ -180,20 +180,52 @@ def transfer_f1(profile: Profile) -> pd.DataFrame:
     preds = side_by_side(predict, pairs, [llms[m] for m, _ in pairs])                 # remote: one Batch API job per model, all out at once
     long = pd.DataFrame([{"model_culture": m, "task_culture": t, "task": task["task"], "f1": macro_f1(p.gold, p.pred, task["labels"])}
                          for (m, t), ps in zip(pairs, preds) for (task, _), p in zip(jobs[t], ps)])
-    return long.pivot_table(index="model_culture", columns="task_culture", values="f1", aggfunc="mean").reindex(index=cultures, columns=cultures), long
+    examples = pd.concat([p[["id", "gold", "pred"]].assign(model_culture=m, task_culture=t, task=task["task"])
+                          for (m, t), ps in zip(pairs, preds) for (task, _), p in zip(jobs[t], ps)], ignore_index=True)
+    return long.pivot_table(index="model_culture", columns="task_culture", values="f1", aggfunc="mean").reindex(index=cultures, columns=cultures), examples
 
 # %% ../nbs/11a_alignment.ipynb #cacaf77a
-def transfer_gap(long: pd.DataFrame,  # model_culture, task_culture, f1 per task
-                 n_boot: int=1000,    # resamples
-                 seed: int=0,         # of the resamples
+def transfer_draws(examples: pd.DataFrame,  # every model's answers: model_culture, task_culture, task, id, gold, pred
+                   n: int=1000,             # resamples
+                   seed: int=0,             # of the resamples (task culture k: seed + k)
+                  ) -> dict:
+    "Per task culture whose own model and another's answered its tasks: the mean macro-F1 of its own model and of the others (their mean) on the examples every model holds, and `n` paired draws of own minus others (all models on the same class-stratified resamples)."
+    cells = {}
+    for k, (culture, part) in enumerate(examples.groupby("task_culture", sort=False)):
+        models = list(dict.fromkeys(part.model_culture))
+        others = [m for m in models if m != culture]
+        if culture not in models or not others: continue                            # no diagonal, or nothing to set beside it
+        d = mean_f1_draws(part.rename(columns={"task_culture": "culture", "model_culture": "model"}), models, n, seed + k)
+        cells[culture] = {"tasks": d["tasks"], "examples": d["examples"], "other_models": len(others), "own": d["point"][culture],
+                          "others": float(np.mean([d["point"][m] for m in others])), "draws": d["draws"][culture] - np.mean([d["draws"][m] for m in others], axis=0)}
+    return cells
+
+# %% ../nbs/11a_alignment.ipynb #f503ca14
+def transfer_cells(examples: pd.DataFrame,  # every model's answers (`transfer_f1`'s second table)
+                   n: int=1000,             # resamples
+                   seed: int=0,             # of the resamples
+                  ) -> pd.DataFrame:
+    "Per task culture: its own model's and the other cultures' models' mean macro-F1 on its examples, the gap with its paired 95% interval, and simultaneous 95% intervals over the task cultures (`excludes_0` by them)."
+    cells = transfer_draws(examples, n, seed)
+    if not cells: return pd.DataFrame()
+    table = pd.DataFrame([{k: v for k, v in c.items() if k != "draws"} for c in cells.values()], index=pd.Index(list(cells), name="task_culture"))
+    draws = np.stack([c["draws"] for c in cells.values()])
+    gap = (table.own - table.others).to_numpy()
+    lo, hi = simultaneous(gap, draws)
+    return table.assign(gap=gap, ci_lo=[interval(d)[0] for d in draws], ci_hi=[interval(d)[1] for d in draws], sim_lo=lo, sim_hi=hi,
+                        excludes_0=(lo > 0) | (hi < 0)).round(4)
+
+def transfer_gap(examples: pd.DataFrame,  # every model's answers (`transfer_f1`'s second table)
+                 n: int=1000,             # resamples
+                 seed: int=0,             # of the resamples
                 ) -> dict:
-    "Mean F1 on the model's own culture's tasks minus on other cultures' tasks, with a 95% interval (tasks resampled)."
-    own = long[long.model_culture == long.task_culture].f1.to_numpy()
-    other = long[long.model_culture != long.task_culture].f1.to_numpy()
-    rng = np.random.default_rng(seed)
-    lo, hi = interval(own[resamples(len(own), n_boot, rng)].mean(1) - other[resamples(len(other), n_boot, rng)].mean(1))
-    return {"diagonal": round(float(own.mean()), 4), "off_diagonal": round(float(other.mean()), 4), "gap": round(float(own.mean() - other.mean()), 4),
-            "ci_lo": round(lo, 4), "ci_hi": round(hi, 4)}
+    "Own-culture model minus the other cultures' models, mean macro-F1 averaged over task cultures (each counts once), with its 95% interval paired by task culture."
+    cells = transfer_draws(examples, n, seed)
+    if not cells: return {"task_cultures": 0}
+    own, others = (float(np.mean([c[k] for c in cells.values()])) for k in ("own", "others"))
+    lo, hi = interval(np.mean([c["draws"] for c in cells.values()], axis=0))
+    return {"task_cultures": len(cells), "own": round(own, 4), "others": round(others, 4), "gap": round(own - others, 4),
+            "ci_lo": round(lo, 4), "ci_hi": round(hi, 4), "excludes_0": bool(lo > 0 or hi < 0)}
 
 # %% ../nbs/11a_alignment.ipynb #1b9948ca
 def transfer_wvs(profile: Profile) -> pd.DataFrame:

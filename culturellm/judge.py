@@ -11,15 +11,16 @@ import pandas as pd
 from .core import (ConfigError, DataError, fill_template, generated_dir, Profile, profile_section,
                              prompt_text, read_jsonl, registry_entry, stable_hash, write_atomic, write_jsonl)
 from .augment import load_samples, normalized, parse_numbered
-from .wvs import load_questions
+from .wvs import culture_labels, load_questions, seed_answers
 from .evaluate import SYSTEMS, mean_interval, model_view
 from .llm import load_llm, side_by_side
 
 # %% auto #0
-__all__ = ['judge_config', 'judge_dir', 'open_questions', 'prefer_first', 'preferences', 'win_rate', 'judge_check',
-           'culture_win_rate', 'believed', 'judge_note', 'similarity_items', 'judge_ratings', 'mismatched',
-           'similarity_check', 'export_human_form', 'import_human_ratings', 'similarity_study', 'open_question_count',
-           'judge_plan']
+__all__ = ['judge_config', 'judge_dir', 'open_questions', 'prefer_first', 'preferences', 'win_rate', 'check_flags', 'judge_check',
+           'wilson_interval', 'check_columns', 'answer_text', 'opposite_code', 'culture_pairs', 'culture_check_flags',
+           'judge_checks', 'culture_win_rate', 'believed', 'judge_note', 'similarity_items', 'judge_ratings',
+           'mismatched', 'similarity_check', 'export_human_form', 'import_human_ratings', 'similarity_study',
+           'open_question_count', 'judge_plan']
 
 # %% ../nbs/10_judge.ipynb #7cc2db70
 def judge_config(profile: dict) -> dict:
@@ -83,23 +84,101 @@ def win_rate(prefs: list[float],  # per question: P(the model's answer is better
             "win_rate": round(float(p.mean()), 4) if len(p) else None, "ci_lo": round(lo, 4), "ci_hi": round(hi, 4)}
 
 # %% ../nbs/10_judge.ipynb #1db07a09
-def judge_check(judge,                 # the judging LLM
+def check_flags(judge,                 # the judging LLM
                 culture: str,          # whose point of view the judge takes
                 questions: list[str],  # the open questions
                 answers: list[str],    # one answer to each, in the same order
-               ) -> float:
-    "Share of questions whose own answer the judge prefers (both orders averaged, as win rates are) to the answer to the next question; an unjudged pair counts against the judge."
+               ) -> list[bool]:
+    "Per question: whether the judge prefers its own answer (both orders averaged, as win rates are) to the answer to the next question; an unjudged pair counts against the judge."
     if len(questions) < 2: raise ConfigError("the judge check needs at least two questions")
     other = answers[1:] + answers[:1]
     real_first, real_second = prefer_first(judge, culture, questions, answers, other), prefer_first(judge, culture, questions, other, answers)
-    return float(np.mean([p > 0.5 for p in preferences(real_first, real_second)]))
+    return [bool(p > 0.5) for p in preferences(real_first, real_second)]
+
+def judge_check(judge, culture: str, questions: list[str], answers: list[str]) -> float:
+    "Share of questions whose own answer the judge prefers to the answer to the next question (`check_flags`)."
+    return float(np.mean(check_flags(judge, culture, questions, answers)))
+
+# %% ../nbs/10_judge.ipynb #56364842
+def wilson_interval(passed: float,  # items passed (a sum of per-item scores in [0, 1])
+                    n: int,         # items
+                    z: float=1.96,  # normal quantile (1.96: 95%)
+                   ) -> tuple[float, float]:
+    "Wilson score interval of the share `passed / n`; (nan, nan) without items."
+    if n == 0: return (float("nan"), float("nan"))
+    p, z2 = passed / n, z * z
+    centre, half = (p + z2 / (2 * n)) / (1 + z2 / n), z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+def check_columns(name: str,         # the check's column name
+                  passed: float,     # items passed
+                  n: int,            # items
+                  threshold: float,  # the share its lower bound must reach (`check_min`)
+                 ) -> dict:
+    "A judge check's share, its 95% Wilson interval, its items, and whether the interval's lower bound reaches `threshold` (`<name>_passed`)."
+    lo, hi = wilson_interval(passed, n)
+    return {name: round(passed / n, 3) if n else float("nan"), f"{name}_lo": round(lo, 3), f"{name}_hi": round(hi, 3), f"{name}_n": n,
+            f"{name}_passed": bool(lo >= threshold)}
+
+# %% ../nbs/10_judge.ipynb #b218a45c
+def answer_text(scale: dict,  # a question's answer codes -> their labels
+                code: int,    # the answer
+               ) -> str:
+    "An answer written out: its option's label, or on a numbered scale its number with the scale's ends named."
+    if scale[code] != str(code): return scale[code]
+    lo, hi = min(scale), max(scale)
+    return f"{code} on a scale from {lo} ({scale[lo]}) to {hi} ({scale[hi]})"
+
+def opposite_code(scale: dict,   # a question's answer codes -> their labels
+                  code: int,     # the culture's answer
+                  shares: dict,  # code -> share of the culture's respondents
+                 ) -> int:
+    "The option farthest from `code` on the scale; of two equally far, the one fewer of the culture gave (then the lower code)."
+    return min(scale, key=lambda c: (-abs(c - code), shares.get(c, 0.0), c))
+
+# %% ../nbs/10_judge.ipynb #b3501992
+def culture_pairs(culture: str,            # culture registry key
+                  k: int|None=None,        # questions (spread over the bank's order, so over its topics); None: all asked
+                  rule: str="valid_mean",  # the WVS label rule of the culture's training labels
+                 ) -> pd.DataFrame:
+    "The WVS questions the culture was asked, each with the culture's own answer (corrected label) and the opposite answer, written out."
+    bank, labels, people = load_questions(), culture_labels(culture, "corrected", rule), seed_answers(culture)
+    asked = bank[labels.reindex(bank.index).notna()]
+    asked = asked if k is None else asked.iloc[::max(1, len(asked) // max(k, 1))].head(k)
+    rows = [{"q_id": q, "question": r.text, "own": answer_text(r.scale, int(labels[q])),
+             "opposite": answer_text(r.scale, opposite_code(r.scale, int(labels[q]), people.loc[q, "distribution"]))} for q, r in asked.iterrows()]
+    return pd.DataFrame(rows, columns=["q_id", "question", "own", "opposite"]).set_index("q_id")
+
+# %% ../nbs/10_judge.ipynb #315dfafb
+def culture_check_flags(judge,               # the judging LLM
+                        culture: str,        # culture registry key
+                        pairs: pd.DataFrame,  # from culture_pairs
+                       ) -> list[bool]:
+    "Per WVS question: whether the judge prefers the culture's own answer to the opposite one (both orders averaged); an unjudged pair counts against the judge."
+    asked, own, opposite = list(pairs.question), list(pairs.own), list(pairs.opposite)
+    own_first, opposite_first = prefer_first(judge, culture, asked, own, opposite), prefer_first(judge, culture, asked, opposite, own)
+    return [bool(p > 0.5) for p in preferences(own_first, opposite_first)]
+
+# %% ../nbs/10_judge.ipynb #e4033128
+def judge_checks(judge,                     # the judging LLM
+                 culture: str,              # culture registry key
+                 questions: list[str],      # the open questions
+                 answer_sets: list[list],   # answers to them (e.g. the culture model's and the base's), each in the questions' order
+                 pairs: pd.DataFrame,       # the cultural check's questions (`culture_pairs`)
+                 threshold: float,          # `check_min`
+                ) -> dict:
+    "The answer check (per question: the share of its answer sets passed) and the cultural check, each with its 95% Wilson interval; `judge_informative` when both lower bounds reach `threshold`."
+    per_question = np.mean([check_flags(judge, culture, questions, answers) for answers in answer_sets], axis=0)
+    cultural = culture_check_flags(judge, culture, pairs) if len(pairs) else []
+    out = check_columns("judge_check", float(per_question.sum()), len(per_question), threshold) | check_columns("culture_check", float(sum(cultural)), len(cultural), threshold)
+    return out | {"judge_informative": out["judge_check_passed"] and out["culture_check_passed"]}
 
 # %% ../nbs/10_judge.ipynb #eea9edaf
 def culture_win_rate(profile: Profile,      # the loaded profile (`core.load_profile`)
                      culture: str,          # culture registry key
                      model: str="culture",  # comparison judged against the base
                     ) -> dict:
-    "Win rate of a culture's model over the base (both with the culture's system prompt) on the open questions, with the judge's check."
+    "Win rate of a culture's model over the base (both with the culture's system prompt) on the open questions, with the judge's two checks."
     cfg, questions = judge_config(profile), open_questions(profile)
     system = SYSTEMS["culture"](culture, profile.get("sft", {}).get("mode", "corrected"))
     convs, asked = [system + [{"role": "user", "content": q}] for q in questions.question], list(questions.question)
@@ -108,13 +187,13 @@ def culture_win_rate(profile: Profile,      # the loaded profile (`core.load_pro
     mine, theirs = side_by_side(answer, llms, llms)                                # remote: both models' answers in one round
     judge = load_llm(profile, cfg["judges"][0], stage="judge-winrate")
     model_first, base_first = prefer_first(judge, culture, asked, mine, theirs), prefer_first(judge, culture, asked, theirs, mine)
-    check = (judge_check(judge, culture, asked, mine) + judge_check(judge, culture, asked, theirs)) / 2
+    pairs = culture_pairs(culture, cfg["culture_check"], profile.get("wvs", {}).get("label_rule", "valid_mean"))
+    checks = judge_checks(judge, culture, asked, [mine, theirs], pairs, cfg["check_min"])
     path = judge_dir(profile)/"winrate"/f"{culture}-{model}.jsonl"
     write_jsonl(path, ({"id": i, "question": q, "model_answer": a, "base_answer": b, "p_model_as_A": x, "p_base_as_A": y}
                        for i, q, a, b, x, y in zip(questions.id, asked, mine, theirs, model_first, base_first)))
     return {"culture": culture, "model": model, **win_rate(preferences(model_first, base_first), cfg["bootstrap"], cfg["seed"]),
-            "judge_p_A": round(float(np.nanmean(model_first + base_first)), 3), "judge_check": round(check, 3),
-            "judge_informative": bool(check >= cfg["check_min"])}
+            "judge_p_A": round(float(np.nanmean(model_first + base_first)), 3), **checks}
 
 # %% ../nbs/10_judge.ipynb #40cb9092
 def believed(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -123,13 +202,20 @@ def believed(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return table[ok], table[~ok]
 
 # %% ../nbs/10_judge.ipynb #7678b6d3
+def _check_text(row: pd.Series, name: str, label: str) -> str:
+    "One check of a row as `label share [lo, hi]` (the share alone where the table has no interval)."
+    if name not in row or pd.isna(row[name]): return ""
+    bounds = f" [{row[f'{name}_lo']:.2f}, {row[f'{name}_hi']:.2f}]" if f"{name}_lo" in row else ""
+    return f"{label} {row[name]:.2f}{bounds}"
+
 def judge_note(rejected: pd.DataFrame,  # rows whose judge failed its check
                what: str,               # what the numbers are, e.g. win rates
               ) -> str:
-    "What a report says about rows whose judge failed its check."
-    if rejected.empty: return f"Every judge passed its check: the {what} below can be read as results."
-    checks = ", ".join(f"{i}: {r.judge_check:.2f}" for i, r in rejected.iterrows())
-    return (f"The judge is uninformative for {len(rejected)} row(s) ({checks}; needs >= 0.80 of real-vs-off-topic judgements): "
+    "What a report says about rows whose judge failed its checks."
+    if rejected.empty: return f"Every judge passed its checks: the {what} below can be read as results."
+    checks = "; ".join(f"{i}: " + ", ".join(t for t in (_check_text(r, "judge_check", "answer check"), _check_text(r, "culture_check", "cultural check")) if t)
+                       for i, r in rejected.iterrows())
+    return (f"The judge is uninformative for {len(rejected)} row(s) ({checks}; each check's lower 95% bound must reach 0.80): "
             f"their {what} say nothing about the models and are shown only in the appendix.")
 
 # %% ../nbs/10_judge.ipynb #51e804ce
@@ -219,9 +305,10 @@ def similarity_study(profile: Profile,      # the loaded profile (`core.load_pro
     for role in cfg["judges"]:
         judge = load_llm(profile, role, stage="judge-similarity")
         r = judge_ratings(judge, items)
-        check = similarity_check(judge, items, r) if items.seed.nunique() > 1 else float("nan")
+        checked = len(r) if items.seed.nunique() > 1 else 0                 # the check needs two seeds
+        check = check_columns("judge_check", similarity_check(judge, items, r) * checked if checked else 0.0, checked, cfg["check_min"])
         rows.append({"rater": f"{role} ({profile['roles'][role]['model']})", "items": len(r), "mean_rating": round(float(r.expected.mean()), 3) if len(r) else None,
-                     "judge_check": round(check, 3), "judge_informative": bool(check >= cfg["check_min"])})
+                     **check, "judge_informative": check["judge_check_passed"]})
     for path in sorted((folder/"human").glob("*.csv")):
         h = import_human_ratings(path, items)
         rows.append({"rater": f"human: {path.stem}", "items": len(h), "mean_rating": round(float(h.mean()), 3), "judge_informative": True})
@@ -237,7 +324,7 @@ def open_question_count(profile: dict) -> int:
 
 # %% ../nbs/10_judge.ipynb #1d3d7e1b
 def judge_plan(profile: dict) -> list[dict]:
-    "Upper-bound requests and tokens of writing the open questions and of the similarity study (each judge's ratings and its check); the win rates: `studies.winrate_plan`."
+    "Upper-bound requests and tokens of writing the open questions and of the similarity study (each judge's ratings and its check); the win rates and their judge's checks: `studies.winrate_plan`."
     cfg, topics = judge_config(profile), load_questions().topic.nunique()
     asked = topics if cfg["per_topic"] else 0
     rows = [{"stage": "judge-questions", "step": "open questions", "role": "augmenter", "requests": asked,

@@ -14,7 +14,7 @@ from .augment import augment_config, load_samples
 from .embed import load_embeddings
 from .evaluate import eval_config, evaluate_culture, evaluate_plan, load_scored, mean_interval, model_view, paired_gain, yes_no
 from .finetune import finetune_many, model_name, registered_models, row_tokens, trained_llm, training_epochs
-from .judge import culture_win_rate, judge_config, open_question_count
+from .judge import culture_pairs, culture_win_rate, judge_config, open_question_count
 from .llm import backend_kind, load_llm, make_backend, side_by_side, training_rate
 from .sft import load_sets, pick_augmented, sft_config
 from .wvs import load_questions
@@ -318,15 +318,19 @@ def _accuracy_intervals(row: dict, rows: list) -> dict:
 
 # %% ../nbs/11_studies.ipynb #f9205021
 def winrate_plan(profile: dict) -> list[dict]:
-    "Upper-bound requests and tokens of the win rates: the answers of each chosen culture's model and the base, and 6 judgements per question."
+    "Upper-bound requests and tokens of the win rates: the answers of each chosen culture's model and the base, 6 judgements per open question, and 2 per WVS question of the cultural check."
     cfg, jcfg = study_config(profile), judge_config(profile)
     asked = open_question_count(profile) * len(cfg["winrate_cultures"])
     answers = lambda role: {"stage": "judge-answers", "step": "open answers", "role": role, "requests": asked,
                             "prompt_tokens": asked * 60, "completion_tokens": asked * jcfg["answer_tokens"]}
     judged = 6 * asked                                                      # both orders; the check's two pairings, both orders
+    rule = profile.get("wvs", {}).get("label_rule", "valid_mean")
+    cultural = 2 * sum(len(culture_pairs(c, jcfg["culture_check"], rule)) for c in cfg["winrate_cultures"])   # exactly the pairs `culture_win_rate` asks
     return [answers("trained"), answers("base"),
-            {"stage": "judge-winrate", "step": "pairwise and check (both orders)", "role": jcfg["judges"][0], "requests": judged,
-             "prompt_tokens": judged * (80 + 2 * jcfg["answer_tokens"]), "completion_tokens": judged}]
+            {"stage": "judge-winrate", "step": "pairwise and answer check (both orders)", "role": jcfg["judges"][0], "requests": judged,
+             "prompt_tokens": judged * (80 + 2 * jcfg["answer_tokens"]), "completion_tokens": judged},
+            {"stage": "judge-winrate", "step": "cultural check (WVS answers, both orders)", "role": jcfg["judges"][0], "requests": cultural,
+             "prompt_tokens": cultural * 110, "completion_tokens": cultural}]
 
 # %% ../nbs/11_studies.ipynb #3d750a98
 def ablation_plan(profile: dict) -> list[dict]:
