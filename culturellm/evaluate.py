@@ -20,18 +20,19 @@ from .tasks import INVALID, culture_tasks, evaluation_sample, load_task, parse_a
 from .llm import BACKENDS, load_llm, side_by_side
 
 # %% auto #0
-__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'SCORERS', 'METRICS', 'SELECTIONS', 'MAJORITY', 'PRIOR_RANDOM', 'HEADLINE',
-           'HEADLINE_MEASURES', 'STRONGER_TRIVIAL', 'PRIMARY', 'eval_config', 'culture_context', 'culture_system',
-           'model_view', 'score_logprob', 'score_generate', 'predictions_path', 'task_signature', 'predict_tasks',
-           'predict_task', 'macro_f1', 'resamples', 'stratified_resamples', 'interval', 'bootstrap_ci', 'macro_f1_rows',
-           'balanced_accuracy', 'balanced_accuracy_rows', 'task_metrics', 'results_path', 'scored_path', 'rerun_name',
-           'tagged', 'untagged', 'wording_tag', 'wording_of', 'evaluate_culture', 'evaluate_everywhere', 'eval_dir',
-           'missing_note', 'results_files', 'load_scored', 'load_results', 'is_culturellm', 'select_reruns',
-           'selection_table', 'view_role', 'sampled_tasks', 'evaluate_plan', 'wording_plan', 'average_f1',
-           'per_task_table', 'f1_draws', 'selected_f1_draws', 'mean_f1_draws', 'mean_interval', 'paired_gain',
-           'gain_row', 'trivial_counts', 'trivial_answers', 'with_trivial', 'constant_share', 'simultaneous',
-           'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'verdict',
-           'evaluate_wordings', 'wording_table', 'wording_summary', 'evaluate_cmd']
+__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'NO_ANSWER', 'SCORERS', 'METRICS', 'SELECTIONS', 'MAJORITY', 'PRIOR_RANDOM',
+           'HEADLINE', 'HEADLINE_MEASURES', 'STRONGER_TRIVIAL', 'PRIMARY', 'eval_config', 'culture_context',
+           'culture_system', 'model_view', 'gave_no_answer', 'score_logprob', 'score_generate', 'predictions_path',
+           'task_signature', 'predict_tasks', 'predict_task', 'macro_f1', 'resamples', 'stratified_resamples',
+           'interval', 'bootstrap_ci', 'macro_f1_rows', 'balanced_accuracy', 'balanced_accuracy_rows', 'task_metrics',
+           'results_path', 'scored_path', 'rerun_name', 'tagged', 'untagged', 'wording_tag', 'wording_of',
+           'evaluate_culture', 'evaluate_everywhere', 'eval_dir', 'missing_note', 'results_files', 'load_scored',
+           'load_results', 'is_culturellm', 'select_reruns', 'selection_table', 'view_role', 'sampled_tasks',
+           'evaluate_plan', 'wording_plan', 'average_f1', 'per_task_table', 'f1_draws', 'selected_f1_draws',
+           'mean_f1_draws', 'mean_interval', 'paired_gain', 'gain_row', 'trivial_counts', 'trivial_answers',
+           'with_trivial', 'constant_share', 'simultaneous', 'headline_table', 'with_groups', 'f1_intervals', 'yes_no',
+           'plot_task_f1', 'plot_confusions', 'verdict', 'evaluate_wordings', 'wording_table', 'wording_summary',
+           'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 def eval_config(profile: dict) -> dict:
@@ -110,16 +111,25 @@ def model_view(profile: Profile,  # the loaded profile (`core.load_profile`)
 # %% ../nbs/09_evaluate.ipynb #648b0e62
 def _logprob_prediction(s, task: dict) -> dict:
     "A prediction from label scores: the most likely label, the most likely per byte of its verbalizer (`pred_norm`), every label's log-probability (`fallback: continuation` when the labels were scored whole)."
-    if not s.scored: return {"pred": INVALID, "pred_norm": INVALID, "refused": s.refused, "unscored": not s.refused, "scores": None}   # no label among the answers
+    if not s.scored: return {"pred": INVALID, "pred_norm": INVALID, "refused": s.refused, "too_long": s.too_long,   # no answer, or no label among it
+                             "unscored": not (s.refused or s.too_long), "scores": None}
     by_label = {l: s.logprobs[task["verbalizers"][l]] for l in task["labels"]}
     per_byte = {l: v / len(task["verbalizers"][l].encode()) for l, v in by_label.items()}
-    return {"pred": max(by_label, key=by_label.get), "pred_norm": max(per_byte, key=per_byte.get), "refused": False, "unscored": False,
+    return {"pred": max(by_label, key=by_label.get), "pred_norm": max(per_byte, key=per_byte.get), "refused": False, "too_long": False, "unscored": False,
             "scores": {l: round(v, 4) for l, v in by_label.items()}, **({"fallback": "continuation"} if s.continuation else {})}
 
+NO_ANSWER = ("refused", "too_long")   # a prediction record's reasons the model gave no answer at all (refused; the prompt over its context)
+
+def gave_no_answer(record: dict) -> bool:
+    "Whether a prediction record holds no answer of the model's: invalid, never read by the parser (whose default would stand in for it)."
+    return any(record.get(reason) for reason in NO_ANSWER)
+
 def _generated_prediction(c, task: dict, mode: str) -> dict:
-    "A prediction from a generated answer, read by upstream's parser."
+    "A prediction from a generated answer, read by upstream's parser; a refused or too long one is invalid, not defaulted."
+    record = {"refused": c.refused, "too_long": c.too_long, "output": c.text}
+    if gave_no_answer(record): return {"pred": INVALID, "defaulted": False, **record}
     pred, defaulted = parse_answer(task["prompt"], c.text, mode)
-    return {"pred": INVALID if c.refused else pred, "refused": c.refused, "defaulted": defaulted, "output": c.text}
+    return {"pred": pred, "defaulted": defaulted, **record}
 
 def _desc(jobs: list) -> str: return jobs[0][0]["task"] if len(jobs) == 1 else f"{len(jobs)} tasks"
 
@@ -308,18 +318,19 @@ METRICS = {   # a task's `metric`, or a measure of the report -> (its value on e
 }
 
 # %% ../nbs/09_evaluate.ipynb #77b7bfdd
-def task_metrics(preds: pd.DataFrame,     # one task's predictions (gold, pred, defaulted, refused)
+def task_metrics(preds: pd.DataFrame,     # one task's predictions (gold, pred, defaulted, refused, too_long, unscored)
                  labels: list,            # the task's labels
                  n_boot: int=1000,        # bootstrap resamples
                  seed: int=0,             # of the resamples
                  metric: str="f1_macro",  # a key of METRICS
                 ) -> dict:
-    "n, the task's metric (column `f1`: macro-F1 for every registered task) with its 95% CI, accuracy, invalid rate, defaulted answers, refusals and unscored answers."
+    "n, the task's metric (column `f1`: macro-F1 for every registered task) with its 95% CI, accuracy, invalid rate, defaulted answers, refusals, prompts too long and unscored answers."
     point = pick(METRICS, metric, "task metric")[0]
     lo, hi = bootstrap_ci(preds.gold, preds.pred, labels, n_boot, seed, metric)
     return {"n": len(preds), "metric": metric, "f1": round(point(preds.gold, preds.pred, labels), 4), "f1_lo": round(lo, 4), "f1_hi": round(hi, 4),
             "accuracy": round(float(accuracy_score(preds.gold, preds.pred)), 4), "invalid_rate": round(float((preds.pred == INVALID).mean()), 4),
             "defaulted": int(preds.get("defaulted", pd.Series(dtype=bool)).fillna(False).sum()), "refusals": int(preds.get("refused", pd.Series(dtype=bool)).fillna(False).sum()),
+            "too_long": int(preds.get("too_long", pd.Series(dtype=bool)).fillna(False).sum()),
             "unscored": int(preds.get("unscored", pd.Series(dtype=bool)).fillna(False).sum()),
             "fallback": int(preds.get("fallback", pd.Series(dtype=object)).notna().sum()),
             "f1_norm": round(point(preds.gold, preds.pred_norm, labels), 4) if preds.get("pred_norm", pd.Series([None])).notna().all() else None}

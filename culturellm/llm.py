@@ -26,7 +26,7 @@ __all__ = ['BATCH_PRICE_SHARE', 'DETERMINISTIC_KINDS', 'BACKENDS', 'PARTY_OF', '
 class Completion:
     "One chat answer: text, why it ended, token usage, and whether it came from the cache."
     text: str
-    finish_reason: str = "stop"    # stop | length | content_filter
+    finish_reason: str = "stop"    # stop | length | content_filter | too_long (the prompt plus max_tokens exceed the model's context)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached: bool = False
@@ -35,10 +35,13 @@ class Completion:
     @property
     def refused(self) -> bool: return self.finish_reason == "content_filter"
 
+    @property
+    def too_long(self) -> bool: return self.finish_reason == "too_long"
+
 # %% ../nbs/03_llm.ipynb #db86f3db
 @dataclass
 class LabelScores:
-    "Log-probability of each candidate label as the answer to one conversation (`refused`: a content filter answered)."
+    "Log-probability of each candidate label as the answer to one conversation (`refused`: a content filter answered; `too_long`: the server turned the prompt away as longer than the model's context)."
     logprobs: dict
     prompt_tokens: int = 0
     cached: bool = False
@@ -46,11 +49,12 @@ class LabelScores:
     key: str = ""
     ambiguous: bool = False   # the answer's first token begins several labels: first-token scoring cannot rank them
     continuation: bool = False   # scored whole by the server's prompt scoring, because the labels share a first token
+    too_long: bool = False    # the prompt (plus the one answer token) exceeds the model's context: no answer
 
     @property
     def scored(self) -> bool:
-        "Whether the model gave one of the labels: not refused, not ambiguous, and some label has a finite log-probability."
-        return not self.refused and not self.ambiguous and any(v > -math.inf for v in self.logprobs.values())
+        "Whether the model gave one of the labels: not refused, not too long, not ambiguous, and some label has a finite log-probability."
+        return not (self.refused or self.too_long or self.ambiguous) and any(v > -math.inf for v in self.logprobs.values())
 
     @property
     def best(self) -> str|None:
@@ -161,12 +165,13 @@ class Ledger:
 
     def record(self, role: str, stage: str, model: str, requests: int, calls: int, cache_hits: int,
                prompt_tokens: int, completion_tokens: int, refusals: int=0,
+               too_long: int=0,              # requests the server turned away: prompt plus max_tokens over the model's context
                share: float=1.0,             # the share of the list price billed (`price_share`)
                cost_usd: float|None=None) -> dict:   # a cost the caller priced itself (training tokens), instead of the inference price
-        "Record one batch: requests asked, calls sent to the model, answers from the cache, tokens, refusals."
+        "Record one batch: requests asked, calls sent to the model, answers from the cache, tokens, refusals, prompts too long."
         cost = share * token_cost(model, prompt_tokens, completion_tokens) if cost_usd is None else cost_usd
         rec = {"role": role, "stage": stage, "model": model, "requests": requests, "calls": calls, "cache_hits": cache_hits,
-               "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "refusals": refusals, "cost_usd": cost}
+               "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "refusals": refusals, "too_long": too_long, "cost_usd": cost}
         self.records.append(rec)
         if self.path: append_jsonl(self.path, rec)
         return rec
@@ -174,8 +179,8 @@ class Ledger:
     def frame(self) -> pd.DataFrame:
         "All records (those in the ledger file, or in memory)."
         recs = list(iter_jsonl(self.path, partial_ok=True)) if self.path and self.path.exists() else self.records
-        counts = ["requests", "calls", "cache_hits", "prompt_tokens", "completion_tokens", "refusals"]
-        frame = pd.DataFrame(recs, columns=["role", "stage", "model", *counts, "cost_usd"])
+        counts = ["requests", "calls", "cache_hits", "prompt_tokens", "completion_tokens", "refusals", "too_long"]
+        frame = pd.DataFrame(recs, columns=["role", "stage", "model", *counts, "cost_usd"]).fillna({c: 0 for c in counts})   # a count an older ledger lacks: 0
         return frame.astype({**{c: "int64" for c in counts}, "cost_usd": "float64"})   # typed even when empty
 
     def summary(self) -> pd.DataFrame:
@@ -224,15 +229,15 @@ class LLM:
                 for i in pending[k]: results[i] = out
                 if getattr(out, "shared", False): shared += 1     # another party of its Batch round asked it too, and paid for it
                 else: tokens[0] += out.prompt_tokens; tokens[1] += getattr(out, "completion_tokens", 0)
-                if cacheable[pending[k][0]]: computed.append((k, out))
+                if cacheable[pending[k][0]] and not getattr(out, "too_long", False): computed.append((k, out))   # a prompt too long is asked again: the server may have been given a longer context since
             if self.cache is not None: self.cache.put_many((k, kind, self.backend.model_id, asdict(out) | {"cached": False}) for k, out in computed)
             bar.update(len(batch)); bar.set_postfix(tokens_in=tokens[0], tokens_out=tokens[1])
         bar.close()
         if self.ledger is not None:
-            refusals = sum(getattr(results[pending[k][0]], "refused", False) for k in todo)
+            refusals, too_long = (sum(getattr(results[pending[k][0]], reason, False) for k in todo) for reason in ("refused", "too_long"))
             self.ledger.record(self.role, self.stage, self.backend.model_id, requests=len(requests), calls=len(todo) - shared,
                                cache_hits=sum(results[i].cached for i in range(len(requests))) + shared,
-                               prompt_tokens=tokens[0], completion_tokens=tokens[1], refusals=refusals,
+                               prompt_tokens=tokens[0], completion_tokens=tokens[1], refusals=refusals, too_long=too_long,
                                share=price_share(getattr(self.backend, "batch_api", False)))
         return [results[i] for i in range(len(requests))]
 

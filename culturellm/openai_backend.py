@@ -16,9 +16,11 @@ from .core import ConfigError, CultureLLMError, cache_dir, canonical_json, clock
 from .llm import BatchRounds, Completion, LabelScores, rounds_away
 
 # %% auto #0
-__all__ = ['RETRYABLE', 'TERMINAL', 'check_pinned', 'APIFailure', 'retry_after', 'backoff', 'is_refusal', 'poll', 'with_retries',
-           'create_once', 'AmbiguousLabels', 'label_logprobs', 'OpenAIBackend', 'shared_marked', 'continuation_logprob',
-           'batch_state_path', 'BatchLines', 'batch_files', 'stage_tag', 'StoredAnswers']
+__all__ = ['RETRYABLE', 'INVALID_ANSWERS', 'REQUEST_TIMEOUTS', 'CONNECT_SECONDS', 'TERMINAL', 'check_pinned', 'APIFailure',
+           'retry_after', 'backoff', 'is_refusal', 'too_long_error', 'invalid_answer', 'is_too_long', 'poll',
+           'with_retries', 'create_once', 'AmbiguousLabels', 'token_id', 'label_matches', 'label_logprobs',
+           'request_timeout', 'OpenAIBackend', 'shared_marked', 'continuation_logprob', 'batch_state_path',
+           'BatchLines', 'batch_files', 'stage_tag', 'StoredAnswers']
 
 # %% ../nbs/03b_openai.ipynb #988be64c
 def check_pinned(model: str,          # model id
@@ -61,6 +63,24 @@ def is_refusal(error: Exception) -> bool:
     code = getattr(error, "code", None) or (body.get("code") if isinstance(body, dict) else None)
     return isinstance(error, openai.BadRequestError) and code == "content_filter"
 
+# %% ../nbs/03b_openai.ipynb #2a5aa692
+def too_long_error(error: dict) -> bool:  # an API error's body (its `error` object)
+    "Whether a 400 says the prompt plus `max_tokens` exceed the model's context: OpenAI's code, or vLLM's message."
+    return error.get("code") == "context_length_exceeded" or bool(re.search(r"maximum (context|model) length", str(error.get("message") or "")))
+
+INVALID_ANSWERS = {   # a 400 that is an answer to count, not a broken request: the finish_reason it reads as -> the test of the error's body
+    "content_filter": lambda error: error.get("code") == "content_filter",   # a content filter refused (Azure's form)
+    "too_long": too_long_error,                                              # the prompt plus max_tokens exceed the model's context
+}
+
+def invalid_answer(error: dict) -> str|None:  # an API error's body (its `error` object)
+    "The finish_reason of a 400 that is an answer to count (`content_filter`, `too_long`); None for a request that is broken."
+    return next((reason for reason, test in INVALID_ANSWERS.items() if test(error)), None)
+
+def is_too_long(error: Exception) -> bool:
+    "A 400 because the prompt plus `max_tokens` exceed the model's context (OpenAI's `context_length_exceeded`, vLLM past `--max-model-len`)."
+    return isinstance(error, openai.BadRequestError) and isinstance(error.body, dict) and too_long_error(error.body)
+
 # %% ../nbs/03b_openai.ipynb #cdda561c
 def poll(fetch,                 # what to ask: no arguments (retried inside as it needs)
          done,                  # result -> whether to stop
@@ -102,19 +122,49 @@ def create_once(create,             # makes the thing (no arguments) and returns
 class AmbiguousLabels(ConfigError):
     "First-token alternatives that begin several labels: first-token scoring cannot tell those labels apart."
 
-def label_logprobs(top: list,   # [(token, logprob)] of the first answer token
+def token_id(token: str) -> int|None:
+    "The id a server sent in place of a token's text (`token_id:N`, vLLM's `--return-tokens-as-token-ids`), else None."
+    found = re.fullmatch(r"token_id:(\d+)", token)
+    return int(found[1]) if found else None
+
+def label_matches(token: str,            # a first-token alternative: its text, or `token_id:N`
+                  labels: list,
+                  spellings: dict|None,  # label -> its spellings in the server's token ids (`OpenAIBackend.label_spellings`); needed for ids
+                 ) -> list:
+    "The labels a first-token alternative spells whole, else those it begins: by id where the server sent ids, else by text (spaces stripped)."
+    i = token_id(token)
+    if i is None:
+        t = token.strip()
+        return ([l for l in labels if l == t] or [l for l in labels if l.startswith(t)]) if t else []
+    if spellings is None: raise ConfigError(f"the server sent a token id ({token}) but the labels {labels} were not spelled in ids: first-token scoring cannot match them")
+    return [l for l in labels if [i] in spellings[l]] or [l for l in labels if any(s[0] == i for s in spellings[l])]
+
+def label_logprobs(top: list,               # [(token, logprob)] of the first answer token
                    labels: list,
+                   spellings: dict|None=None,  # label -> its spellings in token ids, where the server sends ids
                   ) -> dict:
-    "Each label's log-probability from first-token alternatives (exact spelling, else a unique prefix); −inf if absent."
+    "Each label's log-probability from first-token alternatives (exact spelling, else a unique prefix; by id where the server sent ids); −inf if absent."
     scores = {l: -math.inf for l in labels}
     for token, lp in top:
-        t = token.strip()
-        if not t: continue
-        match = [l for l in labels if l == t] or [l for l in labels if l.startswith(t)]
+        match = label_matches(token, labels, spellings)
         if len(match) > 1:
-            raise AmbiguousLabels(f"labels {match} begin with the same token {t!r}: first-token scoring cannot tell them apart; use generate+parse")
+            raise AmbiguousLabels(f"labels {match} begin with the same token {token.strip()!r}: first-token scoring cannot tell them apart; use generate+parse")
         if match: scores[match[0]] = float(lp) if scores[match[0]] == -math.inf else math.log(math.exp(scores[match[0]]) + math.exp(lp))
     return scores
+
+# %% ../nbs/03b_openai.ipynb #d3cfd421
+REQUEST_TIMEOUTS = {   # where the model is served -> seconds a request may take when the role gives no `timeout`
+    "openai": 60.0,    # api.openai.com: an answer in seconds; a request open a minute is lost, and asked again
+    "local": 600.0,    # any other base_url (vLLM, Ollama, llama.cpp): a large model writing hundreds of tokens at high concurrency takes minutes
+}
+CONNECT_SECONDS = 10.0   # connecting, at most: a server that is down is found out at once
+
+def request_timeout(base_url: str|None,       # None or api.openai.com: the real service; anything else a local server
+                    timeout: float|None=None,  # the role's own
+                   ) -> openai.Timeout:
+    "How long one request may take: the role's `timeout`, else the default for where the model is served; connecting at most `CONNECT_SECONDS`."
+    seconds = float(timeout) if timeout is not None else REQUEST_TIMEOUTS["openai" if not base_url or "api.openai.com" in base_url else "local"]
+    return openai.Timeout(seconds, connect=min(seconds, CONNECT_SECONDS))
 
 # %% ../nbs/03b_openai.ipynb #1f70f9dc
 class OpenAIBackend:
@@ -126,7 +176,7 @@ class OpenAIBackend:
                  api_key_env: str="OPENAI_API_KEY",  # environment variable holding the key
                  concurrency: int=8,                 # requests in flight
                  max_retries: int=6,                 # retries of a transient failure
-                 timeout: float=60.0,                # seconds per request
+                 timeout: float|None=None,           # seconds per request (None: 60 on api.openai.com, 600 on a local server; `REQUEST_TIMEOUTS`)
                  top_logprobs: int=20,               # alternatives asked for when scoring labels
                  batch_api: bool=False,              # send chat/score through the Batch API
                  poll_seconds: float=30.0,           # Batch API polling interval (the first; each wait 1.25 times the last, up to 15 min)
@@ -139,19 +189,21 @@ class OpenAIBackend:
         check_pinned(model, base_url)
         key = os.environ.get(api_key_env)
         if not key and base_url is None: raise ConfigError(f"set {api_key_env} in the environment to use OpenAI model {model!r}")
-        self.client = openai.OpenAI(api_key=key or "not-needed", base_url=base_url, max_retries=0, timeout=timeout, http_client=clock().http_client())
+        self.client = openai.OpenAI(api_key=key or "not-needed", base_url=base_url, max_retries=0, timeout=request_timeout(base_url, timeout),
+                                    http_client=clock().http_client())
         self.model_id, self.endpoint = model, base_url or "https://api.openai.com/v1"
         self.concurrency, self.max_retries, self.top_k = concurrency, max_retries, top_logprobs
         self.batch_api, self.poll_seconds, self.sleep, self.continuation = batch_api, poll_seconds, clock().sleep, continuation
         self.batch_limits, self.batch_size, self.resume_at = (batch_max_requests, batch_max_bytes), batch_size, 0.0
         self.batch_patience = None if batch_patience_hours is None else 3600 * batch_patience_hours
+        self.token_ids = {}                          # text -> its token ids by the server's tokenizer (asked once each)
         self.rounds, self.slots = BatchRounds(lambda bodies: self._batch(bodies)), threading.BoundedSemaphore(concurrency)
         if continuation and batch_api: raise ConfigError(f"{model}: continuation scoring needs a server that scores prompt tokens (vLLM); the Batch API does not")
 
 # %% ../nbs/03b_openai.ipynb #748a3f15
 @patch
 def _create(self: OpenAIBackend, body: dict) -> dict:
-    "POST one chat-completions body; returns the response as a dict, or a refusal marker."
+    "POST one chat-completions body; returns the response as a dict, or the marker of an invalid answer (`{'invalid': reason}`)."
     def call():
         self.hold()
         try: return self.client.chat.completions.create(**body).model_dump()
@@ -159,7 +211,7 @@ def _create(self: OpenAIBackend, body: dict) -> dict:
             self.resume_at = max(self.resume_at, clock().now() + (retry_after(e) or 0.0))   # every request in flight waits it out
             raise
         except openai.BadRequestError as e:
-            if is_refusal(e): return {"refused": True}
+            if reason := invalid_answer(e.body if isinstance(e.body, dict) else {}): return {"invalid": reason}
             raise ConfigError(f"{self.endpoint} rejected a request to {self.model_id}: {str(e)[:300]}") from None
         except openai.AuthenticationError:
             raise ConfigError(f"{self.endpoint}: authentication failed; check the API key in the environment") from None
@@ -184,7 +236,7 @@ def chunk(self: OpenAIBackend) -> int:
 
 def _completion(d: dict) -> Completion:
     "A Completion from a chat-completions response dict."
-    if d.get("refused"): return Completion("", "content_filter")
+    if d.get("invalid"): return Completion("", d["invalid"])          # refused, or too long: no answer, its reason kept
     choices = d.get("choices") or []
     if not choices: raise APIFailure(f"response without choices: {str(d)[:200]}")
     usage = d.get("usage") or {}
@@ -224,11 +276,37 @@ def chat(self: OpenAIBackend,
     return shared_marked([_completion(d) for d in answers], answers)
 
 # %% ../nbs/03b_openai.ipynb #1b9273db
+@patch
+def tokenized(self: OpenAIBackend, text: str) -> list[int]:
+    "The ids of `text`'s tokens by the server's tokenizer (vLLM's `/tokenize`, no special tokens), asked once per text."
+    if text not in self.token_ids:
+        url = self.endpoint.rstrip("/").removesuffix("/v1") + "/tokenize"
+        def call():
+            try: return self.client.post(url, cast_to=object, body={"model": self.model_id, "prompt": text, "add_special_tokens": False})["tokens"]
+            except openai.NotFoundError:
+                raise ConfigError(f"{self.endpoint} sends token ids (`token_id:N`) but has no /tokenize to spell the labels in ids; "
+                                  "start it without --return-tokens-as-token-ids") from None
+        self.token_ids[text] = with_retries(call, self.max_retries, url, self.sleep)
+    return self.token_ids[text]
+
+@patch
+def label_spellings(self: OpenAIBackend, labels: list) -> dict:
+    "Each label's spellings in the server's token ids: alone and after a space, blank tokens in front dropped (as text matching strips spaces)."
+    blank = set(self.tokenized(" "))
+    spell = lambda text: list(itertools.dropwhile(blank.__contains__, self.tokenized(text)))
+    return {l: [s for s in (spell(l), spell(" " + l)) if s] for l in labels}
+
+def _no_answer(labels: list, answer: Completion) -> LabelScores:
+    "The scores of a request answered with no answer (refused, too long): every label −inf, the reason kept."
+    return LabelScores({l: -math.inf for l in labels}, 0, refused=answer.refused, too_long=answer.too_long)
+
 def _label_scores(self, d: dict, labels: list) -> LabelScores:
-    "A logprobs response read for one label set (refused, ambiguous, or each label's first-token log-probability)."
-    if d.get("refused") or _completion(d).refused: return LabelScores({l: -math.inf for l in labels}, 0, refused=True)
-    tokens = (d.get("usage") or {}).get("prompt_tokens", 0)
-    try: return LabelScores(label_logprobs(_top(self, d), labels), tokens)
+    "A logprobs response read for one label set (refused, too long, ambiguous, or each label's first-token log-probability; by id where the server sent ids)."
+    answer = _completion(d)
+    if answer.refused or answer.too_long: return _no_answer(labels, answer)
+    top, tokens = _top(self, d), (d.get("usage") or {}).get("prompt_tokens", 0)
+    spellings = self.label_spellings(labels) if any(token_id(t) is not None for t, _ in top) else None
+    try: return LabelScores(label_logprobs(top, labels, spellings), tokens)
     except AmbiguousLabels: return LabelScores({l: -math.inf for l in labels}, tokens, ambiguous=True)
 
 @patch
@@ -278,9 +356,10 @@ def _continuation_scores(self, conversations: list, labels: list) -> list[LabelS
                "extra_body": {"prompt_logprobs": 0, "add_generation_prompt": False, "continue_final_message": True}} for c in conversations for l in labels]
     answers, k = _send(self, bodies), len(labels)
     per_conversation = [answers[i * k:(i + 1) * k] for i in range(len(conversations))]
-    return [LabelScores({l: -math.inf for l in labels}, refused=True) if any(d.get("refused") for d in ds) else
+    invalid = [next((_completion(d) for d in ds if d.get("invalid")), None) for ds in per_conversation]   # a label refused or too long: the conversation's answer
+    return [_no_answer(labels, no) if no else
             LabelScores({l: continuation_logprob(d.get("prompt_logprobs"), l, self.endpoint) for l, d in zip(labels, ds)}, continuation=True)
-            for ds in per_conversation]
+            for ds, no in zip(per_conversation, invalid)]
 
 # %% ../nbs/03b_openai.ipynb #92574862
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
@@ -359,7 +438,7 @@ def _release(folder: Path) -> None:
 
 class StoredAnswers(Sequence):
     "A round's answers, kept where they came, in the batches' output files on disk, each read when asked for: 50,000 answers with 20 log-probabilities each stay out of memory."
-    def __init__(self, places: list, folder: Path):   # per request: (output file, byte offset) or a refusal marker
+    def __init__(self, places: list, folder: Path):   # per request: (output file, byte offset) or an invalid answer's marker
         self.places = places
         _READERS[folder] += 1
         weakref.finalize(self, _release, folder)
@@ -386,16 +465,16 @@ def _download(self, file_id: str, folder: Path) -> Path:
     return path
 
 def _place(answers: dict, batch, rec: dict, where: tuple) -> None:
-    "Note where one output record's answer lies: an answer, a refusal, or nothing (a transient error, sent again); a rejected request stops the run."
+    "Note where one output record's answer lies: an answer, an invalid answer (refused, too long), or nothing (a transient error, sent again); a rejected request stops the run."
     response = rec.get("response") or {}
     status, body = response.get("status_code"), response.get("body") or {}
     if status == 200: answers[int(rec["custom_id"][4:])] = where
-    elif status == 400 and (body.get("error") or {}).get("code") == "content_filter": answers[int(rec["custom_id"][4:])] = {"refused": True}
+    elif status == 400 and (reason := invalid_answer(body.get("error") or {})): answers[int(rec["custom_id"][4:])] = {"invalid": reason}
     elif status not in (408, 429) and (status or 500) < 500:
         raise APIFailure(f"batch {batch.id}: {rec['custom_id']} was rejected: {str(rec)[:300]}")
 
 def _answers(self, batch, folder: Path) -> dict:
-    "Request index -> where its response body lies (or a refusal marker) for what a batch answered; transient per-request errors are left out to send again."
+    "Request index -> where its response body lies (or an invalid answer's marker) for what a batch answered; transient per-request errors are left out to send again."
     answers = {}
     for fid in (batch.output_file_id, batch.error_file_id):
         if not fid: continue

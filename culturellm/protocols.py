@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 from .core import ConfigError, data_dir, pick, Profile, profile_section, profile_sections, read_jsonl, registry
 from .data import catalogue
-from .evaluate import (evaluate_culture, evaluate_plan, interval, load_scored, model_view, predictions_path, rerun_name, selected_f1_draws, SELECTIONS,
+from .evaluate import (evaluate_culture, evaluate_plan, gave_no_answer, interval, load_scored, model_view, predictions_path, rerun_name, selected_f1_draws, SELECTIONS,
                                  tagged, untagged, yes_no)
 from .finetune import finetune_config, finetune_many, training_epochs
 from .llm import load_llm, side_by_side, training_rate
@@ -167,7 +167,7 @@ def reparsed(arm: Profile, start: pd.DataFrame) -> pd.DataFrame:
         gold = load_task(entry, "corrected")[0].set_index("id").gold
         answers = {r["id"]: r for r in read_jsonl(predictions_path(arm, rerun_name(model, rerun), culture, task))}
         rows += [{"culture": culture, "task": task, "model": model, "rerun": rerun, "id": i, "gold": gold[i],
-                  "pred": INVALID if answers[i]["refused"] else parse_answer(entry["prompt"], answers[i]["output"], "corrected")[0]}
+                  "pred": INVALID if gave_no_answer(answers[i]) else parse_answer(entry["prompt"], answers[i]["output"], "corrected")[0]}
                  for i in part.id if i in gold.index]
     return pd.DataFrame(rows)
 

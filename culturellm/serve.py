@@ -15,8 +15,8 @@ from .llm import Completion
 
 # %% auto #0
 __all__ = ['FAULT_KINDS', 'LOST', 'SERVICES', 'OFFERED_BY', 'EXPIRED', 'CANCELLED', 'JOB_STATES', 'SimulatedTime', 'Faults',
-           'Limits', 'EchoResponder', 'FastResponder', 'chat_response', 'error_body', 'StandInServer', 'example_tokens',
-           'job_schedule', 'serve_cmd']
+           'Limits', 'EchoResponder', 'FastResponder', 'chat_response', 'error_body', 'StandInServer', 'prompt_tokens',
+           'over_context', 'stand_in_tokens', 'stand_in_token_id', 'example_tokens', 'job_schedule', 'serve_cmd']
 
 # %% ../nbs/03c_serve.ipynb #0c236920
 _AHEAD: dict = {}   # clock file -> how far this process's simulated time is ahead of real time
@@ -122,6 +122,9 @@ class Limits:
     job_tokens_per_s: float = math.inf     # ... plus its trained tokens at this rate, after `validate_s`
     validate_s: float = 0.0                # seconds a batch or a job spends validating its file
     max_running_jobs: int = 0              # fine-tuning jobs running at once (0: no cap); the rest queue
+    max_model_len: int = 0                 # prompt + max_tokens at most, in tokens (vLLM's --max-model-len; 0: no limit)
+    token_ids: bool = False                # log-probabilities' tokens sent as `token_id:N` (vLLM's --return-tokens-as-token-ids)
+    tokenize: bool = True                  # vLLM's /tokenize is served
     rpm: int = 0                           # direct requests per minute (0: no limit)
     tpm: int = 0                           # direct request tokens per minute (0: no limit)
     seed: int = 0
@@ -137,9 +140,9 @@ class Limits:
         return random.Random(f"{self.seed}:{key}").uniform(*low_high)
 
 SERVICES = {
-    "openai": dict(prompt_logprobs=False, batch_minutes=(20, 180), batch_rate=50.0, expire_rate=0.02, cancel_s=300.0, job_minutes=(10, 40),
+    "openai": dict(prompt_logprobs=False, tokenize=False, batch_minutes=(20, 180), batch_rate=50.0, expire_rate=0.02, cancel_s=300.0, job_minutes=(10, 40),
                    job_tokens_per_s=2000.0, validate_s=120.0, max_running_jobs=6, rpm=10_000, tpm=2_000_000),
-    "vllm": dict(batch_api=False, fine_tuning=False, prompt_logprobs=True),
+    "vllm": dict(batch_api=False, fine_tuning=False, prompt_logprobs=True, max_model_len=8192),
 }
 
 # %% ../nbs/03c_serve.ipynb #8a7e61ed
@@ -218,7 +221,7 @@ def chat_response(model: str,              # model name answered with
 
 # %% ../nbs/03c_serve.ipynb #e649f032
 def error_body(message: str,                       # what went wrong
-               code: str,                          # OpenAI's error code
+               code: str|int,                      # OpenAI's error code (vLLM's: the HTTP status)
                kind: str="invalid_request_error",  # OpenAI's error type
               ) -> dict:
     return {"error": {"message": message, "type": kind, "code": code, "param": None}}
@@ -230,7 +233,7 @@ def _now() -> float:
     "The stand-in's time: the sender's simulated time where the request carries it, else the furthest any process's simulated time got (real time without a clock)."
     return getattr(_REQUEST, "now", None) or time.time() + clock().furthest()
 
-OFFERED_BY = {"/v1/batches": "batch_api", "/v1/fine_tuning": "fine_tuning"}
+OFFERED_BY = {"/v1/batches": "batch_api", "/v1/fine_tuning": "fine_tuning", "/tokenize": "tokenize"}
 
 def _offered(limits: Limits, path: str) -> bool:
     "Whether a service with these limits serves a route (files: where batches or fine-tuning are)."
@@ -256,6 +259,7 @@ class StandInServer:
         self.routes = {("GET", r"/v1/models"): self.list_models,
                        ("POST", r"/v1/chat/completions"): self.chat_completions,
                        ("POST", r"/v1/embeddings"): self.embeddings,
+                       ("POST", r"/tokenize"): self.tokenize,
                        ("POST", r"/v1/files"): self.upload_file,
                        ("GET", r"/v1/files/(?P<id>[^/]+)"): self.get_file,
                        ("GET", r"/v1/files/(?P<id>[^/]+)/content"): self.file_content,
@@ -317,6 +321,7 @@ def _answer(self, body: dict) -> tuple[int, dict]:
         return 400, error_body(f"top_logprobs must be less than or equal to {self.limits.max_top_logprobs}", "invalid_value")
     if body.get("prompt_logprobs") is not None and not self.limits.prompt_logprobs:
         return 400, error_body("Unrecognized request argument supplied: prompt_logprobs", "unknown_parameter")
+    if (over := over_context(body, self.limits.max_model_len)) is not None: return 400, over
     self.accept(key)
     if self.faults.refuses(key):
         if self.faults.refusal_style == "http_400":
@@ -328,6 +333,7 @@ def _answer(self, body: dict) -> tuple[int, dict]:
     with self.model_lock:
         completion = self.responder.chat([messages], max_tokens, body.get("temperature") or 0.0, [seed])[0]
         top = self.responder.top_logprobs(messages, max(1, int(body.get("top_logprobs") or 1))) if body.get("logprobs") else None
+    if top and self.limits.token_ids: top = [(f"token_id:{stand_in_token_id(t)}", lp) for t, lp in top]
     return 200, chat_response(body["model"], completion, top)
 
 def _continued(self, body: dict, messages: list) -> tuple[int, dict]:
@@ -338,9 +344,22 @@ def _continued(self, body: dict, messages: list) -> tuple[int, dict]:
     return 200, chat_response(body["model"], Completion("", "length", len(tokens), 0), None, tokens)
 
 # %% ../nbs/03c_serve.ipynb #04c26f6e
+def prompt_tokens(body: dict) -> int:
+    "A request's prompt tokens as the stand-in counts them: its messages' characters / 4."
+    return sum(len(str(m.get("content", ""))) for m in body.get("messages") or []) // 4
+
+def over_context(body: dict,          # a chat-completions request
+                 max_model_len: int,  # the served model's context, in tokens (0: no limit)
+                ) -> dict|None:
+    "vLLM's 400 body for a request whose prompt plus `max_tokens` exceed the model's context; None when it fits."
+    prompt, answer = prompt_tokens(body), int(body.get("max_completion_tokens") or body.get("max_tokens") or 0)
+    if not max_model_len or prompt + answer <= max_model_len: return None
+    return error_body(f"This model's maximum context length is {max_model_len} tokens. However, you requested {prompt + answer} tokens "
+                      f"({prompt} in the messages, {answer} in the completion). Please reduce the length of the messages or completion.", 400, "BadRequestError")
+
 def _tokens(body: dict) -> int:
     "A request's tokens as a rate limit counts them: its prompt's characters / 4, plus `max_tokens`."
-    return sum(len(str(m.get("content", ""))) for m in body.get("messages") or []) // 4 + int(body.get("max_tokens") or 16)
+    return prompt_tokens(body) + int(body.get("max_tokens") or 16)
 
 def _throttled(self, body: dict) -> float|None:
     """Seconds until a direct request fits the requests- and tokens-per-minute budget (None: it fits now, and is counted).
@@ -379,6 +398,23 @@ def embeddings(self: StandInServer, body, **_):
     with self.model_lock: vectors = self.responder.embed(texts)
     return 200, {"object": "list", "model": body["model"], "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
                  "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]}
+
+# %% ../nbs/03c_serve.ipynb #f46896cc
+def stand_in_tokens(text: str) -> list[str]:
+    "The stand-in's tokens of a text: words with the space before them, punctuation marks, runs of blanks."
+    return re.findall(r" ?[\w']+| ?[^\w\s]|\s+", text)
+
+def stand_in_token_id(token: str) -> int:
+    "A token's id in the stand-in's vocabulary: a hash of its text, the same in every run."
+    return int(stable_hash(token, 8), 16)
+
+@patch
+def tokenize(self: StandInServer, body, **_):
+    "vLLM's `/tokenize`: the ids of a prompt's tokens (no special tokens)."
+    if body.get("model") is not None and body["model"] not in self.models:
+        return 404, error_body(f"The model `{body['model']}` does not exist", "model_not_found")
+    ids = [stand_in_token_id(t) for t in stand_in_tokens(str(body.get("prompt") or ""))]
+    return 200, {"count": len(ids), "max_model_len": self.limits.max_model_len, "tokens": ids, "token_strs": None}
 
 # %% ../nbs/03c_serve.ipynb #a36f261c
 def _file_object(fid: str, f: dict) -> dict:
