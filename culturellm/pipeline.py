@@ -344,8 +344,8 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
         index()
 
     run_when_ready(list(planned), reads, start, done, profile_section(cfg, "reproduce")["side_by_side"])
-    timings = write_timings(cfg, ordered(records, own, cfg["cultures"]), out_dir)
-    print(f"[{profile}] time profile ({timings}): {largest_parts(timings_table(cfg, ordered(records, own, cfg['cultures'])))}", flush=True)
+    final = ordered(records, own, cfg["cultures"])
+    print(f"[{profile}] time profile ({write_timings(cfg, final, out_dir)}): {largest_parts(timings_table(cfg, final))}", flush=True)
     return index()
 
 # %% ../nbs/13_pipeline.ipynb #cc833a3f
