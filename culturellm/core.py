@@ -11,16 +11,16 @@ from typing import Any, Iterable, Iterator
 import yaml
 
 # %% auto #0
-__all__ = ['ENVIRONMENT', 'SIMULATOR', 'WRITTEN', 'ENTRY_SCHEMAS', 'READ_AS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'CultureLLMError',
-           'DataError', 'ConfigError', 'project_root', 'data_dir', 'raw_dir', 'profile_name', 'generated_dir',
-           'cache_dir', 'models_dir', 'reports_dir', 'environment', 'environment_settings', 'show_progress', 'RealTime',
-           'clock', 'partial_file', 'write_atomic', 'in_own_process', 'jsonl_line', 'write_jsonl', 'append_jsonl',
-           'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'stage_folder', 'written_files', 'foreign_files', 'claim_folder',
-           'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file', 'seed_everything', 'registry',
-           'yaml_as_written', 'typed_words', 'quoting_hint', 'value_problem', 'entry_problems', 'checked_entry',
-           'registry_entry', 'pick', 'resolve', 'prompt_text', 'prompt_filler', 'fill_template', 'check_profile',
-           'profile_names', 'profile_sections', 'profile_defaults', 'profile_section', 'Profile', 'with_cultures',
-           'load_profile']
+__all__ = ['ENVIRONMENT', 'SIMULATOR', 'WRITTEN', 'ENTRY_SCHEMAS', 'READ_AS', 'PROFILE_KEYS', 'CULTURE_LISTS', 'PARTS', 'TIMINGS',
+           'CultureLLMError', 'DataError', 'ConfigError', 'project_root', 'data_dir', 'raw_dir', 'profile_name',
+           'generated_dir', 'cache_dir', 'models_dir', 'reports_dir', 'environment', 'environment_settings',
+           'show_progress', 'RealTime', 'clock', 'partial_file', 'write_atomic', 'in_own_process', 'jsonl_line',
+           'write_jsonl', 'append_jsonl', 'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'stage_folder', 'written_files',
+           'foreign_files', 'claim_folder', 'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file',
+           'seed_everything', 'registry', 'yaml_as_written', 'typed_words', 'quoting_hint', 'value_problem',
+           'entry_problems', 'checked_entry', 'registry_entry', 'pick', 'resolve', 'prompt_text', 'prompt_filler',
+           'fill_template', 'check_profile', 'profile_names', 'profile_sections', 'profile_defaults', 'profile_section',
+           'Profile', 'with_cultures', 'load_profile', 'timings_path', 'timed']
 
 # %% ../nbs/00_core.ipynb #06b2406c
 class CultureLLMError(Exception):
@@ -102,6 +102,7 @@ ENVIRONMENT = {   # variable -> (what it changes, how provenance shows it: "valu
     "OPENAI_API_KEY": ("the key of the OpenAI (or OpenAI-compatible) API; roles may name another variable", "set"),
     "OPENAI_BASE_URL": ("the openai client's default server where a role names no base_url", "value"),
     "CULTURELLM_STAGE": ("the reproduction stage a process works for (set by `reproduce`): tagged on the Batch jobs it sends", "value"),
+    "CULTURELLM_TIMINGS": ("the file a process appends its timed blocks to (set by `reproduce` for each stage: `timings_path`)", "set"),
     "CULTURELLM_SIM_CLOCK": ("the simulating stand-in's clock file: time is simulated (set by the paper-scale benchmark and tests, never in production)", "set"),
     "CULTURELLM_SIM_START": ("seconds ahead of real time a stage's simulated clock starts at (set by `reproduce` where time is simulated)", "value"),
 }
@@ -194,13 +195,14 @@ def write_jsonl(path: Path|str,      # JSONL file, created or replaced
 # %% ../nbs/00_core.ipynb #e6612636
 def append_jsonl(path: Path|str, # JSONL file, created if missing
                  *records: dict, # the records, each a line
+                 sync: bool=True, # flush to disk (False: a record whose loss in a crash costs nothing, e.g. a timing)
                 ) -> None:
     "Append records as lines in one write and flush them to disk (one fsync for many records: at scale a sync per record costs more than the work)."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as f:
         f.write("".join(map(jsonl_line, records)))
-        f.flush(); os.fsync(f.fileno())
+        if sync: f.flush(); os.fsync(f.fileno())
 
 # %% ../nbs/00_core.ipynb #968c9ac2
 def iter_jsonl(path: Path|str,       # JSONL file
@@ -598,3 +600,42 @@ def load_profile(profile: str|Profile) -> Profile:  # a profile name (data/profi
     key = (_version(path), _version(registries/"cultures.yaml"), _version(registries/"profile_sections.yaml"), chosen)
     if key not in _PROFILES: _PROFILES[key] = _read_profile(profile, path, chosen)
     return _PROFILES[key]
+
+# %% ../nbs/00_core.ipynb #02c5bb5b
+PARTS = {   # the kinds of work `timed` measures -> what a block's `items` count
+    "training": "training rows",
+    "scoring": "requests scored (texts, for perplexity)",
+    "generation": "requests answered",
+    "embedding": "texts embedded",
+    "loading": "models loaded",
+    "bootstrap": "resamples",
+    "rendering": "pages rendered",
+}
+TIMINGS: dict = {}                                     # this process's own seconds per part, summed over its blocks
+_NESTED, _TIMINGS_LOCK = threading.local(), threading.Lock()   # per thread: the seconds of blocks timed inside each open block
+
+def timings_path(profile: str|Profile,  # the loaded profile, or its name
+                 stage: str,            # a reproduction stage (its report name)
+                ) -> Path:
+    "The file every process of one stage appends its timed blocks to (`reproduce` names it in `$CULTURELLM_TIMINGS`)."
+    return generated_dir(profile)/"timings"/f"{stage}.jsonl"
+
+@contextmanager
+def timed(part: str,      # the kind of work: a key of PARTS
+          model: str="",  # the model it ran, if any
+          items: int=0,   # how much it did (what PARTS says it counts)
+          step: str="",   # what it was for (the usage ledger's stage: evaluate, alignment, ...)
+         ):
+    "Add a block's own seconds (less those of blocks timed inside it in this thread) to `TIMINGS[part]`, and append its record to `$CULTURELLM_TIMINGS` where set."
+    pick(PARTS, part, "timed part")
+    inner = _NESTED.__dict__.setdefault("open", [])
+    inner.append(0.0); began, start = time.time(), time.perf_counter()
+    try: yield
+    finally:
+        seconds = time.perf_counter() - start
+        own = seconds - inner.pop()
+        if inner: inner[-1] += seconds
+        with _TIMINGS_LOCK: TIMINGS[part] = TIMINGS.get(part, 0.0) + own
+        if os.environ.get("CULTURELLM_TIMINGS"):
+            append_jsonl(os.environ["CULTURELLM_TIMINGS"], {"part": part, "seconds": round(own, 4), "start": began, "end": began + seconds,
+                                                            "model": model, "items": items, "step": step, "pid": os.getpid()}, sync=False)

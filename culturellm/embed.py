@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64, operator, os
 from pathlib import Path
 import numpy as np
-from .core import cache_dir, ConfigError, Profile, stable_hash
+from .core import cache_dir, ConfigError, Profile, stable_hash, timed
 from .llm import ResponseCache, role_spec
 
 # %% auto #0
@@ -80,10 +80,11 @@ class Embeddings:
         found = self.cache.get(list(set(keys))) if self.cache is not None else {}
         missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
         if missing:
-            made = {stable_hash([self.embedder.model_id, t]): {"b64": base64.b64encode(vec.astype(np.float32).tobytes()).decode()}
-                    for t, vec in zip(missing, self.embedder.embed(missing))}
+            with timed("embedding", self.embedder.model_id, len(missing)):
+                made = {stable_hash([self.embedder.model_id, t]): {"b64": base64.b64encode(vec.astype(np.float32).tobytes()).decode()}
+                        for t, vec in zip(missing, self.embedder.embed(missing))}
+                if self.cache is not None: self.cache.put_many((k, "embed", self.embedder.model_id, v) for k, v in made.items())
             found.update(made)
-            if self.cache is not None: self.cache.put_many((k, "embed", self.embedder.model_id, v) for k, v in made.items())
         return np.vstack([np.frombuffer(base64.b64decode(found[k]["b64"]), dtype=np.float32) for k in keys]) if texts else np.zeros((0, 1))
 
     def similarity(self, a: list[str], b: list[str]) -> np.ndarray:
@@ -115,5 +116,6 @@ def load_embeddings(profile: Profile) -> Embeddings:
     kind = spec.pop("backend")
     if kind not in EMBEDDERS: raise ConfigError(f"unknown embedder {kind!r}; known: {', '.join(EMBEDDERS)}")
     key = stable_hash([kind, spec])
-    if key not in _EMBEDDERS: _EMBEDDERS[key] = EMBEDDERS[kind](**spec)
+    if key not in _EMBEDDERS:
+        with timed("loading", kind, 1): _EMBEDDERS[key] = EMBEDDERS[kind](**spec)
     return Embeddings(_EMBEDDERS[key], ResponseCache(cache_dir()/"llm"/"embeddings.sqlite"))

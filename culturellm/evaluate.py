@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from .core import (append_jsonl, ConfigError, data_dir, DataError, generated_dir, load_profile, pick,
                              Profile, profile_defaults, profile_section, project_root, prompt_text, read_jsonl, registry_entry,
-                             repair_jsonl, reports_dir, stable_hash, stage_folder, write_atomic)
+                             repair_jsonl, reports_dir, stable_hash, stage_folder, timed, write_atomic)
 from .data import upstream_file
 from .finetune import model_name, trained_llm
 from .sft import system_prompt
@@ -277,7 +277,8 @@ def bootstrap_ci(gold,                    # gold labels
     "95% percentile interval of a task metric (default macro-F1) over `n` class-stratified resamples of the examples: the task, the model and each class's count fixed."
     gold, pred = np.asarray(gold, dtype=object), np.asarray(pred, dtype=object)
     if n == 0 or len(gold) == 0: return (float("nan"), float("nan"))
-    return interval(pick(METRICS, metric, "task metric")[1](gold, pred, labels, stratified_resamples(gold, n, np.random.default_rng(seed))))
+    with timed("bootstrap", items=n):
+        return interval(pick(METRICS, metric, "task metric")[1](gold, pred, labels, stratified_resamples(gold, n, np.random.default_rng(seed))))
 
 # %% ../nbs/09_evaluate.ipynb #80cf0f5c
 def _codes(labels: list, *answers) -> list:
@@ -586,15 +587,16 @@ def selected_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task
     preds, golds = preds[held], golds[held]
     value, value_rows = pick(METRICS, metric, "measure")
     rng, point, draws, tasks = np.random.default_rng(seed), dict.fromkeys(models, 0.0), {m: np.zeros(n) for m in models}, 0
-    for (culture, task), part in preds.groupby(level=["culture", "task"]):
-        classes = golds.loc[part.index].itertuples(index=False, name=None)   # each example's gold as every model reads it: one class per distinct tuple
-        labels, rows = task_entry(culture, task)["labels"], stratified_resamples(classes, n, rng)
-        for m in models:
-            choose, gold = SELECTIONS[selections[m]], golds.loc[part.index, m].to_numpy(dtype=object)
-            per_rerun = [part[(m, r)].to_numpy(dtype=object) for r in part[m].columns]
-            point[m] += float(choose(np.array([value(gold, p, labels) for p in per_rerun]), m))
-            draws[m] += choose(np.stack([value_rows(gold, p, labels, rows) for p in per_rerun]), m)
-        tasks += 1
+    with timed("bootstrap", items=n):
+        for (culture, task), part in preds.groupby(level=["culture", "task"]):
+            classes = golds.loc[part.index].itertuples(index=False, name=None)   # each example's gold as every model reads it: one class per distinct tuple
+            labels, rows = task_entry(culture, task)["labels"], stratified_resamples(classes, n, rng)
+            for m in models:
+                choose, gold = SELECTIONS[selections[m]], golds.loc[part.index, m].to_numpy(dtype=object)
+                per_rerun = [part[(m, r)].to_numpy(dtype=object) for r in part[m].columns]
+                point[m] += float(choose(np.array([value(gold, p, labels) for p in per_rerun]), m))
+                draws[m] += choose(np.stack([value_rows(gold, p, labels, rows) for p in per_rerun]), m)
+            tasks += 1
     k = max(tasks, 1)
     return {"point": {m: v / k for m, v in point.items()}, "draws": {m: d / k for m, d in draws.items()}, "tasks": tasks, "examples": int(held.sum())}
 
@@ -613,7 +615,7 @@ def mean_interval(values,       # one number per item
     "95% bootstrap interval of the mean of per-item values (e.g. correct flags, or paired differences of them), items resampled uniformly."
     values = np.asarray(values, dtype=float)
     if not len(values): return (float("nan"), float("nan"))
-    return interval(values[resamples(len(values), n, np.random.default_rng(seed))].mean(1))
+    with timed("bootstrap", items=n): return interval(values[resamples(len(values), n, np.random.default_rng(seed))].mean(1))
 
 # %% ../nbs/09_evaluate.ipynb #e8574084
 def paired_gain(scored: pd.DataFrame,     # evaluated examples (load_scored)

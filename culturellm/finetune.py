@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 from .core import (append_jsonl, cache_dir, ConfigError, DataError, fill_template, generated_dir,
                              load_profile, Profile, profile_section, read_jsonl, registry, registry_entry, resolve,
-                             seed_everything, sha256_file, show_progress, stable_hash, write_atomic)
+                             seed_everything, sha256_file, show_progress, stable_hash, timed, write_atomic)
 from .llm import (backend_kind, cache_path, Ledger, ledger_path, LLM, load_llm, make_backend, ResponseCache, shared_backend, side_by_side,
                             training_rate)
 from .sft import chat, check_training_file, estimate_tokens, load_sets, sft_dir
@@ -423,7 +423,8 @@ def finetune(profile: Profile, culture: str, set_name: str="main") -> dict:
     known = registered_models(profile).set_index("name")
     if name in known.index and known.loc[name, "data_sha256"] == data_sha and known.loc[name, "recipe"] == cfg["recipe_hash"]:
         return known.loc[name].to_dict() | {"name": name}
-    manifest = resolve(backend_kind(base).trainer)(chat_file, models_dir_of(profile)/name, base, cfg, name)
+    with timed("training", name, int(chosen["rows"]), "finetune"):
+        manifest = resolve(backend_kind(base).trainer)(chat_file, models_dir_of(profile)/name, base, cfg, name)
     def register():                                       # once, however many processes trained it
         entry = registry_record(profile, name, culture, chosen, base, cfg, data_sha, manifest)
         append_jsonl(models_dir_of(profile)/"registry.jsonl", entry)

@@ -11,7 +11,7 @@ from fastcore.basics import patch
 from contextlib import contextmanager
 from pathlib import Path
 import torch
-from .core import ConfigError, in_own_process, models_dir, pick, registry, registry_entry, sha256_file, stable_hash
+from .core import ConfigError, in_own_process, models_dir, pick, registry, registry_entry, sha256_file, stable_hash, timed
 from .llm import Completion, LabelScores
 
 # %% auto #0
@@ -324,7 +324,7 @@ class HFBackend:
     @cached_property
     def weights(self):
         "Where the model lives, loaded on first use: the process's shared base (no adapter, or adapters swapped) or an own merged copy."
-        return ADAPTER_MODES["swap" if self.adapter is None else self.adapters](self.folder, self.dtype, self.device, self.adapter)
+        with timed("loading", self.model_id, 1): return ADAPTER_MODES["swap" if self.adapter is None else self.adapters](self.folder, self.dtype, self.device, self.adapter)
 
     @contextmanager
     def loaded(self):

@@ -13,10 +13,10 @@ from typing import Protocol
 import pandas as pd
 from tqdm.auto import tqdm
 from .core import (append_jsonl, cache_dir, canonical_json, ConfigError, DataError, generated_dir,
-                             iter_jsonl, pick, Profile, registry, resolve, show_progress, stable_hash)
+                             iter_jsonl, pick, Profile, registry, resolve, show_progress, stable_hash, timed)
 
 # %% auto #0
-__all__ = ['BATCH_PRICE_SHARE', 'DETERMINISTIC_KINDS', 'BACKENDS', 'PARTY_OF', 'Completion', 'LabelScores', 'Backend',
+__all__ = ['BATCH_PRICE_SHARE', 'DETERMINISTIC_KINDS', 'TIMED_AS', 'BACKENDS', 'PARTY_OF', 'Completion', 'LabelScores', 'Backend',
            'ResponseCache', 'price', 'token_cost', 'price_share', 'Ledger', 'LLM', 'score_requests', 'BackendKind',
            'backend_kind', 'make_backend', 'training_rate', 'cache_path', 'ledger_path', 'role_spec', 'shared_backend',
            'load_llm', 'present_rounds', 'rounds_away', 'Picked', 'BatchRounds', 'side_by_side', 'at_once']
@@ -191,6 +191,7 @@ class Ledger:
 
 # %% ../nbs/03_llm.ipynb #c063cd52
 DETERMINISTIC_KINDS = ("score",)   # request kinds whose answers never depend on sampling: always cached
+TIMED_AS = {"chat": "generation", "score": "scoring"}   # request kind -> the part of the time profile its computed misses count to (`core.timed`)
 
 class LLM:
     "A model in a role: batched `chat` and `score` through a response cache, with usage recorded in a ledger."
@@ -222,16 +223,17 @@ class LLM:
         bar = tqdm(total=len(todo), desc=desc or f"{self.role or self.backend.model_id} {kind}", unit="req",
                    disable=not self.progress or not todo)
         chunk = chunk or getattr(self.backend, "chunk", self.batch_size)  # requests handed to the backend at once (a remote one: enough to fill its pool, or all for a Batch API)
-        for start in range(0, len(todo), chunk):
-            batch, computed = todo[start:start + chunk], []
-            for k, out in zip(batch, compute([requests[pending[k][0]] for k in batch])):
-                out.key = keys[pending[k][0]]
-                for i in pending[k]: results[i] = out
-                if getattr(out, "shared", False): shared += 1     # another party of its Batch round asked it too, and paid for it
-                else: tokens[0] += out.prompt_tokens; tokens[1] += getattr(out, "completion_tokens", 0)
-                if cacheable[pending[k][0]] and not getattr(out, "too_long", False): computed.append((k, out))   # a prompt too long is asked again: the server may have been given a longer context since
-            if self.cache is not None: self.cache.put_many((k, kind, self.backend.model_id, asdict(out) | {"cached": False}) for k, out in computed)
-            bar.update(len(batch)); bar.set_postfix(tokens_in=tokens[0], tokens_out=tokens[1])
+        with timed(TIMED_AS[kind], self.backend.model_id, len(todo), self.stage) if todo else contextlib.nullcontext():   # the misses: the model's work
+            for start in range(0, len(todo), chunk):
+                batch, computed = todo[start:start + chunk], []
+                for k, out in zip(batch, compute([requests[pending[k][0]] for k in batch])):
+                    out.key = keys[pending[k][0]]
+                    for i in pending[k]: results[i] = out
+                    if getattr(out, "shared", False): shared += 1     # another party of its Batch round asked it too, and paid for it
+                    else: tokens[0] += out.prompt_tokens; tokens[1] += getattr(out, "completion_tokens", 0)
+                    if cacheable[pending[k][0]] and not getattr(out, "too_long", False): computed.append((k, out))   # a prompt too long is asked again: the server may have been given a longer context since
+                if self.cache is not None: self.cache.put_many((k, kind, self.backend.model_id, asdict(out) | {"cached": False}) for k, out in computed)
+                bar.update(len(batch)); bar.set_postfix(tokens_in=tokens[0], tokens_out=tokens[1])
         bar.close()
         if self.ledger is not None:
             refusals, too_long = (sum(getattr(results[pending[k][0]], reason, False) for k in todo) for reason in ("refused", "too_long"))

@@ -14,8 +14,8 @@ import papermill as pm
 from nbconvert import HTMLExporter
 import nbformat
 from .core import (clock, ConfigError, data_dir, environment, environment_settings, fill_template, generated_dir, profile_section,
-                             load_profile, pick, Profile, project_root, registry, registry_entry, reports_dir, resolve, sha256_file, stable_hash, with_cultures,
-                             write_atomic)
+                             load_profile, PARTS, pick, Profile, project_root, read_jsonl, registry, registry_entry, reports_dir, resolve, sha256_file,
+                             stable_hash, timed, timings_path, with_cultures, write_atomic)
 from .protocols import arm_profile, protocol_config
 from .finetune import registered_models
 from .llm import backend_kind, Ledger, ledger_path, price_share, token_cost
@@ -25,8 +25,9 @@ __all__ = ['PROVENANCE_PACKAGES', 'STAGE_COPIES', 'experiment_path', 'check_para
            'EncryptedKernelManager', 'run_notebook', 'model_ids', 'usage', 'provenance', 'provenance_table',
            'summary_path', 'write_summary', 'read_summary', 'write_index', 'stage_entries', 'runs', 'stage_reads',
            'code_hash', 'stage_fingerprint', 'up_to_date', 'previous_runs', 'ordered', 'run_stage', 'run_when_ready',
-           'reproduce', 'stage_planners', 'planned_model', 'plan', 'actual_usage', 'calibrated', 'bill', 'plan_cmd',
-           'reproduce_cmd']
+           'reproduce', 'stage_blocks', 'covered_seconds', 'time_profile', 'timings_table', 'stage_detail',
+           'timings_markdown', 'write_timings', 'largest_parts', 'stage_planners', 'planned_model', 'plan',
+           'actual_usage', 'calibrated', 'bill', 'plan_cmd', 'reproduce_cmd']
 
 # %% ../nbs/13_pipeline.ipynb #83ed05b2
 def experiment_path(name: str) -> Path:
@@ -81,12 +82,12 @@ def run_notebook(template: Path,  # papermill template
     out_dir.mkdir(parents=True, exist_ok=True)
     executed, page = out_dir/f"{name}.ipynb", out_dir/f"{name}.html"
     start, error = time.time(), None
-    try:
-        with environment({"CULTURELLM_PROGRESS": "0", **(env or {})}):     # the kernel inherits them; no progress-bar debris in the reports
-            pm.execute_notebook(str(template), str(executed), parameters=parameters, kernel_name="python3",
-                                cwd=str(project_root()), progress_bar=False, kernel_manager_class=EncryptedKernelManager)
-    except Exception as e: error = _short_error(e)
-    if executed.exists(): render_html(executed, page)
+    with environment({"CULTURELLM_PROGRESS": "0", **(env or {})}):         # the kernel inherits them; no progress-bar debris in the reports
+        try: pm.execute_notebook(str(template), str(executed), parameters=parameters, kernel_name="python3",
+                                 cwd=str(project_root()), progress_bar=False, kernel_manager_class=EncryptedKernelManager)
+        except Exception as e: error = _short_error(e)
+        if executed.exists():
+            with timed("rendering", items=1): render_html(executed, page)
     return {"name": name, "status": "failed" if error else "ok", "seconds": round(time.time() - start, 1),
             "error": error, "html": page.name if page.exists() else None, "notebook": executed.name,
             "started": start, "finished": time.time()}
@@ -189,9 +190,10 @@ def write_index(profile: dict,     # the loaded profile
     paper = sorted((out_dir/"paper").glob("*")) if (out_dir/"paper").exists() else []
     links = " ".join(f'<a href="paper/{html.escape(p.name)}">{html.escape(p.name)}</a>' for p in paper) or "(none yet)"
     used = usage(profile["name"]).to_html(index=False) if len(usage(profile["name"])) else "<p>(no model calls recorded)</p>"
+    timings = '<a href="timings.md">timings.md</a>: seconds per stage and per kind of work' if (out_dir/"timings.md").exists() else "(written when a run ends)"
     page = fill_template("index.html", profile=_cell(profile["name"]), description=_cell(profile.get("description", "")),
                          runs=_table(rows, ["report", "status", "this run", "seconds", "error"]), summary=_table(rows, ["report", *summary_cols]),
-                         links=links, usage=used, provenance=_cell(json.dumps(prov, indent=1)))
+                         links=links, usage=used, timings=timings, provenance=_cell(json.dumps(prov, indent=1)))
     write_atomic(out_dir/"runs.json", json.dumps({"provenance": prov, "runs": runs}, indent=1))
     return write_atomic(out_dir/"index.html", page)
 
@@ -332,7 +334,9 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
         records[name] = {"name": name, "status": "running", "html": None, "this run": "running", "fingerprint": fingerprint}   # the index shows it running
         index()
         begin = max([ended.get(d, 0.0) for d in reads[name]] + [clock().ahead()])     # simulated time: where the stages it reads ended
-        return cfg, name, template, parameters, out_dir, {**env, "CULTURELLM_STAGE": name, **clock().for_stage(name, begin)}
+        timings_path(cfg, name).unlink(missing_ok=True)                                # the time profile of this run of the stage only
+        return cfg, name, template, parameters, out_dir, {**env, "CULTURELLM_STAGE": name, "CULTURELLM_TIMINGS": str(timings_path(cfg, name)),
+                                                          **clock().for_stage(name, begin)}
 
     def done(name, record, job):
         ended[name] = clock().ended(job[-1])
@@ -340,7 +344,73 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
         index()
 
     run_when_ready(list(planned), reads, start, done, profile_section(cfg, "reproduce")["side_by_side"])
+    final = ordered(records, own, cfg["cultures"])
+    print(f"[{profile}] time profile ({write_timings(cfg, final, out_dir)}): {largest_parts(timings_table(cfg, final))}", flush=True)
     return index()
+
+# %% ../nbs/13_pipeline.ipynb #cc833a3f
+def stage_blocks(profile: str|Profile,  # the loaded profile, or its name
+                 stage: str,            # a stage's report name
+                ) -> list[dict]:
+    "The timed blocks of a stage's last run (`core.timed` records; none where it was not timed)."
+    path = timings_path(profile, stage)
+    return read_jsonl(path, partial_ok=True) if path.exists() else []
+
+def covered_seconds(blocks: list[dict]) -> float:
+    "Seconds during which at least one block ran: the union of their spans, so nested blocks and blocks of threads side by side count once."
+    total, reach = 0.0, float("-inf")
+    for b in sorted(blocks, key=lambda b: b["start"]):
+        total += max(0.0, b["end"] - max(b["start"], reach)); reach = max(reach, b["end"])
+    return total
+
+def time_profile(blocks: list[dict],  # one stage's timed blocks
+                 wall: float,         # the stage's wall seconds (its run record)
+                ) -> dict:
+    "Seconds per part (the blocks' own times, summed) and `other`: the wall time no block covers, never negative."
+    parts = {}
+    for b in blocks: parts[b["part"]] = parts.get(b["part"], 0.0) + b["seconds"]
+    return {**parts, "other": max(0.0, wall - covered_seconds(blocks))}
+
+# %% ../nbs/13_pipeline.ipynb #929673e0
+def timings_table(profile: Profile,     # the loaded profile
+                  records: list[dict],  # run records in pipeline order
+                 ) -> pd.DataFrame:
+    "A row per stage with a wall time: this run, wall seconds, seconds per part (`PARTS` that occur, in their order) and other."
+    rows = [{"stage": r["name"], "this run": r.get("this run", ""), "wall s": r["seconds"], **time_profile(stage_blocks(profile, r["name"]), r["seconds"])}
+            for r in records if r.get("seconds") is not None]
+    table = pd.DataFrame(rows, columns=["stage", "this run", "wall s", *PARTS, "other"]).fillna({p: 0.0 for p in [*PARTS, "other"]})
+    return table.drop(columns=[p for p in PARTS if not table[p].any()])
+
+def stage_detail(blocks: list[dict]) -> pd.DataFrame:  # one stage's timed blocks
+    "A stage's blocks by part, what for (the ledger stage) and model: blocks, items and seconds, the largest first."
+    d = pd.DataFrame(blocks, columns=["part", "step", "model", "items", "seconds"]).fillna({"step": "", "model": "", "items": 0}).rename(columns={"step": "for"})
+    grouped = d.groupby(["part", "for", "model"], as_index=False).agg(blocks=("seconds", "size"), items=("items", "sum"), seconds=("seconds", "sum"))
+    return grouped.sort_values("seconds", ascending=False, ignore_index=True)
+
+# %% ../nbs/13_pipeline.ipynb #d188df03
+def timings_markdown(profile: Profile,     # the loaded profile
+                     records: list[dict],  # run records in pipeline order
+                    ) -> str:
+    "The time profile of a reproduction: the stages' table, then each timed stage's blocks (`data/templates/timings.md`)."
+    details = [f"## {r['name']} ({r.get('this run', '')}, {r['seconds']} s)\n\n" + stage_detail(blocks).to_markdown(index=False, floatfmt=".1f")
+               for r in records if r.get("seconds") is not None and (blocks := stage_blocks(profile, r["name"]))]
+    return fill_template("timings.md", profile=profile["name"], stages=timings_table(profile, records).to_markdown(index=False, floatfmt=".1f"),
+                         items="; ".join(f"{p}: {what}" for p, what in PARTS.items()), details="\n\n".join(details))
+
+def write_timings(profile: Profile,     # the loaded profile
+                  records: list[dict],  # run records in pipeline order
+                  out_dir: Path,        # the report folder
+                 ) -> Path:
+    "Write `out_dir/timings.md`, the time profile of the runs recorded there."
+    return write_atomic(out_dir/"timings.md", timings_markdown(profile, records))
+
+def largest_parts(table: pd.DataFrame,  # `timings_table`
+                  k: int=5,             # parts shown
+                 ) -> str:
+    "The `k` largest parts (other included) of the stages that ran this time, as one line."
+    ran = table[table["this run"] == "ran"].drop(columns=["this run", "wall s"]).melt("stage", var_name="part", value_name="seconds")
+    top = ran[ran.seconds > 0].nlargest(k, "seconds")
+    return ", ".join(f"{r.stage} {r.part} {r.seconds:.1f} s" for r in top.itertuples()) or "no stage ran"
 
 # %% ../nbs/13_pipeline.ipynb #2f25276a
 def stage_planners() -> list:

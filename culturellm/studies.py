@@ -8,7 +8,7 @@ import json, math, random, re, string, tempfile
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import ConfigError, DataError, generated_dir, in_own_process, pick, Profile, profile_section, read_jsonl, write_atomic
+from .core import ConfigError, DataError, generated_dir, in_own_process, pick, Profile, profile_section, read_jsonl, timed, write_atomic
 from .data import upstream_file
 from .augment import augment_config, load_samples
 from .embed import load_embeddings
@@ -88,7 +88,7 @@ def lm_perplexity(backend,                   # an HFBackend
     tok = backend.tokenizer
     seqs = [tok(t).input_ids for t in texts]                          # with the model's begin-of-text token
     nll, count = 0.0, 0
-    with backend.loaded() as model, torch.inference_mode():
+    with backend.loaded() as model, torch.inference_mode(), timed("scoring", backend.model_id, len(texts), "perplexity"):
         per_pass = max(1, logit_budget // model.config.get_text_config().vocab_size)   # the logits, not the model, are the memory: a 262k vocabulary is 1 MB a token
         for batch in budget_batches([len(s) for s in seqs], per_pass):
             ids, mask, _ = pad_batch([seqs[i] for i in batch], tok.pad_token_id, "right")

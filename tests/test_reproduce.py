@@ -30,6 +30,11 @@ def test_smoke_profile_writes_reports_and_index(smoke_home):
     assert [(r["name"], r["status"]) for r in runs["runs"]] == [("augment", "ok"), ("bengali", "ok"), ("chinese", "ok"), ("one", "ok"), ("studies", "ok"), ("paper", "ok")]
     assert "data:image/png" in (reports/"augment.html").read_text()
     assert "paper_vs_corrected" in index and runs["provenance"]["profile"] == "smoke"
+    timings = (reports/"timings.md").read_text()                                      # the time profile: a row and a section per stage run
+    for name in ("augment", "bengali", "chinese", "one", "studies", "paper"): assert f"| {name} " in timings and f"## {name} (ran, " in timings, name
+    header = next(line for line in timings.splitlines() if line.startswith("| stage "))               # the parts that took time: a column each
+    assert all(part in header for part in ("training", "scoring", "generation", "embedding", "loading", "bootstrap", "rendering", "other")), header
+    assert 'href="timings.md"' in index and "[smoke] time profile (" in out.stdout, out.stdout
 
 
 DETERMINISTIC_STAGES = ["seed-accuracy", "evaluate", "evaluate_wordings", "alignment", "transfer", "ablation", "forgetting", "judge-answers", "finetune"]
@@ -62,6 +67,8 @@ def test_a_second_run_skips_every_stage_that_is_up_to_date(smoke_home, monkeypat
     runs = json.loads((reports/"runs.json").read_text())["runs"]
     assert [(r["name"], r["this run"]) for r in runs] == [(n, "up to date") for n in ("augment", "bengali", "chinese", "one", "studies", "paper")]
     assert out.stdout.count("up to date, skipped") == 6
+    assert "time profile" in out.stdout and "no stage ran" in out.stdout, out.stdout             # the largest parts: of the stages run this time
+    assert "| bengali | up to date" in (reports/"timings.md").read_text()                        # the times of the run that made it
     assert {p.name: p.stat().st_mtime_ns for p in reports.glob("*.ipynb")} == executed     # no notebook ran again
     out = run_cli("reproduce", "--profile", "smoke", "--stages", "paper")                     # a stage named is rerun ...
     assert out.returncode == 0 and "[smoke] paper: ok" in out.stdout, out.stdout + out.stderr
