@@ -250,7 +250,7 @@ CASES = {
     "registry-task-lacks-field": (lambda h, m: task_registry(h, lambda e: e.pop("labels")), ConfigError, r"bengali.yaml: task \w+: lacks field `labels` \(a non-empty list of strings\)"),
     "registry-task-unquoted-labels": (lambda h, m: natural_task(h, "labels: [OFF, NOT]\n  verbalizers: {'OFF': 'OFF', NOT: NOT_OFF}"), ConfigError,
                                       r"tasks/x.yaml: task offensive_detect: field `labels`: \[False, 'NOT'\] is not a non-empty list of strings \(YAML reads unquoted OFF/NO/ON/YES as booleans: write \"OFF\"\)"),
-    "registry-task-unquoted-verbalizers": (lambda h, m: natural_task(h, "labels: ['OFF', NOT]\n  verbalizers: {OFF: OFF, NOT: NOT_OFF}"), ConfigError,
+    "registry-task-bare-verbalizers": (lambda h, m: natural_task(h, "labels: ['OFF', NOT]\n  verbalizers: {OFF: OFF, NOT: NOT_OFF}"), ConfigError,
                                            r"tasks/x.yaml: task offensive_detect: field `verbalizers`: .* \(YAML reads unquoted OFF/NO/ON/YES as booleans: write \"OFF\"\)"),
     "registry-task-version-text": (lambda h, m: task_registry(h, lambda e: e.update(version="2")), ConfigError, r"bengali.yaml: task \w+: field `version`: '2' is not an integer"),
     "registry-task-family-unquoted": (lambda h, m: natural_family(h), ConfigError, r"task_families.yaml: family rude: field `rules`: .*write \"no\", \"off\", \"OFF\"\)"),
