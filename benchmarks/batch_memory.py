@@ -5,8 +5,8 @@ through the OpenAI-compatible stand-in (`culturellm.serve`, fast deterministic r
 per input file). Each way runs in a fresh process (the stand-in stays in this one), which reports its peak RSS:
   * imports only: the floor every way starts from;
   * held: every answer parsed into memory before any is read (what `_batch` returned before it kept them on disk);
-  * stored: `score_each` as the backend does it now, each answer read from the downloaded output files when its
-    scores are taken.
+  * stored: `score_each` as the backend does it now, each answer read from the batch store (a table of the response
+    cache's sqlite file), a block at a time, when its scores are taken.
 Prints each way's peak RSS and its growth over the floor, and last `batch_memory ratio: X` = held growth / stored
 growth.
 
@@ -24,13 +24,15 @@ def conversations(n: int) -> list:
 
 
 def child(way: str, url: str, n: int) -> None:
-    from culturellm.openai_backend import OpenAIBackend, _label_scores
+    from culturellm.openai_backend import OpenAIBackend, StoredAnswers, _label_scores, request_key
     if way != "imports only":
-        api = OpenAIBackend("fast", base_url=url, batch_api=True, poll_seconds=0.05)
+        api = OpenAIBackend("fast", base_url=url, batch_api=True, poll_seconds=0.05, batch_window_seconds=0.1)
         convs, labels = conversations(n), ["yes", "no"]
         if way == "held":
             bodies = [{"model": "fast", "messages": c, "max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": 20} for c in convs]
-            answers = list(api._batch(bodies))                                 # every answer parsed, in memory at once
+            keys = [request_key(b) for b in bodies]
+            api.queue.join(keys, bodies); api.queue.wait(keys)
+            answers = list(StoredAnswers(keys, api.store))                     # every answer parsed, in memory at once
             scores = [_label_scores(api, d, labels) for d in answers]
         else:
             scores = api.score_each(convs, [labels] * n)

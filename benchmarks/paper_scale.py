@@ -48,7 +48,7 @@ def served(cfg: dict, url: str, service: str) -> dict:
         cfg["roles"]["base"] = {"backend": "openai", "model": base["model"], "base_url": url, "concurrency": 32, "continuation": True}
         cfg["roles"]["embedder"] = {**cfg["roles"]["embedder"], "device": "cpu"}
         cfg["finetune"] = {**cfg.get("finetune", {}), "recipe": "openai"}
-        cfg["reproduce"] = {"side_by_side": 10}                      # served, the base is remote: stages side by side as in paper-openai
+        cfg["reproduce"] = {"concurrent_stages": 10}                      # served, the base is remote: stages at once as in paper-openai
     return cfg
 
 

@@ -13,7 +13,7 @@ from .wvs import culture_labels, load_questions, seed_answers
 from .augment import augment_config, load_samples
 from .evaluate import eval_config, interval, macro_f1, mean_f1_draws, predict_task, predict_tasks, sampled_tasks, simultaneous
 from .finetune import finetune_many, model_name, registered_models, row_tokens, seed_prompt_tokens, trained_llm, training_epochs
-from .llm import load_llm, side_by_side, training_rate
+from .llm import load_llm, together, training_rate
 from .sft import _write_set, base_prompt_format, chat, load_sets, pick_augmented, rows_for, seed_items, sft_config, sft_dir
 from .tasks import culture_tasks, evaluation_sample
 
@@ -47,7 +47,7 @@ def model_distributions(llm,                        # the model
     score = lambda group: llm.score([chat(culture, q.text, q, "corrected")[(0 if system else 1):] for _, q in group.iterrows()],
                                     [str(c) for c in group.scale.iloc[0]], desc="opinion distribution")
     return {q: {c: s.probabilities()[str(c)] for c in group.scale.iloc[0]}
-            for group, scores in zip(groups, side_by_side(score, groups, [llm] * len(groups))) for q, s in zip(group.index, scores)}
+            for group, scores in zip(groups, together(score, groups, [llm] * len(groups))) for q, s in zip(group.index, scores)}
 
 # %% ../nbs/11a_alignment.ipynb #15118837
 UNSCORED = {"wasserstein": np.nan, "js": np.nan, "modal_match": False}   # an unscored question: no distances, a miss for the shares
@@ -140,7 +140,7 @@ def culture_alignment(profile: Profile,     # the loaded profile (`core.load_pro
     asks = [("base (no system prompt)", base, False), ("base + system prompt", base, True)]
     if model_name(culture) in set(registered_models(profile).name):
         asks.append(("culture model, in-sample", trained_llm(profile, model_name(culture), "alignment"), True))
-    dists = side_by_side(lambda ask: model_distributions(ask[1], culture, system=ask[2]), asks, [llm for _, llm, _ in asks])   # remote: one job per model
+    dists = together(lambda ask: model_distributions(ask[1], culture, system=ask[2]), asks, [llm for _, llm, _ in asks])   # remote: one job per model
     rows.update({name: table(dist) for (name, _, _), dist in zip(asks, dists)})
     if heldout:
         k, merged = align_config(profile)["folds"], {}
@@ -148,7 +148,7 @@ def culture_alignment(profile: Profile,     # the loaded profile (`core.load_pro
         names = build_heldout_sets(profile, culture, k)
         finetune_many(profile, [(culture, name) for name in names])                 # remote jobs: the folds submitted together
         llms = [trained_llm(profile, model_name(culture, name), "alignment") for name in names]
-        for dist in side_by_side(lambda fold: model_distributions(llms[fold], culture, [q for q, f in folds.items() if f == fold]), list(range(len(names))), llms):
+        for dist in together(lambda fold: model_distributions(llms[fold], culture, [q for q, f in folds.items() if f == fold]), list(range(len(names))), llms):
             merged.update(dist)
         rows["culture model, held-out"] = table(merged)
     return alignment_summary(rows, culture)
@@ -177,7 +177,7 @@ def transfer_f1(profile: Profile) -> tuple[pd.DataFrame, pd.DataFrame]:
     jobs = {t: [(task, evaluation_sample(task, cfg["mode"], per_task, cfg["seed"])) for task in culture_tasks(t)] for t in cultures}
     pairs = [(m, t) for m in cultures for t in cultures]
     predict = lambda pair: predict_tasks(profile, f"transfer-{pair[0]}", pair[1], jobs[pair[1]], cfg, llms[pair[0]], "culture", system_culture=pair[0])
-    preds = side_by_side(predict, pairs, [llms[m] for m, _ in pairs])                 # remote: one Batch API job per model, all out at once
+    preds = together(predict, pairs, [llms[m] for m, _ in pairs])                 # remote: one Batch API job per model, all out at once
     long = pd.DataFrame([{"model_culture": m, "task_culture": t, "task": task["task"], "f1": macro_f1(p.gold, p.pred, task["labels"])}
                          for (m, t), ps in zip(pairs, preds) for (task, _), p in zip(jobs[t], ps)])
     examples = pd.concat([p[["id", "gold", "pred"]].assign(model_culture=m, task_culture=t, task=task["task"])

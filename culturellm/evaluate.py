@@ -17,7 +17,7 @@ from .data import upstream_file
 from .finetune import model_name, trained_llm
 from .sft import system_prompt
 from .tasks import INVALID, culture_tasks, evaluation_sample, load_task, parse_answer, sampling_note, stratified_sample, task_entry, task_prompt, task_prompter, task_wordings
-from .llm import BACKENDS, load_llm, side_by_side
+from .llm import BACKENDS, load_llm, together
 
 # %% auto #0
 __all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'NO_ANSWER', 'SCORERS', 'METRICS', 'SELECTIONS', 'MAJORITY', 'PRIOR_RANDOM',
@@ -200,7 +200,7 @@ def _pending(profile: Profile, model: str, culture: str, task: dict, rows: pd.Da
 def predict_tasks(profile: Profile, model: str, culture: str,
                   jobs: list,                 # (task entry, rows) pairs: their requests are pooled
                   cfg: dict, llm=None, system=None,
-                  chunk: int|None=None,       # requests scored and written per round (default 1024, or all a Batch API backend takes)
+                  chunk: int|None=None,       # requests scored and written per chunk (default 1024, or all a Batch API backend takes)
                   system_culture: str|None=None,  # the culture the system prompt names, if not `culture`
                  ) -> list[pd.DataFrame]:
     "Predictions of `model` on several tasks' rows, requests pooled across tasks, resuming from each task's predictions file."
@@ -214,7 +214,7 @@ def predict_tasks(profile: Profile, model: str, culture: str,
         for (j, asks), ps in zip(by_job.items(), preds):
             path, done, _ = state[j]
             recs = [{"id": i, "gold": gold, **p, "prompt_hash": stable_hash(conv, 16)} for (i, gold, conv), p in zip(asks, ps)]
-            append_jsonl(path, *recs)                                             # a task's records of this round in one write
+            append_jsonl(path, *recs)                                             # a task's records of this chunk in one write
             done.update((rec["id"], rec) for rec in recs)
     return [pd.DataFrame([state[j][1][i] for i in rows.id]) for j, (_, rows) in enumerate(jobs)]
 
@@ -403,7 +403,7 @@ def evaluate_culture(profile: Profile,          # the loaded profile (`core.load
     def evaluate_view(model: str, llm, system) -> pd.DataFrame:
         name = tagged(model, tag)
         rerun = lambda r: predict_tasks(profile, rerun_name(name, r), culture, jobs, cfg | {"sample": r}, llm, system)   # every task's requests pooled
-        runs = side_by_side(rerun, list(range(cfg["reruns"])), [llm] * cfg["reruns"])                                  # remote: the reruns in one round
+        runs = together(rerun, list(range(cfg["reruns"])), [llm] * cfg["reruns"])                                  # remote: the reruns in one Batch job
         table = pd.DataFrame([row for r, preds in enumerate(runs) for row in _task_rows(culture, name, llm, cfg, loaded, preds, r)])
         write_atomic(results_path(profile, culture, name), table.to_csv(index=False))
         scored = pd.concat([p[["id", "gold", "pred"]].assign(culture=culture, task=task["task"], model=name, rerun=r)
@@ -411,7 +411,7 @@ def evaluate_culture(profile: Profile,          # the loaded profile (`core.load
         write_atomic(scored_path(profile, culture, name), scored.to_csv(index=False))
         return table
     views = [(model, llm.at(stage), system) for model in models or [*cfg["models"], *cfg["baselines"]] for llm, system in [model_view(profile, model, culture)]]
-    return pd.concat(side_by_side(lambda view: evaluate_view(*view), views, [llm for _, llm, _ in views]), ignore_index=True)   # remote: one Batch API job per model
+    return pd.concat(together(lambda view: evaluate_view(*view), views, [llm for _, llm, _ in views]), ignore_index=True)   # remote: one Batch API job per model
 
 # %% ../nbs/09_evaluate.ipynb #b213eb48
 def evaluate_everywhere(profile: Profile,  # the loaded profile (`core.load_profile`)
@@ -419,7 +419,7 @@ def evaluate_everywhere(profile: Profile,  # the loaded profile (`core.load_prof
                        ) -> pd.DataFrame:
     "One comparison (e.g. CultureLLM-One) on the tasks of every culture of the profile."
     llms = [model_view(profile, model, c)[0] for c in profile["cultures"]]
-    return pd.concat(side_by_side(lambda c: evaluate_culture(profile, c, [model]), profile["cultures"], llms), ignore_index=True)   # remote: every culture in one round
+    return pd.concat(together(lambda c: evaluate_culture(profile, c, [model]), profile["cultures"], llms), ignore_index=True)   # remote: every culture in one Batch job
 
 # %% ../nbs/09_evaluate.ipynb #cda01725
 def eval_dir(profile: str|Profile,  # the loaded profile, or its name

@@ -12,7 +12,7 @@ import pandas as pd
 from .core import (append_jsonl, cache_dir, ConfigError, DataError, fill_template, generated_dir,
                              load_profile, Profile, profile_section, read_jsonl, registry, registry_entry, resolve,
                              seed_everything, sha256_file, show_progress, stable_hash, timed, write_atomic)
-from .llm import (backend_kind, cache_path, Ledger, ledger_path, LLM, load_llm, make_backend, ResponseCache, shared_backend, side_by_side,
+from .llm import (backend_kind, cache_path, Ledger, ledger_path, LLM, load_llm, make_backend, ResponseCache, shared_backend, together,
                             training_rate)
 from .sft import chat, check_training_file, estimate_tokens, load_sets, sft_dir
 from .augment import augment_config
@@ -243,7 +243,9 @@ def world_size(device: str="cpu") -> int:  # the base's device: cpu or cuda
 def _launched():
     "The accelerate state of one of several processes training together, once their process group is up; else None."
     dist = sys.modules.get("torch.distributed")                       # never imports torch: an API fine-tune has none
-    if dist is None or not dist.is_available() or not dist.is_initialized(): return None
+    try: group = dist is not None and dist.is_available() and dist.is_initialized()
+    except AttributeError: group = False                              # torch half imported by another thread: no process group is up yet
+    if not group: return None
     from accelerate import PartialState
     return PartialState()
 
@@ -273,23 +275,23 @@ def one_device(args):  # the run's TrainingArguments
     return args
 
 # %% ../nbs/07_finetune.ipynb #46f34777
-_LEDGER_LOCK = threading.Lock()   # jobs are submitted from several threads (`finetune_many`): one holder of the job ledger at a time
+_JOB_LIST_LOCK = threading.Lock()   # jobs are submitted from several threads (`finetune_many`): one holder of the job list at a time
 
-def _jobs_ledger() -> Path: return cache_dir()/"openai_finetunes.json"
+def _job_list_path() -> Path: return cache_dir()/"openai_finetunes.json"
 
 @contextmanager
-def _ledger_held():
-    "The job ledger to one holder at a time: of this process's threads, and of the stages running side by side (a file lock)."
-    _jobs_ledger().parent.mkdir(parents=True, exist_ok=True)
-    with _LEDGER_LOCK, open(_jobs_ledger().with_suffix(".lock"), "w") as lock:
+def _job_list_held():
+    "The job list to one holder at a time: of this process's threads, and of the stages running side by side (a file lock)."
+    _job_list_path().parent.mkdir(parents=True, exist_ok=True)
+    with _JOB_LIST_LOCK, open(_job_list_path().with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
-def _read_ledger() -> dict:
-    return json.loads(_jobs_ledger().read_text()) if _jobs_ledger().exists() else {}
+def _read_job_list() -> dict:
+    return json.loads(_job_list_path().read_text()) if _job_list_path().exists() else {}
 
 def _made_job(api, key: str) -> str|None:
-    "The live job already made for `key` whose id never reached the ledger (a kill came first, or the answer was lost on the way), by its metadata."
+    "The live job already made for `key` whose id never reached the job list (a kill came first, or the answer was lost on the way), by its metadata."
     from culturellm.openai_backend import with_retries
     recent = with_retries(lambda: api.client.fine_tuning.jobs.list(limit=100).data, api.max_retries, "list jobs", api.sleep)
     return next((j.id for j in recent if (j.metadata or {}).get("culturellm_job") == key and j.status not in ("failed", "cancelled")), None)
@@ -313,16 +315,16 @@ def train_openai(chat_file: Path,           # chat fine-tuning JSONL
     check_training_file(chat_file)
     api = OpenAIBackend(base["model"], base_url=base.get("base_url"), api_key_env=base.get("api_key_env", "OPENAI_API_KEY"))
     key = stable_hash([sha256_file(chat_file), base["model"], cfg["openai"], cfg["seed"]], 24)
-    with _ledger_held():   # looked up, made and noted as one step: two stages training the same set at once make one job
-        job_id = _read_ledger().get(key, {}).get("job_id")
+    with _job_list_held():   # looked up, made and noted as one step: two stages training the same set at once make one job
+        job_id = _read_job_list().get(key, {}).get("job_id")
         if job_id is None:
             job_id = _made_job(api, key) or _create_job(api, key, chat_file, base, cfg, suffix)
-            write_atomic(_jobs_ledger(), json.dumps({**_read_ledger(), key: {"job_id": job_id, "file": chat_file.name}}, indent=1))
+            write_atomic(_job_list_path(), json.dumps({**_read_job_list(), key: {"job_id": job_id, "file": chat_file.name}}, indent=1))
     start = time.time()
     job = poll(lambda: with_retries(lambda: api.client.fine_tuning.jobs.retrieve(job_id), api.max_retries, "poll job", api.sleep),
                lambda j: j.status in ("succeeded", "failed", "cancelled"), cfg["poll_seconds"], api.sleep, grow=1.5, cap=600)
     if job.status != "succeeded":
-        with _ledger_held(): ledger = _read_ledger(); ledger.pop(key, None); write_atomic(_jobs_ledger(), json.dumps(ledger, indent=1))
+        with _job_list_held(): jobs = _read_job_list(); jobs.pop(key, None); write_atomic(_job_list_path(), json.dumps(jobs, indent=1))
         raise DataError(f"fine-tuning job {job_id} {job.status}: {getattr(job, 'error', None)}; rerun to start a new job")
     manifest = {"base": base["model"], "recipe": cfg["recipe"], "hyperparameters": cfg["openai"], "job_id": job_id,
                 "model_id": job.fine_tuned_model, "trained_tokens": job.trained_tokens, "data_sha256": sha256_file(chat_file),
@@ -450,7 +452,7 @@ def trained_backend(profile: Profile,  # the loaded profile (`core.load_profile`
     if name not in models.index: raise ConfigError(f"no trained model {name!r} in {models_dir_of(profile)/'registry.jsonl'}; trained: {', '.join(models.index) or 'none'}")
     entry, base = models.loc[name], profile["roles"]["base"]
     spec = resolve(backend_kind({"backend": entry.backend}).trained_spec)(base, entry, profile)
-    return (make_backend if backend_kind(spec).in_process else shared_backend)(spec)   # remote: one per process, so its requests share rounds; local: freed with its last user
+    return (make_backend if backend_kind(spec).in_process else shared_backend)(spec)   # remote: one per process, so its requests share its Batch queue; local: freed with its last user
 
 # %% ../nbs/07_finetune.ipynb #e28dea8c
 def adapter_spec(base: dict,        # the profile's base role spec
@@ -485,7 +487,7 @@ def seed_answers_of(llm,                    # the model
     questions = load_questions()
     groups = [group for _, group in questions.groupby(questions.scale.map(lambda s: tuple(s)))]
     score = lambda group: llm.score([chat(culture, q.text, q, mode) for _, q in group.iterrows()], [str(c) for c in group.scale.iloc[0]], desc="seed questions")
-    return {q: None if s.best is None else int(s.best) for group, scores in zip(groups, side_by_side(score, groups, [llm] * len(groups)))
+    return {q: None if s.best is None else int(s.best) for group, scores in zip(groups, together(score, groups, [llm] * len(groups)))
             for q, s in zip(group.index, scores)}
 
 # %% ../nbs/07_finetune.ipynb #e4491818
@@ -510,7 +512,7 @@ def seed_accuracy_table(profile: Profile) -> pd.DataFrame:
     models = lambda c: {"base": base, **{column: trained_llm(profile, name, "seed-accuracy") for column, name in
                                           (("culture_model", model_name(c)), ("culturellm_one", model_name("one"))) if name in trained}}
     asks = [(c, column, llm) for c in profile["cultures"] for column, llm in models(c).items()]
-    scored = side_by_side(lambda ask: seed_accuracy(ask[2], ask[0], mode, rule)["accuracy"], asks, [llm for _, _, llm in asks])   # remote: side by side
+    scored = together(lambda ask: seed_accuracy(ask[2], ask[0], mode, rule)["accuracy"], asks, [llm for _, _, llm in asks])   # remote: together, one Batch job per model
     accuracy = {(c, column): a for (c, column, _), a in zip(asks, scored)}
     columns = ("base", "culture_model", "culturellm_one")
     return pd.DataFrame([{"culture": c, **{column: accuracy.get((c, column)) for column in columns}} for c in profile["cultures"]]).set_index("culture")

@@ -13,7 +13,7 @@ from .core import (ConfigError, DataError, fill_template, generated_dir, Profile
 from .augment import load_samples, normalized, parse_numbered
 from .wvs import culture_labels, load_questions, seed_answers
 from .evaluate import SYSTEMS, mean_interval, model_view
-from .llm import load_llm, side_by_side
+from .llm import load_llm, together
 
 # %% auto #0
 __all__ = ['judge_config', 'judge_dir', 'open_questions', 'prefer_first', 'preferences', 'win_rate', 'check_flags', 'judge_check',
@@ -184,7 +184,7 @@ def culture_win_rate(profile: Profile,      # the loaded profile (`core.load_pro
     convs, asked = [system + [{"role": "user", "content": q}] for q in questions.question], list(questions.question)
     llms = [model_view(profile, name, culture)[0].at("judge-answers") for name in (model, "base")]
     answer = lambda llm: [c.text for c in llm.chat(convs, max_tokens=cfg["answer_tokens"], desc="open answers")]
-    mine, theirs = side_by_side(answer, llms, llms)                                # remote: both models' answers in one round
+    mine, theirs = together(answer, llms, llms)                                # remote: both models' answers at once
     judge = load_llm(profile, cfg["judges"][0], stage="judge-winrate")
     model_first, base_first = prefer_first(judge, culture, asked, mine, theirs), prefer_first(judge, culture, asked, theirs, mine)
     pairs = culture_pairs(culture, cfg["culture_check"], profile.get("wvs", {}).get("label_rule", "valid_mean"))

@@ -16,10 +16,10 @@ from .core import (append_jsonl, cache_dir, canonical_json, ConfigError, DataErr
                              iter_jsonl, pick, Profile, registry, resolve, show_progress, stable_hash, timed)
 
 # %% auto #0
-__all__ = ['BATCH_PRICE_SHARE', 'DETERMINISTIC_KINDS', 'TIMED_AS', 'BACKENDS', 'PARTY_OF', 'Completion', 'LabelScores', 'Backend',
+__all__ = ['BATCH_PRICE_SHARE', 'DETERMINISTIC_KINDS', 'TIMED_AS', 'BACKENDS', 'Completion', 'LabelScores', 'Backend',
            'ResponseCache', 'price', 'token_cost', 'price_share', 'Ledger', 'LLM', 'score_requests', 'BackendKind',
            'backend_kind', 'make_backend', 'training_rate', 'cache_path', 'ledger_path', 'role_spec', 'shared_backend',
-           'load_llm', 'present_rounds', 'rounds_away', 'Picked', 'BatchRounds', 'side_by_side', 'at_once']
+           'load_llm', 'together']
 
 # %% ../nbs/03_llm.ipynb #b5f9543c
 @dataclass
@@ -97,12 +97,17 @@ class ResponseCache:
 
     def get(self, keys: list[str]) -> dict:
         "Cached responses of the keys found, as dicts."
-        found = {}
+        return {k: json.loads(v) for k, v in self.select("SELECT key, response FROM responses WHERE key IN ({})", keys)}
+
+    def select(self, query: str,   # a query with one `IN ({})` for the keys
+               keys: list[str],
+              ) -> list[tuple]:
+        "The rows a query finds for keys, asked 500 keys at a time (sqlite's limit on parameters)."
+        found = []
         with self.lock:
             for i in range(0, len(keys), 500):
                 chunk = keys[i:i+500]
-                rows = self.db.execute(f"SELECT key, response FROM responses WHERE key IN ({','.join('?'*len(chunk))})", chunk)
-                found.update({k: json.loads(v) for k, v in rows})
+                found += self.db.execute(query.format(",".join("?" * len(chunk))), chunk).fetchall()
         return found
 
     def put(self, key: str, kind: str, model: str, response: dict) -> None:
@@ -110,12 +115,19 @@ class ResponseCache:
         self.put_many([(key, kind, model, response)])
 
     def put_many(self, rows, per_commit: int=2000) -> None:  # an iterable of (key, kind, model, response)
-        "Store rows (first writer wins), `per_commit` to a transaction: a commit per thousands of responses, not per response, and the write lock other processes wait for is never held long."
-        rows, now = iter(rows), dt.datetime.now(dt.timezone.utc).isoformat()
-        while part := [(k, kind, m, canonical_json(r), now) for k, kind, m, r in itertools.islice(rows, per_commit)]:   # encoded before the lock
+        "Store rows (first writer wins), `per_commit` to a transaction."
+        now = dt.datetime.now(dt.timezone.utc).isoformat()
+        self.write("INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?)", ((k, kind, m, canonical_json(r), now) for k, kind, m, r in rows), per_commit)
+
+    def write(self, statement: str,     # one SQL statement with parameters
+              rows,                     # an iterable of its parameters
+              per_commit: int=2000) -> None:
+        "Run a statement for each of `rows`, `per_commit` to a transaction: a commit per thousands of rows, not per row, and the write lock other processes wait for is never held long."
+        rows = iter(rows)
+        while part := list(itertools.islice(rows, per_commit)):   # encoded before the lock
             with self.lock:
                 self.begin_write()
-                try: self.db.executemany("INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?)", part)
+                try: self.db.executemany(statement, part)
                 except BaseException: self.db.execute("ROLLBACK"); raise
                 self.db.execute("COMMIT")
 
@@ -229,7 +241,7 @@ class LLM:
                 for k, out in zip(batch, compute([requests[pending[k][0]] for k in batch])):
                     out.key = keys[pending[k][0]]
                     for i in pending[k]: results[i] = out
-                    if getattr(out, "shared", False): shared += 1     # another party of its Batch round asked it too, and paid for it
+                    if getattr(out, "shared", False): shared += 1     # another asker of the backend's Batch queue asked it too, and paid for it
                     else: tokens[0] += out.prompt_tokens; tokens[1] += getattr(out, "completion_tokens", 0)
                     if cacheable[pending[k][0]] and not getattr(out, "too_long", False): computed.append((k, out))   # a prompt too long is asked again: the server may have been given a longer context since
                 if self.cache is not None: self.cache.put_many((k, kind, self.backend.model_id, asdict(out) | {"cached": False}) for k, out in computed)
@@ -341,7 +353,7 @@ def role_spec(profile: dict,  # the loaded profile
 
 # %% ../nbs/03_llm.ipynb #429f67f2
 def shared_backend(spec: dict) -> Backend:  # a role spec
-    "The process's one backend for a spec: every stage asking that model shares it (its Batch API rounds, rate-limit pauses and loaded weights)."
+    "The process's one backend for a spec: every stage asking that model shares it (its Batch API queue, rate-limit pauses and loaded weights)."
     key = canonical_json(spec)
     if key not in _LOADED: _LOADED[key] = make_backend(spec)
     return _LOADED[key]
@@ -353,127 +365,12 @@ def load_llm(profile: Profile, role: str, stage: str="", **kw) -> LLM:
     return LLM(shared_backend(spec), ResponseCache(cache_path()), Ledger(ledger_path(profile)), role=role, stage=stage,
                batch_size=spec.get("batch_size", 16), **kw)
 
-# %% ../nbs/03_llm.ipynb #4ccc5937
-PARTY_OF = threading.local()   # .pools: the Batch API rounds (`BatchRounds`) the calling thread is a party of; .away: ids of those not counting it now
-
-def present_rounds() -> list:
-    "The rounds the calling thread is a party of and counted in now."
-    away = PARTY_OF.__dict__.setdefault("away", set())
-    return list({id(p): p for p in PARTY_OF.__dict__.get("pools", []) if id(p) not in away}.values())
-
-@contextlib.contextmanager
-def rounds_away(only: list|None=None):  # these rounds (default: every one it is counted in)
-    "While the calling thread waits on something other than the rounds it is a party of (its sub-parties, a fine-tuning job, a batch), they do not wait for it."
-    pools = [p for p in present_rounds() if only is None or any(p is o for o in only)]
-    for pool in pools: PARTY_OF.away.add(id(pool)); pool._leave()
-    try: yield
-    finally:
-        for pool in pools: pool.expect(1); PARTY_OF.away.discard(id(pool))
-
-# %% ../nbs/03_llm.ipynb #87e8ed08
-class Picked(Sequence):
-    "A party's answers out of its round's, each read from them only when asked for (a Batch API round's may lie on disk); `shared`: the places of those another party of the round asked too and paid for."
-    def __init__(self, answers: Sequence, indices: list, shared: set=frozenset()): self.answers, self.indices, self.shared = answers, indices, shared
-    def __len__(self) -> int: return len(self.indices)
-    def __getitem__(self, i):
-        if isinstance(i, slice): return [self.answers[j] for j in self.indices[i]]
-        return self.answers[self.indices[i]]
-    def __eq__(self, other) -> bool: return list(self) == list(other)   # as the list it stands for
-    def __repr__(self) -> str: return repr(list(self))
-
-class BatchRounds:
-    "Batch API calls of threads working side by side, sent as one: a round closes when every party still at work has handed its requests over (or left), and each party gets its own answers back."
-    def __init__(self, send):   # send(bodies) -> answers: the backend's own Batch API call
-        self.send, self.lock, self.active, self.waiting, self.rounds = send, threading.Lock(), 0, [], 0
-        self.local = threading.local()
-
-    def member(self) -> bool: return getattr(self.local, "depth", 0) > 0
-
-    def expect(self, n: int) -> None:
-        "Count `n` parties about to start (before their threads run, so no round closes without them)."
-        with self.lock: self.active += n
-
-    @contextlib.contextmanager
-    def party(self):
-        "The calling thread, expected by `expect`, works side by side with the others while inside."
-        self.local.depth = getattr(self.local, "depth", 0) + 1
-        PARTY_OF.__dict__.setdefault("pools", []).append(self)
-        try: yield
-        finally:
-            PARTY_OF.pools.remove(self)
-            self.local.depth -= 1
-            self._leave()
-
-    def away(self):
-        "A party waiting on its own sub-parties is not counted meanwhile (no round waits for it)."
-        return rounds_away([self])
-
-    def _leave(self) -> None:
-        with self.lock:
-            self.active -= 1
-            ready = self._closing()
-        if ready: threading.Thread(target=self._send_round, args=(ready,)).start()   # the leaving thread goes on (it may be about to ask another model)
-
-    def _closing(self) -> list|None:
-        "The round's slots if every active party has handed its requests over (called holding the lock)."
-        if not self.waiting or len(self.waiting) < self.active: return None
-        taken, self.waiting = self.waiting, []
-        return taken
-
-    def _send_round(self, slots: list) -> None:
-        "One Batch API call for a round: the parties' requests in an order fixed by their content (a restarted run finds its batches again), each distinct request once."
-        slots = sorted(slots, key=lambda s: stable_hash(s["bodies"], 16))
-        keys = [[stable_hash(b, 24) for b in s["bodies"]] for s in slots]
-        unique = dict(zip((k for ks in keys for k in ks), (b for s in slots for b in s["bodies"])))
-        try: answers, error = self.send(list(unique.values())), None
-        except BaseException as e: answers, error = None, e
-        self.rounds += 1
-        place, payer = {k: n for n, k in enumerate(unique)}, {}
-        for n, ks in enumerate(keys):
-            for k in ks: payer.setdefault(k, n)             # the first party asking a request pays for it; the others share its answer
-        for s in slots:
-            for other in s["away"]: other.expect(1)        # back in the other rounds before any party of this one goes on
-        for n, (s, ks) in enumerate(zip(slots, keys)):
-            shared = {i for i, k in enumerate(ks) if payer[k] != n}
-            s["answers"], s["error"] = (Picked(answers, [place[k] for k in ks], shared) if error is None else None), error
-            s["done"].set()
-
-    def submit(self, bodies: list) -> Sequence:
-        "Answers to `bodies`: gathered into the round of the parties working side by side, or sent at once by a thread that is none."
-        if not self.member(): return self.send(bodies)
-        away = [p for p in present_rounds() if p is not self]
-        for other in away: PARTY_OF.away.add(id(other)); other._leave()   # while it waits here, no round of another model waits for it
-        slot = {"bodies": bodies, "done": threading.Event(), "away": away}
-        with self.lock:
-            self.waiting.append(slot)
-            ready = self._closing()
-        if ready: self._send_round(ready)
-        slot["done"].wait()
-        PARTY_OF.away.difference_update(id(other) for other in away)     # counted there again (by this round's sender)
-        if slot["error"] is not None: raise slot["error"]
-        return slot["answers"]
-
 # %% ../nbs/03_llm.ipynb #d8ae6a78
-def side_by_side(work,        # called with each item
-                 items: list,  # what to work on
-                 llms: list,   # the model each item's work sends its requests to (its `LLM`), or a list of the models it sends to
-                ) -> list:
-    "`work(item)` for every item: side by side in threads where every model is remote (each thread a party of its backends' Batch API rounds, see `openai_backend.BatchRounds`), else one after another."
+def together(work,        # called with each item
+             items: list,  # what to work on
+             llms: list,   # the model each item's work sends its requests to (its `LLM`), or a list of the models it sends to
+            ) -> list:
+    "`work(item)` for every item: in threads of their own where every model is remote (a remote backend gathers what arrives together, see `openai_backend.BatchQueue`), else one after another, in order."
     models = [l if isinstance(l, (list, tuple)) else [l] for l in llms]
     if not items or any(getattr(BACKENDS.get(l.backend.name), "in_process", True) for ls in models for l in ls): return [work(item) for item in items]   # unknown kinds too
-    pools = [list({id(p): p for p in (getattr(l.backend, "rounds", None) for l in ls) if p is not None}.values()) for ls in models]
-    distinct = {id(p): p for ps in pools for p in ps}.values()
-    for pool in distinct: pool.expect(sum(pool in ps for ps in pools))          # every party counted before any thread runs
-    def run(item, parties):
-        with contextlib.ExitStack() as stack:
-            for pool in parties: stack.enter_context(pool.party())
-            return work(item)
-    with rounds_away():                                                          # a party starting sub-parties waits for them, uncounted in every round
-        with ThreadPoolExecutor(len(items)) as threads: return list(threads.map(run, items, pools))
-
-# %% ../nbs/03_llm.ipynb #c0919eed
-def at_once(steps: dict,  # step name -> what it does (a function of no arguments)
-            llms: list,   # the models the steps send requests to (their `LLM`s)
-           ) -> dict:
-    "Each step's result, by name: the steps side by side, each a party of every model's Batch API rounds, so a stage's requests to one model leave as one job (`side_by_side`; in-process models: one after another, in order)."
-    return dict(zip(steps, side_by_side(lambda name: steps[name](), list(steps), [llms] * len(steps))))
+    with ThreadPoolExecutor(len(items)) as threads: return list(threads.map(work, items))

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03b_openai.ipynb #2066c21d
 from __future__ import annotations
-import collections, hashlib, itertools, json, math, os, random, re, shutil, sys, threading, time, weakref
+import collections, itertools, json, math, os, random, re, secrets, sys, threading, time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -12,15 +12,15 @@ from pathlib import Path
 import openai, tenacity
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .core import ConfigError, CultureLLMError, cache_dir, canonical_json, clock, partial_file, show_progress, stable_hash, write_atomic
-from .llm import BatchRounds, Completion, LabelScores, rounds_away
+from .core import ConfigError, CultureLLMError, cache_dir, canonical_json, clock, partial_file, pick, show_progress, stable_hash
+from .llm import cache_path, Completion, LabelScores, ResponseCache
 
 # %% auto #0
 __all__ = ['RETRYABLE', 'INVALID_ANSWERS', 'REQUEST_TIMEOUTS', 'CONNECT_SECONDS', 'TERMINAL', 'check_pinned', 'APIFailure',
            'retry_after', 'backoff', 'is_refusal', 'too_long_error', 'invalid_answer', 'is_too_long', 'poll',
            'with_retries', 'create_once', 'AmbiguousLabels', 'token_id', 'label_matches', 'label_logprobs',
-           'request_timeout', 'OpenAIBackend', 'shared_marked', 'continuation_logprob', 'batch_state_path',
-           'BatchLines', 'batch_files', 'stage_tag', 'StoredAnswers']
+           'BatchQueue', 'request_timeout', 'OpenAIBackend', 'shared_marked', 'continuation_logprob', 'request_key',
+           'BatchLines', 'batch_files', 'BatchStore', 'StoredAnswers', 'stage_tag']
 
 # %% ../nbs/03b_openai.ipynb #988be64c
 def check_pinned(model: str,          # model id
@@ -90,9 +90,8 @@ def poll(fetch,                 # what to ask: no arguments (retried inside as i
          cap: float=math.inf):  # ... up to this many seconds
     "Ask `fetch()` until `done` says its answer is final; returns that answer (the one polling loop of the package)."
     wait, sleep = every, sleep or clock().sleep
-    with rounds_away():                                    # hours, maybe: no Batch API round waits for this thread's next requests meanwhile
-        while not done(answer := fetch()):
-            sleep(wait); wait = min(wait * grow, cap)
+    while not done(answer := fetch()):
+        sleep(wait); wait = min(wait * grow, cap)
     return answer
 
 # %% ../nbs/03b_openai.ipynb #45b60575
@@ -152,6 +151,58 @@ def label_logprobs(top: list,               # [(token, logprob)] of the first an
         if match: scores[match[0]] = float(lp) if scores[match[0]] == -math.inf else math.log(math.exp(scores[match[0]]) + math.exp(lp))
     return scores
 
+# %% ../nbs/03b_openai.ipynb #5a0c1e05
+class BatchQueue:
+    "A backend's Batch API requests from any number of threads, sent in rounds: what arrives within `window` seconds of the last arrival goes out as one (`send`)."
+    def __init__(self, send,         # send(requests: dict key -> body): answers them into the batch store (`OpenAIBackend._batch`)
+                 window: float):     # seconds without a new request before a round goes out
+        self.send, self.window, self.cond = send, window, threading.Condition()
+        self.waiting, self.askers, self.outcome = {}, collections.Counter(), {}   # the next round (key -> body); askers per key; key -> None or its round's error
+        self.last, self.rounds, self.gatherer = 0.0, 0, None
+
+    def join(self, keys: list, bodies: list) -> set:
+        "Ask for keys (each once: `LLM` merges repeats): queued for the next round unless already asked; returns the places of those another asker asked first."
+        with self.cond:
+            shared = {i for i, k in enumerate(keys) if self.askers[k]}
+            for k, b in zip(keys, bodies):
+                if not self.askers[k]: self.waiting[k] = b
+                self.askers[k] += 1
+            self.last = time.monotonic()
+            if self.gatherer is None: self.gatherer = threading.Thread(target=self._gather, daemon=True); self.gatherer.start()
+            self.cond.notify_all()
+        return shared
+
+    def wait(self, keys: list) -> None:
+        "Until every key's round has ended; a round's error is raised in each of its askers."
+        with self.cond: self.cond.wait_for(lambda: all(k in self.outcome for k in keys))
+        error = next((self.outcome[k] for k in keys if self.outcome[k] is not None), None)
+        if error is not None: raise error
+
+    def leave(self, keys: list) -> list:
+        "An asker is done with its keys; returns those no one asks any more (their answers can go)."
+        with self.cond:
+            for k in keys: self.askers[k] -= 1
+            done = [k for k in keys if self.askers[k] <= 0]
+            for k in done: self.askers.pop(k, None); self.outcome.pop(k, None)
+        return done
+
+    def _gather(self) -> None:
+        "Forever: once requests wait and none arrived for `window` seconds, send them as a round, in a thread of its own."
+        while True:
+            with self.cond:
+                self.cond.wait_for(lambda: self.waiting)
+                while (left := self.last + self.window - time.monotonic()) > 0: self.cond.wait(left)
+                requests, self.waiting = self.waiting, {}
+                self.rounds += 1
+            threading.Thread(target=self._round, args=(requests,), daemon=True).start()
+
+    def _round(self, requests: dict) -> None:
+        try: self.send(requests); error = None
+        except BaseException as e: error = e
+        with self.cond:
+            for k in requests: self.outcome[k] = error
+            self.cond.notify_all()
+
 # %% ../nbs/03b_openai.ipynb #d3cfd421
 REQUEST_TIMEOUTS = {   # where the model is served -> seconds a request may take when the role gives no `timeout`
     "openai": 60.0,    # api.openai.com: an answer in seconds; a request open a minute is lost, and asked again
@@ -185,6 +236,7 @@ class OpenAIBackend:
                  batch_max_requests: int=50_000,     # requests per Batch API input file at most (OpenAI's limit)
                  batch_max_bytes: int=200 * 2**20,   # bytes per Batch API input file at most (OpenAI's limit)
                  batch_patience_hours: float|None=None,  # cancel a batch still running after this long and send its unanswered requests again (None: wait out the 24 h window)
+                 batch_window_seconds: float=15.0,   # the Batch API queue's send window: a round goes out once no request arrived for this long
                 ):
         check_pinned(model, base_url)
         key = os.environ.get(api_key_env)
@@ -197,7 +249,8 @@ class OpenAIBackend:
         self.batch_limits, self.batch_size, self.resume_at = (batch_max_requests, batch_max_bytes), batch_size, 0.0
         self.batch_patience = None if batch_patience_hours is None else 3600 * batch_patience_hours
         self.token_ids = {}                          # text -> its token ids by the server's tokenizer (asked once each)
-        self.rounds, self.slots = BatchRounds(lambda bodies: self._batch(bodies)), threading.BoundedSemaphore(concurrency)
+        self.queue, self.slots = BatchQueue(lambda requests: self._batch(requests), batch_window_seconds), threading.BoundedSemaphore(concurrency)
+        self._store = None
         if continuation and batch_api: raise ConfigError(f"{model}: continuation scoring needs a server that scores prompt tokens (vLLM); the Batch API does not")
 
 # %% ../nbs/03b_openai.ipynb #748a3f15
@@ -221,7 +274,7 @@ def _create(self: OpenAIBackend, body: dict) -> dict:
 
 @patch
 def _create_slotted(self: OpenAIBackend, body: dict) -> dict:
-    "`_create` in one of the backend's `concurrency` slots: threads sending side by side share them."
+    "`_create` in one of the backend's `concurrency` slots: threads sending at once share them."
     with self.slots: return self._create(body)
 
 @patch
@@ -254,15 +307,29 @@ def _bodies_chat(self, conversations, max_tokens, temperature, seeds):
     return [{"model": self.model_id, "messages": c, "max_tokens": max_tokens, "temperature": temperature,
              **({"seed": int(s, 16)} if s else {})} for c, s in zip(conversations, seeds or [None] * len(conversations))]
 
-def shared_marked(outs: list, answers) -> list:
-    "`outs` with those another party of their Batch round asked too and paid for (`Picked.shared`) flagged `shared`: the LLM layer records them as shared, not as calls."
-    for i in getattr(answers, "shared", ()): outs[i].shared = True
+def shared_marked(outs: list, shared: set) -> list:
+    "`outs` with those another asker of the backend's queue asked first and paid for flagged `shared`: the LLM layer records them as shared, not as calls."
+    for i in shared: outs[i].shared = True
     return outs
 
-def _send(self, bodies: list) -> list[dict]:
-    "Answers to `bodies`: through the Batch API (in the round of the parties working side by side), or directly with at most `concurrency` of this backend's requests in flight."
-    if self.batch_api: return self.rounds.submit(bodies)
-    with ThreadPoolExecutor(self.concurrency) as pool: return list(pool.map(self._create_slotted, bodies))
+@patch(as_prop=True)
+def store(self: OpenAIBackend) -> BatchStore:
+    "The batch store, in the response cache's file (opened on first use)."
+    if self._store is None: self._store = BatchStore(ResponseCache(cache_path()))
+    return self._store
+
+@contextmanager
+def _answered(self, bodies: list):
+    "Answers to `bodies` (a sequence, each read when reached) and the places of those another asker asked first: through the Batch API (the backend's queue; the answers leave the store once read), or directly with at most `concurrency` of this backend's requests in flight."
+    if not self.batch_api:
+        with ThreadPoolExecutor(self.concurrency) as pool: yield list(pool.map(self._create_slotted, bodies)), set()
+        return
+    keys = [request_key(b) for b in bodies]
+    shared = self.queue.join(keys, bodies)
+    try:
+        self.queue.wait(keys)
+        yield StoredAnswers(keys, self.store), shared
+    finally: self.store.delivered(self.queue.leave(keys))
 
 @patch
 def chat(self: OpenAIBackend,
@@ -272,8 +339,8 @@ def chat(self: OpenAIBackend,
          seeds: list|None=None,   # per conversation, the request's seed
         ) -> list[Completion]:
     "Complete each conversation."
-    answers = _send(self, _bodies_chat(self, conversations, max_tokens, temperature, seeds))
-    return shared_marked([_completion(d) for d in answers], answers)
+    with _answered(self, _bodies_chat(self, conversations, max_tokens, temperature, seeds)) as (answers, shared):
+        return shared_marked([_completion(d) for d in answers], shared)
 
 # %% ../nbs/03b_openai.ipynb #1b9273db
 @patch
@@ -314,11 +381,11 @@ def score_each(self: OpenAIBackend,
                conversations: list,  # message lists
                label_sets: list,     # each conversation's candidate answers (scored from first-token logprobs)
               ) -> list[LabelScores]:
-    "First-token log-probability of each conversation's own labels: the requests do not depend on the labels, so tasks with different labels go out in one call (one Batch API round)."
+    "First-token log-probability of each conversation's own labels: the requests do not depend on the labels, so tasks with different labels go out in one call (one Batch API job)."
     bodies = [{"model": self.model_id, "messages": c, "max_tokens": 1, "temperature": 0.0, "logprobs": True,
                "top_logprobs": self.top_k} for c in conversations]
-    answers = _send(self, bodies)
-    out = shared_marked([_label_scores(self, d, labels) for d, labels in zip(answers, label_sets)], answers)
+    with _answered(self, bodies) as (answers, shared):
+        out = shared_marked([_label_scores(self, d, labels) for d, labels in zip(answers, label_sets)], shared)
     shared = {}
     for i, s in enumerate(out):
         if s.ambiguous and self.continuation: shared.setdefault(tuple(label_sets[i]), []).append(i)
@@ -354,8 +421,8 @@ def _continuation_scores(self, conversations: list, labels: list) -> list[LabelS
     "Each label's whole log-probability as the answer to each conversation, from the server's prompt scoring (one request per label)."
     bodies = [{"model": self.model_id, "messages": [*c, {"role": "assistant", "content": l}], "max_tokens": 1, "temperature": 0.0,
                "extra_body": {"prompt_logprobs": 0, "add_generation_prompt": False, "continue_final_message": True}} for c in conversations for l in labels]
-    answers, k = _send(self, bodies), len(labels)
-    per_conversation = [answers[i * k:(i + 1) * k] for i in range(len(conversations))]
+    k = len(labels)
+    with _answered(self, bodies) as (answers, _): per_conversation = [answers[i * k:(i + 1) * k] for i in range(len(conversations))]
     invalid = [next((_completion(d) for d in ds if d.get("invalid")), None) for ds in per_conversation]   # a label refused or too long: the conversation's answer
     return [_no_answer(labels, no) if no else
             LabelScores({l: continuation_logprob(d.get("prompt_logprobs"), l, self.endpoint) for l, d in zip(labels, ds)}, continuation=True)
@@ -364,18 +431,17 @@ def _continuation_scores(self, conversations: list, labels: list) -> list[LabelS
 # %% ../nbs/03b_openai.ipynb #92574862
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
 
-def batch_state_path(bodies: list) -> Path:
-    "Where the batches of these requests are noted, named by the requests, hashed one at a time (a round of 500,000 is never one JSON string)."
-    digest = hashlib.sha256()
-    for b in bodies: digest.update(canonical_json(b).encode())
-    return cache_dir()/"openai_batches"/f"{digest.hexdigest()[:24]}.json"
+def request_key(body: dict) -> str:  # the chat-completions body (it names the model)
+    "A Batch API request's `custom_id` and its row in the batch store: the same body from the same reproduction stage (`$CULTURELLM_STAGE`), the same key."
+    return stable_hash([os.environ.get("CULTURELLM_STAGE", ""), body], 24)
 
 class BatchLines(Sequence):
-    "One Batch API input line per body, its `custom_id` its place in the list; each written when asked for, so a round's lines are never all in memory."
-    def __init__(self, bodies: list): self.bodies = bodies
-    def __len__(self) -> int: return len(self.bodies)
+    "One Batch API input line per request, its `custom_id` the request's key; each written when asked for, so a round's lines are never all in memory."
+    def __init__(self, requests: dict): self.keys, self.requests = list(requests), requests   # key -> body
+    def __len__(self) -> int: return len(self.keys)
     def __getitem__(self, i: int) -> str:
-        return json.dumps({"custom_id": f"req-{i}", "method": "POST", "url": "/v1/chat/completions", "body": self.bodies[i]}) + "\n"
+        key = self.keys[i]
+        return json.dumps({"custom_id": key, "method": "POST", "url": "/v1/chat/completions", "body": self.requests[key]}) + "\n"
 
 def batch_files(lines: Sequence,    # every input line (`BatchLines`)
                 indices: list[int], # the lines to send
@@ -386,112 +452,132 @@ def batch_files(lines: Sequence,    # every input line (`BatchLines`)
     files, size = [[]], 0
     for i in indices:
         n = len(lines[i].encode())
-        if n > max_bytes: raise ConfigError(f"request req-{i} alone is {n} bytes, over the Batch API's {max_bytes} per file")
+        if n > max_bytes: raise ConfigError(f"request {i} of the round alone is {n} bytes, over the Batch API's {max_bytes} per file")
         if files[-1] and (len(files[-1]) == max_requests or size + n > max_bytes): files.append([]); size = 0
         files[-1].append(i); size += n
     return [f for f in files if f]
 
-# %% ../nbs/03b_openai.ipynb #3f9449d5
-def _save(state_path: Path, state: dict) -> None: write_atomic(state_path, json.dumps(state))
+# %% ../nbs/03b_openai.ipynb #5a0c1e02
+class BatchStore:
+    "Where each Batch API request stands: a row per request (`batch_requests`, in the response cache's sqlite file) with its part, its batch and, once answered, its response body."
+    def __init__(self, cache: ResponseCache):   # the response cache whose file holds the table
+        self.cache = cache
+        with cache.lock: cache.db.execute("CREATE TABLE IF NOT EXISTS batch_requests (key TEXT PRIMARY KEY, part TEXT, batch TEXT, answer TEXT)")
 
-def _adopt(self, part: dict) -> bool:
-    "Find the batch of a part whose creation was cut off before its id came back: by a kill, or by an answer lost on the way (by the key in its metadata)."
+    def states(self, keys: list) -> dict:
+        "key -> (part, batch, answered) of the keys with a row."
+        rows = self.cache.select("SELECT key, part, batch, answer IS NOT NULL FROM batch_requests WHERE key IN ({})", keys)
+        return {k: (part, batch, bool(answered)) for k, part, batch, answered in rows}
+
+    def in_part(self, part: str, keys: list) -> None:
+        "The keys are in a part about to be submitted (noted before its batch exists)."
+        self.cache.write("INSERT OR REPLACE INTO batch_requests VALUES (?, ?, NULL, NULL)", ((k, part) for k in keys))
+
+    def in_batch(self, part: str, batch: str) -> None:
+        "A part's requests are in a batch."
+        self.cache.write("UPDATE batch_requests SET batch = ? WHERE part = ?", [(batch, part)])
+
+    def answered(self, answers) -> None:  # an iterable of (key, response body)
+        "Answers that came back (a request of no row, read by its askers already, is left out)."
+        self.cache.write("UPDATE batch_requests SET answer = ? WHERE key = ? AND answer IS NULL", ((canonical_json(a), k) for k, a in answers))
+
+    def forget(self, column: str, value: str) -> None:
+        "The requests of a part (`column='part'`) or batch (`'batch'`) left unanswered: no longer anywhere, to be sent again."
+        self.cache.write(f"DELETE FROM batch_requests WHERE {pick({'part': 'part', 'batch': 'batch'}, column, 'column')} = ? AND answer IS NULL", [(value,)])
+
+    def answers(self, keys: list) -> dict:
+        "key -> response body of the keys answered."
+        return {k: json.loads(a) for k, a in self.cache.select("SELECT key, answer FROM batch_requests WHERE answer IS NOT NULL AND key IN ({})", keys)}
+
+    def delivered(self, keys: list) -> None:
+        "The askers of these keys have read their answers: the rows go."
+        self.cache.write("DELETE FROM batch_requests WHERE key = ? AND answer IS NOT NULL", ((k,) for k in keys))
+
+class StoredAnswers(Sequence):
+    "The answers to some keys, read from the batch store as they are asked for, a block at a time: 50,000 answers with 20 log-probabilities each stay out of memory."
+    def __init__(self, keys: list, store: BatchStore, block: int=1000): self.keys, self.store, self.block, self.held = keys, store, block, (None, {})
+    def __len__(self) -> int: return len(self.keys)
+    def __getitem__(self, i):
+        if isinstance(i, slice): return [self[j] for j in range(*i.indices(len(self)))]
+        start = i - i % self.block
+        if self.held[0] != start: self.held = (start, self.store.answers(self.keys[start:start + self.block]))
+        key = self.keys[i]
+        if key not in self.held[1]: raise APIFailure(f"the answer to batch request {key} is not in the batch store ({self.store.cache.path}); rerun to ask it again")
+        return self.held[1][key]
+
+# %% ../nbs/03b_openai.ipynb #3f9449d5
+def _adopt(self, part: str):
+    "The batch of a part whose creation was cut off before its id came back (by a kill, or by an answer lost on the way), found by the key in its metadata; None if never made."
     recent = with_retries(lambda: self.client.batches.list(limit=100).data, self.max_retries, "batch list", self.sleep)
-    found = next((b for b in recent if (b.metadata or {}).get("culturellm_part") == part["key"]), None)
-    if found: part.update(batch_id=found.id, input_file_id=found.input_file_id)
-    return found is not None
+    return next((b for b in recent if (b.metadata or {}).get("culturellm_part") == part), None)
 
 def stage_tag() -> dict:
     "The reproduction stage sending a batch (`$CULTURELLM_STAGE`, set by `reproduce`), for its metadata: who sent what, in the API's dashboard."
     return {"culturellm_stage": os.environ["CULTURELLM_STAGE"]} if os.environ.get("CULTURELLM_STAGE") else {}
 
-def _create_part(self, lines: Sequence, part: dict) -> None:
-    "Upload a part's input file and create its batch, tagged with the part's key."
-    content = "".join(lines[i] for i in part["indices"]).encode()
-    upload = with_retries(lambda: self.client.files.create(file=(f"requests-{part['key'][:12]}.jsonl", content), purpose="batch"), self.max_retries, "batch upload", self.sleep)
-    def create() -> bool:
-        batch = self.client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h",
-                                           metadata={"culturellm_part": part["key"], **stage_tag()})
-        part.update(batch_id=batch.id, input_file_id=upload.id)
-        return True
-    create_once(create, lambda: _adopt(self, part), self.max_retries, "batch create", self.sleep)
+def _create_part(self, lines: Sequence, indices: list, part: str) -> str:
+    "Upload a part's input file and create its batch, tagged with the part's key; returns the batch's id."
+    content = "".join(lines[i] for i in indices).encode()
+    upload = with_retries(lambda: self.client.files.create(file=(f"requests-{part[:12]}.jsonl", content), purpose="batch"), self.max_retries, "batch upload", self.sleep)
+    create = lambda: self.client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h",
+                                                metadata={"culturellm_part": part, **stage_tag()})
+    return create_once(create, lambda: _adopt(self, part), self.max_retries, "batch create", self.sleep).id
 
-def _submit_missing(self, state: dict, state_path: Path, lines: Sequence, answered: dict, ended: set) -> None:
-    "Submit, in as few files as the limits allow, every request neither answered nor in a batch still running; resume a half-made submission."
-    running = {i for p in state["parts"] if p.get("batch_id") not in ended for i in p["indices"]}
-    todo = [i for i in range(len(lines)) if i not in answered and i not in running]
-    unsaved = [(p, True) for p in state["parts"] if p["batch_id"] is None]   # a kill came between saving a part and saving its batch
-    fresh = [{"key": stable_hash([self.endpoint, [lines[i] for i in indices], len(state["parts"]) + k], 24), "indices": indices, "batch_id": None}
-             for k, indices in enumerate(batch_files(lines, todo, *self.batch_limits))]
-    state["parts"] += fresh
-    for part, resumed in unsaved + [(p, False) for p in fresh]:
-        _save(state_path, state)                                      # the part is saved before its batch exists
-        if not (resumed and _adopt(self, part)): _create_part(self, lines, part)
-        _save(state_path, state)
+def _resume_parts(self, states: dict) -> None:
+    "Parts noted without their batch (a kill between noting a part and noting its batch): the batch found by its tag, else the part forgotten (sent again)."
+    for part in sorted({part for part, batch, answered in states.values() if part and batch is None and not answered}):
+        found = _adopt(self, part)
+        if found: self.store.in_batch(part, found.id)
+        else: self.store.forget("part", part)
 
-_READERS = collections.Counter()   # a folder of downloaded answers -> the StoredAnswers reading it
+def _submit_missing(self, lines: BatchLines, states: dict) -> None:
+    "Submit, in as few files as the limits allow, every request of the round in no batch and unanswered; each part noted before its batch exists."
+    todo = [i for i, k in enumerate(lines.keys) if k not in states]
+    for indices in batch_files(lines, todo, *self.batch_limits):
+        part = secrets.token_hex(12)
+        self.store.in_part(part, [lines.keys[i] for i in indices])
+        self.store.in_batch(part, _create_part(self, lines, indices, part))
 
-def _release(folder: Path) -> None:
-    "One reader of `folder` fewer; the files go with the last (a rerun downloads them again)."
-    _READERS[folder] -= 1
-    if _READERS[folder] <= 0: del _READERS[folder]; shutil.rmtree(folder, True)
-
-class StoredAnswers(Sequence):
-    "A round's answers, kept where they came, in the batches' output files on disk, each read when asked for: 50,000 answers with 20 log-probabilities each stay out of memory."
-    def __init__(self, places: list, folder: Path):   # per request: (output file, byte offset) or an invalid answer's marker
-        self.places = places
-        _READERS[folder] += 1
-        weakref.finalize(self, _release, folder)
-
-    def __len__(self) -> int: return len(self.places)
-
-    def __getitem__(self, i):
-        if isinstance(i, slice): return [self[j] for j in range(*i.indices(len(self)))]
-        place = self.places[i]
-        if isinstance(place, dict): return place
-        with open(place[0], "rb") as f:
-            f.seek(place[1])
-            return json.loads(f.readline())["response"]["body"]
-
-def _download(self, file_id: str, folder: Path) -> Path:
-    "An output or error file, streamed to disk (a file already there was downloaded whole: written under another name, then renamed)."
-    path = folder/f"{file_id}.jsonl"
+def _download(self, file_id: str) -> Path:
+    "An output or error file, streamed to disk (written under another name, then renamed)."
+    path = cache_dir()/"openai_batches"/f"{file_id}.jsonl"
     def fetch():
         with partial_file(path) as part:
             with self.client.files.with_streaming_response.content(file_id) as response, open(part, "wb") as f:
                 for chunk in response.iter_bytes(): f.write(chunk)
             part.replace(path)
-    if not path.exists(): folder.mkdir(parents=True, exist_ok=True); with_retries(fetch, self.max_retries, "batch download", self.sleep)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with_retries(fetch, self.max_retries, "batch download", self.sleep)
     return path
 
-def _place(answers: dict, batch, rec: dict, where: tuple) -> None:
-    "Note where one output record's answer lies: an answer, an invalid answer (refused, too long), or nothing (a transient error, sent again); a rejected request stops the run."
+def _read(batch, rec: dict) -> tuple|None:
+    "One output record as (key, answer): an answer, an invalid answer (refused, too long), or None (a transient error, sent again); a rejected request stops the run."
     response = rec.get("response") or {}
     status, body = response.get("status_code"), response.get("body") or {}
-    if status == 200: answers[int(rec["custom_id"][4:])] = where
-    elif status == 400 and (reason := invalid_answer(body.get("error") or {})): answers[int(rec["custom_id"][4:])] = {"invalid": reason}
-    elif status not in (408, 429) and (status or 500) < 500:
+    if status == 200: return rec["custom_id"], body
+    if status == 400 and (reason := invalid_answer(body.get("error") or {})): return rec["custom_id"], {"invalid": reason}
+    if status not in (408, 429) and (status or 500) < 500:
         raise APIFailure(f"batch {batch.id}: {rec['custom_id']} was rejected: {str(rec)[:300]}")
+    return None
 
-def _answers(self, batch, folder: Path) -> dict:
-    "Request index -> where its response body lies (or an invalid answer's marker) for what a batch answered; transient per-request errors are left out to send again."
-    answers = {}
-    for fid in (batch.output_file_id, batch.error_file_id):
-        if not fid: continue
-        path = _download(self, fid, folder)
-        offset, where = 0, str(path)                       # one string for the file's every answer
+def _records(self, batch):
+    "The (key, answer) records of an ended batch's output and error files, each file streamed to disk, read a line at a time and removed."
+    for file_id in (batch.output_file_id, batch.error_file_id):
+        if not file_id: continue
+        path = _download(self, file_id)
         with open(path, "rb") as f:
             for line in f:
-                if line.strip(): _place(answers, batch, json.loads(line), (where, offset))
-                offset += len(line)
-    return answers
+                if line.strip() and (answer := _read(batch, json.loads(line))): yield answer
+        path.unlink()
 
-def _ended(self, batch, state: dict, state_path: Path) -> dict:
-    "Where the answers of a batch that ended lie; a batch that failed validation is dropped from the state and stops the run."
-    if batch.status != "failed": return _answers(self, batch, state_path.with_suffix(""))
-    state["parts"] = [p for p in state["parts"] if p["batch_id"] != batch.id]; _save(state_path, state)
-    errors = "; ".join(e.message for e in (getattr(batch.errors, "data", None) or [])) or "no reason given"
-    raise APIFailure(f"batch {batch.id} failed validation: {errors}")
+def _ended(self, batch) -> None:
+    "A batch that ended: its answers into the store, what it left unanswered forgotten (sent again); a batch that failed validation stops the run."
+    if batch.status == "failed":
+        self.store.forget("batch", batch.id)
+        errors = "; ".join(e.message for e in (getattr(batch.errors, "data", None) or [])) or "no reason given"
+        raise APIFailure(f"batch {batch.id} failed validation: {errors}")
+    self.store.answered(_records(self, batch))
+    self.store.forget("batch", batch.id)
 
 def _cancel_late(self, batches: list) -> list:
     "Ask to cancel each batch still running past the backend's patience (it stops with what it answered; the rest goes out again); returns the batches."
@@ -500,19 +586,19 @@ def _cancel_late(self, batches: list) -> list:
     return batches
 
 @patch
-def _batch(self: OpenAIBackend, bodies: list) -> StoredAnswers:
-    "Send bodies through the Batch API in as few files as its limits allow, submitted and polled together; resumes after a kill, sends again what an expired batch left unanswered; the answers stay on disk until read."
-    state_path, lines, answered, ended = batch_state_path(bodies), BatchLines(bodies), {}, set()
-    state = json.loads(state_path.read_text()) if state_path.exists() else {"endpoint": self.endpoint, "requests": len(bodies), "parts": []}
-    bar = tqdm(total=len(bodies), desc=f"{self.model_id} batch", unit="req", disable=not show_progress())
+def _batch(self: OpenAIBackend, requests: dict) -> None:  # key -> body: a round of the backend's queue
+    "Answer a round through the Batch API, into the batch store: as few files as the limits allow, submitted and polled together; resumes request by request after a kill, sends again what an expired batch left unanswered."
+    lines, answered = BatchLines(requests), 0
+    bar = tqdm(total=len(lines), desc=f"{self.model_id} batch", unit="req", disable=not show_progress())
     for _ in range(self.max_retries + 1):
-        _submit_missing(self, state, state_path, lines, answered, ended)
-        running = [p["batch_id"] for p in state["parts"] if p["batch_id"] not in ended]
+        _resume_parts(self, self.store.states(lines.keys))
+        _submit_missing(self, lines, self.store.states(lines.keys))
+        running = sorted({batch for _, batch, done in self.store.states(lines.keys).values() if not done})
         retrieve = lambda: _cancel_late(self, [with_retries(lambda: self.client.batches.retrieve(b), self.max_retries, "batch poll", self.sleep) for b in running])
-        for batch in poll(retrieve, lambda bs: all(b.status in TERMINAL for b in bs), self.poll_seconds, self.sleep, grow=1.25, cap=900):
-            answered.update(_ended(self, batch, state, state_path)); ended.add(batch.id)
-        bar.update(len(answered) - bar.n)
-        if len(answered) == len(bodies): break
+        for batch in (poll(retrieve, lambda bs: all(b.status in TERMINAL for b in bs), self.poll_seconds, self.sleep, grow=1.25, cap=900) if running else []):
+            _ended(self, batch)
+        answered = sum(done for _, _, done in self.store.states(lines.keys).values())
+        bar.update(answered - bar.n)
+        if answered == len(lines): break
     bar.close()
-    if len(answered) < len(bodies): raise APIFailure(f"{self.endpoint} {self.model_id}: {len(bodies) - len(answered)} of {len(bodies)} batch requests still unanswered after {self.max_retries + 1} rounds; rerun to go on")
-    return StoredAnswers([answered[i] for i in range(len(bodies))], state_path.with_suffix(""))
+    if answered < len(lines): raise APIFailure(f"{self.endpoint} {self.model_id}: {len(lines) - answered} of {len(lines)} batch requests still unanswered after {self.max_retries + 1} rounds; rerun to go on")

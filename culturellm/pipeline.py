@@ -343,7 +343,7 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
         records[name] = record | {"fingerprint": records[name]["fingerprint"]}
         index()
 
-    run_when_ready(list(planned), reads, start, done, profile_section(cfg, "reproduce")["side_by_side"])
+    run_when_ready(list(planned), reads, start, done, profile_section(cfg, "reproduce")["concurrent_stages"])
     final = ordered(records, own, cfg["cultures"])
     print(f"[{profile}] time profile ({write_timings(cfg, final, out_dir)}): {largest_parts(timings_table(cfg, final))}", flush=True)
     return index()

@@ -10,14 +10,14 @@ from .data import catalogue
 from .evaluate import (evaluate_culture, evaluate_plan, gave_no_answer, interval, load_scored, model_view, predictions_path, rerun_name, selected_f1_draws, SELECTIONS,
                                  tagged, untagged, yes_no)
 from .finetune import finetune_config, finetune_many, training_epochs
-from .llm import load_llm, side_by_side, training_rate
+from .llm import load_llm, together, training_rate
 from .sft import authors_file, AUTHORS_VARIANTS, build_sets
 from .tasks import INVALID, load_task, parse_answer, task_entry
 
 # %% auto #0
 __all__ = ['GREEDY', 'ARM_MODELS', 'DEFECTS', 'protocol_config', 'arm_profile', 'corrected_sets', 'arm_variants', 'train_arm',
-           'evaluate_arm', 'run_arm', 'arm_waves', 'protocol_table', 'scored_all', 'retrained', 'decoded', 'reparsed',
-           'unchanged', 'defect_effects', 'protocol_plan']
+           'evaluate_arm', 'run_arm', 'arm_portions', 'evaluate_whole_arm', 'protocol_table', 'scored_all', 'retrained',
+           'decoded', 'reparsed', 'unchanged', 'defect_effects', 'protocol_plan']
 
 # %% ../nbs/12a_protocols.ipynb #9eccff29
 def protocol_config(profile: dict) -> dict:
@@ -83,7 +83,7 @@ def evaluate_arm(arm: Profile,             # an arm of a profile (`arm_profile`)
     "Evaluate one culture of an arm: every comparison rerun, decoded greedily, and on the corrected sets (or the `variants` named); returns the results."
     chosen = [kw for name, (kw, _) in arm_variants(arm).items() if variants is None or name in variants]
     asked = [load_llm(arm, "base"), *(model_view(arm, m, culture)[0] for m in ["culture", *(f"culture:{s}" for s in corrected_sets(arm))])]
-    return pd.concat(side_by_side(lambda kw: evaluate_culture(arm, culture, tasks=tasks, **kw), chosen, [asked] * len(chosen)),   # remote: one round per model
+    return pd.concat(together(lambda kw: evaluate_culture(arm, culture, tasks=tasks, **kw), chosen, [asked] * len(chosen)),   # remote: one Batch job per model
                      ignore_index=True)
 
 def run_arm(arm: Profile,            # an arm of a profile (`arm_profile`)
@@ -94,19 +94,26 @@ def run_arm(arm: Profile,            # an arm of a profile (`arm_profile`)
     train_arm(arm, [culture])
     return evaluate_arm(arm, culture, tasks=tasks)
 
-def arm_waves(arm: Profile) -> list[list[tuple]]:
-    """The arm's evaluations, (culture, variant of `arm_variants`), in waves evaluated one after another, each wave's planned
-    requests within `protocol.wave_requests` (null: one wave): the stage holds at most that many requests in flight
-    (or one evaluation's, where that alone is more), however large the run."""
+def arm_portions(arm: Profile) -> list[list[tuple]]:
+    """The arm's evaluations, (culture, variant of `arm_variants`), in portions evaluated one after another, each portion's
+    planned requests within `protocol.portion_requests` (null: one portion): the stage holds at most that many requests in
+    flight (or one evaluation's, where that alone is more), however large the run."""
     units = [(culture, name, sum(r["requests"] for r in evaluate_plan(profile)))
              for culture in arm["cultures"] for name, (_, profile) in arm_variants({**arm, "cultures": [culture]}).items()]
-    budget = protocol_config(arm)["wave_requests"]
+    budget = protocol_config(arm)["portion_requests"]
     if budget is None: return [[(culture, name) for culture, name, _ in units]]
-    waves, size = [[]], 0
+    portions, size = [[]], 0
     for culture, name, n in units:
-        if waves[-1] and size + n > budget: waves.append([]); size = 0
-        waves[-1].append((culture, name)); size += n
-    return waves
+        if portions[-1] and size + n > budget: portions.append([]); size = 0
+        portions[-1].append((culture, name)); size += n
+    return portions
+
+def evaluate_whole_arm(arm: Profile,  # an arm of a profile (`arm_profile`), trained (`train_arm`)
+                      ) -> pd.DataFrame:
+    "Every culture of an arm evaluated in every variant (`evaluate_arm`), a portion at a time (`arm_portions`), each portion's evaluations together (remote: their requests in one Batch job per model); returns the results."
+    base = load_llm(arm, "base")
+    evaluated = lambda unit: evaluate_arm(arm, unit[0], [unit[1]])
+    return pd.concat([r for portion in arm_portions(arm) for r in together(evaluated, portion, [base] * len(portion))], ignore_index=True)
 
 # %% ../nbs/12a_protocols.ipynb #79d9fb43
 ARM_MODELS = ["base", "base+system", "culture"]   # the comparisons both arms make

@@ -15,7 +15,7 @@ from .embed import load_embeddings
 from .evaluate import eval_config, evaluate_culture, evaluate_plan, load_scored, mean_interval, model_view, paired_gain, yes_no
 from .finetune import finetune_many, model_name, registered_models, row_tokens, trained_llm, training_epochs
 from .judge import culture_pairs, culture_win_rate, judge_config, open_question_count
-from .llm import backend_kind, load_llm, make_backend, side_by_side, training_rate
+from .llm import backend_kind, load_llm, make_backend, together, training_rate
 from .sft import load_sets, pick_augmented, sft_config
 from .wvs import load_questions
 
@@ -252,12 +252,12 @@ def benchmark_accuracy(llm,                 # the model
 def winrate_table(profile: Profile) -> pd.DataFrame:
     "Open-ended win rate of each chosen culture's model over the base, judged in both orders."
     cultures = study_config(profile)["winrate_cultures"]
-    rows = side_by_side(lambda c: culture_win_rate(profile, c), cultures, [load_llm(profile, "base")] * len(cultures))   # remote: side by side
+    rows = together(lambda c: culture_win_rate(profile, c), cultures, [load_llm(profile, "base")] * len(cultures))   # remote: together, one Batch job per model
     return save_study(profile, "winrate", pd.DataFrame(rows).set_index("culture"))
 
 # %% ../nbs/11_studies.ipynb #04d6f0bf
 def studied_models(profile: Profile) -> list:
-    "The models the studies ask (their `LLM`s): the base, the judges, and each culture's model that is trained; `llm.at_once` makes every study a party of their Batch API rounds."
+    "The models the studies ask (their `LLM`s): the base, the judges, and each culture's model that is trained; the studies ask them together (`pipeline.run_studies`)."
     trained = set(registered_models(profile).name)
     return [load_llm(profile, "base"), *(load_llm(profile, j) for j in judge_config(profile)["judges"]),
             *(trained_llm(profile, model_name(c)) for c in profile["cultures"] if model_name(c) in trained)]
@@ -283,7 +283,7 @@ def ablation_table(profile: Profile) -> pd.DataFrame:
     cfg = study_config(profile)
     finetune_many(profile, [(c, name) for c in cfg["ablation_cultures"] for name in _ablation_sets(profile, c, cfg)])   # remote jobs all submitted together
     base, cultures = load_llm(profile, "base"), cfg["ablation_cultures"]
-    rows = [r for rs in side_by_side(lambda c: _ablation_rows(profile, c, cfg), cultures, [base] * len(cultures)) for r in rs]   # remote: side by side
+    rows = [r for rs in together(lambda c: _ablation_rows(profile, c, cfg), cultures, [base] * len(cultures)) for r in rs]   # remote: together, one Batch job per model
     table = pd.DataFrame([r | _gain_over_base(profile, r) for r in rows])
     return save_study(profile, "ablations", table.drop(columns="model").round(4).set_index(["culture", "set"]))
 
@@ -300,7 +300,7 @@ def forgetting_table(profile: Profile) -> pd.DataFrame:
     asks = [(spec, data, described, "base" if name == "base" else model_name(culture), model_view(profile, name, culture)[0].at("forgetting"))
             for spec, data, described in benchmarks for i, culture in enumerate(cfg["forgetting_cultures"]) for name in ("base", "culture")
             if name == "culture" or i == 0]                                              # the base once per benchmark
-    scored = side_by_side(lambda ask: benchmark_accuracy(ask[4], ask[1], ask[0].get("kind", "synthetic"), cfg["forgetting_tokens"]), asks, [a[4] for a in asks])
+    scored = together(lambda ask: benchmark_accuracy(ask[4], ask[1], ask[0].get("kind", "synthetic"), cfg["forgetting_tokens"]), asks, [a[4] for a in asks])
     rows = [{"data": described, "model": label, **s} for (_, _, described, label, _), s in zip(asks, scored)]
     table = pd.DataFrame([r | _accuracy_intervals(r, rows) for r in rows]).drop(columns="flags")
     if "excludes_0" in table: table["excludes_0"] = yes_no(table["excludes_0"])

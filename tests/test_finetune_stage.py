@@ -48,7 +48,7 @@ def test_openai_finetuning_over_http_is_idempotent(home, tmp_path, monkeypatch):
         assert first.returncode == 0, first.stderr
         entry = json.loads((home/"data/generated/api/models/registry.jsonl").read_text().splitlines()[-1])
         assert entry["model_id"].startswith("ft:gpt-4o-mini-2024-07-18:culturellm::")
-        (home/"data/generated/api/models/registry.jsonl").unlink()          # forget the model: the job ledger still knows it
+        (home/"data/generated/api/models/registry.jsonl").unlink()          # forget the model: the job list still knows it
         assert run_cli("finetune", "--profile", "api", "--culture", "bengali").returncode == 0
         assert len(server.jobs) == 1                                         # never paid twice for the same file
         job = list(server.jobs.values())[0]
