@@ -5,10 +5,12 @@
 # %% ../nbs/09_evaluate.ipynb #47a8f045
 from __future__ import annotations
 import json, math
+from functools import partial
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from .core import (append_jsonl, ConfigError, data_dir, DataError, generated_dir, load_profile, pick,
                              Profile, profile_defaults, profile_section, project_root, prompt_text, read_jsonl, registry_entry,
@@ -20,19 +22,19 @@ from .tasks import INVALID, culture_tasks, evaluation_sample, load_task, parse_a
 from .llm import BACKENDS, load_llm, together
 
 # %% auto #0
-__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'NO_ANSWER', 'SCORERS', 'METRICS', 'SELECTIONS', 'MAJORITY', 'PRIOR_RANDOM',
-           'HEADLINE', 'HEADLINE_MEASURES', 'STRONGER_TRIVIAL', 'PRIMARY', 'eval_config', 'culture_context',
-           'culture_system', 'model_view', 'gave_no_answer', 'score_logprob', 'score_generate', 'predictions_path',
-           'task_signature', 'predict_tasks', 'predict_task', 'macro_f1', 'resamples', 'stratified_resamples',
-           'interval', 'bootstrap_ci', 'macro_f1_rows', 'balanced_accuracy', 'balanced_accuracy_rows', 'task_metrics',
-           'results_path', 'scored_path', 'rerun_name', 'tagged', 'untagged', 'wording_tag', 'wording_of',
-           'evaluate_culture', 'evaluate_everywhere', 'eval_dir', 'missing_note', 'results_files', 'load_scored',
-           'load_results', 'is_culturellm', 'select_reruns', 'selection_table', 'view_role', 'sampled_tasks',
-           'evaluate_plan', 'wording_plan', 'average_f1', 'per_task_table', 'f1_draws', 'selected_f1_draws',
-           'mean_f1_draws', 'mean_interval', 'paired_gain', 'gain_row', 'trivial_counts', 'trivial_answers',
-           'with_trivial', 'constant_share', 'simultaneous', 'headline_table', 'with_groups', 'f1_intervals', 'yes_no',
-           'plot_task_f1', 'plot_confusions', 'verdict', 'evaluate_wordings', 'wording_table', 'wording_summary',
-           'evaluate_cmd']
+__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'NO_ANSWER', 'SCORERS', 'CONTENT_FREE', 'METRICS', 'SELECTIONS', 'MAJORITY',
+           'PRIOR_RANDOM', 'HEADLINE', 'HEADLINE_MEASURES', 'STRONGER_TRIVIAL', 'PRIMARY', 'eval_config',
+           'culture_context', 'culture_system', 'model_view', 'gave_no_answer', 'score_logprob', 'score_generate',
+           'content_free_prior', 'calibrated', 'predictions_path', 'task_signature', 'predict_tasks', 'predict_task',
+           'macro_f1', 'resamples', 'stratified_resamples', 'interval', 'bootstrap_ci', 'macro_f1_rows',
+           'balanced_accuracy', 'balanced_accuracy_rows', 'auroc', 'auroc_rows', 'task_metrics', 'results_path',
+           'scored_path', 'rerun_name', 'tagged', 'untagged', 'wording_tag', 'wording_of', 'evaluate_culture',
+           'evaluate_everywhere', 'eval_dir', 'missing_note', 'results_files', 'load_scored', 'load_results',
+           'is_culturellm', 'select_reruns', 'selection_table', 'view_role', 'sampled_tasks', 'evaluate_plan',
+           'wording_plan', 'average_f1', 'per_task_table', 'f1_draws', 'selected_f1_draws', 'mean_f1_draws',
+           'mean_interval', 'paired_gain', 'gain_row', 'trivial_counts', 'trivial_answers', 'with_trivial',
+           'constant_share', 'simultaneous', 'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1',
+           'plot_confusions', 'verdict', 'evaluate_wordings', 'wording_table', 'wording_summary', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 def eval_config(profile: dict) -> dict:
@@ -162,6 +164,30 @@ def score_generate(llm,         # the model's LLM
     return [[_generated_prediction(next(answers), task, mode) for _ in cs] for task, cs in jobs]
 
 SCORERS = {"logprob": score_logprob, "generate": score_generate}
+
+# %% ../nbs/09_evaluate.ipynb #c0f1ee02
+CONTENT_FREE = ["N/A", "", "[MASK]"]   # Zhao et al. 2021: inputs with no content, whose answers show the model's label prior
+
+def content_free_prior(llm, task: dict,  # the model (its `LLM`) and the task entry
+                       context: list,    # the messages before the question (the view's system prompt)
+                       prompt,           # text -> the task's question (`tasks.task_prompter`)
+                      ) -> dict|None:
+    "The model's log prior over the task's labels: the log of its label probabilities averaged over the content-free inputs; None where none was scored."
+    verbalized = [task["verbalizers"][l] for l in task["labels"]]
+    scores = llm.score([context + [{"role": "user", "content": prompt(x)}] for x in CONTENT_FREE], verbalized, desc=f"{task['task']} content-free")
+    probs = [s.probabilities() for s in scores if s.scored]
+    if not probs: return None
+    return {l: math.log(np.mean([p[v] for p in probs])) for l, v in zip(task["labels"], verbalized)}
+
+def calibrated(preds: pd.DataFrame,  # a task's predictions (with `scores`, each label's log-probability, where scored)
+               task: dict,           # its task entry
+               prior: dict|None,     # the model's log prior over the labels (`content_free_prior`); None: no calibration
+              ) -> pd.DataFrame:
+    "The predictions with `pred_cal` (the label of the highest log-probability minus log prior; an unanswered example stays invalid) and, for a binary task, `margin` (the first label's log-probability minus the second's; 0 where unanswered)."
+    scores, labels = preds["scores"] if "scores" in preds else pd.Series([None] * len(preds), index=preds.index), task["labels"]
+    cal = [INVALID if s is None else max(labels, key=lambda l: s[l] - prior[l]) for s in scores] if prior is not None and "scores" in preds else [None] * len(preds)
+    margin = [0.0 if s is None else s[labels[0]] - s[labels[1]] for s in scores] if len(labels) == 2 and "scores" in preds else [math.nan] * len(preds)
+    return preds.assign(pred_cal=cal, margin=margin)
 
 # %% ../nbs/09_evaluate.ipynb #b34ab4e9
 def predictions_path(profile: str|Profile,  # the loaded profile, or its name
@@ -313,9 +339,26 @@ def balanced_accuracy_rows(gold: np.ndarray, pred: np.ndarray, labels: list, row
     recalls = [((g == k) & (p == k)).sum(1) / np.maximum((g == k).sum(1), 1) for k in present]   # class-stratified rows: every class present in each
     return np.mean(recalls, axis=0) if recalls else np.zeros(len(rows))
 
-METRICS = {   # a task's `metric`, or a measure of the report -> (its value on examples, its value on every bootstrap resample at once)
-    "f1_macro": (macro_f1, macro_f1_rows),
-    "balanced_accuracy": (balanced_accuracy, balanced_accuracy_rows),
+def auroc(gold,    # gold labels
+          margin,  # per example: the first label's log-probability minus the second's (0: no answer, a tie)
+          labels,  # the task's labels: two (else NaN)
+         ) -> float:
+    "Area under the ROC curve of the label-score margin for telling the task's first label from its second (ties count half): 0.5 for any constant, whatever the label prior; NaN for a task of more than two labels."
+    return float(auroc_rows(np.asarray(gold, dtype=object), margin, labels, np.arange(len(gold))[None])[0]) if len(gold) else math.nan
+
+def auroc_rows(gold: np.ndarray, margin, labels: list, rows: np.ndarray) -> np.ndarray:
+    "AUROC of every resample at once (Mann-Whitney: the positives' mean rank among all), as `macro_f1_rows` gives macro-F1."
+    if len(labels) != 2: return np.full(len(rows), math.nan)
+    positive, score = (gold == labels[0])[rows], np.asarray(margin, dtype=float)[rows]
+    n_pos = positive.sum(1); n_neg = positive.shape[1] - n_pos
+    u = (rankdata(score, axis=1) * positive).sum(1) - n_pos * (n_pos + 1) / 2
+    return np.where((n_pos > 0) & (n_neg > 0), u / np.maximum(n_pos * n_neg, 1), math.nan)
+
+METRICS = {   # a task's `metric`, or a measure of the report -> (its value on examples, its value on every bootstrap resample at once, the column of the examples it reads)
+    "f1_macro": (macro_f1, macro_f1_rows, "pred"),
+    "balanced_accuracy": (balanced_accuracy, balanced_accuracy_rows, "pred"),
+    "f1_calibrated": (macro_f1, macro_f1_rows, "pred_cal"),   # macro-F1 of the answers after content-free calibration (`calibrated`)
+    "auroc_margin": (auroc, auroc_rows, "margin"),            # binary tasks only
 }
 
 # %% ../nbs/09_evaluate.ipynb #77b7bfdd
@@ -388,6 +431,12 @@ def _task_rows(culture: str, name: str, llm, cfg: dict, loaded: list, preds: lis
              "left_out": json.dumps(left_out), "sampling": sampling_note(data, cfg["per_task"]), "task_version": task["version"],
              "config_hash": stable_hash(cfg, 12)} for (task, data, left_out), p in zip(loaded, preds)]
 
+def _priors(llm, system: str, culture: str, tasks: list, cfg: dict) -> list:
+    "Each task's content-free prior for a view (`content_free_prior`), where its answers are label scores; else None."
+    if cfg["scoring"] != "logprob": return [None] * len(tasks)
+    context = SYSTEMS[system](culture, cfg["mode"])
+    return [content_free_prior(llm, t, context, task_prompter(t, cfg["wording"])) for t in tasks]
+
 def evaluate_culture(profile: Profile,          # the loaded profile (`core.load_profile`)
                      culture: str,              # culture registry key
                      models: list|None=None,    # comparisons (default: the profile's)
@@ -402,12 +451,12 @@ def evaluate_culture(profile: Profile,          # the loaded profile (`core.load
     jobs = [(task, evaluation_sample(task, cfg["mode"], cfg["per_task"], cfg["seed"])) for task, _, _ in loaded]   # the same ids in either mode
     def evaluate_view(model: str, llm, system) -> pd.DataFrame:
         name = tagged(model, tag)
-        rerun = lambda r: predict_tasks(profile, rerun_name(name, r), culture, jobs, cfg | {"sample": r}, llm, system)   # every task's requests pooled
-        runs = together(rerun, list(range(cfg["reruns"])), [llm] * cfg["reruns"])                                  # remote: the reruns in one Batch job
+        asks = [partial(predict_tasks, profile, rerun_name(name, r), culture, jobs, cfg | {"sample": r}, llm, system) for r in range(cfg["reruns"])]   # every task's requests pooled
+        *runs, priors = together(lambda ask: ask(), [*asks, partial(_priors, llm, system, culture, [t for t, _ in jobs], cfg)], [llm] * (len(asks) + 1))   # remote: one Batch job
         table = pd.DataFrame([row for r, preds in enumerate(runs) for row in _task_rows(culture, name, llm, cfg, loaded, preds, r)])
         write_atomic(results_path(profile, culture, name), table.to_csv(index=False))
-        scored = pd.concat([p[["id", "gold", "pred"]].assign(culture=culture, task=task["task"], model=name, rerun=r)
-                            for r, preds in enumerate(runs) for (task, _, _), p in zip(loaded, preds)])
+        scored = pd.concat([calibrated(p, task, prior)[["id", "gold", "pred", "pred_cal", "margin"]].assign(culture=culture, task=task["task"], model=name, rerun=r)
+                            for r, preds in enumerate(runs) for (task, _, _), p, prior in zip(loaded, preds, priors)])
         write_atomic(scored_path(profile, culture, name), scored.to_csv(index=False))
         return table
     views = [(model, llm.at(stage), system) for model in models or [*cfg["models"], *cfg["baselines"]] for llm, system in [model_view(profile, model, culture)]]
@@ -456,10 +505,11 @@ def load_scored(profile: Profile,          # the loaded profile (`core.load_prof
                 reruns: bool=False,        # every rerun's examples (column `rerun`); default: rerun 0's
                 wordings: bool=False,      # the comparisons scored in other wordings too (`<model>@w<n>`)
                ) -> pd.DataFrame:
-    "Every evaluated example of the profile's cultures (culture, task, model, rerun, id, gold, pred): what intervals resample; a culture without any is named and left out."
+    "Every evaluated example of the profile's cultures (culture, task, model, rerun, id, gold, pred, and where label-scored the calibrated answer `pred_cal` and, binary tasks, the `margin`): what intervals resample; a culture without any is named and left out."
     cultures = cultures or profile["cultures"]
-    tables = [pd.read_csv(f, keep_default_na=False, dtype={"gold": str, "pred": str}) for f in results_files(profile, cultures, True, wordings)]
-    if not tables: return pd.DataFrame(columns=["id", "gold", "pred", "culture", "task", "model", "rerun"])
+    read = lambda f: pd.read_csv(f, keep_default_na=False, na_values={"pred_cal": [""], "margin": [""]}, dtype={"gold": str, "pred": str, "pred_cal": str})
+    tables = [read(f) for f in results_files(profile, cultures, True, wordings)]
+    if not tables: return pd.DataFrame(columns=["id", "gold", "pred", "pred_cal", "margin", "culture", "task", "model", "rerun"])
     scored = pd.concat(tables, ignore_index=True).pipe(lambda d: d.assign(rerun=d.get("rerun", 0)))
     return scored if reruns else scored[scored.rerun == 0].reset_index(drop=True)
 
@@ -578,19 +628,21 @@ def selected_f1_draws(scored: pd.DataFrame,  # evaluated examples: culture, task
                       n: int=1000, seed: int=0,
                       metric: str="f1_macro",  # what is averaged (a key of METRICS): macro-F1, or balanced accuracy
                      ) -> dict:
-    "Each model's macro-F1 (or `metric`) averaged over tasks, one value per task selected from its reruns (`point`), and `n` bootstrap draws of it (`draws`): the same class-stratified resamples of the same examples for every model and rerun (tasks, training runs fixed)."
+    "Each model's macro-F1 (or `metric`) averaged over the tasks that have it, one value per task selected from its reruns (`point`), and `n` bootstrap draws of it (`draws`): the same class-stratified resamples of the same examples for every model and rerun (tasks, training runs fixed)."
     models, runs = list(selections), scored[scored.model.isin(selections)].assign(rerun=lambda d: d.get("rerun", 0))
     keys = ["culture", "task", "id"]
-    preds = runs.pivot_table(index=keys, columns=["model", "rerun"], values="pred", aggfunc="first")
+    value, value_rows, column = pick(METRICS, metric, "measure")
+    if column not in runs: return {"point": dict.fromkeys(models, math.nan), "draws": {m: np.full(n, math.nan) for m in models}, "tasks": 0, "examples": 0}
+    preds = runs.pivot_table(index=keys, columns=["model", "rerun"], values=column, aggfunc="first")
     golds = runs.pivot_table(index=keys, columns="model", values="gold", aggfunc="first").reindex(columns=models)   # a variant may read the gold labels its own way
     held = preds.notna().all(1) & golds.notna().all(1)                     # examples every model holds, in every rerun
     preds, golds = preds[held], golds[held]
-    value, value_rows = pick(METRICS, metric, "measure")
     rng, point, draws, tasks = np.random.default_rng(seed), dict.fromkeys(models, 0.0), {m: np.zeros(n) for m in models}, 0
     with timed("bootstrap", items=n):
         for (culture, task), part in preds.groupby(level=["culture", "task"]):
             classes = golds.loc[part.index].itertuples(index=False, name=None)   # each example's gold as every model reads it: one class per distinct tuple
             labels, rows = task_entry(culture, task)["labels"], stratified_resamples(classes, n, rng)
+            if column == "margin" and len(labels) != 2: continue               # AUROC: binary tasks only
             for m in models:
                 choose, gold = SELECTIONS[selections[m]], golds.loc[part.index, m].to_numpy(dtype=object)
                 per_rerun = [part[(m, r)].to_numpy(dtype=object) for r in part[m].columns]
@@ -669,7 +721,8 @@ def with_trivial(scored: pd.DataFrame) -> pd.DataFrame:
     if examples.empty: return scored
     answers = pd.concat([trivial_answers(c, t, part).assign(culture=c, task=t) for (c, t), part in examples.groupby(["culture", "task"])], ignore_index=True)
     trivial = answers.melt(["culture", "task", "id"], [MAJORITY, PRIOR_RANDOM], "model", "pred").merge(examples, on=["culture", "task", "id"])
-    return pd.concat([scored, trivial.assign(rerun=0)[scored.columns]], ignore_index=True)
+    measured = {"pred_cal": trivial.pred, "margin": 0.0}                               # no scores: its answer stands, its margin ties
+    return pd.concat([scored, trivial.assign(rerun=0, **{k: v for k, v in measured.items() if k in scored})[scored.columns]], ignore_index=True)
 
 # %% ../nbs/09_evaluate.ipynb #a664e80b
 def constant_share(scored: pd.DataFrame,  # evaluated examples (load_scored)
@@ -681,7 +734,7 @@ def constant_share(scored: pd.DataFrame,  # evaluated examples (load_scored)
 
 # %% ../nbs/09_evaluate.ipynb #4a3fc914
 HEADLINE = [(m, b) for m in ("culture", "one") for b in ("base", "base+system", MAJORITY, PRIOR_RANDOM)]   # (model, baseline) pairs of the headline
-HEADLINE_MEASURES = ["f1_macro", "balanced_accuracy"]                                                     # each pair on each measure
+HEADLINE_MEASURES = ["f1_macro", "balanced_accuracy", "auroc_margin", "f1_calibrated"]                   # each pair on each measure (where it has tasks)
 STRONGER_TRIVIAL = "stronger trivial"                                                                      # the trivial baseline with the higher macro-F1
 PRIMARY = [("culture", "base+system"), ("culture", STRONGER_TRIVIAL)]                                     # the declared primary endpoints, on macro-F1
 
@@ -708,7 +761,7 @@ def headline_table(scored: pd.DataFrame,  # evaluated examples (load_scored)
                    n: int=1000,           # resamples
                    seed: int=0,           # of the resamples
                   ) -> pd.DataFrame:
-    "The report's first table: the culture models' and CultureLLM-One's gains over base, base+system and the trivial baselines in macro-F1 and balanced accuracy, pooled over all tasks; the two primary endpoints first, every other comparison exploratory; paired 95% CIs and, per family, simultaneous ones; how constant each model's answers are."
+    "The report's first table: the culture models' and CultureLLM-One's gains over base, base+system and the trivial baselines in macro-F1, balanced accuracy, AUROC of the label-score margin (binary tasks) and calibrated macro-F1 (label-scored tasks), pooled over the tasks that have each; the two primary endpoints first, every other comparison exploratory; paired 95% CIs and, per family, simultaneous ones; how constant each model's answers are."
     scored = with_trivial(scored)
     models = [m for m in ("culture", "one", "base", "base+system", MAJORITY, PRIOR_RANDOM) if m in set(scored.model)]
     shared = {metric: mean_f1_draws(scored, models, n, seed, metric) for metric in HEADLINE_MEASURES}   # one set of resamples for every comparison
@@ -716,7 +769,7 @@ def headline_table(scored: pd.DataFrame,  # evaluated examples (load_scored)
     f1 = shared["f1_macro"]["point"]
     stronger = MAJORITY if f1[MAJORITY] >= f1[PRIOR_RANDOM] else PRIOR_RANDOM
     primary = {(m, stronger if b == STRONGER_TRIVIAL else b) for m, b in PRIMARY}
-    pairs = [(metric, m, b) for metric in HEADLINE_MEASURES for m, b in HEADLINE if m in models and b in models]
+    pairs = [(metric, m, b) for metric in HEADLINE_MEASURES for m, b in HEADLINE if m in models and b in models and shared[metric]["tasks"]]
     rows = [{"endpoint": "primary" if metric == "f1_macro" and (m, b) in primary else "exploratory"} | gain_row(shared[metric], m, b, metric) for metric, m, b in pairs]
     draws = [shared[metric]["draws"][m] - shared[metric]["draws"][b] for metric, m, b in pairs]
     if not rows: return pd.DataFrame()
@@ -741,22 +794,23 @@ def _model_order(models) -> list:
 def f1_intervals(scored: pd.DataFrame, by: str="culture", baseline: str="base", n: int=1000, seed: int=0,
                  models: list|None=None,  # default: every model but the ablations (`culture:<set>`)
                 ) -> pd.DataFrame:
-    "Per group (culture, type or resource; `all` pools every task) and model: mean macro-F1 [95% CI] and balanced accuracy, and the gain over `baseline` in each [paired 95% CI]; the table's macro-F1 gains are one exploratory family, with simultaneous 95% intervals (`sim_lo`, `sim_hi`; `excludes_0` by them)."
+    "Per group (culture, type or resource; `all` pools every task) and model: mean macro-F1 [95% CI], balanced accuracy, AUROC of the margin (binary tasks) and calibrated macro-F1, and the gain over `baseline` in each [paired 95% CI]; the table's macro-F1 gains are one exploratory family, with simultaneous 95% intervals (`sim_lo`, `sim_hi`; `excludes_0` by them)."
     chosen = scored.model.isin(models) if models else ~scored.model.str.startswith("culture:")
     grouped, rows, draws = with_groups(scored[chosen]), [], {}
     for group, part in [*grouped.groupby(by), ("all", grouped)]:
         present = set(part.model)
         for model in _model_order(present):
             pair = [model] + ([baseline] if baseline in present and model != baseline else [])
-            d, b = (mean_f1_draws(part, pair, n, seed, metric) for metric in HEADLINE_MEASURES)
+            d, *others = (mean_f1_draws(part, pair, n, seed, metric) for metric in HEADLINE_MEASURES)
             lo, hi = interval(d["draws"][model])
             row = {by: group, "model": model, "tasks": d["tasks"], "examples": d["examples"], "f1": d["point"][model], "f1_lo": lo, "f1_hi": hi,
-                   "balanced_accuracy": b["point"][model]}
+                   **{metric: o["point"][model] for metric, o in zip(HEADLINE_MEASURES[1:], others)}}
             if len(pair) == 2:
                 glo, ghi = interval(d["draws"][model] - d["draws"][baseline])
-                blo, bhi = interval(b["draws"][model] - b["draws"][baseline])
-                row |= {f"gain_vs_{baseline}": d["point"][model] - d["point"][baseline], "gain_lo": glo, "gain_hi": ghi,
-                        "balanced_accuracy_gain": b["point"][model] - b["point"][baseline], "balanced_accuracy_gain_lo": blo, "balanced_accuracy_gain_hi": bhi}
+                row |= {f"gain_vs_{baseline}": d["point"][model] - d["point"][baseline], "gain_lo": glo, "gain_hi": ghi}
+                for metric, o in zip(HEADLINE_MEASURES[1:], others):
+                    olo, ohi = interval(o["draws"][model] - o["draws"][baseline]) if o["tasks"] else (math.nan, math.nan)
+                    row |= {f"{metric}_gain": o["point"][model] - o["point"][baseline], f"{metric}_gain_lo": olo, f"{metric}_gain_hi": ohi}
                 draws[len(rows)] = d["draws"][model] - d["draws"][baseline]
             rows.append(row)
     if not rows: return pd.DataFrame()                                      # no results: no groups
