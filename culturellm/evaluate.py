@@ -579,12 +579,13 @@ def evaluate_plan(profile: dict,           # the loaded profile
         for task, sample in sampled_tasks(culture, cfg, cfg["per_task"]):
             asks = {(task["prompt"], tuple(task["verbalizers"].values()), text) for text in sample.text} - seen
             seen |= asks
+            free = len(CONTENT_FREE) if cfg["scoring"] == "logprob" else 0    # label scoring: the content-free prior's questions, once a view
             tokens = sum(len(text) for *_, text in asks) // 4 + 40 * len(asks)
             views = [m for _ in task_wordings(task)[1:] for m in cfg["prompt_models"]] if wordings else models or [*cfg["models"], *cfg["baselines"]]
             for model in views:
                 extra = (250 if model == "base+context" else 20) * len(asks)
                 r = per_role.setdefault(view_role(model), {"requests": 0, "prompt_tokens": 0})
-                r["requests"] += len(asks) * cfg["reruns"]; r["prompt_tokens"] += (tokens + extra) * cfg["reruns"]
+                r["requests"] += len(asks) * cfg["reruns"] + free; r["prompt_tokens"] += (tokens + extra) * cfg["reruns"] + free * (40 + extra // max(len(asks), 1))
     out_tokens = 1 if cfg["scoring"] == "logprob" else cfg["gen_tokens"]
     return [{"stage": stage, "step": cfg["scoring"], "role": role, "requests": r["requests"], "prompt_tokens": r["prompt_tokens"],
              "completion_tokens": r["requests"] * out_tokens} for role, r in per_role.items()]
