@@ -236,7 +236,7 @@ class OpenAIBackend:
                  batch_max_requests: int=50_000,     # requests per Batch API input file at most (OpenAI's limit)
                  batch_max_bytes: int=200 * 2**20,   # bytes per Batch API input file at most (OpenAI's limit)
                  batch_patience_hours: float|None=None,  # cancel a batch still running after this long and send its unanswered requests again (None: wait out the 24 h window)
-                 batch_window_seconds: float=15.0,   # the Batch API queue's send window: a round goes out once no request arrived for this long
+                 batch_window_seconds: float=60.0,   # the Batch API queue's send window: a round goes out once no request arrived for this long
                 ):
         check_pinned(model, base_url)
         key = os.environ.get(api_key_env)
