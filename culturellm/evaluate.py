@@ -575,11 +575,13 @@ def evaluate_plan(profile: dict,           # the loaded profile
     "Requests and tokens of an evaluation (every rerun), per billed role: each comparison on the sample of each of the profile's cultures' tasks."
     cfg, per_role = eval_config(profile), {}
     for culture in profile["cultures"]:
-        seen = set()                                                          # a request another task asked already comes from the cache
+        seen, priors = set(), set()                                           # a request another task asked already comes from the cache
         for task, sample in sampled_tasks(culture, cfg, cfg["per_task"]):
             asks = {(task["prompt"], tuple(task["verbalizers"].values()), text) for text in sample.text} - seen
             seen |= asks
-            free = len(CONTENT_FREE) if cfg["scoring"] == "logprob" else 0    # label scoring: the content-free prior's questions, once a view
+            prior = (task_prompter(task, cfg["wording"])(""), tuple(task["verbalizers"].values()))   # tasks asking the same question share a prior
+            free = len(CONTENT_FREE) if cfg["scoring"] == "logprob" and prior not in priors else 0   # label scoring: the content-free prior's questions, once a view and prompt
+            priors.add(prior)
             tokens = sum(len(text) for *_, text in asks) // 4 + 40 * len(asks)
             views = [m for _ in task_wordings(task)[1:] for m in cfg["prompt_models"]] if wordings else models or [*cfg["models"], *cfg["baselines"]]
             for model in views:
