@@ -25,7 +25,7 @@ from .llm import BACKENDS, load_llm, together
 __all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'NO_ANSWER', 'SCORERS', 'CONTENT_FREE', 'METRICS', 'SELECTIONS', 'MAJORITY',
            'PRIOR_RANDOM', 'HEADLINE', 'HEADLINE_MEASURES', 'STRONGER_TRIVIAL', 'PRIMARY', 'eval_config',
            'culture_context', 'culture_system', 'model_view', 'gave_no_answer', 'score_logprob', 'score_generate',
-           'content_free_prior', 'calibrated', 'predictions_path', 'task_signature', 'predict_tasks', 'predict_task',
+           'content_free_priors', 'calibrated', 'predictions_path', 'task_signature', 'predict_tasks', 'predict_task',
            'macro_f1', 'resamples', 'stratified_resamples', 'interval', 'bootstrap_ci', 'macro_f1_rows',
            'balanced_accuracy', 'balanced_accuracy_rows', 'auroc', 'auroc_rows', 'task_metrics', 'results_path',
            'scored_path', 'rerun_name', 'tagged', 'untagged', 'wording_tag', 'wording_of', 'evaluate_culture',
@@ -168,20 +168,24 @@ SCORERS = {"logprob": score_logprob, "generate": score_generate}
 # %% ../nbs/09_evaluate.ipynb #c0f1ee02
 CONTENT_FREE = ["N/A", "", "[MASK]"]   # Zhao et al. 2021: inputs with no content, whose answers show the model's label prior
 
-def content_free_prior(llm, task: dict,  # the model (its `LLM`) and the task entry
-                       context: list,    # the messages before the question (the view's system prompt)
-                       prompt,           # text -> the task's question (`tasks.task_prompter`)
-                      ) -> dict|None:
-    "The model's log prior over the task's labels: the log of its label probabilities averaged over the content-free inputs; None where none was scored."
-    verbalized = [task["verbalizers"][l] for l in task["labels"]]
-    scores = llm.score([context + [{"role": "user", "content": prompt(x)}] for x in CONTENT_FREE], verbalized, desc=f"{task['task']} content-free")
+def content_free_priors(llm,             # the model (its `LLM`)
+                        tasks: list,     # task entries
+                        context: list,   # the messages before the question (the view's system prompt)
+                        wording: int=1,  # the tasks' instructions (`tasks.task_prompter`)
+                       ) -> list:
+    "Each task's log prior over its labels: the log of the model's label probabilities averaged over the content-free inputs (None where none was scored); one call for every task."
+    verbalized = [[t["verbalizers"][l] for l in t["labels"]] for t in tasks]
+    asked = [context + [{"role": "user", "content": task_prompter(t, wording)(x)}] for t in tasks for x in CONTENT_FREE]
+    scores, k = llm.score_each(asked, [v for v in verbalized for _ in CONTENT_FREE], desc="content-free"), len(CONTENT_FREE)
+    return [_prior(t, v, scores[i * k:(i + 1) * k]) for i, (t, v) in enumerate(zip(tasks, verbalized))]
+
+def _prior(task: dict, verbalized: list, scores: list) -> dict|None:
     probs = [s.probabilities() for s in scores if s.scored]
-    if not probs: return None
-    return {l: math.log(np.mean([p[v] for p in probs])) for l, v in zip(task["labels"], verbalized)}
+    return {l: math.log(np.mean([p[v] for p in probs])) for l, v in zip(task["labels"], verbalized)} if probs else None
 
 def calibrated(preds: pd.DataFrame,  # a task's predictions (with `scores`, each label's log-probability, where scored)
                task: dict,           # its task entry
-               prior: dict|None,     # the model's log prior over the labels (`content_free_prior`); None: no calibration
+               prior: dict|None,     # the model's log prior over the labels (`content_free_priors`); None: no calibration
               ) -> pd.DataFrame:
     "The predictions with `pred_cal` (the label of the highest log-probability minus log prior; an unanswered example stays invalid) and, for a binary task, `margin` (the first label's log-probability minus the second's; 0 where unanswered)."
     scores, labels = preds["scores"] if "scores" in preds else pd.Series([None] * len(preds), index=preds.index), task["labels"]
@@ -432,10 +436,9 @@ def _task_rows(culture: str, name: str, llm, cfg: dict, loaded: list, preds: lis
              "config_hash": stable_hash(cfg, 12)} for (task, data, left_out), p in zip(loaded, preds)]
 
 def _priors(llm, system: str, culture: str, tasks: list, cfg: dict) -> list:
-    "Each task's content-free prior for a view (`content_free_prior`), where its answers are label scores; else None."
+    "Each task's content-free prior for a view (`content_free_priors`), where its answers are label scores; else None."
     if cfg["scoring"] != "logprob": return [None] * len(tasks)
-    context = SYSTEMS[system](culture, cfg["mode"])
-    return [content_free_prior(llm, t, context, task_prompter(t, cfg["wording"])) for t in tasks]
+    return content_free_priors(llm, tasks, SYSTEMS[system](culture, cfg["mode"]), cfg["wording"])
 
 def evaluate_culture(profile: Profile,          # the loaded profile (`core.load_profile`)
                      culture: str,              # culture registry key

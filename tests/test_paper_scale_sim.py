@@ -12,7 +12,7 @@ CULTURES, PER_TASK, FILE_LIMIT = ["bengali", "german"], 30, 40     # ~330 rows x
 def sim_profile(home, url):
     (home/"data/profiles/sim.yaml").write_text(
         f"cultures: {json.dumps(CULTURES)}\nroles:\n  base: {{backend: openai, model: fast, base_url: '{url}', batch_api: true, poll_seconds: 60,"
-        f" batch_max_requests: {FILE_LIMIT}, max_retries: 12, batch_window_seconds: 2}}\nevaluate: {{models: [base, base+system], per_task: {PER_TASK}, bootstrap: 50}}\n")
+        f" batch_max_requests: {FILE_LIMIT}, max_retries: 12, batch_window_seconds: 5}}\nevaluate: {{models: [base, base+system], per_task: {PER_TASK}, bootstrap: 50}}\n")
 
 
 def predictions(home):
