@@ -22,11 +22,11 @@ from .tasks import INVALID, culture_tasks, evaluation_sample, load_task, parse_a
 from .llm import BACKENDS, load_llm, together
 
 # %% auto #0
-__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'NO_ANSWER', 'SCORERS', 'CONTENT_FREE', 'METRICS', 'SELECTIONS', 'MAJORITY',
-           'PRIOR_RANDOM', 'HEADLINE', 'HEADLINE_MEASURES', 'STRONGER_TRIVIAL', 'PRIMARY', 'eval_config',
-           'culture_context', 'culture_system', 'model_view', 'gave_no_answer', 'score_logprob', 'score_generate',
-           'content_free_priors', 'calibrated', 'predictions_path', 'task_signature', 'predict_tasks', 'predict_task',
-           'macro_f1', 'resamples', 'stratified_resamples', 'interval', 'bootstrap_ci', 'macro_f1_rows',
+__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'NO_ANSWER', 'SCORERS', 'CONTENT_FREE', 'PRIOR_FLOOR', 'METRICS',
+           'SELECTIONS', 'MAJORITY', 'PRIOR_RANDOM', 'HEADLINE', 'HEADLINE_MEASURES', 'STRONGER_TRIVIAL', 'PRIMARY',
+           'eval_config', 'culture_context', 'culture_system', 'model_view', 'gave_no_answer', 'score_logprob',
+           'score_generate', 'content_free_priors', 'calibrated', 'predictions_path', 'task_signature', 'predict_tasks',
+           'predict_task', 'macro_f1', 'resamples', 'stratified_resamples', 'interval', 'bootstrap_ci', 'macro_f1_rows',
            'balanced_accuracy', 'balanced_accuracy_rows', 'auroc', 'auroc_rows', 'task_metrics', 'results_path',
            'scored_path', 'rerun_name', 'tagged', 'untagged', 'wording_tag', 'wording_of', 'evaluate_culture',
            'evaluate_everywhere', 'eval_dir', 'missing_note', 'results_files', 'load_scored', 'load_results',
@@ -179,9 +179,11 @@ def content_free_priors(llm,             # the model (its `LLM`)
     scores, k = llm.score_each(asked, [v for v in verbalized for _ in CONTENT_FREE], desc="content-free"), len(CONTENT_FREE)
     return [_prior(t, v, scores[i * k:(i + 1) * k]) for i, (t, v) in enumerate(zip(tasks, verbalized))]
 
+PRIOR_FLOOR = 1e-6   # the prior probability of a label no content-free answer gave (an API's top-20 first tokens may hold none of it): small, not 0
+
 def _prior(task: dict, verbalized: list, scores: list) -> dict|None:
     probs = [s.probabilities() for s in scores if s.scored]
-    return {l: math.log(np.mean([p[v] for p in probs])) for l, v in zip(task["labels"], verbalized)} if probs else None
+    return {l: math.log(max(np.mean([p[v] for p in probs]), PRIOR_FLOOR)) for l, v in zip(task["labels"], verbalized)} if probs else None
 
 def calibrated(preds: pd.DataFrame,  # a task's predictions (with `scores`, each label's log-probability, where scored)
                task: dict,           # its task entry
