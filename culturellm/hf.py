@@ -19,7 +19,8 @@ __all__ = ['KNOWN_WARNINGS', 'ADAPTER_MODES', 'PAD_SIDES', 'gguf_file', 'file_lo
            'model_folder', 'known_warnings_silenced', 'load_tokenizer', 'PromptFormat', 'template_of',
            'prompt_format_of', 'contiguous_head', 'bf16_support', 'resolve_dtype', 'dtype_provenance', 'load_weights',
            'SharedBase', 'shared_weights', 'MergedAdapter', 'merged_weights', 'adapter_mode', 'HFBackend', 'pad_batch',
-           'StopAfterAnswer', 'length_batches', 'common_prefix', 'label_paths', 'PromptStarts', 'prefix_groups']
+           'StopAfterAnswer', 'length_batches', 'common_prefix', 'label_paths', 'PromptStarts', 'prefix_groups',
+           'attention_window']
 
 # %% ../nbs/03a_hf.ipynb #75bfe368
 def gguf_file(entry: dict,    # the model's entry of the embedded-model registry
@@ -515,6 +516,14 @@ def _run_paths(self, cache, mask, starts: list[int], rows: list[int], paths: lis
     return logits.float().log_softmax(-1)
 
 # %% ../nbs/03a_hf.ipynb #bf2405e2
+@lru_cache(maxsize=8)
+def attention_window(folder: str) -> int|None:
+    "How many tokens back a layer of the model in `folder` sees at most: its sliding window where a layer slides (Gemma-3, Mistral), else None."
+    from transformers import AutoConfig
+    config = AutoConfig.from_pretrained(folder)
+    slides = "sliding_attention" in (getattr(config, "layer_types", None) or ["sliding_attention"]) and getattr(config, "use_sliding_window", True)
+    return getattr(config, "sliding_window", None) if slides else None
+
 def _score_one_pass(self, heads, tails, paths, starts: PromptStarts) -> list[list[float]]:
     "At most one label path per prompt: it runs on the end of its prompt, and every label is read in the last positions."
     ends = [list(ps[0]) if ps else [] for ps in paths]
@@ -541,6 +550,20 @@ def _score_batch(self, heads, tails, starts: PromptStarts) -> list[list[float]]:
     one_pass = all(len(ps) <= 1 for ps in paths)
     return (_score_one_pass if one_pass else _score_two_pass)(self, heads, tails, paths, starts)
 
+def _score_batches(self, heads, tails, starts: PromptStarts, order: list[int]) -> dict:
+    "Label scores of the prompts `order` (indices), batched by the tokens each runs beyond its start."
+    sums = {}
+    for part in length_batches([len(heads[i]) - starts.lengths[i] for i in order], self.score_rows, self.batch_tokens, self.pass_tokens):
+        batch = [order[j] for j in part]
+        sums.update(zip(batch, _score_batch(self, [heads[i] for i in batch], [tails[i] for i in batch], starts.of(batch))))
+    return sums
+
+def _beyond_window(self, heads, tails, lengths, distinct) -> list[bool]:
+    "Which prompts could not run on a shared start: its row (padded start, padding, rest, label) is wider than a sliding window, whose layers count padding as tokens."
+    window, label = attention_window(self.folder), max(len(t) for ts in tails for t in ts)
+    width = max(map(len, distinct))
+    return [window is not None and width + len(h) - n + label > window for h, n in zip(heads, lengths)]
+
 @patch
 def score_each(self: HFBackend,
                conversations: list,  # message lists
@@ -549,12 +572,15 @@ def score_each(self: HFBackend,
     "Log-probability of each conversation's own labels as its answer (requests of many tasks pooled, length-sorted; input order kept)."
     if not conversations: return []
     split = [[self.format.split(self.format.prompt(c), l) for l in labels] for c, labels in zip(conversations, label_sets)]
-    heads, tails, sums = [s[0][0] for s in split], [[t for _, t in s] for s in split], {}
+    heads, tails = [s[0][0] for s in split], [[t for _, t in s] for s in split]
     rows, lengths, distinct = prefix_groups(heads)
-    starts = PromptStarts(_prefix_cache(self, distinct), rows, lengths)   # runs once per call; each batch reuses its cache
-    for batch in length_batches([len(h) - n for h, n in zip(heads, lengths)], self.score_rows, self.batch_tokens, self.pass_tokens):
-        sums.update(zip(batch, _score_batch(self, [heads[i] for i in batch], [tails[i] for i in batch], starts.of(batch))))
+    wide = _beyond_window(self, heads, tails, lengths, distinct)
+    shared = [i for i, w in enumerate(wide) if not w]
+    starts = PromptStarts(_prefix_cache(self, distinct) if shared else None, rows, lengths)   # runs once per call; each batch reuses its cache
+    whole = PromptStarts(None, [0] * len(heads), [0] * len(heads))                           # a wide prompt runs whole, left-padded
+    sums = _score_batches(self, heads, tails, starts, shared) | _score_batches(self, heads, tails, whole, [i for i, w in enumerate(wide) if w])
     return [LabelScores(dict(zip(labels, sums[i])), len(h)) for i, (h, labels) in enumerate(zip(heads, label_sets))]
+
 
 # %% ../nbs/03a_hf.ipynb #97b9f522
 @patch
