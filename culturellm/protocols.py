@@ -184,7 +184,7 @@ def unchanged(arm: Profile, start: pd.DataFrame) -> pd.DataFrame: return start
 # %% ../nbs/12a_protocols.ipynb #f5b40287
 DEFECTS = {   # correction -> (what it changes from the paper protocol, the examples after it, the selection before it, the selection after it)
     "labels": ("labels from valid answers (upstream: the truncated mean of every code, missing answers included)", retrained("valid_labels"), "authors", "authors"),
-    "copies": ("one copy per question (upstream: every prompt twice, once per label copy)", retrained("one_copy"), "authors", "authors"),
+    "copies": ("one label per question in every copy, rows and steps as released (upstream: two copies, their labels conflicting)", retrained("one_copy"), "authors", "authors"),
     "decoding": ("greedy decoding, one run (upstream: sampled at T=0.7), against the mean of the sampled runs", decoded, "fair", "fair"),
     "parsing": ("corrected gold labels and parser (upstream: fine-grained HS1 collapse, Turkish ind/indv, defaults)", reparsed, "authors", "authors"),
     "selection": ("the mean over reruns for every model (upstream: the best rerun of CultureLLM, the worst of a baseline)", unchanged, "authors", "fair"),

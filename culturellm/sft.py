@@ -122,9 +122,9 @@ def one_copy_rows(culture: str,             # culture registry key
                   questions: pd.DataFrame,  # the question bank
                   rule: str,                # unused: upstream's labels
                  ) -> tuple[list[dict], int]:
-    "Upstream's rows with one correction, the copies: each item once, with its first copy's label."
-    labels = paper_labels(culture, 1)
-    return [{"messages": chat(culture, t, questions.loc[q], "paper", labels[q])} for q, t in zip(items.q_id, items.text)], 0
+    "Upstream's rows with one correction, the copies: every stacked copy answers by the first copy's label (as many rows, so as many steps, as released)."
+    labels, copies = paper_labels(culture, 1), len(registry_entry("cultures", culture)["paper_copies"])
+    return [{"messages": chat(culture, t, questions.loc[q], "paper", labels[q])} for _ in range(copies) for q, t in zip(items.q_id, items.text)], 0
 
 ROW_BUILDERS = {"paper": paper_rows, "corrected": corrected_rows,                      # the two training modes (`sft.mode`)
                 "paper_valid_labels": valid_label_rows, "paper_one_copy": one_copy_rows}   # upstream's rows with one correction each (`sft.authors_rows`)
