@@ -15,7 +15,8 @@ number of slots, direct requests meet requests- and tokens-per-minute limits wit
   stand-in's fine-tuning endpoint (this machine has no GPU and the 8B base is not here); the embedder stays local
   (MiniLM, on CPU).
 
-Prints per profile: requests answered, Batch jobs, fine-tuning jobs, 429 answers and their Retry-After, fine-tuning queue waits, simulated and real wall time, the orchestrator's
+Prints per profile: requests answered, Batch jobs, fine-tuning jobs, 429 answers and their Retry-After, fine-tuning queue waits, simulated and real wall time,
+each stage's simulated start and end (and the stage whose end sets the simulated wall time), the orchestrator's
 peak RSS (the high-water mark of its largest process: the CLI or a stage's notebook kernel; one-off workers such as
 the embedded model's conversion are listed apart), planned vs actual cost, and last
 `paper_scale ratio: X` = simulated wall time of the old orchestration (one Batch job per 64-row call and one
@@ -23,6 +24,8 @@ fine-tuning job at a time, one after another, each at the stand-in's mean durati
 
     .venv/bin/python benchmarks/paper_scale.py [--profiles paper-openai paper-vllm] [--per-task N] [--keep DIR] [--pilot CULTURES PER_TASK]
 
+`--keep DIR` keeps the scratch project: its `batches.json` (every Batch job's stage, model, requests and times) and `jobs.json` (every
+fine-tuning job's times: created, ready, started, ended) give the timeline behind the totals.
 `--per-task N` evaluates N rows per task instead of every row (a quick look; the goals are for full size).
 `--pilot C N` first runs a pilot of `paper-openai` (C cultures, N rows per task, a fifth of the augmented seeds) and
 prints the main run's plan calibrated by the pilot's bill (`culturellm plan --pilot`) against its ledger: the plan
