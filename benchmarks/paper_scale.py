@@ -15,7 +15,8 @@ number of slots, direct requests meet requests- and tokens-per-minute limits wit
   stand-in's fine-tuning endpoint (this machine has no GPU and the 8B base is not here); the embedder stays local
   (MiniLM, on CPU).
 
-Prints per profile: requests answered, Batch jobs, fine-tuning jobs, 429 answers and their Retry-After, fine-tuning queue waits, simulated and real wall time, the orchestrator's
+Prints per profile: requests answered, Batch jobs, fine-tuning jobs, 429 answers and their Retry-After, fine-tuning queue waits, simulated and real wall time,
+each stage's simulated start and end (and the stage whose end sets the simulated wall time), the orchestrator's
 peak RSS (the high-water mark of its largest process: the CLI or a stage's notebook kernel; one-off workers such as
 the embedded model's conversion are listed apart), planned vs actual cost, and last
 `paper_scale ratio: X` = simulated wall time of the old orchestration (one Batch job per 64-row call and one
@@ -23,6 +24,8 @@ fine-tuning job at a time, one after another, each at the stand-in's mean durati
 
     .venv/bin/python benchmarks/paper_scale.py [--profiles paper-openai paper-vllm] [--per-task N] [--keep DIR] [--pilot CULTURES PER_TASK]
 
+`--keep DIR` keeps the scratch project: its `batches.json` (every Batch job's stage, model, requests and times) and `jobs.json` (every
+fine-tuning job's times: created, ready, started, ended) give the timeline behind the totals.
 `--per-task N` evaluates N rows per task instead of every row (a quick look; the goals are for full size).
 `--pilot C N` first runs a pilot of `paper-openai` (C cultures, N rows per task, a fifth of the augmented seeds) and
 prints the main run's plan calibrated by the pilot's bill (`culturellm plan --pilot`) against its ledger: the plan
@@ -97,11 +100,14 @@ def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|Non
     server.stop()
     if out.returncode != 0: print(f"{profile}: reproduce failed ({out.returncode}):\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}", flush=True)
     skipped = SimulatedTime(sim_clock).furthest()                         # the furthest any process of the run got
-    (project.folder/"batches.json").write_text(json.dumps([{k: b[k] for k in ("id", "status", "created_at", "metadata", "request_counts")} | {"model": server_model(server, b)}
+    (project.folder/"batches.json").write_text(json.dumps([{k: v for k, v in b.items() if k in ("id", "status", "metadata", "request_counts") or k.endswith("_at")} | {"model": server_model(server, b)}
                                                           for b in server.batches.values()], indent=0))
+    (project.folder/"jobs.json").write_text(json.dumps([{k: j[k] for k in ("id", "status", "created_at", "finished_at", "_tokens")} | dict(zip(("ready", "start", "end"), times))
+                                                       for (jid, times), j in ((kv, server.jobs[kv[0]]) for kv in job_schedule(server.jobs, server.limits).items())], indent=0))
     with environment(project.env):
-        from culturellm.pipeline import bill
+        from culturellm.pipeline import bill, previous_runs, reports_dir, runs, stage_reads
         table, calibrated = bill(load_profile(name)), (bill(load_profile(name), pilot_bill) if pilot_bill is not None else None)
+        times = stage_times(previous_runs(reports_dir(name)), stage_reads(runs(name, cfg["cultures"], cfg["protocol"]["arms"])), sim_clock)
     if not keep: shutil.rmtree(project.folder, ignore_errors=True)
     total = table.loc["total"]
     return {"profile": profile, "ok": out.returncode == 0, "requests": sum(server.accepted.values()), "batches": len(server.batches),
@@ -111,10 +117,24 @@ def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|Non
             "per_stage_model": collections.Counter(pair(server, b) for b in server.batches.values()),
             "answered_per_pair": answered_per_pair(server),
             "retry_afters": list(server.retry_afters), "job_waits": job_waits(server),
-            "simulated_s": real + skipped, "real_s": real, "peaks": dict(peaks),
+            "simulated_s": real + skipped, "stage_times": times, "real_s": real, "peaks": dict(peaks),
             "planned_usd": float(total["planned_cost_usd"]), "actual_usd": float(total["cost_usd"]),
             "planned_requests": int(total["planned_requests"]), "actual_requests": int(total["requests"]), "bill": table, "limits": limits,
             "calibrated": calibrated, "pilot": pilot}
+
+
+def stage_times(records: dict,  # report name -> run record (`pipeline.previous_runs`)
+                reads: dict,    # report name -> the stages it reads (`pipeline.stage_reads`)
+                clock_file: Path,
+               ) -> dict:
+    "Each stage's simulated (start, end) in seconds from the run's start: real time plus how far its clock was ahead, at the start where the stages it reads ended (`reproduce`), at the end where its own clock got (`<clock>.<stage>`)."
+    t0, ahead, times = min((r["started"] for r in records.values() if r.get("started")), default=0.0), {}, {}
+    for name, r in sorted(records.items(), key=lambda kv: kv[1].get("started") or 0):
+        own = clock_file.with_name(f"{clock_file.name}.{name}")
+        if not r.get("finished") or not own.exists(): continue
+        ahead[name] = float(own.read_text() or 0)
+        times[name] = (r["started"] - t0 + max([ahead[d] for d in reads.get(name, []) if d in ahead], default=0.0), r["finished"] - t0 + ahead[name])
+    return times
 
 
 def pair(server: StandInServer, batch: dict) -> tuple:
@@ -198,6 +218,9 @@ def report(r: dict) -> None:
     largest = max(orchestrators, key=orchestrators.get, default="-")
     print(f"  simulated wall time: {days(r['simulated_s'])}; real wall time: {r['real_s'] / 60:.1f} min; "
           f"orchestrator peak RSS (its largest process: the CLI or a stage's kernel): {orchestrators.get(largest, 0):.2f} GB ({largest})")
+    last = max(r["stage_times"], key=lambda n: r["stage_times"][n][1], default="-")
+    print(f"  simulated hours per stage (start-end; the last to end sets the simulated wall time: {last}): "
+          + "; ".join(f"{n} {a / 3600:.1f}-{b / 3600:.1f}" for n, (a, b) in r["stage_times"].items()))
     print("  peak RSS by process: " + "; ".join(f"{role} {gb:.2f} GB" for role, gb in sorted(r["peaks"].items(), key=lambda kv: -kv[1])))
     ratio = lambda actual, planned: f"{actual / planned:.3f}" if planned else "n/a: nothing planned to pay"
     print(f"  planned cost ${r['planned_usd']:.2f} vs ledger ${r['actual_usd']:.2f} (ledger / plan {ratio(r['actual_usd'], r['planned_usd'])}); "

@@ -87,12 +87,16 @@ def poll(fetch,                 # what to ask: no arguments (retried inside as i
          every: float,          # seconds before the first ask again
          sleep=None,            # how to wait (default: the package's `clock()`; tests pass a recorder)
          grow: float=1.0,       # each wait is this many times the one before ...
-         cap: float=math.inf):  # ... up to this many seconds
-    "Ask `fetch()` until `done` says its answer is final; returns that answer (the one polling loop of the package)."
-    wait, sleep = every, sleep or clock().sleep
+         cap: float=math.inf,   # ... up to this many seconds
+         now=None):             # the time (default: the package's `clock()`)
+    "Ask `fetch()` until `done` says its answer is final; returns that answer (the one polling loop of the package). Asks keep a schedule from the first: an ask that came late waits less."
+    sleep, now = sleep or clock().sleep, now or clock().now
+    due, wait = now(), every
     while not done(answer := fetch()):
-        sleep(wait); wait = min(wait * grow, cap)
+        due += wait; wait = min(wait * grow, cap)
+        sleep(max(0.0, due - now()))
     return answer
+
 
 # %% ../nbs/03b_openai.ipynb #45b60575
 def with_retries(call,              # what to run: no arguments
