@@ -16,8 +16,8 @@ MODEL = "smollm2-135m-instruct"     # the served name is the embedded model's: t
 CULTURES, PER_TASK, AGREEMENT = ["english", "german"], 16, 0.97
 # llama-cpp-python computes each echoed token's log-probability with a Python sort of the whole vocabulary (49,152
 # tokens for SmolLM2): 0.3-1 s per prompt token on a loaded 2-core machine, a minute or more per request. The echo rule
-# is checked on one example of each task (11 examples, 23 requests; measured on 22, 47 requests: 1,024 s under a load
-# average of 10-40); the first-token rule on 16 per task (176 examples).
+# is checked on one example of each task (11 examples, 23 requests: 113 s at a load average of 2; 22 examples took
+# 1,024 s at 10-40); the first-token rule on 16 per task (176 examples, 79 s). The whole file: 266 s on 2 cores.
 ECHO_PER_TASK = 1
 # llama.cpp multiplies the Q4_1 weights in its own kernels, the hf backend their de-quantised fp32 copy, and llama.cpp
 # reuses the previous prompt's cache (so numbers shift with the order requests arrive in): label scores differ by up to
