@@ -14,7 +14,7 @@ ifneq ($(wildcard ../shared/upstream-data),)
 export CULTURELLM_DATA_MIRROR ?= $(abspath ../shared/upstream-data)
 endif
 
-.PHONY: install reproduce test bench lab export clean-reports
+.PHONY: install reproduce test bench lab export clean-reports llama-cpp
 
 $(VENV)/.installed: setup.py settings.ini
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ $(VENV)/.installed: setup.py settings.ini
 	@touch $@
 
 install: $(VENV)/.installed
+
+# llama.cpp's OpenAI-compatible server, a real engine for tests/test_llama_cpp_server.py (skipped without it):
+# llama-cpp-python[server], pinned, built from its sdist once per machine (4-20 min on 2 cores; the wheel cached in
+# ~/.cache/culturellm-wheels). CI runs it before `make test`; it says so and goes on when it cannot build.
+llama-cpp: install
+	.ci/llama-cpp
 
 # The main job on the embedded default: every culture of the laptop profile, HTML reports under reports/laptop/.
 reproduce: install

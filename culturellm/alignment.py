@@ -11,7 +11,7 @@ from scipy.stats import wasserstein_distance
 from .core import Profile, profile_section, stable_hash, write_atomic
 from .wvs import culture_labels, load_questions, seed_answers
 from .augment import augment_config, load_samples
-from .evaluate import eval_config, interval, macro_f1, mean_f1_draws, predict_task, predict_tasks, sampled_tasks, simultaneous
+from .evaluate import scoring_calls, eval_config, interval, macro_f1, mean_f1_draws, predict_task, predict_tasks, sampled_tasks, simultaneous
 from .finetune import finetune_many, model_name, registered_models, row_tokens, seed_prompt_tokens, trained_llm, training_epochs
 from .llm import load_llm, together, training_rate
 from .sft import _write_set, base_prompt_format, chat, load_sets, pick_augmented, rows_for, seed_items, sft_config, sft_dir
@@ -260,9 +260,9 @@ def transfer_plan(profile: dict) -> dict:
     for t in acfg["transfer_cultures"]:
         drawn = {task["task"]: set(s.id) for task, s in sampled_tasks(t, cfg, cfg["per_task"])} if evaluated and t in profile["cultures"] else {}
         for task, sample in sampled_tasks(t, cfg, acfg["transfer_per_task"]):
-            fresh = sample[~sample.id.isin(drawn.get(task["task"], set()))]
-            requests += len(sample) * (len(acfg["transfer_cultures"]) - 1) + len(fresh)
-            tokens += (int(sample.text.str.len().sum() / 4) + 60 * len(sample)) * len(acfg["transfer_cultures"])
+            fresh, calls = sample[~sample.id.isin(drawn.get(task["task"], set()))], scoring_calls(profile, "trained", len(task["verbalizers"]))   # echo: a request per label
+            requests += (len(sample) * (len(acfg["transfer_cultures"]) - 1) + len(fresh)) * calls
+            tokens += (int(sample.text.str.len().sum() / 4) + 60 * len(sample)) * len(acfg["transfer_cultures"]) * calls
     return {"stage": "transfer", "step": "culture models on every culture's tasks", "role": "trained", "requests": requests,
             "prompt_tokens": tokens, "completion_tokens": requests}
 

@@ -20,6 +20,7 @@ from .finetune import model_name, trained_llm
 from .sft import system_prompt
 from .tasks import INVALID, culture_tasks, evaluation_sample, load_task, parse_answer, sampling_note, stratified_sample, task_entry, task_prompt, task_prompter, task_wordings
 from .llm import BACKENDS, load_llm, together
+from .openai_backend import label_requests
 
 # %% auto #0
 __all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'NO_ANSWER', 'SCORERS', 'CONTENT_FREE', 'PRIOR_FLOOR', 'METRICS',
@@ -30,11 +31,12 @@ __all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'NO_ANSWER', 'SCORERS', 'CO
            'balanced_accuracy', 'balanced_accuracy_rows', 'auroc', 'auroc_rows', 'task_metrics', 'results_path',
            'scored_path', 'rerun_name', 'tagged', 'untagged', 'wording_tag', 'wording_of', 'evaluate_culture',
            'evaluate_everywhere', 'eval_dir', 'missing_note', 'results_files', 'load_scored', 'load_results',
-           'is_culturellm', 'select_reruns', 'selection_table', 'view_role', 'sampled_tasks', 'evaluate_plan',
-           'wording_plan', 'average_f1', 'per_task_table', 'f1_draws', 'selected_f1_draws', 'mean_f1_draws',
-           'mean_interval', 'paired_gain', 'gain_row', 'trivial_counts', 'trivial_answers', 'with_trivial',
-           'constant_share', 'simultaneous', 'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1',
-           'plot_confusions', 'verdict', 'evaluate_wordings', 'wording_table', 'wording_summary', 'evaluate_cmd']
+           'is_culturellm', 'select_reruns', 'selection_table', 'view_role', 'sampled_tasks', 'scoring_calls',
+           'evaluate_plan', 'wording_plan', 'average_f1', 'per_task_table', 'f1_draws', 'selected_f1_draws',
+           'mean_f1_draws', 'mean_interval', 'paired_gain', 'gain_row', 'trivial_counts', 'trivial_answers',
+           'with_trivial', 'constant_share', 'simultaneous', 'headline_table', 'with_groups', 'f1_intervals', 'yes_no',
+           'plot_task_f1', 'plot_confusions', 'verdict', 'evaluate_wordings', 'wording_table', 'wording_summary',
+           'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 def eval_config(profile: dict) -> dict:
@@ -572,6 +574,13 @@ def sampled_tasks(culture: str,       # culture registry key
     return [(task, evaluation_sample(task, cfg["mode"], per_task, cfg["seed"])) for task in culture_tasks(culture)]
 
 # %% ../nbs/09_evaluate.ipynb #5e0f0e67
+def scoring_calls(profile: dict,  # the loaded profile
+                  role: str,      # a billed role (`view_role`): `trained` is scored as the base is
+                  labels: int,    # labels of one question
+                 ) -> int:
+    "Requests the label scoring of one question sends under the role's `label_scoring` (`openai_backend.label_requests`)."
+    return label_requests(profile["roles"].get("base" if role == "trained" else role, {}), labels)
+
 def evaluate_plan(profile: dict,           # the loaded profile
                   models: list|None=None,  # comparisons (default: the profile's, and its baselines)
                   stage: str="evaluate",   # the ledger stage the requests are recorded under
@@ -590,9 +599,10 @@ def evaluate_plan(profile: dict,           # the loaded profile
             tokens = sum(len(text) for *_, text in asks) // 4 + 40 * len(asks)
             views = [m for _ in task_wordings(task)[1:] for m in cfg["prompt_models"]] if wordings else models or [*cfg["models"], *cfg["baselines"]]
             for model in views:
-                extra = (250 if model == "base+context" else 20) * len(asks)
-                r = per_role.setdefault(view_role(model), {"requests": 0, "prompt_tokens": 0})
-                r["requests"] += len(asks) * cfg["reruns"] + free; r["prompt_tokens"] += (tokens + extra) * cfg["reruns"] + free * (40 + extra // max(len(asks), 1))
+                extra, role = (250 if model == "base+context" else 20) * len(asks), view_role(model)
+                calls = scoring_calls(profile, role, len(task["verbalizers"])) if cfg["scoring"] == "logprob" else 1   # the role's label_scoring: echo sends a request per label
+                r = per_role.setdefault(role, {"requests": 0, "prompt_tokens": 0})
+                r["requests"] += (len(asks) * cfg["reruns"] + free) * calls; r["prompt_tokens"] += ((tokens + extra) * cfg["reruns"] + free * (40 + extra // max(len(asks), 1))) * calls
     out_tokens = 1 if cfg["scoring"] == "logprob" else cfg["gen_tokens"]
     return [{"stage": stage, "step": cfg["scoring"], "role": role, "requests": r["requests"], "prompt_tokens": r["prompt_tokens"],
              "completion_tokens": r["requests"] * out_tokens} for role, r in per_role.items()]

@@ -12,6 +12,7 @@ import pandas as pd
 from .core import (append_jsonl, cache_dir, ConfigError, DataError, fill_template, generated_dir,
                              load_profile, Profile, profile_section, read_jsonl, registry, registry_entry, resolve,
                              seed_everything, sha256_file, show_progress, stable_hash, timed, write_atomic)
+from .openai_backend import label_requests
 from .llm import (backend_kind, cache_path, Ledger, ledger_path, LLM, load_llm, make_backend, ResponseCache, shared_backend, together,
                             training_rate)
 from .sft import chat, check_training_file, estimate_tokens, load_sets, sft_dir
@@ -528,8 +529,9 @@ def seed_accuracy_plan(profile: dict) -> list[dict]:
     mode, bank = profile.get("sft", {}).get("mode", "corrected"), load_questions()
     tokens = sum(seed_prompt_tokens(c, mode) for c in profile["cultures"])
     asked = len(bank) * len(profile["cultures"])
-    return [{"stage": "seed-accuracy", "step": "seed questions", "role": role, "requests": models * asked, "prompt_tokens": models * tokens,
-             "completion_tokens": models * asked} for role, models in (("base", 1), ("trained", 2))]
+    per_question = sum(label_requests(profile["roles"]["base"], len(s)) for s in bank.scale) / max(len(bank), 1)   # requests a question sends: one per answer option under label_scoring echo
+    return [{"stage": "seed-accuracy", "step": "seed questions", "role": role, "requests": round(models * asked * per_question), "prompt_tokens": round(models * tokens * per_question),
+             "completion_tokens": round(models * asked * per_question)} for role, models in (("base", 1), ("trained", 2))]
 
 # %% ../nbs/07_finetune.ipynb #288b1bbe
 def plot_losses(profile: Profile,  # the loaded profile (`core.load_profile`)

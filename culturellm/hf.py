@@ -613,3 +613,21 @@ def answer_logprobs(self: HFBackend,
     head, tail = self.format.split(self.format.prompt(conversation), answer)
     _, lp = next(_forward_tail(self, [head + tail], len(tail) + 1))
     return [(self.tokenizer.decode([t]), float(lp[0, i, t])) for i, t in enumerate(tail)]
+
+# %% ../nbs/03a_hf.ipynb #b94da617
+@patch
+def text_logprobs(self: HFBackend,
+                  text: str,       # a raw prompt: special tokens as written, none added
+                  generate: int=0, # greedy tokens to add after it (what `max_tokens` adds to an echoed prompt)
+                 ) -> list[tuple]:
+    "Each token of `text` as (token, log-probability given the tokens before it, character offset), the first one's None, then `generate` greedy tokens: what a server echoes for `/v1/completions` with `echo` and `logprobs`."
+    enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, out = list(enc.input_ids), []
+    _, lp = next(_forward_tail(self, [ids], len(ids)))
+    out = [(self.tokenizer.decode([t]), None if i == 0 else float(lp[0, i - 1, t]), start) for i, (t, (start, _)) in enumerate(zip(ids, enc.offset_mapping))]
+    for _ in range(generate):
+        best = int(lp[0, -1].argmax())
+        out.append((self.tokenizer.decode([best]), float(lp[0, -1, best]), len(text))); ids.append(best)
+        _, lp = next(_forward_tail(self, [ids], 1))
+    return out
+

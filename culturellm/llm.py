@@ -50,6 +50,7 @@ class LabelScores:
     ambiguous: bool = False   # the answer's first token begins several labels: first-token scoring cannot rank them
     continuation: bool = False   # scored whole by the server's prompt scoring, because the labels share a first token
     too_long: bool = False    # the prompt (plus the one answer token) exceeds the model's context: no answer
+    calls: int = 1            # requests sent to the model for it (the echo rule: one per label)
 
     @property
     def scored(self) -> bool:
@@ -73,6 +74,7 @@ class Backend(Protocol):
     name: str      # backend kind: hf, openai
     model_id: str  # resolved model identity (dated id, local folder + adapter hash + dtype)
     endpoint: str  # base URL, or "local"
+    # optional `key_extra`: request kind -> what else decides its answers, put in every cache key (the openai backend's `label_scoring: echo`)
     def chat(self, conversations: list, max_tokens: int, temperature: float, seeds: list) -> list[Completion]: ...
     def score(self, conversations: list, labels: list) -> list[LabelScores]: ...
 
@@ -220,7 +222,7 @@ class LLM:
     def key(self, kind: str, request: dict) -> str:
         "Cache key of a request to this backend."
         b = self.backend
-        return stable_hash({"kind": kind, "backend": b.name, "endpoint": b.endpoint, "model": b.model_id, **request})
+        return stable_hash({"kind": kind, "backend": b.name, "endpoint": b.endpoint, "model": b.model_id, **getattr(b, "key_extra", {}).get(kind, {}), **request})
 
     def _run(self, kind: str, requests: list[dict], compute, decode, desc: str, chunk: int|None=None):
         "Answer requests from the cache, compute each distinct miss once in batches, store and record them."
@@ -231,7 +233,7 @@ class LLM:
         pending = {}   # one entry per distinct request to compute (sampled requests without an index are never merged)
         for i, (k, c) in enumerate(zip(keys, cacheable)):
             if i not in results: pending.setdefault(k if c else f"{k}#{i}", []).append(i)
-        todo, tokens, shared = list(pending), [0, 0], 0
+        todo, tokens, shared, sent = list(pending), [0, 0], 0, 0
         bar = tqdm(total=len(todo), desc=desc or f"{self.role or self.backend.model_id} {kind}", unit="req",
                    disable=not self.progress or not todo)
         chunk = chunk or getattr(self.backend, "chunk", self.batch_size)  # requests handed to the backend at once (a remote one: enough to fill its pool, or all for a Batch API)
@@ -242,14 +244,14 @@ class LLM:
                     out.key = keys[pending[k][0]]
                     for i in pending[k]: results[i] = out
                     if getattr(out, "shared", False): shared += 1     # another asker of the backend's Batch queue asked it too, and paid for it
-                    else: tokens[0] += out.prompt_tokens; tokens[1] += getattr(out, "completion_tokens", 0)
+                    else: tokens[0] += out.prompt_tokens; tokens[1] += getattr(out, "completion_tokens", 0); sent += getattr(out, "calls", 1)   # an echo-scored request sends one call per label
                     if cacheable[pending[k][0]] and not getattr(out, "too_long", False): computed.append((k, out))   # a prompt too long is asked again: the server may have been given a longer context since
                 if self.cache is not None: self.cache.put_many((k, kind, self.backend.model_id, asdict(out) | {"cached": False}) for k, out in computed)
                 bar.update(len(batch)); bar.set_postfix(tokens_in=tokens[0], tokens_out=tokens[1])
         bar.close()
         if self.ledger is not None:
             refusals, too_long = (sum(getattr(results[pending[k][0]], reason, False) for k in todo) for reason in ("refused", "too_long"))
-            self.ledger.record(self.role, self.stage, self.backend.model_id, requests=len(requests), calls=len(todo) - shared,
+            self.ledger.record(self.role, self.stage, self.backend.model_id, requests=len(requests), calls=sent,
                                cache_hits=sum(results[i].cached for i in range(len(requests))) + shared,
                                prompt_tokens=tokens[0], completion_tokens=tokens[1], refusals=refusals, too_long=too_long,
                                share=price_share(getattr(self.backend, "batch_api", False)))

@@ -5,6 +5,8 @@
 # %% ../nbs/03b_openai.ipynb #2066c21d
 from __future__ import annotations
 import collections, itertools, json, math, os, random, re, secrets, sys, threading, time
+import dataclasses
+from dataclasses import dataclass
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -16,11 +18,12 @@ from .core import ConfigError, CultureLLMError, cache_dir, canonical_json, clock
 from .llm import cache_path, Completion, LabelScores, ResponseCache
 
 # %% auto #0
-__all__ = ['RETRYABLE', 'INVALID_ANSWERS', 'REQUEST_TIMEOUTS', 'CONNECT_SECONDS', 'TERMINAL', 'check_pinned', 'APIFailure',
-           'retry_after', 'backoff', 'is_refusal', 'too_long_error', 'invalid_answer', 'is_too_long', 'poll',
-           'with_retries', 'create_once', 'AmbiguousLabels', 'token_id', 'label_matches', 'label_logprobs',
-           'BatchQueue', 'request_timeout', 'OpenAIBackend', 'shared_marked', 'continuation_logprob', 'request_key',
-           'BatchLines', 'batch_files', 'BatchStore', 'StoredAnswers', 'stage_tag']
+__all__ = ['RETRYABLE', 'INVALID_ANSWERS', 'LABEL_SCORING', 'REQUEST_TIMEOUTS', 'CONNECT_SECONDS', 'ROUTES', 'TERMINAL',
+           'check_pinned', 'APIFailure', 'retry_after', 'backoff', 'is_refusal', 'too_long_error', 'invalid_answer',
+           'is_too_long', 'poll', 'with_retries', 'create_once', 'AmbiguousLabels', 'token_id', 'label_matches',
+           'label_logprobs', 'LabelRule', 'label_requests', 'BatchQueue', 'request_timeout', 'OpenAIBackend',
+           'shared_marked', 'continuation_logprob', 'echo_logprob', 'request_key', 'BatchLines', 'batch_files',
+           'BatchStore', 'StoredAnswers', 'stage_tag']
 
 # %% ../nbs/03b_openai.ipynb #988be64c
 def check_pinned(model: str,          # model id
@@ -155,6 +158,26 @@ def label_logprobs(top: list,               # [(token, logprob)] of the first an
         if match: scores[match[0]] = float(lp) if scores[match[0]] == -math.inf else math.log(math.exp(scores[match[0]]) + math.exp(lp))
     return scores
 
+# %% ../nbs/03b_openai.ipynb #39353851
+@dataclass(frozen=True)
+class LabelRule:
+    "One way of scoring labels over HTTP."
+    method: str     # the `OpenAIBackend` method scoring (conversations, label sets)
+    calls: object   # the number of labels of a conversation -> requests sent for it
+    about: str
+
+LABEL_SCORING = {   # a role's `label_scoring` option -> its rule
+    "first_token": LabelRule("score_first_token", lambda labels: 1, "one chat request; each label's first token among top_logprobs (<= 20)"),
+    "echo": LabelRule("score_echo", lambda labels: labels, "one /v1/completions request per label, echo + logprobs: each label's exact log-likelihood (lm-eval's local-completions)"),
+}
+
+def label_requests(spec: dict,   # a role spec
+                   labels: int,  # labels of one conversation
+                  ) -> int:
+    "Requests one conversation's label scoring sends under a role's `label_scoring` (any backend but openai's: one)."
+    return pick(LABEL_SCORING, spec.get("label_scoring", "first_token"), "label_scoring").calls(labels) if spec.get("backend") == "openai" else 1
+
+
 # %% ../nbs/03b_openai.ipynb #5a0c1e05
 class BatchQueue:
     "A backend's Batch API requests from any number of threads, sent in rounds: what arrives within `window` seconds of the last arrival goes out as one (`send`)."
@@ -223,7 +246,7 @@ def request_timeout(base_url: str|None,       # None or api.openai.com: the real
 
 # %% ../nbs/03b_openai.ipynb #1f70f9dc
 class OpenAIBackend:
-    "Chat completions and first-token label scoring through the official client, against any base_url."
+    "Chat completions and label scoring (first-token, or each label whole by echo) through the official client, against any base_url."
     name = "openai"
 
     def __init__(self, model: str,                  # dated snapshot on OpenAI; any served name elsewhere
@@ -241,6 +264,9 @@ class OpenAIBackend:
                  batch_max_bytes: int=200 * 2**20,   # bytes per Batch API input file at most (OpenAI's limit)
                  batch_patience_hours: float|None=None,  # cancel a batch still running after this long and send its unanswered requests again (None: wait out the 24 h window)
                  batch_window_seconds: float=60.0,   # the Batch API queue's send window: a round goes out once no request arrived for this long
+                 label_scoring: str="first_token",   # how labels are scored: first_token or echo (`LABEL_SCORING`)
+                 tokenizer: str|None=None,           # label_scoring echo: the model whose chat template renders prompts (embedded name, local folder or hub id; default: `model`)
+                 template: str|None=None,            # label_scoring echo: own, or an entry of chat_templates.yaml (default: the model's, as the hf backend)
                 ):
         check_pinned(model, base_url)
         key = os.environ.get(api_key_env)
@@ -254,32 +280,43 @@ class OpenAIBackend:
         self.batch_patience = None if batch_patience_hours is None else 3600 * batch_patience_hours
         self.token_ids = {}                          # text -> its token ids by the server's tokenizer (asked once each)
         self.queue, self.slots = BatchQueue(lambda requests: self._batch(requests), batch_window_seconds), threading.BoundedSemaphore(concurrency)
-        self._store = None
+        self._store, self._format = None, None
+        self.rule, self.tokenizer_name, self.template = pick(LABEL_SCORING, label_scoring, "label_scoring"), tokenizer or model, template
+        self.key_extra = {} if label_scoring == "first_token" else {"score": {"label_scoring": label_scoring, "tokenizer": self.tokenizer_name, "template": template}}
+        if label_scoring == "echo" and batch_api: raise ConfigError(f"{model}: label_scoring echo asks /v1/completions with echo + logprobs, which the Batch API does not score; use label_scoring first_token")
         if continuation and batch_api: raise ConfigError(f"{model}: continuation scoring needs a server that scores prompt tokens (vLLM); the Batch API does not")
 
 # %% ../nbs/03b_openai.ipynb #748a3f15
+ROUTES = {   # where a body goes -> (the client's create method, what a 400 or 404 there says about the role's options)
+    "chat": (lambda client: client.chat.completions.create, ""),
+    "completions": (lambda client: client.completions.create,
+                    "; label_scoring echo needs /v1/completions with echo + logprobs (vLLM, llama.cpp's server): use label_scoring first_token with this server"),
+}
+
 @patch
-def _create(self: OpenAIBackend, body: dict) -> dict:
-    "POST one chat-completions body; returns the response as a dict, or the marker of an invalid answer (`{'invalid': reason}`)."
+def _create(self: OpenAIBackend, body: dict,
+            route: str="chat"):   # chat (chat completions) or completions (the echo rule), `ROUTES`
+    "POST one body; returns the response as a dict, or the marker of an invalid answer (`{'invalid': reason}`)."
+    create, hint = ROUTES[route]
     def call():
         self.hold()
-        try: return self.client.chat.completions.create(**body).model_dump()
+        try: return create(self.client)(**body).model_dump()
         except openai.RateLimitError as e:
             self.resume_at = max(self.resume_at, clock().now() + (retry_after(e) or 0.0))   # every request in flight waits it out
             raise
         except openai.BadRequestError as e:
             if reason := invalid_answer(e.body if isinstance(e.body, dict) else {}): return {"invalid": reason}
-            raise ConfigError(f"{self.endpoint} rejected a request to {self.model_id}: {str(e)[:300]}") from None
+            raise ConfigError(f"{self.endpoint} rejected a request to {self.model_id}: {str(e)[:300]}{hint}") from None
         except openai.AuthenticationError:
             raise ConfigError(f"{self.endpoint}: authentication failed; check the API key in the environment") from None
         except openai.NotFoundError as e:
-            raise ConfigError(f"{self.endpoint}: model {self.model_id!r} not found ({str(e)[:200]})") from None
+            raise ConfigError(f"{self.endpoint}: model {self.model_id!r} not found ({str(e)[:200]}){hint}") from None
     return with_retries(call, self.max_retries, f"{self.endpoint} {self.model_id}", self.sleep)
 
 @patch
-def _create_slotted(self: OpenAIBackend, body: dict) -> dict:
+def _create_slotted(self: OpenAIBackend, body: dict, route: str="chat") -> dict:
     "`_create` in one of the backend's `concurrency` slots: threads sending at once share them."
-    with self.slots: return self._create(body)
+    with self.slots: return self._create(body, route)
 
 @patch
 def hold(self: OpenAIBackend) -> None:
@@ -323,10 +360,10 @@ def store(self: OpenAIBackend) -> BatchStore:
     return self._store
 
 @contextmanager
-def _answered(self, bodies: list):
+def _answered(self, bodies: list, route: str="chat"):
     "Answers to `bodies` (a sequence, each read when reached) and the places of those another asker asked first: through the Batch API (the backend's queue; the answers leave the store once read), or directly with at most `concurrency` of this backend's requests in flight."
     if not self.batch_api:
-        with ThreadPoolExecutor(self.concurrency) as pool: yield list(pool.map(self._create_slotted, bodies)), set()
+        with ThreadPoolExecutor(self.concurrency) as pool: yield list(pool.map(lambda b: self._create_slotted(b, route), bodies)), set()
         return
     keys = [request_key(b) for b in bodies]
     shared = self.queue.join(keys, bodies)
@@ -381,10 +418,10 @@ def _label_scores(self, d: dict, labels: list) -> LabelScores:
     except AmbiguousLabels: return LabelScores({l: -math.inf for l in labels}, tokens, ambiguous=True)
 
 @patch
-def score_each(self: OpenAIBackend,
-               conversations: list,  # message lists
-               label_sets: list,     # each conversation's candidate answers (scored from first-token logprobs)
-              ) -> list[LabelScores]:
+def score_first_token(self: OpenAIBackend,
+                      conversations: list,  # message lists
+                      label_sets: list,     # each conversation's candidate answers (scored from first-token logprobs)
+                     ) -> list[LabelScores]:
     "First-token log-probability of each conversation's own labels: the requests do not depend on the labels, so tasks with different labels go out in one call (one Batch API job)."
     bodies = [{"model": self.model_id, "messages": c, "max_tokens": 1, "temperature": 0.0, "logprobs": True,
                "top_logprobs": self.top_k} for c in conversations]
@@ -399,12 +436,21 @@ def score_each(self: OpenAIBackend,
 
 # %% ../nbs/03b_openai.ipynb #6da8cd6f
 @patch
+def score_each(self: OpenAIBackend,
+               conversations: list,  # message lists
+               label_sets: list,     # each conversation's candidate answers
+              ) -> list[LabelScores]:
+    "Each conversation's own labels scored by the role's rule (`label_scoring`: first-token log-probabilities, or each label whole by echo)."
+    return getattr(self, self.rule.method)(conversations, label_sets)
+
+@patch
 def score(self: OpenAIBackend,
           conversations: list,  # message lists
-          labels: list,         # the candidate answers (scored from first-token logprobs)
+          labels: list,         # the candidate answers
          ) -> list[LabelScores]:
-    "First-token log-probability of each label for each conversation."
+    "Log-probability of each label for each conversation, by the role's rule."
     return self.score_each(conversations, [labels] * len(conversations))
+
 
 # %% ../nbs/03b_openai.ipynb #576a6d2c
 def continuation_logprob(prompt_logprobs: list,  # a response's `prompt_logprobs`: per prompt token {id: {logprob, decoded_token}} (None first)
@@ -412,8 +458,9 @@ def continuation_logprob(prompt_logprobs: list,  # a response's `prompt_logprobs
                          where: str="",          # the server, named in errors
                         ) -> float:
     "A label's log-probability: the sum over the last prompt tokens that spell it."
+    if prompt_logprobs is None: raise ConfigError(f"{where} sent no prompt_logprobs: it cannot score prompt tokens, which the role option continuation: true needs (vLLM); drop it, or use label_scoring: echo")
     text, total = "", 0.0
-    for entry in reversed(prompt_logprobs or []):
+    for entry in reversed(prompt_logprobs):
         if entry is None or len(text.strip()) >= len(label): break
         token = next(iter(entry.values()))
         text, total = token["decoded_token"] + text, total + float(token["logprob"])
@@ -431,6 +478,55 @@ def _continuation_scores(self, conversations: list, labels: list) -> list[LabelS
     return [_no_answer(labels, no) if no else
             LabelScores({l: continuation_logprob(d.get("prompt_logprobs"), l, self.endpoint) for l, d in zip(labels, ds)}, continuation=True)
             for ds, no in zip(per_conversation, invalid)]
+
+# %% ../nbs/03b_openai.ipynb #09792f5a
+def echo_logprob(logprobs: dict,   # a /v1/completions choice's echoed `logprobs`: tokens, token_logprobs, text_offset
+                 answer: int,      # characters of the answer at the prompt's end (answer prefix + label)
+                 generated: int,   # tokens generated after the prompt (`usage.completion_tokens`), at the end of the echo
+                 where: str="",    # the server, named in errors
+                ) -> float:
+    "A label's log-likelihood: the sum over the echoed prompt tokens from the one holding the answer's first character to the prompt's end, found by `text_offset`."
+    tokens, offsets, values = logprobs.get("tokens") or [], logprobs.get("text_offset") or [], logprobs.get("token_logprobs") or []
+    n = len(offsets) - generated                                                     # the prompt's tokens
+    end = offsets[n] if 0 < n < len(offsets) else (offsets[n - 1] + len(tokens[n - 1]) if 0 < n <= len(tokens) else None)   # where the prompt ends, as the server counts
+    first = None if end is None else max((i for i in range(n) if offsets[i] <= end - answer), default=None)
+    picked = [] if first is None else values[first:n]
+    if not picked or None in picked:
+        raise ConfigError(f"{where} echoed no log-probabilities for the label's tokens (text_offset {offsets[:4]}…, token_logprobs {values[:4]}…): "
+                          "it cannot score a prompt by echo; use label_scoring first_token")
+    return float(sum(picked))
+
+
+# %% ../nbs/03b_openai.ipynb #c322a59b
+@patch(as_prop=True)
+def prompt_format(self: OpenAIBackend):
+    "How the echo rule renders a conversation as the served model's prompt: the chat template of `tokenizer`, or `template`, as the hf backend renders it (loaded once)."
+    if self._format is None:
+        from culturellm.hf import prompt_format_of
+        self._format = prompt_format_of({"model": self.tokenizer_name, "template": self.template})
+    return self._format
+
+def _echo_label_scores(self, labels: list, answered: list) -> LabelScores:  # [((prompt, prompt sent), response)], one per label
+    "One conversation's labels from their echoed prompts: refused or too long if any was, else each label's log-likelihood."
+    no = next((_completion(d) for _, d in answered if d.get("invalid")), None)
+    if no: return dataclasses.replace(_no_answer(labels, no), calls=len(labels))
+    choice = lambda d: (d.get("choices") or [{}])[0].get("logprobs") or {}
+    generated = lambda d: (d.get("usage") or {}).get("completion_tokens", 1)
+    scores = {l: echo_logprob(choice(d), len(sent) - len(p), generated(d), self.endpoint) for l, ((p, sent), d) in zip(labels, answered)}
+    return LabelScores(scores, sum((d.get("usage") or {}).get("prompt_tokens", 0) for _, d in answered), calls=len(labels))
+
+@patch
+def score_echo(self: OpenAIBackend,
+               conversations: list,  # message lists
+               label_sets: list,     # each conversation's candidate answers
+              ) -> list[LabelScores]:
+    "Each label's exact log-likelihood as the answer to each conversation: one /v1/completions request per label, echoed with its log-probabilities (lm-eval's local-completions)."
+    fmt = self.prompt_format
+    asked = [(p, p + fmt.answer_prefix + l) for c, labels in zip(conversations, label_sets) for p in [fmt.prompt(c)] for l in labels]
+    bodies = [{"model": self.model_id, "prompt": sent, "echo": True, "logprobs": 1, "max_tokens": 1, "temperature": 0.0} for _, sent in asked]
+    with _answered(self, bodies, "completions") as (answers, _): answered = iter(list(zip(asked, answers)))
+    return [_echo_label_scores(self, labels, [next(answered) for _ in labels]) for labels in label_sets]
+
 
 # %% ../nbs/03b_openai.ipynb #92574862
 TERMINAL = {"completed", "failed", "expired", "cancelled"}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03c_serve.ipynb #498c4938
 from __future__ import annotations
-import collections, email.parser, email.policy, fcntl, hashlib, heapq, json, math, os, random, re, sys, threading, time, uuid
+import collections, email.parser, email.policy, fcntl, hashlib, heapq, itertools, json, math, os, random, re, sys, threading, time, uuid
 from fastcore.basics import patch
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +16,8 @@ from .llm import Completion
 # %% auto #0
 __all__ = ['FAULT_KINDS', 'LOST', 'SERVICES', 'OFFERED_BY', 'EXPIRED', 'CANCELLED', 'JOB_STATES', 'SimulatedTime', 'Faults',
            'Limits', 'EchoResponder', 'FastResponder', 'chat_response', 'error_body', 'StandInServer', 'prompt_tokens',
-           'over_context', 'stand_in_tokens', 'stand_in_token_id', 'example_tokens', 'job_schedule', 'serve_cmd']
+           'over_context', 'stand_in_tokens', 'stand_in_token_id', 'completion_response', 'example_tokens',
+           'job_schedule', 'serve_cmd']
 
 # %% ../nbs/03c_serve.ipynb #0c236920
 _AHEAD: dict = {}   # clock file -> how far this process's simulated time is ahead of real time
@@ -125,6 +126,7 @@ class Limits:
     max_model_len: int = 0                 # prompt + max_tokens at most, in tokens (vLLM's --max-model-len; 0: no limit)
     token_ids: bool = False                # log-probabilities' tokens sent as `token_id:N` (vLLM's --return-tokens-as-token-ids)
     tokenize: bool = True                  # vLLM's /tokenize is served
+    completions_echo: bool = True          # /v1/completions scores a prompt's tokens (`echo` + `logprobs`), as vLLM does; OpenAI refuses chat models there
     rpm: int = 0                           # direct requests per minute (0: no limit)
     tpm: int = 0                           # direct request tokens per minute (0: no limit)
     seed: int = 0
@@ -140,7 +142,7 @@ class Limits:
         return random.Random(f"{self.seed}:{key}").uniform(*low_high)
 
 SERVICES = {
-    "openai": dict(prompt_logprobs=False, tokenize=False, batch_minutes=(20, 180), batch_rate=50.0, expire_rate=0.02, cancel_s=300.0, job_minutes=(10, 40),
+    "openai": dict(prompt_logprobs=False, tokenize=False, completions_echo=False, batch_minutes=(20, 180), batch_rate=50.0, expire_rate=0.02, cancel_s=300.0, job_minutes=(10, 40),
                    job_tokens_per_s=2000.0, validate_s=120.0, max_running_jobs=6, rpm=10_000, tpm=2_000_000),
     "vllm": dict(batch_api=False, fine_tuning=False, prompt_logprobs=True, max_model_len=8192),
 }
@@ -258,6 +260,7 @@ class StandInServer:
         self.lock, self.model_lock, self.batch_lock = threading.Lock(), threading.Lock(), threading.Lock()
         self.routes = {("GET", r"/v1/models"): self.list_models,
                        ("POST", r"/v1/chat/completions"): self.chat_completions,
+                       ("POST", r"/v1/completions"): self.completions,
                        ("POST", r"/v1/embeddings"): self.embeddings,
                        ("POST", r"/tokenize"): self.tokenize,
                        ("POST", r"/v1/files"): self.upload_file,
@@ -415,6 +418,62 @@ def tokenize(self: StandInServer, body, **_):
         return 404, error_body(f"The model `{body['model']}` does not exist", "model_not_found")
     ids = [stand_in_token_id(t) for t in stand_in_tokens(str(body.get("prompt") or ""))]
     return 200, {"count": len(ids), "max_model_len": self.limits.max_model_len, "tokens": ids, "token_strs": None}
+
+# %% ../nbs/03c_serve.ipynb #c3dca2eb
+def _echoed(tokens: list, logprob, generate: int) -> list:
+    "(token, log-probability, offset) of each of a text's tokens (the first one's None), then `generate` tokens ' .' after it."
+    offsets = list(itertools.accumulate([0, *map(len, tokens)]))
+    return [(t, None if i == 0 else logprob(t), at) for i, (t, at) in enumerate(zip(tokens, offsets))] + [(" .", -0.5, offsets[-1])] * generate
+
+@patch
+def text_logprobs(self: EchoResponder, text: str, generate: int=0) -> list:
+    "The stand-in's tokens of a raw prompt, each log-probability fixed by the token's length."
+    return _echoed(stand_in_tokens(text), lambda t: -float(1 + len(t) % 5), generate)
+
+@patch
+def text_logprobs(self: FastResponder, text: str, generate: int=0) -> list:
+    "The stand-in's tokens of a raw prompt, each log-probability drawn from a hash of the text up to it."
+    tokens = stand_in_tokens(text)
+    return _echoed(tokens, lambda t: -self._rng(text, t).uniform(0.1, 3.0), generate)
+
+def completion_response(model: str,      # model name answered with
+                        echoed: list,    # [(token, logprob, text_offset)] of the prompt's tokens and those generated
+                        prompt: str,     # the prompt echoed
+                        generated: int,  # tokens generated after it
+                       ) -> dict:
+    "A `text_completion` object with the prompt echoed and OpenAI's legacy `logprobs` (tokens, token_logprobs, top_logprobs, text_offset)."
+    tokens, lps, offsets = (list(x) for x in zip(*echoed))
+    return {"id": f"cmpl-{uuid.uuid4().hex[:12]}", "object": "text_completion", "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "text": prompt + "".join(tokens[len(tokens) - generated:]), "finish_reason": "length",
+                         "logprobs": {"tokens": tokens, "token_logprobs": lps, "text_offset": offsets,
+                                      "top_logprobs": [None if lp is None else {t: lp} for t, lp in zip(tokens, lps)]}}],
+            "usage": {"prompt_tokens": len(tokens) - generated, "completion_tokens": generated, "total_tokens": len(tokens)}}
+
+
+# %% ../nbs/03c_serve.ipynb #9149e5ab
+def _completed(self, body: dict) -> tuple[int, dict]:
+    "The response to one legacy completions body: a prompt scored (`echo` with `logprobs`), within the service's limits."
+    if body.get("model") not in self.models: return 404, error_body(f"The model `{body.get('model')}` does not exist", "model_not_found")
+    if not self.limits.completions_echo:
+        return 404, error_body("This is a chat model and not supported in the v1/completions endpoint. Did you mean to use v1/chat/completions?", None)
+    prompt, n, generate = body.get("prompt"), body.get("logprobs"), int(body.get("max_tokens") if body.get("max_tokens") is not None else 16)
+    if not isinstance(prompt, str) or not prompt: return 400, error_body("the stand-in's completions take one prompt, a non-empty string", "invalid_prompt")
+    if not body.get("echo") or n is None: return 400, error_body("the stand-in answers completions only to score a prompt: echo: true with logprobs", "invalid_request")
+    if int(n) > self.limits.max_top_logprobs:
+        return 400, error_body(f"Requested sample logprobs of {int(n)}, which is greater than max allowed: {self.limits.max_top_logprobs}", 400, "BadRequestError")
+    if (over := over_context({"messages": [{"content": prompt}], "max_tokens": generate}, self.limits.max_model_len)) is not None: return 400, over
+    self.accept(stable_hash(body))
+    with self.model_lock: echoed = self.responder.text_logprobs(prompt, generate)
+    return 200, completion_response(body["model"], echoed, prompt, generate)
+
+@patch
+def completions(self: StandInServer, body, **_):
+    "`/v1/completions`, rate-limited as chat completions are."
+    wait = _throttled(self, {"messages": [{"content": str(body.get("prompt"))}], "max_tokens": body.get("max_tokens")}) if self.limits.rpm or self.limits.tpm else None
+    if wait is not None:
+        return 429, error_body(f"Rate limit reached for {body.get('model')}: try again in {wait:.0f}s.", "rate_limit_exceeded", "requests"), {"Retry-After": str(int(wait))}
+    return _completed(self, body)
+
 
 # %% ../nbs/03c_serve.ipynb #a36f261c
 def _file_object(fid: str, f: dict) -> dict:
