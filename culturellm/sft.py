@@ -23,8 +23,8 @@ __all__ = ['STYLES', 'ROW_BUILDERS', 'ROLES', 'OUT_OF_SCALE_KEPT', 'AUTHORS_SAMP
            'variant_name', 'translate_rows', 'hf_pairs', 'base_prompt_format', 'size_sets', 'sentence_only_set',
            'local_set', 'authors_file', 'authors_items', 'rebuild_match', 'authors_set', 'permuted_labels',
            'other_culture', 'other_labels', 'random_labels', 'controls_config', 'culture_controls', 'control_rows',
-           'control_sets', 'size_items', 'build_sets', 'load_sets', 'main_set', 'control_set_name', 'culture_share',
-           'build_one', 'training_report', 'sft_plan', 'sft_build_cmd']
+           'control_sets', 'size_items', 'build_sets', 'load_sets', 'main_set', 'control_set_name', 'set_control',
+           'culture_share', 'build_one', 'training_report', 'sft_plan', 'sft_build_cmd']
 
 # %% ../nbs/06_sft.ipynb #8f62f626
 STYLES = {   # style -> its prompts, and the option fields its user turn fills in from a question-bank row
@@ -458,6 +458,13 @@ def control_set_name(profile: Profile,  # the loaded profile (`core.load_profile
     "The name of a culture's built control set of a kind: `<main>~<kind>`."
     sets = load_sets(profile, culture)
     return f"{sets[sets.main].name.iloc[0]}~{kind}"
+
+
+# %% ../nbs/06_sft.ipynb #44e8efbb
+def set_control(set_name: str) -> str|None:  # a training set's name
+    "The control kind of a control set's name (`<main>~<kind>`, a key of CONTROLS); None for any other set."
+    kind = set_name.rsplit("~", 1)[-1] if "~" in set_name else None
+    return kind if kind in CONTROLS else None
 
 
 # %% ../nbs/06_sft.ipynb #1dbade05
