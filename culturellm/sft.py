@@ -359,14 +359,14 @@ CONTROLS = {"permuted": permuted_labels, "other": other_labels, "random": random
 
 # %% ../nbs/06_sft.ipynb #c6b962a3
 def controls_config(profile: dict) -> dict:
-    "The profile's controls (`controls` section), checked; `cultures` resolved (null: the profile's; none without kinds)."
+    "The profile's controls (`controls` section), checked; `cultures` resolved (null: the profile's; none without kinds, whatever it names: a protocol arm of fewer cultures turns them off)."
     cfg = profile_section(profile, "controls")
     where = getattr(profile, "source", f"profile {profile.get('name')!r}")
     bad = [k for k in cfg["kinds"] if k not in CONTROLS]
     if bad: raise ConfigError(f"{where}: unknown controls.kinds {bad}; known: {', '.join(CONTROLS)}")
     cultures = profile["cultures"] if cfg["cultures"] is None else cfg["cultures"]
     stray = [c for c in cultures if c not in profile["cultures"]]
-    if stray: raise ConfigError(f"{where}: controls.cultures {stray} are not among the profile's cultures {profile['cultures']}")
+    if stray and cfg["kinds"]: raise ConfigError(f"{where}: controls.cultures {stray} are not among the profile's cultures {profile['cultures']}")
     if cfg["kinds"] and profile_section(profile, "sft")["mode"] != "corrected": raise ConfigError(f"{where}: controls need sft.mode corrected (paper mode stacks upstream's label copies)")
     return {**cfg, "cultures": list(cultures) if cfg["kinds"] else []}
 
