@@ -503,6 +503,7 @@ PROFILE_KEYS = {
     "roles": dict,      # role -> model spec {backend: hf|openai, model: ..., options}
     "augment": dict,    # augmentation: modes, seeds, n, m, max_calls, threshold, ...
     "sft": dict,        # training sets: mode, source, sizes, sentence_only, local_language
+    "controls": dict,   # control sets and models (permuted, other-culture, random answers) and the cultures they run on
     "finetune": dict,   # fine-tuning: recipe name and overrides, which sets to train
     "evaluate": dict,   # evaluation: models compared, examples per task, scoring mode
     "judge": dict,      # open-ended questions, judge roles, similarity-study sample
@@ -533,7 +534,8 @@ def profile_names() -> list[str]:
     return sorted(p.stem for p in (data_dir()/"profiles").glob("*.yaml"))
 
 CULTURE_LISTS = [("studies", "winrate_cultures"), ("studies", "ablation_cultures"), ("studies", "forgetting_cultures"),
-                 ("alignment", "heldout_cultures"), ("alignment", "transfer_cultures"), ("sft", "local_language"), ("protocol", "cultures")]   # settings that name cultures
+                 ("alignment", "heldout_cultures"), ("alignment", "transfer_cultures"), ("sft", "local_language"), ("protocol", "cultures"),
+                 ("controls", "cultures")]   # settings that name cultures
 
 # %% ../nbs/00_core.ipynb #8a62dc92
 def profile_sections() -> dict:

@@ -17,26 +17,27 @@ from .core import (append_jsonl, ConfigError, data_dir, DataError, generated_dir
                              repair_jsonl, reports_dir, stable_hash, stage_folder, timed, write_atomic)
 from .data import upstream_file
 from .finetune import model_name, trained_llm
-from .sft import system_prompt
+from .sft import control_set_name, CONTROLS, culture_controls, system_prompt
 from .tasks import INVALID, culture_tasks, evaluation_sample, load_task, parse_answer, sampling_note, stratified_sample, task_entry, task_prompt, task_prompter, task_wordings
 from .llm import BACKENDS, load_llm, together
 from .openai_backend import label_requests
 
 # %% auto #0
-__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'NO_ANSWER', 'SCORERS', 'CONTENT_FREE', 'PRIOR_FLOOR', 'METRICS',
+__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'CONTROL', 'NO_ANSWER', 'SCORERS', 'CONTENT_FREE', 'PRIOR_FLOOR', 'METRICS',
            'SELECTIONS', 'MAJORITY', 'PRIOR_RANDOM', 'HEADLINE', 'HEADLINE_MEASURES', 'STRONGER_TRIVIAL', 'PRIMARY',
-           'eval_config', 'culture_context', 'culture_system', 'model_view', 'gave_no_answer', 'score_logprob',
-           'score_generate', 'content_free_priors', 'calibrated', 'predictions_path', 'task_signature', 'predict_tasks',
-           'predict_task', 'macro_f1', 'resamples', 'stratified_resamples', 'interval', 'bootstrap_ci', 'macro_f1_rows',
-           'balanced_accuracy', 'balanced_accuracy_rows', 'auroc', 'auroc_rows', 'task_metrics', 'results_path',
-           'scored_path', 'rerun_name', 'tagged', 'untagged', 'wording_tag', 'wording_of', 'evaluate_culture',
-           'evaluate_everywhere', 'eval_dir', 'missing_note', 'results_files', 'load_scored', 'load_results',
-           'is_culturellm', 'select_reruns', 'selection_table', 'view_role', 'sampled_tasks', 'scoring_calls',
-           'evaluate_plan', 'wording_plan', 'average_f1', 'per_task_table', 'f1_draws', 'selected_f1_draws',
-           'mean_f1_draws', 'mean_interval', 'paired_gain', 'gain_row', 'trivial_counts', 'trivial_answers',
-           'with_trivial', 'constant_share', 'simultaneous', 'headline_table', 'with_groups', 'f1_intervals', 'yes_no',
-           'plot_task_f1', 'plot_confusions', 'verdict', 'evaluate_wordings', 'wording_table', 'wording_summary',
-           'evaluate_cmd']
+           'CONTROL_MEASURES', 'eval_config', 'culture_context', 'culture_system', 'model_view', 'control_views',
+           'wording_views', 'gave_no_answer', 'score_logprob', 'score_generate', 'content_free_priors', 'calibrated',
+           'predictions_path', 'task_signature', 'predict_tasks', 'predict_task', 'macro_f1', 'resamples',
+           'stratified_resamples', 'interval', 'bootstrap_ci', 'macro_f1_rows', 'balanced_accuracy',
+           'balanced_accuracy_rows', 'auroc', 'auroc_rows', 'task_metrics', 'results_path', 'scored_path', 'rerun_name',
+           'tagged', 'untagged', 'wording_tag', 'wording_of', 'evaluate_culture', 'evaluate_everywhere', 'eval_dir',
+           'missing_note', 'results_files', 'load_scored', 'load_results', 'is_culturellm', 'is_set_variant',
+           'select_reruns', 'selection_table', 'view_role', 'sampled_tasks', 'scoring_calls', 'evaluate_plan',
+           'wording_plan', 'average_f1', 'per_task_table', 'f1_draws', 'selected_f1_draws', 'mean_f1_draws',
+           'mean_interval', 'paired_gain', 'gain_row', 'trivial_counts', 'trivial_answers', 'with_trivial',
+           'constant_share', 'simultaneous', 'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1',
+           'plot_confusions', 'control_kind', 'control_table', 'verdict', 'evaluate_wordings', 'wording_table',
+           'wording_summary', 'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 def eval_config(profile: dict) -> dict:
@@ -99,18 +100,33 @@ MODEL_VIEWS = {
     "culture": (_trained(model_name), "culture"),
     "one": (_trained(lambda c: model_name("one")), "culture"),
 }
+CONTROL = "culture~"   # a control model's comparison, `culture~<kind>` (06_sft `CONTROLS`): evaluated exactly like `culture`
 
 def model_view(profile: Profile,  # the loaded profile (`core.load_profile`)
-               name: str,         # a comparison: base, base+system, base+context, culture, one, culture:<set>, or a role
+               name: str,         # a comparison: base, base+system, base+context, culture, one, culture:<set>, culture~<control>, or a role
                culture: str,      # the culture evaluated
               ):
-    "(LLM, system kind) of a comparison name, `culture:<set>` (a model trained on another set), or a baseline role."
+    "(LLM, system kind) of a comparison name, `culture:<set>` (a model trained on another set), `culture~<kind>` (a control model), or a baseline role."
     if name in MODEL_VIEWS:
         loader, system = MODEL_VIEWS[name]
         return loader(profile, culture), system
     if name.startswith("culture:"):
         return _trained(lambda c: model_name(c, name.split(":", 1)[1]))(profile, culture), "culture"
+    if name.startswith(CONTROL):
+        return _trained(lambda c: model_name(c, control_set_name(profile, c, name[len(CONTROL):])))(profile, culture), "culture"
     return load_llm(profile, name, stage="evaluate"), "culture"
+
+def control_views(profile: Profile,  # the loaded profile (`core.load_profile`)
+                  culture: str,      # culture registry key
+                 ) -> list:
+    "The comparisons of a culture's control models, `culture~<kind>` (none where `controls` leaves it out)."
+    return [f"{CONTROL}{kind}" for kind in culture_controls(profile, culture)]
+
+def wording_views(profile: Profile, culture: str) -> list:
+    "The comparisons a culture scores in every other wording: `evaluate.prompt_models`, and its controls wherever the culture model is one."
+    models = eval_config(profile)["prompt_models"]
+    return [*models, *(control_views(profile, culture) if "culture" in models else [])]
+
 
 # %% ../nbs/09_evaluate.ipynb #648b0e62
 def _logprob_prediction(s, task: dict) -> dict:
@@ -532,9 +548,13 @@ def load_results(profile: Profile,          # the loaded profile (`core.load_pro
 
 # %% ../nbs/09_evaluate.ipynb #837113b4
 def is_culturellm(model: str) -> bool:
-    "Whether a comparison (or a variant of one, `<model>@<tag>`) is a CultureLLM model: a culture's model, CultureLLM-One, or a culture model trained on another set."
+    "Whether a comparison (or a variant of one, `<model>@<tag>`) is a CultureLLM model: a culture's model, CultureLLM-One, a culture model trained on another set, or a control model."
     model = untagged(model)
-    return model in ("culture", "one") or model.startswith("culture:")
+    return model in ("culture", "one") or model.startswith(("culture:", CONTROL))
+
+def is_set_variant(model: str) -> bool:
+    "Whether a comparison is a culture model trained on another set (`culture:<set>`, an ablation) or a control (`culture~<kind>`): left to their own tables."
+    return untagged(model).startswith(("culture:", CONTROL))
 
 # %% ../nbs/09_evaluate.ipynb #22a45358
 def _authors_pick(f1: np.ndarray, model: str): return f1.max(0) if is_culturellm(model) else f1.min(0)
@@ -563,7 +583,7 @@ def selection_table(results: pd.DataFrame) -> pd.DataFrame:
 def view_role(name: str) -> str:
     "The role a comparison's requests are billed to: `base` for the base views, `trained` for a fine-tuned model, else the baseline role itself."
     if name in MODEL_VIEWS: return "base" if MODEL_VIEWS[name][0] is _base else "trained"
-    return "trained" if name.startswith("culture:") else name
+    return "trained" if is_set_variant(name) else name
 
 # %% ../nbs/09_evaluate.ipynb #97792b65
 def sampled_tasks(culture: str,       # culture registry key
@@ -582,9 +602,9 @@ def scoring_calls(profile: dict,  # the loaded profile
     return label_requests(profile["roles"].get("base" if role == "trained" else role, {}), labels)
 
 def evaluate_plan(profile: dict,           # the loaded profile
-                  models: list|None=None,  # comparisons (default: the profile's, and its baselines)
+                  models: list|None=None,  # comparisons (default: the profile's, its baselines and each culture's controls)
                   stage: str="evaluate",   # the ledger stage the requests are recorded under
-                  wordings: bool=False,    # count instead the `prompt_models` in every other wording of each task
+                  wordings: bool=False,    # count instead the `prompt_models` (and controls: `wording_views`) in every other wording of each task
                  ) -> list[dict]:
     "Requests and tokens of an evaluation (every rerun), per billed role: each comparison on the sample of each of the profile's cultures' tasks."
     cfg, per_role = eval_config(profile), {}
@@ -597,7 +617,7 @@ def evaluate_plan(profile: dict,           # the loaded profile
             free = len(CONTENT_FREE) if cfg["scoring"] == "logprob" and prior not in priors else 0   # label scoring: the content-free prior's questions, once a view and prompt
             priors.add(prior)
             tokens = sum(len(text) for *_, text in asks) // 4 + 40 * len(asks)
-            views = [m for _ in task_wordings(task)[1:] for m in cfg["prompt_models"]] if wordings else models or [*cfg["models"], *cfg["baselines"]]
+            views = [m for _ in task_wordings(task)[1:] for m in wording_views(profile, culture)] if wordings else models or [*cfg["models"], *cfg["baselines"], *control_views(profile, culture)]
             for model in views:
                 extra, role = (250 if model == "base+context" else 20) * len(asks), view_role(model)
                 calls = scoring_calls(profile, role, len(task["verbalizers"])) if cfg["scoring"] == "logprob" else 1   # the role's label_scoring: echo sends a request per label
@@ -616,9 +636,9 @@ def wording_plan(profile: dict) -> list[dict]:  # the loaded profile
 def average_f1(results: pd.DataFrame,  # results tables (load_results)
                by: str="culture",      # culture or type
               ) -> pd.DataFrame:
-    "Mean macro-F1 per `by` (culture or type) and model (ablation models `culture:<set>` left to their own table), with an 'average' row (empty for no results)."
+    "Mean macro-F1 per `by` (culture or type) and model (ablation models `culture:<set>` and controls `culture~<kind>` left to their own tables), with an 'average' row (empty for no results)."
     if results.empty: return pd.DataFrame()
-    results = results[~results.model.str.startswith("culture:")]
+    results = results[~results.model.map(is_set_variant).astype(bool)]
     table = results.pivot_table(index=by, columns="model", values="f1", aggfunc="mean")
     order = [m for m in [*profile_defaults("evaluate")["models"]] if m in table.columns] + [m for m in table.columns if m not in profile_defaults("evaluate")["models"]]
     table = table[order]
@@ -810,10 +830,10 @@ def _model_order(models) -> list:
 
 # %% ../nbs/09_evaluate.ipynb #5b158c57
 def f1_intervals(scored: pd.DataFrame, by: str="culture", baseline: str="base", n: int=1000, seed: int=0,
-                 models: list|None=None,  # default: every model but the ablations (`culture:<set>`)
+                 models: list|None=None,  # default: every model but the ablations (`culture:<set>`) and controls (`culture~<kind>`)
                 ) -> pd.DataFrame:
     "Per group (culture, type or resource; `all` pools every task) and model: mean macro-F1 [95% CI], balanced accuracy, AUROC of the margin (binary tasks) and calibrated macro-F1, and the gain over `baseline` in each [paired 95% CI]; the table's macro-F1 gains are one exploratory family, with simultaneous 95% intervals (`sim_lo`, `sim_hi`; `excludes_0` by them)."
-    chosen = scored.model.isin(models) if models else ~scored.model.str.startswith("culture:")
+    chosen = scored.model.isin(models) if models else ~scored.model.map(is_set_variant).astype(bool)
     grouped, rows, draws = with_groups(scored[chosen]), [], {}
     for group, part in [*grouped.groupby(by), ("all", grouped)]:
         present = set(part.model)
@@ -883,26 +903,96 @@ def plot_confusions(profile: Profile,       # the loaded profile (`core.load_pro
     fig.tight_layout()
     return fig
 
+# %% ../nbs/09_evaluate.ipynb #76ec58c3
+CONTROL_MEASURES = ["f1_macro", "balanced_accuracy", "f1_calibrated"]   # the control table's measures (where the examples have them)
+
+def control_kind(name: str) -> str|None:  # a comparison or variant name
+    "The control kind of a comparison (`culture~<kind>`, or a variant of one, `culture~<kind>@w<n>`); None for any other."
+    model = untagged(name)
+    return model[len(CONTROL):] if model.startswith(CONTROL) else None
+
+def _control_group(part: pd.DataFrame, group: str, wording: int, metric: str, n: int, seed: int) -> list[tuple[dict, np.ndarray]]:
+    "One culture's (or the pool's) rows of the control table in one wording and measure, each with its true − control draws: every model on the same resamples."
+    names = {untagged(m): m for m in set(part.model) if wording_of(m) == wording}
+    if "culture" not in names: return []
+    kinds = [k for k in CONTROLS if f"{CONTROL}{k}" in names]
+    models = [names["culture"], *(names[f"{CONTROL}{k}"] for k in kinds), *([names["base+system"]] if "base+system" in names else [])]
+    d = mean_f1_draws(part[part.model.isin(models)], models, n, seed, metric)
+    if not d["tasks"]: return []
+    p, draws, rows = d["point"], d["draws"], []
+    for kind in kinds:
+        mine, culture = names[f"{CONTROL}{kind}"], names["culture"]
+        row = {"culture": group, "wording": wording, "control": kind, "measure": metric, "tasks": d["tasks"], "examples": d["examples"],
+               "culture_score": p[culture], "control_score": p[mine], "true_minus_control": p[culture] - p[mine],
+               **dict(zip(["lo", "hi"], interval(draws[culture] - draws[mine])))}
+        if "base+system" in names:
+            base = names["base+system"]
+            row |= {"culture_gain": p[culture] - p[base], **dict(zip(["culture_gain_lo", "culture_gain_hi"], interval(draws[culture] - draws[base]))),
+                    "control_gain": p[mine] - p[base], **dict(zip(["control_gain_lo", "control_gain_hi"], interval(draws[mine] - draws[base])))}
+        rows.append((row, draws[culture] - draws[mine]))
+    return rows
+
+def control_table(scored: pd.DataFrame,  # evaluated examples with their wording variants (`load_scored(..., wordings=True)`)
+                  n: int=1000,           # resamples
+                  seed: int=0,           # of the resamples
+                 ) -> pd.DataFrame:
+    "Per culture with controls (and `all` of them pooled), wording, control and measure: the culture model's and the control's scores, the true − control gain (culture minus control, which is (culture − base+system) − (control − base+system)) and both gains over base+system where base+system was scored in that wording, with paired class-stratified 95% CIs (`lo`, `hi`); per measure, simultaneous 95% intervals of the true − control gains (max-T, `sim_lo`, `sim_hi`; draws of different groups independent, so conservative) and `excludes_0` by them (no rows without controls)."
+    cultures = sorted({c for c, m in zip(scored.culture, scored.model) if control_kind(m)})
+    groups = [(c, scored[scored.culture == c]) for c in cultures] + ([("all", scored[scored.culture.isin(cultures)])] if len(cultures) > 1 else [])
+    wordings = sorted({wording_of(m) for m in set(scored.model) if control_kind(m)})
+    found = [r for metric in CONTROL_MEASURES for w in wordings for group, part in groups for r in _control_group(part, group, w, metric, n, seed)]
+    if not found: return pd.DataFrame(columns=["culture", "wording", "control", "measure", "true_minus_control", "lo", "hi", "sim_lo", "sim_hi", "excludes_0"])
+    table = pd.DataFrame([row for row, _ in found])
+    lo, hi = np.zeros(len(table)), np.zeros(len(table))
+    for metric in table.measure.unique():
+        at = np.flatnonzero(table.measure.to_numpy() == metric)
+        lo[at], hi[at] = simultaneous(table.true_minus_control.to_numpy()[at], np.stack([found[i][1] for i in at]))
+    table = table.assign(sim_lo=lo, sim_hi=hi, excludes_0=yes_no(pd.Series((lo > 0) | (hi < 0))))
+    return table.round(4)
+
+
 # %% ../nbs/09_evaluate.ipynb #75a929f0
 def _gain_words(row: pd.Series) -> str:
     "A primary endpoint as words: its gain, its simultaneous interval, and what the interval says."
     said = "above 0" if row.sim_lo > 0 else "below 0" if row.sim_hi < 0 else "including 0"
     return f"{row.gain:+.3f} [{row.sim_lo:+.3f}, {row.sim_hi:+.3f}], {said}"
 
-def verdict(headline: pd.DataFrame,  # `headline_table`
+def _control_words(controls: pd.DataFrame) -> tuple[str, list]:
+    "The controls' sentence of the verdict (macro-F1, the paper's wording, pooled over the cultures with controls), and the controls the culture model does not beat."
+    f1 = controls[controls.measure == "f1_macro"]
+    pooled = f1[f1.culture == ("all" if "all" in set(f1.culture) else f1.culture.iloc[0])]
+    cultures = ", ".join(sorted(set(f1.culture) - {"all"})) or "the pooled cultures"
+    parts, unbeaten = [], []
+    for r in pooled[pooled.wording == 1].itertuples():
+        every = pooled[pooled.control == r.control]
+        gain = f"gains {r.control_gain:+.3f} [{r.control_gain_lo:+.3f}, {r.control_gain_hi:+.3f}] over base+system, " if "control_gain" in pooled and not pd.isna(r.control_gain) else ""
+        said = "above 0" if r.sim_lo > 0 else "below 0" if r.sim_hi < 0 else "including 0"
+        parts.append(f"the {r.control} control {gain}the culture model minus it {r.true_minus_control:+.3f} [{r.sim_lo:+.3f}, {r.sim_hi:+.3f}], {said} "
+                     f"(above 0 in {int((every.sim_lo > 0).sum())} of {len(every)} wordings)")
+        if r.sim_lo <= 0: unbeaten.append(r.control)
+    return f"Controls (the same rows, steps and seed with other answers; macro-F1 on {cultures}, the paper's wording): " + "; ".join(parts) + ".", unbeaten
+
+def verdict(headline: pd.DataFrame,              # `headline_table`
+            controls: pd.DataFrame|None=None,    # `control_table` (None or empty: no control was run)
            ) -> str:
-    "The report's verdict in plain words, generated from the primary endpoints and the models' balanced accuracy."
+    "The report's verdict in plain words, generated from the primary endpoints, the controls and the models' balanced accuracy."
     if headline.empty or "culture" not in set(headline.model): return "No verdict: the culture model has not been evaluated."
     primary = headline[headline.endpoint == "primary"].set_index("baseline")
     gains = {b: _gain_words(r) for b, r in primary.iterrows()}
-    knowledge = len(primary) == 2 and (primary.sim_lo > 0).all()
-    opening = ("The culture model beats both prompting and the label prior" if knowledge else
-               "No cultural knowledge detectable at this scale" if len(primary) == 2 else "Half a verdict (base+system was not evaluated)")
+    beats = len(primary) == 2 and (primary.sim_lo > 0).all()
+    ran = controls is not None and not controls.empty and (controls.measure == "f1_macro").any()
+    control_said, unbeaten = _control_words(controls) if ran else ("No control was run here (`controls`): a gain could be the format alone.", [])
+    opening = ("No cultural knowledge detectable at this scale" if len(primary) == 2 and not beats else
+               "Half a verdict (base+system was not evaluated)" if len(primary) < 2 else
+               "The culture model beats prompting and the label prior but no control was run" if not ran else
+               f"No cultural knowledge shown: the culture model beats prompting and the label prior, but not the {' and '.join(unbeaten)} control" if unbeaten else
+               "The culture model beats prompting, the label prior and every control")
     said = "; ".join(f"its macro-F1 gain over {b}: {g}" for b, g in gains.items())
     balanced = headline[headline.measure == "balanced_accuracy"].drop_duplicates("baseline")
     scores = {"culture": float(balanced.score.iloc[0]) if len(balanced) else math.nan, **dict(zip(balanced.baseline, balanced.score_baseline))}
     accuracy = ", ".join(f"{m} {v:.2f}" for m, v in scores.items() if m in ("culture", "base", "base+system", MAJORITY))
-    return f"{opening}: {said} (simultaneous 95% intervals). Balanced accuracy: {accuracy} (a constant answer scores 1/classes)."
+    return f"{opening}: {said} (simultaneous 95% intervals). {control_said} Balanced accuracy: {accuracy} (a constant answer scores 1/classes)."
+
 
 # %% ../nbs/09_evaluate.ipynb #892527c6
 def evaluate_wordings(profile: Profile,         # the loaded profile (`core.load_profile`)

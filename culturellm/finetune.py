@@ -15,7 +15,7 @@ from .core import (append_jsonl, cache_dir, ConfigError, DataError, fill_templat
 from .openai_backend import label_requests
 from .llm import (backend_kind, cache_path, Ledger, ledger_path, LLM, load_llm, make_backend, ResponseCache, shared_backend, together,
                             training_rate)
-from .sft import chat, check_training_file, estimate_tokens, load_sets, sft_dir
+from .sft import chat, check_training_file, control_set_name, culture_controls, estimate_tokens, load_sets, set_control, sft_dir
 from .augment import augment_config
 from .wvs import culture_labels, load_questions
 
@@ -25,10 +25,10 @@ __all__ = ['NON_REENTRANT', 'finetune_config', 'encode_pairs', 'LeftPadCollator'
            'save_adapter', 'write_model', 'run_record', 'train_lora', 'world_size', 'is_main_process',
            'on_main_process', 'one_device', 'train_openai', 'training_epochs', 'training_tokens', 'row_tokens',
            'finetune_plan', 'train_lora_set', 'train_openai_set', 'models_dir_of', 'model_name', 'registered_models',
-           'training_set', 'registry_record', 'bill_training', 'finetune', 'finetune_many', 'trained_backend',
-           'adapter_spec', 'remote_spec', 'trained_llm', 'seed_answers_of', 'seed_accuracy', 'seed_accuracy_table',
-           'seed_prompt_tokens', 'seed_accuracy_plan', 'plot_losses', 'hyperparameter_rows', 'model_card_fields',
-           'model_card', 'write_model_cards', 'finetune_cmd', 'models_list_cmd']
+           'training_set', 'registry_record', 'bill_training', 'finetune', 'finetune_many', 'finetune_controls',
+           'trained_backend', 'adapter_spec', 'remote_spec', 'trained_llm', 'seed_answers_of', 'seed_accuracy',
+           'seed_accuracy_table', 'seed_prompt_tokens', 'seed_accuracy_plan', 'plot_losses', 'hyperparameter_rows',
+           'model_card_fields', 'model_card', 'write_model_cards', 'finetune_cmd', 'models_list_cmd']
 
 # %% ../nbs/07_finetune.ipynb #69c21f3c
 def finetune_config(profile: dict) -> dict:
@@ -354,12 +354,14 @@ def row_tokens(profile: dict) -> float:
     return sum(map(estimate_tokens, rows)) / len(rows)
 
 def finetune_plan(profile: dict) -> list[dict]:
-    "Upper-bound training tokens and cost of the main models: one per culture and CultureLLM-One (ablation and held-out models: their studies' plans)."
+    "Upper-bound training tokens and cost of the main models: one per culture, CultureLLM-One and each culture's controls (ablation and held-out models: their studies' plans)."
     base, aug, epochs = profile["roles"]["base"], augment_config(profile, "improved"), training_epochs(profile)
-    rows, models = 50 + aug["seeds"] * aug["m"], len(profile["cultures"]) + 1
-    tokens = round(2 * len(profile["cultures"]) * rows * row_tokens(profile) * epochs)   # CultureLLM-One trains on every culture's rows
+    controls = sum(len(culture_controls(profile, c)) for c in profile["cultures"])           # a control trains on its culture's rows
+    rows, models = 50 + aug["seeds"] * aug["m"], len(profile["cultures"]) + 1 + controls
+    tokens = round((2 * len(profile["cultures"]) + controls) * rows * row_tokens(profile) * epochs)   # CultureLLM-One trains on every culture's rows
     return [{"stage": "finetune", "step": f"{models} main models x {epochs} epochs", "role": "base", "requests": models,
              "prompt_tokens": tokens, "completion_tokens": 0, "cost_usd": round(tokens * training_rate(base) / 1e6, 2)}]
+
 
 # %% ../nbs/07_finetune.ipynb #f43d0d18
 def train_lora_set(chat_file: Path, out: Path, base: dict, cfg: dict, name: str) -> dict:
@@ -443,6 +445,14 @@ def finetune_many(profile: Profile,  # the loaded profile (`core.load_profile`)
     remote = not backend_kind(profile["roles"]["base"]).in_process
     with ThreadPoolExecutor(max(1, len(wanted)) if remote else 1) as pool:
         return list(pool.map(lambda pair: finetune(profile, *pair), wanted))
+
+# %% ../nbs/07_finetune.ipynb #50a0ec52
+def finetune_controls(profile: Profile,  # the loaded profile (`core.load_profile`)
+                      culture: str,      # culture registry key
+                     ) -> list[dict]:
+    "Train (or skip) a culture's control models (`sft.culture_controls`) on its control sets, as its own model is trained; their registry entries."
+    return finetune_many(profile, [(culture, control_set_name(profile, culture, kind)) for kind in culture_controls(profile, culture)])
+
 
 # %% ../nbs/07_finetune.ipynb #16c385f8
 def trained_backend(profile: Profile,  # the loaded profile (`core.load_profile`)
@@ -565,7 +575,7 @@ def model_card_fields(profile: Profile,       # the loaded profile (`core.load_p
     culture = entry.culture
     cultures = profile["cultures"] if culture == "one" else [culture]
     main = name in (model_name(culture), model_name("one"))
-    view = "one" if culture == "one" else ("culture" if main else f"culture:{entry.set}")
+    view = "one" if culture == "one" else "culture" if main else f"culture~{set_control(entry.set)}" if set_control(entry.set) else f"culture:{entry.set}"
     mine = results[(results.model == view) & results.culture.isin(cultures)] if len(results) else results
     hp, losses, kind = training.get("hyperparameters", {}), training.get("losses", []), backend_kind({"backend": entry.backend})
     return {"name": name, "profile": profile["name"], "culture": culture, "base": entry.base, "library": kind.library, "method": kind.method,

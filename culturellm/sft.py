@@ -8,7 +8,7 @@ import json, math, random, re
 from pathlib import Path
 import pandas as pd
 from .core import (ConfigError, DataError, generated_dir, load_profile, pick, Profile, profile_name,
-                             canonical_json, profile_section, prompt_text, read_jsonl, registry_entry, resolve, stable_hash,
+                             canonical_json, profile_section, prompt_text, read_jsonl, registry, registry_entry, resolve, stable_hash,
                              write_atomic, write_jsonl)
 from .llm import backend_kind, load_llm, training_rate
 from .wvs import corrected_labels, load_questions, paper_labels
@@ -17,11 +17,13 @@ from .data import catalogue, upstream_file
 
 # %% auto #0
 __all__ = ['STYLES', 'ROW_BUILDERS', 'ROLES', 'OUT_OF_SCALE_KEPT', 'AUTHORS_SAMPLES', 'AUTHORS_VARIANTS', 'AUTHORS_ROWS',
-           'paper_range', 'scale_text', 'system_prompt', 'user_prompt', 'chat', 'seed_items', 'out_of_scale',
-           'paper_rows', 'corrected_rows', 'valid_label_rows', 'one_copy_rows', 'rows_for', 'pick_augmented',
-           'row_problems', 'estimate_tokens', 'check_training_file', 'sft_config', 'sft_dir', 'variant_name',
-           'translate_rows', 'hf_pairs', 'base_prompt_format', 'size_sets', 'sentence_only_set', 'local_set',
-           'authors_file', 'authors_items', 'rebuild_match', 'authors_set', 'build_sets', 'load_sets', 'main_set',
+           'CONTROLS', 'paper_range', 'scale_text', 'system_prompt', 'user_prompt', 'chat', 'seed_items',
+           'out_of_scale', 'paper_rows', 'corrected_rows', 'valid_label_rows', 'one_copy_rows', 'rows_for',
+           'pick_augmented', 'row_problems', 'estimate_tokens', 'check_training_file', 'sft_config', 'sft_dir',
+           'variant_name', 'translate_rows', 'hf_pairs', 'base_prompt_format', 'size_sets', 'sentence_only_set',
+           'local_set', 'authors_file', 'authors_items', 'rebuild_match', 'authors_set', 'permuted_labels',
+           'other_culture', 'other_labels', 'random_labels', 'controls_config', 'culture_controls', 'control_rows',
+           'control_sets', 'size_items', 'build_sets', 'load_sets', 'main_set', 'control_set_name', 'set_control',
            'culture_share', 'build_one', 'training_report', 'sft_plan', 'sft_build_cmd']
 
 # %% ../nbs/06_sft.ipynb #8f62f626
@@ -317,12 +319,99 @@ def authors_set(culture: str,            # culture registry key
     return {"name": name, "kind": "authors", "requested": path, "augmented": len(items) - 50, "dropped": dropped,
             "rebuild": rebuild_match(rows_for(culture, items, "paper")[0], released), **_write_set(out, name, data, fmt)}
 
+# %% ../nbs/06_sft.ipynb #72b39244
+def _asked(culture: str, rule: str) -> pd.Series:
+    "The culture's corrected labels on the questions it answers (q_id -> code)."
+    return corrected_labels(culture, rule).dropna()
+
+def permuted_labels(culture: str, rule: str, cfg: dict) -> pd.Series:
+    "The culture's answers permuted among its questions of the same scale: in a seeded order of each scale's questions, each takes the next one's answer (the last, the first's)."
+    own, scales, out = _asked(culture, rule), load_questions().scale, {}
+    for scale in dict.fromkeys(tuple(scales[q]) for q in own.index):
+        group = [q for q in own.index if tuple(scales[q]) == scale]
+        order = random.Random(stable_hash(["permuted", culture, cfg["seed"], scale])).sample(group, len(group))
+        out |= {q: own[nxt] for q, nxt in zip(order, order[1:] + order[:1])}
+    return pd.Series(out, dtype="Int64").reindex(own.index)
+
+def other_culture(culture: str, rule: str, cfg: dict) -> str:
+    "The culture whose answers `culture`'s `other` control trains on: `controls.other`'s pairing, else the next culture of the registry (from the top again after the last) that answers every question `culture` answers."
+    if culture in cfg["other"]: return cfg["other"][culture]
+    names, asked = list(registry("cultures")), _asked(culture, rule).index
+    after = names[names.index(culture) + 1:] + names[:names.index(culture)]
+    found = next((c for c in after if corrected_labels(c, rule)[asked].notna().all()), None)
+    if found is None: raise DataError(f"{culture}: no other culture answers all of its {len(asked)} questions; name one in the profile's controls.other")
+    return found
+
+def other_labels(culture: str, rule: str, cfg: dict) -> pd.Series:
+    "Another culture's answers (`other_culture`) to the questions `culture` answers."
+    asked, partner = _asked(culture, rule).index, other_culture(culture, rule, cfg)
+    theirs = corrected_labels(partner, rule)[asked]
+    if theirs.isna().any(): raise DataError(f"controls.other: {partner} has no answer to {[f'Q{q}' for q in theirs.index[theirs.isna()]]}, which {culture} answers; pair {culture} with another culture")
+    return theirs
+
+def random_labels(culture: str, rule: str, cfg: dict) -> pd.Series:
+    "A uniform random code of each question's scale, one per question the culture answers, seeded by (seed, culture, question)."
+    asked, scales = _asked(culture, rule).index, load_questions().scale
+    return pd.Series([random.Random(stable_hash(["random", culture, cfg["seed"], int(q)])).choice(list(scales[q])) for q in asked], index=asked, dtype="Int64")
+
+CONTROLS = {"permuted": permuted_labels, "other": other_labels, "random": random_labels}   # control kind -> (culture, rule, controls config) -> its answers per question
+
+
+# %% ../nbs/06_sft.ipynb #c6b962a3
+def controls_config(profile: dict) -> dict:
+    "The profile's controls (`controls` section), checked; `cultures` resolved (null: the profile's; none without kinds, whatever it names: a protocol arm of fewer cultures turns them off)."
+    cfg = profile_section(profile, "controls")
+    where = getattr(profile, "source", f"profile {profile.get('name')!r}")
+    bad = [k for k in cfg["kinds"] if k not in CONTROLS]
+    if bad: raise ConfigError(f"{where}: unknown controls.kinds {bad}; known: {', '.join(CONTROLS)}")
+    cultures = profile["cultures"] if cfg["cultures"] is None else cfg["cultures"]
+    stray = [c for c in cultures if c not in profile["cultures"]]
+    if stray and cfg["kinds"]: raise ConfigError(f"{where}: controls.cultures {stray} are not among the profile's cultures {profile['cultures']}")
+    if cfg["kinds"] and profile_section(profile, "sft")["mode"] != "corrected": raise ConfigError(f"{where}: controls need sft.mode corrected (paper mode stacks upstream's label copies)")
+    return {**cfg, "cultures": list(cultures) if cfg["kinds"] else []}
+
+def culture_controls(profile: dict, culture: str) -> list:
+    "The control kinds a culture gets (none where `controls.cultures` leaves it out)."
+    cfg = controls_config(profile)
+    return list(cfg["kinds"]) if culture in cfg["cultures"] else []
+
+
+# %% ../nbs/06_sft.ipynb #2fccb0e1
+def control_rows(culture: str,         # culture registry key
+                 items: pd.DataFrame,  # (q_id, text) of its main set
+                 answers: pd.Series,   # the control's answer per question (`CONTROLS`)
+                 rule: str="valid_mean") -> list[dict]:
+    "Corrected-mode chat rows of the items the culture's own set keeps (its system prompt and questions), answered by a control."
+    own, bank = corrected_labels(culture, rule), load_questions()
+    return [{"messages": chat(culture, t, bank.loc[q], "corrected", answers[q])} for q, t in zip(items.q_id, items.text) if not pd.isna(own[q])]
+
+def control_sets(profile: Profile, culture: str, items: pd.DataFrame,  # the items of its main set
+                 main: dict, rule: str, out: Path, fmt) -> list[dict]:
+    "A culture's control sets (`culture_controls`), `<main>~<kind>`: its main set's rows with a control's answers; `changed`: rows whose answer differs from the main set's."
+    cfg, own = controls_config(profile), read_jsonl(out/main["file"])
+    def one(kind: str) -> dict:
+        rows, name = control_rows(culture, items, CONTROLS[kind](culture, rule, cfg), rule), f"{main['name']}~{kind}"
+        changed = sum(a["messages"][-1]["content"] != b["messages"][-1]["content"] for a, b in zip(rows, own))
+        source = f"other: {other_culture(culture, rule, cfg)}" if kind == "other" else kind
+        return {"name": name, "kind": "control", "requested": source, "augmented": main["augmented"], "dropped": main["dropped"], "changed": changed, **_write_set(out, name, rows, fmt)}
+    return [one(kind) for kind in culture_controls(profile, culture)]
+
+def size_items(record: dict,              # a built set's record
+               seeds: pd.DataFrame,       # the seed items
+               augmented: pd.DataFrame,   # the augmented samples the size sets draw from
+              ) -> pd.DataFrame:
+    "The items of a built size set (the seeds and its augmented samples, as `size_sets` drew them): what its controls ask."
+    if record["kind"] != "size": raise ConfigError(f"controls: the main set {record['name']!r} is not a size set of the seeds and our augmented samples; set sft.main to one (controls are built from its items)")
+    extra = pick_augmented(augmented, record["augmented"]) if record["augmented"] else augmented.head(0)
+    return pd.concat([seeds, extra], ignore_index=True)
+
+
 # %% ../nbs/06_sft.ipynb #76309060
 def build_sets(profile: Profile,  # the loaded profile (`core.load_profile`)
                culture: str,      # culture registry key
                llm=None,          # translator for the local-language set (default: the augmenter)
               ) -> pd.DataFrame:
-    "Write a culture's training sets (size variants, sentence_only, local, the authors' files) and return their table; the main set is `sft.main` (default: the largest size variant)."
+    "Write a culture's training sets (size variants, sentence_only, local, the authors' files, the controls) and return their table; the main set is `sft.main` (default: the largest size variant)."
     cfg, rule, out = sft_config(profile), profile.get("wvs", {}).get("label_rule", "valid_mean"), sft_dir(profile, culture)
     seeds, fmt = seed_items(), base_prompt_format(profile)
     augmented = load_samples(profile, cfg["source"]) if any(k != 0 for k in cfg["sizes"]) else pd.DataFrame(columns=["q_id", "text", "sim_seed"])
@@ -336,10 +425,13 @@ def build_sets(profile: Profile,  # the loaded profile (`core.load_profile`)
     sets += [authors_set(culture, v, out, fmt, r, rule) for v in released for r in cfg["authors_rows"]]
     main = cfg["main"] or largest["name"]
     if main not in [s["name"] for s in sets]: raise ConfigError(f"profile {profile_name(profile)!r}: sft.main is {main!r}, but {culture} has no such set; built: {', '.join(s['name'] for s in sets)}")
+    chosen = next(s for s in sets if s["name"] == main)
+    if culture_controls(profile, culture): sets += control_sets(profile, culture, size_items(chosen, seeds, augmented), chosen, rule, out, fmt)
     paper_out_of_scale = len(pick(OUT_OF_SCALE_KEPT, cfg["mode"], "training mode")(culture))
     table = pd.DataFrame(sets).assign(main=lambda d: d.name == main, out_of_scale_questions=paper_out_of_scale)
     write_atomic(out/"sets.json", table.to_json(orient="records", indent=1))
     return table
+
 
 # %% ../nbs/06_sft.ipynb #2c3a9556
 def load_sets(profile: Profile,  # the loaded profile (`core.load_profile`)
@@ -357,6 +449,23 @@ def main_set(profile: Profile,  # the loaded profile (`core.load_profile`)
     "The main training file of a culture."
     sets = load_sets(profile, culture)
     return sft_dir(profile, culture)/sets[sets.main].file.iloc[0]
+
+# %% ../nbs/06_sft.ipynb #83326539
+def control_set_name(profile: Profile,  # the loaded profile (`core.load_profile`)
+                     culture: str,      # culture registry key
+                     kind: str,         # a key of CONTROLS
+                    ) -> str:
+    "The name of a culture's built control set of a kind: `<main>~<kind>`."
+    sets = load_sets(profile, culture)
+    return f"{sets[sets.main].name.iloc[0]}~{kind}"
+
+
+# %% ../nbs/06_sft.ipynb #44e8efbb
+def set_control(set_name: str) -> str|None:  # a training set's name
+    "The control kind of a control set's name (`<main>~<kind>`, a key of CONTROLS); None for any other set."
+    kind = set_name.rsplit("~", 1)[-1] if "~" in set_name else None
+    return kind if kind in CONTROLS else None
+
 
 # %% ../nbs/06_sft.ipynb #1dbade05
 def culture_share(rows: list[dict],  # a culture's main training rows
