@@ -75,7 +75,7 @@ def test_killed_at_every_stage_the_rerun_equals_an_uninterrupted_run(tmp_path, m
         ids = [json.loads(r)[key] for r in rows] if key else []
         assert len(ids) == len(set(ids)), f"duplicate records in {name}"
     models = [r["name"] for r in read_jsonl(home/GENERATED/"models/registry.jsonl")]
-    assert models == ["culturellm-bengali"]                                 # registered once
+    assert sorted(models) == ["culturellm-bengali", "culturellm-bengali-seeds+3~permuted"]   # the culture model and its control (smoke: permuted), each registered once
     assert json.loads((home/GENERATED/"models/culturellm-bengali/training.json").read_text())["resumed"] is True
     leftovers = [p for p in home.rglob("*") if p.name.endswith((".part", ".tmp")) or p.name.startswith("checkpoint-")]
     assert leftovers == []
