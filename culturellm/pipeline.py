@@ -17,17 +17,19 @@ from .core import (clock, ConfigError, data_dir, environment, environment_settin
                              load_profile, PARTS, pick, Profile, project_root, read_jsonl, registry, registry_entry, reports_dir, resolve, sha256_file,
                              stable_hash, timed, timings_path, with_cultures, write_atomic)
 from .protocols import arm_profile, protocol_config
-from .finetune import registered_models
+from .finetune import finetune_config, registered_models
 from .llm import backend_kind, Ledger, ledger_path, price_share, token_cost
+from .walltime import local_spec, model_speed, plan_seconds, STARTS_PER_STAGE
 
 # %% auto #0
 __all__ = ['PROVENANCE_PACKAGES', 'STAGE_COPIES', 'experiment_path', 'check_parameters', 'verdict_first', 'render_html',
            'EncryptedKernelManager', 'run_notebook', 'model_ids', 'usage', 'provenance', 'provenance_table',
            'summary_path', 'write_summary', 'read_summary', 'write_index', 'stage_entries', 'runs', 'stage_reads',
            'code_hash', 'stage_fingerprint', 'up_to_date', 'previous_runs', 'ordered', 'run_stage', 'run_when_ready',
-           'reproduce', 'stage_blocks', 'covered_seconds', 'time_profile', 'timings_table', 'stage_detail',
-           'timings_markdown', 'write_timings', 'largest_parts', 'stage_planners', 'planned_model', 'plan',
-           'actual_usage', 'calibrated', 'bill', 'plan_cmd', 'reproduce_cmd']
+           'reproduce', 'estimate_path', 'stage_blocks', 'covered_seconds', 'time_profile', 'timings_table',
+           'stage_detail', 'timings_markdown', 'write_timings', 'largest_parts', 'stage_planners', 'planned_model',
+           'plan', 'actual_usage', 'calibrated', 'bill', 'row_estimates', 'startup_estimate', 'stage_estimates',
+           'local_roles', 'probe_note', 'wall_time_summary', 'RunEstimate', 'plan_cmd', 'reproduce_cmd']
 
 # %% ../nbs/13_pipeline.ipynb #83ed05b2
 def experiment_path(name: str) -> Path:
@@ -323,24 +325,28 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
     records = {name: {**r, "this run": "kept"} for name, r in previous_runs(out_dir).items()}
     index = lambda: write_index(cfg, ordered(records, own, cfg["cultures"]), out_dir)
     ended = {}                                                       # simulated time: where each stage of this run ended
+    eta = RunEstimate(cfg, [n for n in planned if not stages or n in stages], out_dir)     # before and during: the time left
 
     def start(name):
         (template, parameters), fingerprint = planned[name], stage_fingerprint(cfg, *planned[name], code)
         if stages and name not in stages: return None
         if not (force or stages) and up_to_date(records.get(name), fingerprint, [records.get(d, {}) for d in reads[name]], out_dir):
             records[name] = {**records[name], "this run": "up to date"}
+            eta.skipped(name)
             print(f"[{profile}] {name}: up to date, skipped", flush=True)
             return None
         records[name] = {"name": name, "status": "running", "html": None, "this run": "running", "fingerprint": fingerprint}   # the index shows it running
         index()
         begin = max([ended.get(d, 0.0) for d in reads[name]] + [clock().ahead()])     # simulated time: where the stages it reads ended
         timings_path(cfg, name).unlink(missing_ok=True)                                # the time profile of this run of the stage only
+        eta.started(name)
         return cfg, name, template, parameters, out_dir, {**env, "CULTURELLM_STAGE": name, "CULTURELLM_TIMINGS": str(timings_path(cfg, name)),
                                                           **clock().for_stage(name, begin)}
 
     def done(name, record, job):
         ended[name] = clock().ended(job[-1])
         records[name] = record | {"fingerprint": records[name]["fingerprint"]}
+        eta.ended(name, record["seconds"])
         index()
 
     run_when_ready(list(planned), reads, start, done, profile_section(cfg, "reproduce")["concurrent_stages"])
@@ -349,6 +355,8 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
     return index()
 
 # %% ../nbs/13_pipeline.ipynb #cc833a3f
+def estimate_path(profile: str|Profile) -> Path: return reports_dir(profile)/"estimate.json"   # a run's estimate of its stages (`RunEstimate`)
+
 def stage_blocks(profile: str|Profile,  # the loaded profile, or its name
                  stage: str,            # a stage's report name
                 ) -> list[dict]:
@@ -375,10 +383,11 @@ def time_profile(blocks: list[dict],  # one stage's timed blocks
 def timings_table(profile: Profile,     # the loaded profile
                   records: list[dict],  # run records in pipeline order
                  ) -> pd.DataFrame:
-    "A row per stage with a wall time: this run, wall seconds, seconds per part (`PARTS` that occur, in their order) and other."
-    rows = [{"stage": r["name"], "this run": r.get("this run", ""), "wall s": r["seconds"], **time_profile(stage_blocks(profile, r["name"]), r["seconds"])}
-            for r in records if r.get("seconds") is not None]
-    table = pd.DataFrame(rows, columns=["stage", "this run", "wall s", *PARTS, "other"]).fillna({p: 0.0 for p in [*PARTS, "other"]})
+    "A row per stage with a wall time: this run, its estimate before the run (`estimate.json`), wall seconds, seconds per part (`PARTS` that occur, in their order) and other."
+    estimated = json.loads(estimate_path(profile).read_text())["stages"] if estimate_path(profile).exists() else {}
+    rows = [{"stage": r["name"], "this run": r.get("this run", ""), "estimated s": estimated.get(r["name"]), "wall s": r["seconds"],
+             **time_profile(stage_blocks(profile, r["name"]), r["seconds"])} for r in records if r.get("seconds") is not None]
+    table = pd.DataFrame(rows, columns=["stage", "this run", "estimated s", "wall s", *PARTS, "other"]).fillna({p: 0.0 for p in [*PARTS, "other"]})
     return table.drop(columns=[p for p in PARTS if not table[p].any()])
 
 def stage_detail(blocks: list[dict]) -> pd.DataFrame:  # one stage's timed blocks
@@ -408,7 +417,7 @@ def largest_parts(table: pd.DataFrame,  # `timings_table`
                   k: int=5,             # parts shown
                  ) -> str:
     "The `k` largest parts (other included) of the stages that ran this time, as one line."
-    ran = table[table["this run"] == "ran"].drop(columns=["this run", "wall s"]).melt("stage", var_name="part", value_name="seconds")
+    ran = table[table["this run"] == "ran"].drop(columns=["this run", "estimated s", "wall s"]).melt("stage", var_name="part", value_name="seconds")
     top = ran[ran.seconds > 0].nlargest(k, "seconds")
     return ", ".join(f"{r.stage} {r.part} {r.seconds:.1f} s" for r in top.itertuples()) or "no stage ran"
 
@@ -468,11 +477,102 @@ def bill(cfg: Profile,                      # the loaded profile
         table[f"{what}_ratio"] = (table[what] / table[f"planned_{what}"].where(table[f"planned_{what}"] > 0)).round(3)
     return table.round({"planned_cost_usd": 2, "cost_usd": 2})
 
+# %% ../nbs/13_pipeline.ipynb #ccc24a8d
+def row_estimates(cfg: Profile,       # the loaded profile
+                  rows: pd.DataFrame, # its plan rows (`plan`), or some of them
+                  fresh: bool=False,  # probe the local models again
+                 ) -> pd.Series:
+    "Estimated seconds of each plan row on this machine (`walltime.plan_seconds`; NaN for remote models)."
+    return plan_seconds(rows.assign(spec=[planned_model(cfg, r)[1] for r in rows.role]), finetune_config(cfg), fresh)
+
+def _work_seconds(cfg: Profile, planners: list) -> float:
+    "The planners' rows at this machine's speed, summed; NaN where any model is remote (or no row is local)."
+    rows = pd.DataFrame([row for p in planners for row in resolve(p)(cfg)], columns=["stage", "step", "role", "requests", "prompt_tokens", "completion_tokens"])
+    return float(row_estimates(cfg, rows).sum(min_count=len(rows))) if len(rows) else 0.0
+
+# %% ../nbs/13_pipeline.ipynb #907b0f6a
+def startup_estimate(cfg: Profile) -> float:
+    "Seconds a stage spends starting: `walltime.STARTS_PER_STAGE` Python start-ups and loading the base (its probe's); NaN for a remote base."
+    base = cfg["roles"].get("base", {})
+    if not base or not local_spec(base): return float("nan")
+    speed = model_speed(base, finetune_config(cfg))
+    return STARTS_PER_STAGE * speed["startup_s"] + speed["load_s"]
+
+def stage_estimates(cfg: Profile) -> pd.DataFrame:  # the loaded profile
+    "Estimated wall seconds of each stage of a run on this machine: its share of its registry entry's planned work, plus its start-up."
+    arms, startup, out = protocol_config(cfg)["arms"], startup_estimate(cfg), []
+    for entry in stage_entries():
+        copies = pick(STAGE_COPIES, entry.get("each"), "kind of stage copies")(entry["key"], cfg["cultures"], arms)
+        planners, work = entry.get("planners", []), _work_seconds(cfg, entry.get("planners", []))
+        weights = [_work_seconds(with_cultures(cfg, [own["culture"]]), planners) if "culture" in own else 1.0 for _, own in copies]
+        out += [{"stage": name, "entry": entry["key"], "work s": work * w / (sum(weights) or 1.0), "start-up s": startup} for (name, own), w in zip(copies, weights)]
+    table = pd.DataFrame(out)
+    return table.assign(**{"estimated s": table["work s"] + table["start-up s"]})
+
+# %% ../nbs/13_pipeline.ipynb #85b99bd4
+def local_roles(cfg: Profile) -> list[dict]:
+    "The profile's distinct role specs of local models (the ones a probe measures)."
+    return list({json.dumps(s, sort_keys=True): s for s in cfg["roles"].values() if local_spec(s)}.values())
+
+def probe_note(cfg: Profile) -> str:
+    "What the estimate rests on: each local model's probe, when and at what load it ran (a probe on a busy machine measures a busy machine)."
+    speeds = {s["model"]: model_speed(s, finetune_config(cfg)) for s in local_roles(cfg)}
+    busy = any(v["load_average"] > v["cores"] / 2 for v in speeds.values())
+    probes = "; ".join(f"{m} probed {v['measured']} at load {v['load_average']} on {v['cores']} cores" for m, v in speeds.items())
+    return probes + (" (a busy machine: the estimate is long; `plan --probe` on a quiet one measures again)" if busy else "")
+
+def wall_time_summary(cfg: Profile,     # the loaded profile
+                      fresh: bool=False, # probe the local models again first
+                     ) -> str:
+    "How long a run of the profile will take on this machine: each stage's estimate, the total, and the probes they rest on."
+    if not local_roles(cfg): return "wall time: not estimated (every model is remote: the service decides)"
+    for spec in local_roles(cfg) if fresh else []: model_speed(spec, finetune_config(cfg), fresh=True)
+    table = stage_estimates(cfg)
+    minutes = table.assign(**{"estimated min": table["estimated s"] / 60})[["stage", "estimated min"]]
+    total = table["estimated s"].sum(min_count=len(table)) / 60
+    return (f"wall time on this machine, one stage after another ({probe_note(cfg)}):\n" + minutes.to_string(index=False, float_format="%.1f")
+            + f"\ntotal: about {total:.0f} min" + ("" if total == total else " (some models are remote: not estimated)"))
+
+# %% ../nbs/13_pipeline.ipynb #6dc70705
+class RunEstimate:
+    "A reproduction's estimate of its stages on this machine (`stage_estimates`), written to `estimate.json`, and the time left as its stages end."
+    def __init__(self, cfg: Profile,  # the run's profile
+                 names: list,         # the stages this run may run, in order
+                 out_dir: Path):      # the report folder
+        self.tag, self.done = f"[{cfg['name']}]", []
+        table = stage_estimates(cfg) if local_roles(cfg) else pd.DataFrame({"stage": names, "estimated s": float("nan")})
+        self.left = {n: e for n, e in zip(table.stage, table["estimated s"]) if n in names}
+        self.note = probe_note(cfg) if local_roles(cfg) else "remote models: not estimated"
+        write_atomic(out_dir/"estimate.json", json.dumps({"probes": self.note, "stages": self.left}, indent=1))
+        self._say(f"estimated wall time on this machine: about {self._minutes(sum(self.left.values()))} for {len(names)} stages ({self.note})")
+
+    def _say(self, line: str):
+        if line: print(f"{self.tag} {line}", flush=True)
+
+    def _minutes(self, seconds: float) -> str: return f"{seconds / 60:.1f} min" if seconds == seconds else "? min"
+
+    def ratio(self) -> float:
+        "This run's actual seconds against estimated, over the stages that ran (1 before any)."
+        timed = [(e, a) for e, a in self.done if e == e and e > 0]
+        return sum(a for _, a in timed) / sum(e for e, _ in timed) if timed else 1.0
+
+    def skipped(self, name: str): self.left.pop(name, None)
+
+    def started(self, name: str):
+        self._say(f"{name}: estimated {self._minutes(self.left.get(name, float('nan')) * self.ratio())}")
+
+    def ended(self, name: str, seconds: float):
+        self.done.append((self.left.pop(name, float("nan")), seconds))
+        left = sum(self.left.values()) * self.ratio()
+        self._say(f"{len(self.done)} stages run, {len(self.left)} to go: about {self._minutes(left)} left"
+                  + (f" (estimate x {self.ratio():.2f}, this run's actual against estimated so far)" if self.left else ""))
+
 # %% ../nbs/13_pipeline.ipynb #6db89d5c
 def plan_cmd(profile: str="laptop", # profile name
              pilot: str=None,         # a profile run before as a pilot (smaller: fewer cultures, rows per task): its bill calibrates the plan
+             probe: bool=False,       # measure this machine's speed for the local models again (a few seconds a model; else the cached probe)
             ) -> int:
-    "Print the stages of a profile with their requests, tokens and cost estimate, without running anything."
+    "Print the stages of a profile with their requests, tokens and cost estimate, and the wall time on this machine, without running anything."
     cfg, pilot_bill = load_profile(profile), (bill(load_profile(pilot)) if pilot else None)
     rows = plan(cfg) if pilot_bill is None else calibrated(plan(cfg), pilot_bill)
     print(f"profile {profile}: {', '.join(cfg['cultures'])}")
@@ -480,6 +580,7 @@ def plan_cmd(profile: str="laptop", # profile name
     print(f"total: {rows.requests.sum()} requests, {rows.prompt_tokens.sum() + rows.completion_tokens.sum()} tokens, "
           f"${rows.cost_usd.sum():.2f} " + (f"(each stage scaled by what pilot {pilot} billed against its plan)" if pilot else
                                              "(tokens estimated as characters/4; augmentation and open questions: upper bounds; --pilot calibrates them)"))
+    print("\n" + wall_time_summary(cfg, probe))
     if not actual_usage(cfg).empty: print("\nplanned against actual (the usage ledger so far):\n" + bill(cfg, pilot_bill).to_string())
     return 0
 
