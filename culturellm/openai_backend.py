@@ -390,8 +390,9 @@ def _load_adapter(self) -> None:
         try: self.client.post(url, cast_to=str, body={"lora_name": self.model_id, "lora_path": folder})
         except openai.BadRequestError as e:
             if not re.search(kind.loaded, str(e)): raise ConfigError(f"{self.endpoint} refused adapter {folder} as {self.model_id!r}: {str(e)[:300]} ({option}: {kind.start})") from None
-        except openai.NotFoundError as e:
-            raise ConfigError(f"{self.endpoint} could not load adapter {folder} ({str(e)[:200]}): it has no {kind.load}, or cannot read that folder; "
+        except (openai.RateLimitError, openai.InternalServerError): raise                  # transient: asked again
+        except openai.APIStatusError as e:                                                  # 404: no such route (vLLM without runtime updating), or no adapter there; 403: updates refused
+            raise ConfigError(f"{self.endpoint} could not load adapter {folder} ({str(e)[:200]}): it has no {kind.load}, refuses runtime updates, or cannot read that folder; "
                               f"{option} needs a server that loads adapters at runtime and sees this folder: {kind.start}") from None
     with_retries(call, self.max_retries, url, self.sleep)
 
