@@ -10,10 +10,11 @@ number of slots, direct requests meet requests- and tokens-per-minute limits wit
 - `paper-openai`: every role on the OpenAI-like stand-in (`Limits.of("openai")`): the base through the Batch API,
   fine-tuning jobs, embeddings.
 - `paper-vllm`: the augmenter and judge on the vLLM-like stand-in (`Limits.of("vllm")`: no Batch API, prompt
-  log-probabilities); the base, which this profile fine-tunes locally with LoRA on a GPU, is served by the same
-  stand-in (direct requests, label continuation scored through `prompt_logprobs`) and its training replaced by the
-  stand-in's fine-tuning endpoint (this machine has no GPU and the 8B base is not here); the embedder stays local
-  (MiniLM, on CPU).
+  log-probabilities); the base, which this profile fine-tunes locally with LoRA on a GPU and whose adapters its vLLM
+  serves (`serve_adapters: vllm`), is served by the same stand-in (direct requests, label continuation scored through
+  `prompt_logprobs`) and its training replaced by the stand-in's fine-tuning endpoint (this machine has no GPU and the
+  8B base is not here; so `serve_adapters` is dropped: the trained models are the endpoint's model ids, not adapter
+  folders); the embedder stays local (MiniLM, on CPU).
 
 Prints per profile: requests answered, Batch jobs, fine-tuning jobs, 429 answers and their Retry-After, fine-tuning queue waits, simulated and real wall time,
 each stage's simulated start and end (and the stage whose end sets the simulated wall time), the orchestrator's

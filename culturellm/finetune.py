@@ -24,11 +24,12 @@ __all__ = ['NON_REENTRANT', 'finetune_config', 'encode_pairs', 'LeftPadCollator'
            'last_complete_checkpoint', 'global_batch', 'training_steps', 'checkpoint_steps', 'training_arguments',
            'save_adapter', 'write_model', 'run_record', 'train_lora', 'world_size', 'is_main_process',
            'on_main_process', 'one_device', 'train_openai', 'training_epochs', 'training_tokens', 'row_tokens',
-           'finetune_plan', 'train_lora_set', 'train_openai_set', 'models_dir_of', 'model_name', 'registered_models',
-           'training_set', 'registry_record', 'bill_training', 'finetune', 'finetune_many', 'finetune_controls',
-           'trained_backend', 'adapter_spec', 'remote_spec', 'trained_llm', 'seed_answers_of', 'seed_accuracy',
-           'seed_accuracy_table', 'seed_prompt_tokens', 'seed_accuracy_plan', 'plot_losses', 'hyperparameter_rows',
-           'model_card_fields', 'model_card', 'write_model_cards', 'finetune_cmd', 'models_list_cmd']
+           'finetune_plan', 'train_lora_set', 'train_served_set', 'train_openai_set', 'models_dir_of', 'model_name',
+           'registered_models', 'training_set', 'registry_record', 'bill_training', 'finetune', 'finetune_many',
+           'finetune_controls', 'trained_backend', 'adapter_spec', 'remote_spec', 'trained_llm', 'seed_answers_of',
+           'seed_accuracy', 'seed_accuracy_table', 'seed_prompt_tokens', 'seed_accuracy_plan', 'plot_losses',
+           'hyperparameter_rows', 'model_card_fields', 'model_card', 'write_model_cards', 'finetune_cmd',
+           'models_list_cmd']
 
 # %% ../nbs/07_finetune.ipynb #69c21f3c
 def finetune_config(profile: dict) -> dict:
@@ -368,6 +369,11 @@ def train_lora_set(chat_file: Path, out: Path, base: dict, cfg: dict, name: str)
     "Train a LoRA adapter on the prompt/answer pairs written beside a chat file (the `hf` backend's trainer)."
     return train_lora(chat_file.with_name(chat_file.stem + ".hf.jsonl"), out, base, cfg)
 
+def train_served_set(chat_file: Path, out: Path, base: dict, cfg: dict, name: str) -> dict:
+    "Train a LoRA adapter here on the weights of a base its server serves (`serve_adapters`): as an `hf` base's, on `train_device`."
+    local = {"backend": "hf", "model": base["model"], "template": base.get("template"), "device": base.get("train_device", "cpu")}
+    return train_lora_set(chat_file, out, local, cfg, name)
+
 # %% ../nbs/07_finetune.ipynb #5067f93a
 def train_openai_set(chat_file: Path, out: Path, base: dict, cfg: dict, name: str) -> dict:
     "Fine-tune through the API on a chat file, the job suffixed with the model's name (the `openai` backend's trainer)."
@@ -405,7 +411,7 @@ def registry_record(profile: Profile, name: str, culture: str, chosen: pd.Series
                     base: dict, cfg: dict, data_sha: str, manifest: dict) -> dict:
     "A trained model's line in the model registry."
     out, kind, losses = models_dir_of(profile)/name, backend_kind(base), manifest.get("losses") or [{}]
-    return {"name": name, "culture": culture, "set": chosen["name"], "backend": base["backend"], "base": base["model"],
+    return {"name": name, "culture": culture, "set": chosen["name"], "backend": "hf" if kind.adapter else base["backend"], "base": base["model"],   # an adapter is a peft model, whichever server serves it
             "recipe": cfg["recipe_hash"], "recipe_name": cfg["recipe"], "data_sha256": data_sha,
             "adapter": str((out/"adapter").relative_to(generated_dir(profile))) if kind.adapter else None,
             "model_id": manifest.get("model_id"), "rows": manifest.get("rows", int(chosen["rows"])), "steps": manifest.get("steps"),
@@ -442,7 +448,7 @@ def finetune_many(profile: Profile,  # the loaded profile (`core.load_profile`)
                   wanted: list,      # (culture, set name) pairs
                  ) -> list[dict]:
     "Train (or skip) several training sets: submitted together where the base trains remotely (an API), one at a time in process; their registry entries, in order."
-    remote = not backend_kind(profile["roles"]["base"]).in_process
+    remote = not backend_kind(profile["roles"]["base"]).adapter   # an API's job; an adapter trains here, even one a server will serve
     with ThreadPoolExecutor(max(1, len(wanted)) if remote else 1) as pool:
         return list(pool.map(lambda pair: finetune(profile, *pair), wanted))
 
@@ -462,7 +468,9 @@ def trained_backend(profile: Profile,  # the loaded profile (`core.load_profile`
     models = registered_models(profile).set_index("name")
     if name not in models.index: raise ConfigError(f"no trained model {name!r} in {models_dir_of(profile)/'registry.jsonl'}; trained: {', '.join(models.index) or 'none'}")
     entry, base = models.loc[name], profile["roles"]["base"]
-    spec = resolve(backend_kind({"backend": entry.backend}).trained_spec)(base, entry, profile)
+    runs_adapters = backend_kind(base)
+    kind = runs_adapters if runs_adapters.adapter and isinstance(entry.adapter, str) else backend_kind({"backend": entry.backend})   # an adapter runs where the base runs adapters: in process, or on its server
+    spec = resolve(kind.trained_spec)(base, entry, profile)
     return (make_backend if backend_kind(spec).in_process else shared_backend)(spec)   # remote: one per process, so its requests share its Batch queue; local: freed with its last user
 
 # %% ../nbs/07_finetune.ipynb #e28dea8c

@@ -631,3 +631,9 @@ def text_logprobs(self: HFBackend,
         _, lp = next(_forward_tail(self, [ids], 1))
     return out
 
+
+# %% ../nbs/03a_hf.ipynb #8b53d86b
+@patch
+def with_adapter(self: HFBackend, folder: str) -> HFBackend:  # a peft adapter folder trained on this base
+    "This model with a LoRA adapter applied, swapped onto the process's one copy of the base (as a server applies it per request)."
+    return HFBackend(self.base, adapter=folder, dtype=self.dtype, device=self.device, template=self.template, batch_size=self.batch_size, adapters="swap")

@@ -16,10 +16,10 @@ from .core import (append_jsonl, cache_dir, canonical_json, ConfigError, DataErr
                              iter_jsonl, pick, Profile, registry, resolve, show_progress, stable_hash, timed)
 
 # %% auto #0
-__all__ = ['BATCH_PRICE_SHARE', 'DETERMINISTIC_KINDS', 'TIMED_AS', 'BACKENDS', 'Completion', 'LabelScores', 'Backend',
-           'ResponseCache', 'price', 'token_cost', 'price_share', 'Ledger', 'LLM', 'score_requests', 'BackendKind',
-           'backend_kind', 'make_backend', 'training_rate', 'cache_path', 'ledger_path', 'role_spec', 'shared_backend',
-           'load_llm', 'together']
+__all__ = ['BATCH_PRICE_SHARE', 'DETERMINISTIC_KINDS', 'TIMED_AS', 'BACKENDS', 'SERVED_ADAPTERS', 'Completion', 'LabelScores',
+           'Backend', 'ResponseCache', 'price', 'token_cost', 'price_share', 'Ledger', 'LLM', 'score_requests',
+           'BackendKind', 'backend_kind', 'make_backend', 'training_rate', 'cache_path', 'ledger_path', 'role_spec',
+           'shared_backend', 'load_llm', 'together']
 
 # %% ../nbs/03_llm.ipynb #b5f9543c
 @dataclass
@@ -320,9 +320,16 @@ BACKENDS = {
                           in_process=False),
 }
 
+SERVED_ADAPTERS = {   # a base's backend -> its kind where the base's server serves the adapters trained here (role option `serve_adapters`)
+    "openai": BackendKind("culturellm.openai_backend:OpenAIBackend", "culturellm.finetune:train_served_set", "culturellm.finetune:adapter_spec",
+                          "culturellm.hf:prompt_format_of", billed=False, epochs=("train", "epochs"), library="peft",
+                          method="LoRA adapter (transformers + peft)", adapter=True, in_process=False),
+}
+
 # %% ../nbs/03_llm.ipynb #0be21c2b
 def backend_kind(spec: dict) -> BackendKind:  # a role spec: {backend: ..., model: ...}
-    "The registry record of the backend a role spec names."
+    "The registry record of the backend a role spec names; with `serve_adapters`, the record of its base serving adapters trained here (`SERVED_ADAPTERS`)."
+    if spec.get("serve_adapters"): return pick(SERVED_ADAPTERS, spec.get("backend"), "backend serving adapters (serve_adapters)")
     return pick(BACKENDS, spec.get("backend"), "backend")
 
 # %% ../nbs/03_llm.ipynb #f6c29fe9

@@ -14,16 +14,17 @@ from pathlib import Path
 import openai, tenacity
 from fastcore.basics import patch
 from tqdm.auto import tqdm
-from .core import ConfigError, CultureLLMError, cache_dir, canonical_json, clock, partial_file, pick, show_progress, stable_hash
+from .core import ConfigError, CultureLLMError, cache_dir, canonical_json, clock, partial_file, pick, sha256_file, show_progress, stable_hash
 from .llm import cache_path, Completion, LabelScores, ResponseCache
 
 # %% auto #0
-__all__ = ['RETRYABLE', 'INVALID_ANSWERS', 'LABEL_SCORING', 'REQUEST_TIMEOUTS', 'CONNECT_SECONDS', 'ROUTES', 'TERMINAL',
-           'check_pinned', 'APIFailure', 'retry_after', 'backoff', 'is_refusal', 'too_long_error', 'invalid_answer',
-           'is_too_long', 'poll', 'with_retries', 'create_once', 'AmbiguousLabels', 'token_id', 'label_matches',
-           'label_logprobs', 'LabelRule', 'label_requests', 'BatchQueue', 'request_timeout', 'OpenAIBackend',
-           'shared_marked', 'continuation_logprob', 'echo_logprob', 'request_key', 'BatchLines', 'batch_files',
-           'BatchStore', 'StoredAnswers', 'stage_tag']
+__all__ = ['RETRYABLE', 'INVALID_ANSWERS', 'LABEL_SCORING', 'REQUEST_TIMEOUTS', 'CONNECT_SECONDS', 'ADAPTER_SERVING', 'ROUTES',
+           'TERMINAL', 'check_pinned', 'APIFailure', 'retry_after', 'backoff', 'is_refusal', 'too_long_error',
+           'invalid_answer', 'is_too_long', 'poll', 'with_retries', 'create_once', 'AmbiguousLabels', 'token_id',
+           'label_matches', 'label_logprobs', 'LabelRule', 'label_requests', 'BatchQueue', 'request_timeout',
+           'AdapterServing', 'adapter_weights_hash', 'served_name', 'OpenAIBackend', 'serve_adapter', 'shared_marked',
+           'continuation_logprob', 'echo_logprob', 'request_key', 'BatchLines', 'batch_files', 'BatchStore',
+           'StoredAnswers', 'stage_tag']
 
 # %% ../nbs/03b_openai.ipynb #988be64c
 def check_pinned(model: str,          # model id
@@ -244,6 +245,32 @@ def request_timeout(base_url: str|None,       # None or api.openai.com: the real
     seconds = float(timeout) if timeout is not None else REQUEST_TIMEOUTS["openai" if not base_url or "api.openai.com" in base_url else "local"]
     return openai.Timeout(seconds, connect=min(seconds, CONNECT_SECONDS))
 
+# %% ../nbs/03b_openai.ipynb #23167c2e
+@dataclass(frozen=True)
+class AdapterServing:
+    "How a server takes LoRA adapters trained here and serves each under a model name of its own."
+    load: str|None   # the route (from the server's root) registering an adapter while it runs, POST {lora_name, lora_path}; None: named at the server's start
+    loaded: str      # a regex of the 400 saying the name is loaded already (by an earlier run, or another process): fine
+    start: str       # how to start the server so that it serves them (named in errors; {name} and {path}: the adapter's)
+
+ADAPTER_SERVING = {   # a base role's `serve_adapters` option -> how its server takes adapters
+    "vllm": AdapterServing("/v1/load_lora_adapter", r"has already been loaded",
+                           "start vLLM with --enable-lora, --max-lora-rank at least the recipe's LoRA rank, and VLLM_ALLOW_RUNTIME_LORA_UPDATING=True in its environment"),
+    "preloaded": AdapterServing(None, "", "start the server with the adapter named, e.g. vLLM's --enable-lora --lora-modules {name}={path}"),
+}
+
+def adapter_weights_hash(folder: str|Path) -> str:  # a peft adapter folder
+    "The first 12 hex digits of the sha256 of an adapter's weights (`adapter_model.*`); a folder that is no adapter is a `ConfigError`."
+    weights = sorted(Path(folder).glob("adapter_model.*"))
+    if not (Path(folder)/"adapter_config.json").exists() or not weights:
+        raise ConfigError(f"{folder}: not a peft adapter folder (needs adapter_config.json and adapter_model.safetensors)")
+    return sha256_file(weights[0])[:12]
+
+def served_name(folder: str|Path) -> str:  # a peft adapter folder (a trained model's `<name>/adapter`)
+    "The model name an adapter is served under: its model's name and its weights' hash."
+    folder = Path(folder)
+    return f"{(folder.parent if folder.name == 'adapter' else folder).name}-{adapter_weights_hash(folder)}"
+
 # %% ../nbs/03b_openai.ipynb #1f70f9dc
 class OpenAIBackend:
     "Chat completions and label scoring (first-token, or each label whole by echo) through the official client, against any base_url."
@@ -267,6 +294,9 @@ class OpenAIBackend:
                  label_scoring: str="first_token",   # how labels are scored: first_token or echo (`LABEL_SCORING`)
                  tokenizer: str|None=None,           # label_scoring echo: the model whose chat template renders prompts (embedded name, local folder or hub id; default: `model`)
                  template: str|None=None,            # label_scoring echo: own, or an entry of chat_templates.yaml (default: the model's, as the hf backend)
+                 serve_adapters: str|None=None,      # how the server takes the adapters trained from this base (`ADAPTER_SERVING`: vllm, preloaded); None: it does not
+                 adapter: str|None=None,             # serve_adapters: the trained adapter folder asked for, by its served name (set by the model registry)
+                 train_device: str="cpu",            # serve_adapters: where adapters are trained (cpu, cuda), on the base's weights (`model`: a hub id or folder)
                 ):
         check_pinned(model, base_url)
         key = os.environ.get(api_key_env)
@@ -284,6 +314,10 @@ class OpenAIBackend:
         self.rule, self.tokenizer_name, self.template = pick(LABEL_SCORING, label_scoring, "label_scoring"), tokenizer or model, template
         self.key_extra = {} if label_scoring == "first_token" else {"score": {"label_scoring": label_scoring, "tokenizer": self.tokenizer_name, "template": template}}
         if label_scoring == "echo" and batch_api: raise ConfigError(f"{model}: label_scoring echo asks /v1/completions with echo + logprobs, which the Batch API does not score; use label_scoring first_token")
+        self.serve_adapters, self.serving = serve_adapters, pick(ADAPTER_SERVING, serve_adapters, "serve_adapters") if serve_adapters else None
+        if adapter and not self.serving: raise ConfigError(f"{model}: adapter {adapter} is served only by a base with the role option serve_adapters ({', '.join(ADAPTER_SERVING)})")
+        self.adapter, self.served, self.adapter_lock, self.train_device = adapter, adapter is None, threading.Lock(), train_device
+        if adapter: self.model_id = served_name(adapter)         # what every request names
         if continuation and batch_api: raise ConfigError(f"{model}: continuation scoring needs a server that scores prompt tokens (vLLM); the Batch API does not")
 
 # %% ../nbs/03b_openai.ipynb #748a3f15
@@ -343,6 +377,39 @@ def _top(self, d: dict) -> list:
     if not content: raise ConfigError(f"{self.endpoint} returned no logprobs for {self.model_id}; this server cannot score labels, use generate+parse")
     return [(t["token"], t["logprob"]) for t in content[0].get("top_logprobs") or [content[0]]]
 
+# %% ../nbs/03b_openai.ipynb #25a156e8
+def _listed(self) -> set:
+    "The model names the server lists (`/v1/models`)."
+    return {m.id for m in with_retries(lambda: list(self.client.models.list()), self.max_retries, f"{self.endpoint} models", self.sleep)}
+
+def _load_adapter(self) -> None:
+    "POST this backend's adapter to the server's runtime route (`serve_adapters`); a 400 saying it is loaded already is success, any other refusal a `ConfigError` naming the option."
+    kind, folder, option = self.serving, str(Path(self.adapter).resolve()), f"the role option serve_adapters: {self.serve_adapters}"
+    url = self.endpoint.rstrip("/").removesuffix("/v1") + kind.load
+    def call():
+        try: self.client.post(url, cast_to=str, body={"lora_name": self.model_id, "lora_path": folder})
+        except openai.BadRequestError as e:
+            if not re.search(kind.loaded, str(e)): raise ConfigError(f"{self.endpoint} refused adapter {folder} as {self.model_id!r}: {str(e)[:300]} ({option}: {kind.start})") from None
+        except (openai.RateLimitError, openai.InternalServerError): raise                  # transient: asked again
+        except openai.APIStatusError as e:                                                  # 404: no such route (vLLM without runtime updating), or no adapter there; 403: updates refused
+            raise ConfigError(f"{self.endpoint} could not load adapter {folder} ({str(e)[:200]}): it has no {kind.load}, refuses runtime updates, or cannot read that folder; "
+                              f"{option} needs a server that loads adapters at runtime and sees this folder: {kind.start}") from None
+    with_retries(call, self.max_retries, url, self.sleep)
+
+def serve_adapter(self) -> None:
+    "Have the server serve this backend's adapter before any request names it: registered once, not again where `/v1/models` lists its name; a server that cannot serve it by name is a `ConfigError` naming `serve_adapters`."
+    with self.adapter_lock:
+        if self.served: return
+        if self.model_id not in _listed(self):
+            if self.serving.load is None:
+                raise ConfigError(f"{self.endpoint} does not serve adapter {self.model_id!r} (the role option serve_adapters: {self.serve_adapters}): "
+                                  + self.serving.start.format(name=self.model_id, path=Path(self.adapter).resolve()))
+            _load_adapter(self)
+            if self.model_id not in _listed(self):
+                raise ConfigError(f"{self.endpoint} took adapter {self.adapter} but does not list {self.model_id!r} among its models: it cannot serve adapters "
+                                  f"by model name (llama.cpp's server answers every name with its one model); the role option serve_adapters needs vLLM")
+        self.served = True
+
 # %% ../nbs/03b_openai.ipynb #9ce8467b
 def _bodies_chat(self, conversations, max_tokens, temperature, seeds):
     return [{"model": self.model_id, "messages": c, "max_tokens": max_tokens, "temperature": temperature,
@@ -362,6 +429,7 @@ def store(self: OpenAIBackend) -> BatchStore:
 @contextmanager
 def _answered(self, bodies: list, route: str="chat"):
     "Answers to `bodies` (a sequence, each read when reached) and the places of those another asker asked first: through the Batch API (the backend's queue; the answers leave the store once read), or directly with at most `concurrency` of this backend's requests in flight."
+    if not self.served: serve_adapter(self)                 # an adapter the server serves by name (`serve_adapters`), registered once
     if not self.batch_api:
         with ThreadPoolExecutor(self.concurrency) as pool: yield list(pool.map(lambda b: self._create_slotted(b, route), bodies)), set()
         return

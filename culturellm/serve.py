@@ -12,6 +12,7 @@ import openai
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from .core import RealTime, clock, stable_hash
 from .llm import Completion
+from .openai_backend import adapter_weights_hash
 
 # %% auto #0
 __all__ = ['FAULT_KINDS', 'LOST', 'SERVICES', 'OFFERED_BY', 'EXPIRED', 'CANCELLED', 'JOB_STATES', 'SimulatedTime', 'Faults',
@@ -127,6 +128,10 @@ class Limits:
     token_ids: bool = False                # log-probabilities' tokens sent as `token_id:N` (vLLM's --return-tokens-as-token-ids)
     tokenize: bool = True                  # vLLM's /tokenize is served
     completions_echo: bool = True          # /v1/completions scores a prompt's tokens (`echo` + `logprobs`), as vLLM does; OpenAI refuses chat models there
+    runtime_lora: bool = False             # vLLM's /v1/load_lora_adapter and /v1/unload_lora_adapter are served (--enable-lora, VLLM_ALLOW_RUNTIME_LORA_UPDATING=True)
+    max_lora_rank: int = 16                # an adapter of a higher rank is refused at load with a 400 (vLLM's --max-lora-rank, default 16)
+    max_loras: int = 1                     # adapters' weights held at once (vLLM's --max-loras per batch, default 1; the stand-in answers one request at a time): the least recently used is dropped, read again from its folder when next asked
+    any_model: bool = False                # any model name is answered by the served model (llama.cpp's server), none is a 404
     rpm: int = 0                           # direct requests per minute (0: no limit)
     tpm: int = 0                           # direct request tokens per minute (0: no limit)
     seed: int = 0
@@ -145,6 +150,7 @@ SERVICES = {
     "openai": dict(prompt_logprobs=False, tokenize=False, completions_echo=False, batch_minutes=(20, 180), batch_rate=50.0, expire_rate=0.02, cancel_s=300.0, job_minutes=(10, 40),
                    job_tokens_per_s=2000.0, validate_s=120.0, max_running_jobs=6, rpm=10_000, tpm=2_000_000),
     "vllm": dict(batch_api=False, fine_tuning=False, prompt_logprobs=True, max_model_len=8192),
+    "llama.cpp": dict(batch_api=False, fine_tuning=False, prompt_logprobs=False, tokenize=False, any_model=True),
 }
 
 # %% ../nbs/03c_serve.ipynb #8a7e61ed
@@ -169,7 +175,12 @@ class EchoResponder:
 class FastResponder:
     "Deterministic answers and log-probabilities from a hash of the request: no model, microseconds per request."
     model_id = "fast"
-    def _rng(self, *parts) -> random.Random: return random.Random(stable_hash(parts, 16))
+    def __init__(self, salt: str=""): self.salt = salt   # an adapter's weights hash: its answers and log-probabilities, drawn apart from the base's
+    def _rng(self, *parts) -> random.Random: return random.Random(stable_hash([self.salt, *parts] if self.salt else parts, 16))
+
+    def with_adapter(self, folder: str) -> "FastResponder":
+        "The same responder with a LoRA adapter applied: every draw salted by the adapter's weights, so it answers apart from the base, the same in every run."
+        return FastResponder(adapter_weights_hash(folder))
 
     def _words(self, conversation) -> list:
         return list(dict.fromkeys(re.findall(r"[\w']+", conversation[-1]["content"]))) or ["ok"]
@@ -235,7 +246,8 @@ def _now() -> float:
     "The stand-in's time: the sender's simulated time where the request carries it, else the furthest any process's simulated time got (real time without a clock)."
     return getattr(_REQUEST, "now", None) or time.time() + clock().furthest()
 
-OFFERED_BY = {"/v1/batches": "batch_api", "/v1/fine_tuning": "fine_tuning", "/tokenize": "tokenize"}
+OFFERED_BY = {"/v1/batches": "batch_api", "/v1/fine_tuning": "fine_tuning", "/tokenize": "tokenize", "/v1/load_lora_adapter": "runtime_lora",
+              "/v1/unload_lora_adapter": "runtime_lora"}
 
 def _offered(limits: Limits, path: str) -> bool:
     "Whether a service with these limits serves a route (files: where batches or fine-tuning are)."
@@ -255,6 +267,7 @@ class StandInServer:
         self.responder, self.faults, self.api_key, self.limits = responder or EchoResponder(), faults or Faults(), api_key, limits or Limits()
         self.models = models or [self.responder.model_id]
         self.files, self.batches, self.jobs, self.log, self.attempts = {}, {}, {}, [], {}
+        self.adapters, self.held, self.adapter_reads = {}, collections.OrderedDict(), collections.Counter()   # adapter name -> folder; name -> its responder, least recently used first; reads of each from its folder
         self.made = collections.Counter()   # objects made from each key (ids fixed by what was sent: the same in every run)
         self.accepted, self.window, self.retry_afters = collections.Counter(), {}, []   # answered requests by key; direct requests' [count, tokens] by second of their sender's time; the Retry-After of each 429
         self.lock, self.model_lock, self.batch_lock = threading.Lock(), threading.Lock(), threading.Lock()
@@ -263,6 +276,8 @@ class StandInServer:
                        ("POST", r"/v1/completions"): self.completions,
                        ("POST", r"/v1/embeddings"): self.embeddings,
                        ("POST", r"/tokenize"): self.tokenize,
+                       ("POST", r"/v1/load_lora_adapter"): self.load_adapter,
+                       ("POST", r"/v1/unload_lora_adapter"): self.unload_adapter,
                        ("POST", r"/v1/files"): self.upload_file,
                        ("GET", r"/v1/files/(?P<id>[^/]+)"): self.get_file,
                        ("GET", r"/v1/files/(?P<id>[^/]+)/content"): self.file_content,
@@ -312,11 +327,29 @@ class StandInServer:
 # %% ../nbs/03c_serve.ipynb #54997c92
 @patch
 def list_models(self: StandInServer, body, **_):
-    return 200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "culturellm"} for m in self.models]}
+    "The served models, then each adapter loaded (vLLM's cards: its folder as `root`, the base as `parent`)."
+    return 200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "culturellm"} for m in self.models] +
+                 [{"id": name, "object": "model", "owned_by": "culturellm", "root": folder, "parent": self.models[0]} for name, folder in self.adapters.items()]}
+
+@patch
+def serves(self: StandInServer, model) -> bool:
+    "Whether requests may name `model`: a served model or a loaded adapter; any name where the server answers every name with its model (llama.cpp)."
+    return model in self.models or model in self.adapters or self.limits.any_model
+
+@patch
+def responder_for(self: StandInServer, model: str):
+    "Who answers `model`: an adapter's responder (its weights read from its folder; at most `max_loras` held, the least recently used dropped), else the served model's."
+    if model not in self.adapters: return self.responder
+    with self.lock:
+        if model in self.held: self.held.move_to_end(model)
+        else:
+            self.held[model] = self.responder.with_adapter(self.adapters[model]); self.adapter_reads[model] += 1
+            while len(self.held) > self.limits.max_loras: self.held.popitem(last=False)
+        return self.held[model]
 
 def _answer(self, body: dict) -> tuple[int, dict]:
     "The response to one chat-completions body, faults aside."
-    if body.get("model") not in self.models:
+    if not self.serves(body.get("model")):
         return 404, error_body(f"The model `{body.get('model')}` does not exist", "model_not_found")
     messages, key = body.get("messages") or [], stable_hash(body)
     if not messages: return 400, error_body("messages must be a non-empty list", "invalid_messages")
@@ -330,20 +363,21 @@ def _answer(self, body: dict) -> tuple[int, dict]:
         if self.faults.refusal_style == "http_400":
             return 400, error_body("The response was filtered due to the prompt triggering content management policy.", "content_filter")
         return 200, chat_response(body["model"], Completion("", "content_filter", 0, 0), None)
-    if body.get("prompt_logprobs") is not None: return _continued(self, body, messages)
+    responder = self.responder_for(body["model"])
+    if body.get("prompt_logprobs") is not None: return _continued(self, body, messages, responder)
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 256
     seed = None if body.get("seed") is None else format(int(body["seed"]) % (1 << 32), "x")
     with self.model_lock:
-        completion = self.responder.chat([messages], max_tokens, body.get("temperature") or 0.0, [seed])[0]
-        top = self.responder.top_logprobs(messages, max(1, int(body.get("top_logprobs") or 1))) if body.get("logprobs") else None
+        completion = responder.chat([messages], max_tokens, body.get("temperature") or 0.0, [seed])[0]
+        top = responder.top_logprobs(messages, max(1, int(body.get("top_logprobs") or 1))) if body.get("logprobs") else None
     if top and self.limits.token_ids: top = [(f"token_id:{stand_in_token_id(t)}", lp) for t, lp in top]
     return 200, chat_response(body["model"], completion, top)
 
-def _continued(self, body: dict, messages: list) -> tuple[int, dict]:
+def _continued(self, body: dict, messages: list, responder) -> tuple[int, dict]:
     "vLLM's prompt scoring of a final assistant message continued (`prompt_logprobs`, `continue_final_message`): its tokens' log-probabilities, no answer."
     if not body.get("continue_final_message") or messages[-1].get("role") != "assistant":
         return 400, error_body("the stand-in scores prompt tokens only of a final assistant message continued (continue_final_message: true)", "invalid_request")
-    with self.model_lock: tokens = self.responder.answer_logprobs(messages[:-1], messages[-1]["content"])
+    with self.model_lock: tokens = responder.answer_logprobs(messages[:-1], messages[-1]["content"])
     return 200, chat_response(body["model"], Completion("", "length", len(tokens), 0), None, tokens)
 
 # %% ../nbs/03c_serve.ipynb #04c26f6e
@@ -414,7 +448,7 @@ def stand_in_token_id(token: str) -> int:
 @patch
 def tokenize(self: StandInServer, body, **_):
     "vLLM's `/tokenize`: the ids of a prompt's tokens (no special tokens)."
-    if body.get("model") is not None and body["model"] not in self.models:
+    if body.get("model") is not None and not self.serves(body["model"]):
         return 404, error_body(f"The model `{body['model']}` does not exist", "model_not_found")
     ids = [stand_in_token_id(t) for t in stand_in_tokens(str(body.get("prompt") or ""))]
     return 200, {"count": len(ids), "max_model_len": self.limits.max_model_len, "tokens": ids, "token_strs": None}
@@ -453,7 +487,7 @@ def completion_response(model: str,      # model name answered with
 # %% ../nbs/03c_serve.ipynb #9149e5ab
 def _completed(self, body: dict) -> tuple[int, dict]:
     "The response to one legacy completions body: a prompt scored (`echo` with `logprobs`), within the service's limits."
-    if body.get("model") not in self.models: return 404, error_body(f"The model `{body.get('model')}` does not exist", "model_not_found")
+    if not self.serves(body.get("model")): return 404, error_body(f"The model `{body.get('model')}` does not exist", "model_not_found")
     if not self.limits.completions_echo:
         return 404, error_body("This is a chat model and not supported in the v1/completions endpoint. Did you mean to use v1/chat/completions?", None)
     prompt, n, generate = body.get("prompt"), body.get("logprobs"), int(body.get("max_tokens") if body.get("max_tokens") is not None else 16)
@@ -463,7 +497,8 @@ def _completed(self, body: dict) -> tuple[int, dict]:
         return 400, error_body(f"Requested sample logprobs of {int(n)}, which is greater than max allowed: {self.limits.max_top_logprobs}", 400, "BadRequestError")
     if (over := over_context({"messages": [{"content": prompt}], "max_tokens": generate}, self.limits.max_model_len)) is not None: return 400, over
     self.accept(stable_hash(body))
-    with self.model_lock: echoed = self.responder.text_logprobs(prompt, generate)
+    responder = self.responder_for(body["model"])
+    with self.model_lock: echoed = responder.text_logprobs(prompt, generate)
     return 200, completion_response(body["model"], echoed, prompt, generate)
 
 @patch
@@ -474,6 +509,30 @@ def completions(self: StandInServer, body, **_):
         return 429, error_body(f"Rate limit reached for {body.get('model')}: try again in {wait:.0f}s.", "rate_limit_exceeded", "requests"), {"Retry-After": str(int(wait))}
     return _completed(self, body)
 
+
+# %% ../nbs/03c_serve.ipynb #0f7a4592
+@patch
+def load_adapter(self: StandInServer, body, **_):
+    "vLLM's `/v1/load_lora_adapter`: an adapter folder served under `lora_name`, within the server's `max_lora_rank`."
+    name, folder = body.get("lora_name"), body.get("lora_path")
+    if not name or not folder: return 400, error_body("Both 'lora_name' and 'lora_path' must be provided.", 400, "InvalidUserInput")
+    if name in self.adapters: return 400, error_body(f"The lora adapter '{name}' has already been loaded.", 400, "InvalidUserInput")
+    config = Path(folder)/"adapter_config.json"
+    if not config.exists(): return 404, error_body(f"No adapter found for {folder}", 404, "NotFoundError")
+    rank = int(json.loads(config.read_text()).get("r") or 0)
+    if rank > self.limits.max_lora_rank:
+        return 400, error_body(f"LoRA rank {rank} is greater than max_lora_rank {self.limits.max_lora_rank}.", 400, "BadRequestError")
+    if not hasattr(self.responder, "with_adapter"): return 400, error_body(f"the stand-in's {type(self.responder).__name__} cannot apply adapters", 400, "BadRequestError")
+    with self.lock: self.adapters[name] = str(folder)
+    return 200, f"Success: LoRA adapter '{name}' added successfully."     # vLLM's answer, a text (sent as a JSON string)
+
+@patch
+def unload_adapter(self: StandInServer, body, **_):
+    "vLLM's `/v1/unload_lora_adapter`: the adapter no longer served."
+    name = body.get("lora_name")
+    if name not in self.adapters: return 404, error_body(f"The lora adapter '{name}' cannot be found.", 404, "NotFoundError")
+    with self.lock: self.adapters.pop(name); self.held.pop(name, None)
+    return 200, f"Success: LoRA adapter '{name}' removed successfully."
 
 # %% ../nbs/03c_serve.ipynb #a36f261c
 def _file_object(fid: str, f: dict) -> dict:

@@ -1,6 +1,6 @@
 """llama.cpp's OpenAI-compatible server (llama-cpp-python[server], pinned and built once per machine by `.ci/llama-cpp`)
 as a real engine: serving the embedded SmolLM2 GGUF, the openai backend's label scoring through it agrees with the
-in-process hf backend on the same weights, rule by rule; what it cannot do fails with an error naming the option."""
+in-process hf backend on the same weights, rule by rule; what it cannot do (prompt scoring, adapters by model name) fails with an error naming the option."""
 import json, math, os, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
@@ -111,6 +111,18 @@ def test_what_llama_cpp_cannot_do_fails_naming_the_option(server):
     conv, labels = [[{"role": "user", "content": "Which is it, HS1 or HS2?"}]], ["HS1", "HS2", "NOT_HS"]   # labels that share a first token
     with pytest.raises(ConfigError, match="continuation: true needs"):                # vLLM's prompt_logprobs: llama.cpp's server sends none
         _continuation_scores(OpenAIBackend(MODEL, base_url=server, continuation=True), conv, labels)
+
+
+def test_adapters_by_model_name_fail_naming_the_option(server, tmp_path):
+    "llama.cpp's server answers any model name with its one model and loads no adapter at runtime: a trained adapter is refused before any request names it."
+    ask = [[{"role": "user", "content": "Say OK."}]]
+    assert OpenAIBackend("culturellm-english-0123456789ab", base_url=server, max_retries=0).chat(ask, max_tokens=2)[0].finish_reason in ("stop", "length")   # a name it does not serve, answered
+    adapter = tmp_path/"culturellm-english/adapter"
+    adapter.mkdir(parents=True)
+    (adapter/"adapter_config.json").write_text(json.dumps({"r": 8, "peft_type": "LORA"})); (adapter/"adapter_model.safetensors").write_bytes(b"lora")
+    for serving, says in [("vllm", "has no /v1/load_lora_adapter.*serve_adapters: vllm"), ("preloaded", "serve_adapters: preloaded.*--lora-modules")]:
+        with pytest.raises(ConfigError, match=says):
+            OpenAIBackend(MODEL, base_url=server, serve_adapters=serving, adapter=str(adapter), max_retries=0).chat(ask, max_tokens=2)
 
 
 def test_echo_scoring_through_llama_cpp_agrees_with_the_model_in_process(server):
