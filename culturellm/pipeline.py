@@ -13,7 +13,7 @@ import pandas as pd
 import papermill as pm
 from nbconvert import HTMLExporter
 import nbformat
-from .core import (clock, ConfigError, data_dir, environment, environment_settings, fill_template, generated_dir, profile_section,
+from .core import (clock, ConfigError, CultureLLMError, data_dir, environment, environment_settings, fill_template, generated_dir, profile_section,
                              load_profile, PARTS, pick, Profile, project_root, read_jsonl, registry, registry_entry, reports_dir, resolve, sha256_file,
                              stable_hash, timed, timings_path, with_cultures, write_atomic)
 from .protocols import arm_profile, protocol_config
@@ -540,11 +540,18 @@ class RunEstimate:
                  names: list,         # the stages this run may run, in order
                  out_dir: Path):      # the report folder
         self.tag, self.done = f"[{cfg['name']}]", []
-        table = stage_estimates(cfg) if local_roles(cfg) else pd.DataFrame({"stage": names, "estimated s": float("nan")})
+        self.note, table = self._estimate(cfg, names)
         self.left = {n: e for n, e in zip(table.stage, table["estimated s"]) if n in names}
-        self.note = probe_note(cfg) if local_roles(cfg) else "remote models: not estimated"
         write_atomic(out_dir/"estimate.json", json.dumps({"probes": self.note, "stages": self.left}, indent=1))
         self._say(f"estimated wall time on this machine: about {self._minutes(sum(self.left.values()))} for {len(names)} stages ({self.note})")
+
+    @staticmethod
+    def _estimate(cfg: Profile, names: list) -> tuple[str, pd.DataFrame]:
+        "What the estimate rests on, and `stage_estimates`; none where every model is remote or the plan cannot be made (the stage that cannot run says why)."
+        unknown = pd.DataFrame({"stage": names, "estimated s": float("nan")})
+        if not local_roles(cfg): return "remote models: not estimated", unknown
+        try: return probe_note(cfg), stage_estimates(cfg)
+        except CultureLLMError as e: return f"not estimated: {e}", unknown
 
     def _say(self, line: str):
         if line: print(f"{self.tag} {line}", flush=True)

@@ -15,7 +15,7 @@ __all__ = ['PROBE', 'STARTS_PER_STAGE', 'ROW_PARTS', 'probe_conversations', 'mac
            'probe_speed', 'model_speed', 'row_part', 'row_seconds', 'local_spec', 'plan_seconds']
 
 # %% ../nbs/13a_walltime.ipynb #f7ec15fe
-PROBE = {"conversations": 16, "answer_tokens": (2, 18), "trained": 8}   # a probe of a few seconds a model: scored, answered, trained (one optimiser step)
+PROBE = {"scored": 16, "answer_tokens": (2, 10), "trained": 4}   # a probe of a few seconds a model: conversations scored (a full batch answered twice), trained (one optimiser step)
 
 def probe_conversations(n: int) -> list:
     "`n` conversations of evaluation length (about 100-220 tokens), each a different length."
@@ -77,11 +77,11 @@ def probe_speed(spec: dict,          # a local role spec
                 finetune_cfg: dict,  # the profile's fine-tuning settings (`finetune.finetune_config`): the trainer the probe times
                ) -> dict:
     "Seconds per unit of work of a local model on this machine, measured: a model loaded, a prompt token scored, an answer token generated, a token trained."
-    backend, convs = make_backend(spec), probe_conversations(PROBE["conversations"])
+    backend, convs = make_backend(spec), probe_conversations(PROBE["scored"])
     load = _seconds(lambda: backend.weights)
     backend.score_each(convs[:2], [["yes", "no"]] * 2)                                              # warm-up
     score = _seconds(lambda: backend.score_each(convs, [["yes", "no"]] * len(convs))) / _prompt_tokens(backend, convs)
-    generate = _decode_seconds(backend, convs)
+    generate = _decode_seconds(backend, convs[:backend.batch_size])
     trained, tokens = _training_seconds(backend, spec, finetune_cfg, convs[:PROBE["trained"]])
     return {"load_s": round(load, 3), "score_s_per_token": score, "decode_s_per_token": generate,
             "train_s_per_token": trained / tokens, "startup_s": round(startup_seconds(), 3), "load_average": round(os.getloadavg()[0], 2), "cores": os.cpu_count(),
