@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
-from scipy.stats import wasserstein_distance
+from scipy.stats import norm, t as student_t, wasserstein_distance
 from .core import Profile, profile_section, stable_hash, write_atomic
 from .wvs import culture_labels, load_questions, seed_answers
 from .augment import augment_config, load_samples
@@ -302,8 +302,7 @@ def widened(point: float,        # the estimate
             clusters: int,       # clusters resampled
            ) -> np.ndarray:
     "Draws spread about the estimate by sqrt(G/(G-1)) * t(0.975, G-1) / z(0.975): the small-number-of-clusters correction."
-    from scipy.stats import norm, t
-    return point + (draws - point) * np.sqrt(clusters / (clusters - 1)) * t.ppf(0.975, clusters - 1) / norm.ppf(0.975) if clusters > 1 else draws
+    return point + (draws - point) * np.sqrt(clusters / (clusters - 1)) * student_t.ppf(0.975, clusters - 1) / norm.ppf(0.975) if clusters > 1 else draws
 
 # %% ../nbs/11a_alignment.ipynb #2511127d
 POOLED = "all held-out cultures"   # the pooled row of `heldout_cells`: each culture once
