@@ -7,21 +7,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
-from scipy.stats import wasserstein_distance
+from scipy.stats import norm, t as student_t, wasserstein_distance
 from .core import Profile, profile_section, stable_hash, write_atomic
 from .wvs import culture_labels, load_questions, seed_answers
 from .augment import augment_config, load_samples
-from .evaluate import scoring_calls, eval_config, interval, macro_f1, mean_f1_draws, predict_task, predict_tasks, sampled_tasks, simultaneous
+from .evaluate import scoring_calls, eval_config, interval, macro_f1, mean_f1_draws, predict_task, predict_tasks, resamples, sampled_tasks, simultaneous
 from .finetune import finetune_many, model_name, registered_models, row_tokens, seed_prompt_tokens, trained_llm, training_epochs
 from .llm import load_llm, together, training_rate
 from .sft import _write_set, base_prompt_format, chat, load_sets, pick_augmented, rows_for, seed_items, sft_config, sft_dir
 from .tasks import culture_tasks, evaluation_sample
 
 # %% auto #0
-__all__ = ['UNSCORED', 'distribution_distances', 'model_distributions', 'alignment_table', 'scale_middle', 'question_folds',
-           'fold_set_name', 'align_config', 'build_heldout_sets', 'training_labels', 'alignment_summary',
-           'culture_alignment', 'one_alignment', 'alignment_overview', 'transfer_f1', 'transfer_draws',
-           'transfer_cells', 'transfer_gap', 'transfer_wvs', 'plot_heatmap', 'transfer_plan', 'alignment_plan']
+__all__ = ['UNSCORED', 'POOLED', 'distribution_distances', 'model_distributions', 'alignment_table', 'scale_middle',
+           'question_folds', 'fold_set_name', 'align_config', 'build_heldout_sets', 'fold_llms',
+           'heldout_distributions', 'training_labels', 'alignment_summary', 'culture_alignment', 'one_alignment',
+           'alignment_overview', 'transfer_f1', 'transfer_draws', 'transfer_cells', 'transfer_gap', 'transfer_wvs',
+           'plot_heatmap', 'heldout_gaps', 'cluster_draws', 'widened', 'heldout_cells', 'heldout_reading',
+           'heldout_comparison', 'transfer_plan', 'alignment_plan']
 
 # %% ../nbs/11a_alignment.ipynb #84a98682
 def distribution_distances(model: dict,   # code -> the model's probability
@@ -111,6 +113,23 @@ def build_heldout_sets(profile: Profile,  # the loaded profile (`core.load_profi
     write_atomic(sft_dir(profile, culture)/"sets.json", sets.to_json(orient="records", indent=1))
     return names
 
+# %% ../nbs/11a_alignment.ipynb #bb2aeb31
+def fold_llms(profile: Profile,  # the loaded profile (`core.load_profile`)
+              culture: str,      # whose fold models (built by `build_heldout_sets`, then trained)
+             ) -> list:
+    "A culture's fold models, in fold order, as LLMs (ledger stage `alignment`)."
+    k = align_config(profile)["folds"]
+    return [trained_llm(profile, model_name(culture, fold_set_name(fold, k)), "alignment") for fold in range(k)]
+
+def heldout_distributions(llms: list,    # one culture's fold models, in fold order (`fold_llms`)
+                          culture: str,  # whose system prompt asks, and whose asked questions
+                         ) -> dict:
+    "Each question `culture` was asked, answered by the fold model that never trained on its topic, asked with `culture`'s system prompt (q_id -> {code: probability})."
+    folds, asked, merged = question_folds(len(llms)), {q for q, d in seed_answers(culture).distribution.items() if d}, {}
+    held = [[q for q, f in folds.items() if f == fold and q in asked] for fold in range(len(llms))]
+    for dist in together(lambda fold: model_distributions(llms[fold], culture, held[fold]), list(range(len(llms))), llms): merged.update(dist)   # remote: the folds' jobs together
+    return merged
+
 # %% ../nbs/11a_alignment.ipynb #0e79d927
 def training_labels(profile: Profile,  # the loaded profile (`core.load_profile`)
                     culture: str,      # culture registry key
@@ -143,14 +162,9 @@ def culture_alignment(profile: Profile,     # the loaded profile (`core.load_pro
     dists = together(lambda ask: model_distributions(ask[1], culture, system=ask[2]), asks, [llm for _, llm, _ in asks])   # remote: one job per model
     rows.update({name: table(dist) for (name, _, _), dist in zip(asks, dists)})
     if heldout:
-        k, merged = align_config(profile)["folds"], {}
-        folds = question_folds(k)
-        names = build_heldout_sets(profile, culture, k)
+        names = build_heldout_sets(profile, culture, align_config(profile)["folds"])
         finetune_many(profile, [(culture, name) for name in names])                 # remote jobs: the folds submitted together
-        llms = [trained_llm(profile, model_name(culture, name), "alignment") for name in names]
-        for dist in together(lambda fold: model_distributions(llms[fold], culture, [q for q, f in folds.items() if f == fold]), list(range(len(names))), llms):
-            merged.update(dist)
-        rows["culture model, held-out"] = table(merged)
+        rows["culture model, held-out"] = table(heldout_distributions(fold_llms(profile, culture), culture))
     return alignment_summary(rows, culture)
 
 # %% ../nbs/11a_alignment.ipynb #461048f3
@@ -251,6 +265,101 @@ def plot_heatmap(table: pd.DataFrame,  # culture x culture
     fig.tight_layout()
     return fig
 
+# %% ../nbs/11a_alignment.ipynb #b3985825
+def heldout_gaps(dists: dict,        # culture -> {model culture -> its fold models' held-out distributions, asked with the culture's system prompt}
+                 measure: str="js",  # distance: js or wasserstein
+                ) -> pd.DataFrame:
+    "Per culture, other culture's model and held-out question every model scored: the question's topic, the similarity (1 - distance) to the culture's WVS answers of the culture's own fold model and of the other's, and own minus other."
+    rows = []
+    for culture, by_model in dists.items():
+        if culture not in by_model: raise ValueError(f"heldout_gaps: no fold models of {culture} itself among {sorted(by_model)}")
+        sim = pd.DataFrame({m: 1 - alignment_table(d, culture)[measure] for m, d in by_model.items()}).dropna()   # questions every model scored
+        topic = load_questions().topic.loc[sim.index]
+        rows += [pd.DataFrame({"culture": culture, "other_culture": m, "q_id": sim.index, "topic": topic.to_numpy(), "own": sim[culture].to_numpy(),
+                               "other": sim[m].to_numpy()}) for m in by_model if m != culture]
+    return pd.concat(rows, ignore_index=True).assign(gap=lambda t: t.own - t.other) if rows else pd.DataFrame(columns=["culture", "other_culture", "q_id", "topic", "own", "other", "gap"])
+
+# %% ../nbs/11a_alignment.ipynb #019ac35e
+def cluster_draws(gaps: pd.DataFrame,  # `heldout_gaps`: culture, q_id, topic, gap
+                  n: int=1000,         # resamples
+                  seed: int=0,         # of the resamples
+                  by: str="topic",     # the cluster resampled: topic, or q_id (questions as if independent)
+                 ) -> dict:
+    "Per culture: its mean gap over its questions (each the mean over the other cultures' models) and `n` draws of it, resampling `by` clusters with replacement, the same clusters for every culture; and the number of clusters."
+    per_q = gaps.groupby(["culture", "q_id"], sort=False).agg(topic=("topic", "first"), gap=("gap", "mean")).reset_index()
+    clusters = pd.Index(sorted(per_q[by].unique()))
+    drawn = resamples(len(clusters), n, np.random.default_rng(seed))
+    counts = np.zeros((n, len(clusters))); np.add.at(counts, (np.arange(n)[:, None], drawn), 1)   # times each cluster is drawn
+    cells = {}
+    for culture, part in per_q.groupby("culture", sort=False):
+        at = clusters.get_indexer(part[by])
+        total, size = np.bincount(at, part.gap, len(clusters)), np.bincount(at, minlength=len(clusters))
+        with np.errstate(invalid="ignore", divide="ignore"): cells[culture] = {"point": total.sum() / size.sum(), "draws": counts @ total / (counts @ size)}
+    return {"clusters": len(clusters), "cells": cells}
+
+def widened(point: float,        # the estimate
+            draws: np.ndarray,   # its bootstrap draws
+            clusters: int,       # clusters resampled
+           ) -> np.ndarray:
+    "Draws spread about the estimate by sqrt(G/(G-1)) * t(0.975, G-1) / z(0.975): the small-number-of-clusters correction."
+    return point + (draws - point) * np.sqrt(clusters / (clusters - 1)) * student_t.ppf(0.975, clusters - 1) / norm.ppf(0.975) if clusters > 1 else draws
+
+# %% ../nbs/11a_alignment.ipynb #2511127d
+POOLED = "all held-out cultures"   # the pooled row of `heldout_cells`: each culture once
+
+def heldout_cells(gaps: pd.DataFrame,  # `heldout_gaps`
+                  n: int=1000,         # resamples
+                  seed: int=0,         # of the resamples
+                  by: str="topic",     # the cluster resampled (`cluster_draws`)
+                 ) -> pd.DataFrame:
+    "Per held-out culture, and pooled (each culture once): own and other models' mean similarity on its held-out questions, own minus others with its 95% interval over resampled topics (widened for few clusters), simultaneous intervals over the cultures, and whether they exclude 0."
+    if gaps.empty: return pd.DataFrame()
+    d = cluster_draws(gaps, n, seed, by)
+    names, cells = list(d["cells"]), d["cells"]
+    raw = np.stack([c["draws"] for c in cells.values()])
+    raw = raw[:, np.isfinite(raw).all(0)]                                    # a draw holding none of some culture's questions: left out
+    points = np.array([c["point"] for c in cells.values()])
+    draws = np.stack([widened(p, r, d["clusters"]) for p, r in zip(points, raw)])
+    means = gaps.groupby("culture", sort=False)
+    table = pd.DataFrame({"questions": means.q_id.nunique(), "topics": means.topic.nunique(), "other_models": means.other_culture.nunique(),
+                          "own": means.own.mean(), "other": means.other.mean()}).loc[names]
+    lo, hi = simultaneous(points, draws)
+    table = table.assign(gap=points, ci_lo=[interval(r)[0] for r in draws], ci_hi=[interval(r)[1] for r in draws], sim_lo=lo, sim_hi=hi)
+    pooled = draws.mean(0)                                                   # the same topics for every culture: the mean's draws
+    table.loc[POOLED] = {"questions": gaps.q_id.nunique(), "topics": gaps.topic.nunique(), "other_models": table.other_models.max(), "own": table.own.mean(),
+                         "other": table.other.mean(), "gap": points.mean(), "ci_lo": interval(pooled)[0], "ci_hi": interval(pooled)[1],
+                         "sim_lo": interval(pooled)[0], "sim_hi": interval(pooled)[1]}
+    table = table.assign(excludes_0=(table.sim_lo > 0) | (table.sim_hi < 0), resamples=draws.shape[1], clusters=f"{d['clusters']} {by}s")
+    return table.rename_axis("culture").astype({"questions": int, "topics": int, "other_models": int}).round(4)
+
+# %% ../nbs/11a_alignment.ipynb #93110e4d
+def heldout_reading(cells: pd.DataFrame,  # `heldout_cells`
+                   ) -> str:
+    "The table in plain words, from its intervals: pooled, then the cultures whose simultaneous interval excludes 0."
+    if cells.empty or POOLED not in cells.index: return "No held-out comparison: it needs fold models of at least two held-out cultures (`alignment.heldout_cultures`)."
+    p, rest = cells.loc[POOLED], cells.drop(POOLED)
+    side = "closer to" if p.gap > 0 else "further from"
+    said = (f"the interval excludes 0: on topics they never trained on, the cultures' own models are {side} their cultures' survey answers than other cultures' models"
+            if p.excludes_0 else "the interval includes 0: on topics they never trained on, the cultures' own models are not shown to be closer to their cultures' survey answers than other cultures' models, so this is no evidence of cultural knowledge beyond what fine-tuning on any culture's answers gives")
+    each = lambda rows: ", ".join(f"{c} ({r.gap:+.3f})" for c, r in rows.iterrows()) or "none"
+    return (f"Pooled over {len(rest)} cultures, own minus other culture's model, similarity (1 - JS) to the culture's WVS answers on held-out questions: "
+            f"{p.gap:+.3f} (95% interval over {p.clusters}, resampled: {p.ci_lo:+.3f} to {p.ci_hi:+.3f}); {said}. "
+            f"Cultures whose simultaneous interval excludes 0 — own model closer: {each(rest[rest.excludes_0 & (rest.gap > 0)])}; own model further: {each(rest[rest.excludes_0 & (rest.gap < 0)])}. "
+            "The intervals take the trained models as fixed (one training run, one seed each) and resample only which topics were asked; "
+            "another training seed could move them.")
+
+# %% ../nbs/11a_alignment.ipynb #b329e36c
+def heldout_comparison(profile: Profile,  # the loaded profile (`core.load_profile`)
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "Every held-out culture's fold models on every held-out culture's held-out questions, asked with that culture's system prompt, similarity 1 - JS: (`heldout_cells`, `heldout_gaps`); empty with fewer than two held-out cultures."
+    cultures = align_config(profile)["heldout_cultures"]
+    if len(cultures) < 2: return pd.DataFrame(), pd.DataFrame()
+    llms = {m: fold_llms(profile, m) for m in cultures}                      # trained by each culture's stage (`culture_alignment`)
+    pairs = [(m, c) for c in cultures for m in cultures]                      # the own pairs' answers: in the cache since the culture's stage
+    dists = together(lambda pair: heldout_distributions(llms[pair[0]], pair[1]), pairs, [llms[m] for m, _ in pairs])
+    gaps = heldout_gaps({c: {m: d for (m, c2), d in zip(pairs, dists) if c2 == c} for c in cultures})
+    return heldout_cells(gaps, eval_config(profile)["bootstrap"]), gaps
+
 # %% ../nbs/11a_alignment.ipynb #e329f23f
 def transfer_plan(profile: dict) -> dict:
     "Requests and tokens of the transfer matrix: each culture's model on every culture's tasks, less the examples the evaluation scored already."
@@ -268,17 +377,19 @@ def transfer_plan(profile: dict) -> dict:
 
 # %% ../nbs/11a_alignment.ipynb #65a492c1
 def alignment_plan(profile: dict) -> list[dict]:
-    "Requests and tokens of the opinion alignment (and the held-out folds' training) and of the transfer matrix, beyond what earlier stages asked."
+    "Requests and tokens of the opinion alignment (and the held-out folds' training, and their comparison across held-out cultures) and of the transfer matrix, beyond what earlier stages asked."
     acfg, mode, cultures = align_config(profile), profile.get("sft", {}).get("mode", "corrected"), profile["cultures"]
     repeated = 0 if mode == "corrected" else 1                               # base + system and in-sample: new when seed accuracy used other prompts
     tokens = lambda c, system=True: seed_prompt_tokens(c, "corrected", system)
     asked = 50 if cultures else 0                                            # without a system prompt no culture is named: asked once for all
+    held = acfg["heldout_cultures"]
+    questions = {c: sum(map(bool, seed_answers(c).distribution)) for c in held}   # a held-out culture's questions: those it was asked, of its own fold models and every other held-out culture's (`heldout_comparison`)
     rows = [{"stage": "alignment", "step": "base without system prompt", "role": "base", "requests": asked,
              "prompt_tokens": tokens(cultures[0], False) if cultures else 0, "completion_tokens": asked},
-            {"stage": "alignment", "step": "in-sample (culture models, CultureLLM-One) and held-out models", "role": "trained",
-             "requests": 50 * (repeated * 2 * len(cultures) + len(acfg["heldout_cultures"])),
-             "prompt_tokens": sum(tokens(c) for c in repeated * 2 * cultures + acfg["heldout_cultures"]), "completion_tokens": 0}]
-    folds, epochs, aug = len(acfg["heldout_cultures"]) * acfg["folds"], training_epochs(profile), augment_config(profile, "improved")
+            {"stage": "alignment", "step": "in-sample (culture models, CultureLLM-One) and held-out (each held-out culture's fold models on every held-out culture's questions)",
+             "role": "trained", "requests": 50 * repeated * 2 * len(cultures) + len(held) * sum(questions.values()),
+             "prompt_tokens": sum(tokens(c) for c in repeated * 2 * cultures) + len(held) * sum(tokens(c) * n // 50 for c, n in questions.items()), "completion_tokens": 0}]
+    folds, epochs, aug = len(held) * acfg["folds"], training_epochs(profile), augment_config(profile, "improved")
     trained = round(folds * (50 + aug["seeds"] * aug["m"]) * row_tokens(profile) * epochs * (acfg["folds"] - 1) / max(acfg["folds"], 1))
     rows.append({"stage": "finetune", "step": f"{folds} held-out folds", "role": "base", "requests": folds, "prompt_tokens": trained,
                  "completion_tokens": 0, "cost_usd": round(trained * training_rate(profile["roles"]["base"]) / 1e6, 2)})

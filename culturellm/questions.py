@@ -11,7 +11,7 @@ from .core import Profile
 from .llm import load_llm, together
 from .finetune import seed_accuracy, seed_accuracy_table, trained_llm
 from .evaluate import control_views, eval_config, evaluate_culture, evaluate_everywhere, evaluate_wordings, wording_views
-from .alignment import align_config, culture_alignment, one_alignment, transfer_f1, transfer_wvs
+from .alignment import align_config, culture_alignment, heldout_comparison, one_alignment, transfer_f1, transfer_wvs
 from .judge import open_questions, similarity_study
 from .studies import ablation_table, forgetting_table, sample_size_table, studied_models, winrate_table
 
@@ -81,6 +81,7 @@ class StudyAnswers:
     forgetting: pd.DataFrame     # `studies.forgetting_table`
     transfer_f1: tuple           # (matrix, every answer) of `alignment.transfer_f1`
     transfer_wvs: pd.DataFrame   # `alignment.transfer_wvs`
+    heldout_alignment: tuple     # (cells, every question's gap) of `alignment.heldout_comparison`
 
 def win_rates(profile: Profile) -> pd.DataFrame:
     "The win rates against the base (`studies.winrate_table`), the open questions written first (once, before any culture asks them)."
@@ -91,5 +92,5 @@ def study_questions(profile: Profile,  # the loaded profile (`core.load_profile`
                    ) -> StudyAnswers:
     "Every study's questions, asked together (`ask_together`)."
     asks = {"win_rates": win_rates, "similarity": similarity_study, "sample_size": sample_size_table, "ablations": ablation_table,
-            "forgetting": forgetting_table, "transfer_f1": transfer_f1, "transfer_wvs": transfer_wvs}
+            "forgetting": forgetting_table, "transfer_f1": transfer_f1, "transfer_wvs": transfer_wvs, "heldout_alignment": heldout_comparison}
     return StudyAnswers(**ask_together({name: partial(ask, profile) for name, ask in asks.items()}, studied_models(profile)))
