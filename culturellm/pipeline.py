@@ -515,11 +515,10 @@ def local_roles(cfg: Profile) -> list[dict]:
     return list({json.dumps(s, sort_keys=True): s for s in cfg["roles"].values() if local_spec(s)}.values())
 
 def probe_note(cfg: Profile) -> str:
-    "What the estimate rests on: each local model's probe, when and at what load it ran (a probe on a busy machine measures a busy machine)."
+    "What the estimate rests on: each local model's probe and when it ran; the estimate is for an idle machine (the probe counts CPU seconds on one thread)."
     speeds = {s["model"]: model_speed(s, finetune_config(cfg)) for s in local_roles(cfg)}
-    busy = any(v["load_average"] > v["cores"] / 2 for v in speeds.values())
-    probes = "; ".join(f"{m} probed {v['measured']} at load {v['load_average']} on {v['cores']} cores" for m, v in speeds.items())
-    return probes + (" (a busy machine: the estimate is long; `plan --probe` on a quiet one measures again)" if busy else "")
+    import torch
+    return f"an idle machine, {torch.get_num_threads()} threads; " + "; ".join(f"{m} probed {v['measured']}" for m, v in speeds.items())
 
 def wall_time_summary(cfg: Profile,     # the loaded profile
                       fresh: bool=False, # probe the local models again first
@@ -530,7 +529,7 @@ def wall_time_summary(cfg: Profile,     # the loaded profile
     table = stage_estimates(cfg)
     minutes = table.assign(**{"estimated min": table["estimated s"] / 60})[["stage", "estimated min"]]
     total = table["estimated s"].sum(min_count=len(table)) / 60
-    return (f"wall time on this machine, one stage after another ({probe_note(cfg)}):\n" + minutes.to_string(index=False, float_format="%.1f")
+    return (f"wall time on this machine, one stage after another ({probe_note(cfg)}; a busier machine takes longer):\n" + minutes.to_string(index=False, float_format="%.1f")
             + f"\ntotal: about {total:.0f} min" + ("" if total == total else " (some models are remote: not estimated)"))
 
 # %% ../nbs/13_pipeline.ipynb #6dc70705
