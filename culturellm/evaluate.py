@@ -111,10 +111,10 @@ def seed_of(name: str) -> int|None:  # a comparison or variant name
 
 def _seeded_view(profile: Profile, name: str, culture: str, seed: int):
     "(LLM, system kind) of the culture model or a control trained on an extra seed."
-    view, kinds = name.split("@", 1)[0], {f"{CONTROL}{k}": control_set_name(profile, culture, k) for k in culture_controls(profile, culture)}
-    sets = {"culture": "main", **kinds}
-    if view not in sets: raise ConfigError(f"comparison {name!r}: only the culture model and its controls ({', '.join(sets)}) have extra training seeds (finetune.extra_seeds)")
-    return _trained(lambda c: model_name(c, sets[view], seed))(profile, culture), "culture"
+    view, views = name.split("@", 1)[0], ["culture", *control_views(profile, culture)]
+    if view not in views: raise ConfigError(f"comparison {name!r}: only the culture model and its controls ({', '.join(views)}) have extra training seeds (finetune.extra_seeds)")
+    set_name = "main" if view == "culture" else control_set_name(profile, culture, view[len(CONTROL):])
+    return _trained(lambda c: model_name(c, set_name, seed))(profile, culture), "culture"
 
 def model_view(profile: Profile,  # the loaded profile (`core.load_profile`)
                name: str,         # a comparison: base, base+system, base+context, culture, one, culture:<set>, culture~<control>, or a role
