@@ -604,8 +604,9 @@ def model_card_fields(profile: Profile,       # the loaded profile (`core.load_p
     training = json.loads((models_dir_of(profile)/name/"training.json").read_text())
     culture = entry.culture
     cultures = profile["cultures"] if culture == "one" else [culture]
-    main = name in (model_name(culture), model_name("one"))
-    view = "one" if culture == "one" else "culture" if main else f"culture~{set_control(entry.set)}" if set_control(entry.set) else f"culture:{entry.set}"
+    seed = int(name.rsplit("@seed", 1)[1]) if "@seed" in name else None                        # an extra training seed's model (`finetune_seeds`)
+    main = name in (model_name(culture, seed=seed), model_name("one"))
+    view = ("one" if culture == "one" else "culture" if main else f"culture~{set_control(entry.set)}" if set_control(entry.set) else f"culture:{entry.set}") + ("" if seed is None else f"@seed{seed}")
     mine = results[(results.model == view) & results.culture.isin(cultures)] if len(results) else results
     hp, losses, kind = training.get("hyperparameters", {}), training.get("losses", []), backend_kind({"backend": entry.backend})
     return {"name": name, "profile": profile["name"], "culture": culture, "base": entry.base, "library": kind.library, "method": kind.method,
