@@ -16,28 +16,29 @@ from .core import (append_jsonl, ConfigError, data_dir, DataError, generated_dir
                              Profile, profile_defaults, profile_section, project_root, prompt_text, read_jsonl, registry_entry,
                              repair_jsonl, reports_dir, stable_hash, stage_folder, timed, write_atomic)
 from .data import upstream_file
-from .finetune import model_name, trained_llm
+from .finetune import model_name, trained_llm, training_seeds
 from .sft import control_set_name, CONTROLS, culture_controls, system_prompt
 from .tasks import INVALID, culture_tasks, evaluation_sample, load_task, parse_answer, sampling_note, stratified_sample, task_entry, task_prompt, task_prompter, task_wordings
 from .llm import BACKENDS, load_llm, together
 from .openai_backend import label_requests
 
 # %% auto #0
-__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'CONTROL', 'NO_ANSWER', 'SCORERS', 'CONTENT_FREE', 'PRIOR_FLOOR', 'METRICS',
-           'SELECTIONS', 'MAJORITY', 'PRIOR_RANDOM', 'HEADLINE', 'HEADLINE_MEASURES', 'STRONGER_TRIVIAL', 'PRIMARY',
-           'CONTROL_MEASURES', 'eval_config', 'culture_context', 'culture_system', 'model_view', 'control_views',
-           'wording_views', 'gave_no_answer', 'score_logprob', 'score_generate', 'content_free_priors', 'calibrated',
-           'predictions_path', 'task_signature', 'predict_tasks', 'predict_task', 'macro_f1', 'resamples',
-           'stratified_resamples', 'interval', 'bootstrap_ci', 'macro_f1_rows', 'balanced_accuracy',
-           'balanced_accuracy_rows', 'auroc', 'auroc_rows', 'task_metrics', 'results_path', 'scored_path', 'rerun_name',
-           'tagged', 'untagged', 'wording_tag', 'wording_of', 'evaluate_culture', 'evaluate_everywhere', 'eval_dir',
-           'missing_note', 'results_files', 'load_scored', 'load_results', 'is_culturellm', 'is_set_variant',
-           'select_reruns', 'selection_table', 'view_role', 'sampled_tasks', 'scoring_calls', 'evaluate_plan',
-           'wording_plan', 'average_f1', 'per_task_table', 'f1_draws', 'selected_f1_draws', 'mean_f1_draws',
-           'mean_interval', 'paired_gain', 'gain_row', 'trivial_counts', 'trivial_answers', 'with_trivial',
-           'constant_share', 'simultaneous', 'headline_table', 'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1',
-           'plot_confusions', 'control_kind', 'control_table', 'verdict', 'evaluate_wordings', 'wording_table',
-           'wording_summary', 'evaluate_cmd']
+__all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'CONTROL', 'SEED', 'NO_ANSWER', 'SCORERS', 'CONTENT_FREE', 'PRIOR_FLOOR',
+           'METRICS', 'SELECTIONS', 'MAJORITY', 'PRIOR_RANDOM', 'HEADLINE', 'HEADLINE_MEASURES', 'STRONGER_TRIVIAL',
+           'PRIMARY', 'CONTROL_MEASURES', 'SEED_CONDITIONS', 'eval_config', 'culture_context', 'culture_system',
+           'seed_of', 'model_view', 'control_views', 'seed_views', 'wording_views', 'gave_no_answer', 'score_logprob',
+           'score_generate', 'content_free_priors', 'calibrated', 'predictions_path', 'task_signature', 'predict_tasks',
+           'predict_task', 'macro_f1', 'resamples', 'stratified_resamples', 'interval', 'bootstrap_ci', 'macro_f1_rows',
+           'balanced_accuracy', 'balanced_accuracy_rows', 'auroc', 'auroc_rows', 'task_metrics', 'results_path',
+           'scored_path', 'rerun_name', 'tagged', 'untagged', 'wording_tag', 'wording_of', 'evaluate_culture',
+           'evaluate_everywhere', 'eval_dir', 'missing_note', 'results_files', 'load_scored', 'load_results',
+           'is_culturellm', 'is_set_variant', 'select_reruns', 'selection_table', 'view_role', 'sampled_tasks',
+           'scoring_calls', 'evaluate_plan', 'wording_plan', 'average_f1', 'per_task_table', 'f1_draws',
+           'selected_f1_draws', 'mean_f1_draws', 'mean_interval', 'paired_gain', 'gain_row', 'trivial_counts',
+           'trivial_answers', 'with_trivial', 'constant_share', 'simultaneous', 'headline_table', 'with_groups',
+           'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'control_kind', 'control_table',
+           'seed_resampled', 'seed_table', 'verdict', 'evaluate_wordings', 'wording_table', 'wording_summary',
+           'evaluate_cmd']
 
 # %% ../nbs/09_evaluate.ipynb #dcdef6ea
 def eval_config(profile: dict) -> dict:
@@ -101,12 +102,26 @@ MODEL_VIEWS = {
     "one": (_trained(lambda c: model_name("one")), "culture"),
 }
 CONTROL = "culture~"   # a control model's comparison, `culture~<kind>` (06_sft `CONTROLS`): evaluated exactly like `culture`
+SEED = "@seed"         # a comparison's model trained on an extra seed, `<comparison>@seed<k>` (07 `training_seeds`): evaluated exactly like the comparison
+
+def seed_of(name: str) -> int|None:  # a comparison or variant name
+    "The extra training seed of a comparison's model (`culture@seed1`, `culture~permuted@seed2`); None for the model of `finetune.seed`."
+    tag = name.split(SEED, 1)[1].split("@", 1)[0] if SEED in name else ""
+    return int(tag) if tag.isdigit() else None
+
+def _seeded_view(profile: Profile, name: str, culture: str, seed: int):
+    "(LLM, system kind) of the culture model or a control trained on an extra seed."
+    view, views = name.split("@", 1)[0], ["culture", *control_views(profile, culture)]
+    if view not in views: raise ConfigError(f"comparison {name!r}: only the culture model and its controls ({', '.join(views)}) have extra training seeds (finetune.extra_seeds)")
+    set_name = "main" if view == "culture" else control_set_name(profile, culture, view[len(CONTROL):])
+    return _trained(lambda c: model_name(c, set_name, seed))(profile, culture), "culture"
 
 def model_view(profile: Profile,  # the loaded profile (`core.load_profile`)
                name: str,         # a comparison: base, base+system, base+context, culture, one, culture:<set>, culture~<control>, or a role
                culture: str,      # the culture evaluated
               ):
-    "(LLM, system kind) of a comparison name, `culture:<set>` (a model trained on another set), `culture~<kind>` (a control model), or a baseline role."
+    "(LLM, system kind) of a comparison name, `culture:<set>` (a model trained on another set), `culture~<kind>` (a control model), `<comparison>@seed<k>` (on an extra training seed), or a baseline role."
+    if seed_of(name) is not None: return _seeded_view(profile, name, culture, seed_of(name))
     if name in MODEL_VIEWS:
         loader, system = MODEL_VIEWS[name]
         return loader(profile, culture), system
@@ -121,6 +136,12 @@ def control_views(profile: Profile,  # the loaded profile (`core.load_profile`)
                  ) -> list:
     "The comparisons of a culture's control models, `culture~<kind>` (none where `controls` leaves it out)."
     return [f"{CONTROL}{kind}" for kind in culture_controls(profile, culture)]
+
+def seed_views(profile: Profile,  # the loaded profile (`core.load_profile`)
+               culture: str,      # culture registry key
+              ) -> list:
+    "The comparisons of a culture's models on its extra training seeds (07 `training_seeds`): the culture model and each control, `<comparison>@seed<k>` (none by default)."
+    return [f"{view}{SEED}{s}" for s in training_seeds(profile, culture) for view in ["culture", *control_views(profile, culture)]]
 
 def wording_views(profile: Profile, culture: str) -> list:
     "The comparisons a culture scores in every other wording: `evaluate.prompt_models`, and its controls wherever the culture model is one."
@@ -553,8 +574,8 @@ def is_culturellm(model: str) -> bool:
     return model in ("culture", "one") or model.startswith(("culture:", CONTROL))
 
 def is_set_variant(model: str) -> bool:
-    "Whether a comparison is a culture model trained on another set (`culture:<set>`, an ablation) or a control (`culture~<kind>`): left to their own tables."
-    return untagged(model).startswith(("culture:", CONTROL))
+    "Whether a comparison is a culture model trained on another set (`culture:<set>`, an ablation), a control (`culture~<kind>`) or on an extra training seed (`<comparison>@seed<k>`): left to their own tables."
+    return untagged(model).startswith(("culture:", CONTROL)) or seed_of(model) is not None
 
 # %% ../nbs/09_evaluate.ipynb #22a45358
 def _authors_pick(f1: np.ndarray, model: str): return f1.max(0) if is_culturellm(model) else f1.min(0)
@@ -602,7 +623,7 @@ def scoring_calls(profile: dict,  # the loaded profile
     return label_requests(profile["roles"].get("base" if role == "trained" else role, {}), labels)
 
 def evaluate_plan(profile: dict,           # the loaded profile
-                  models: list|None=None,  # comparisons (default: the profile's, its baselines and each culture's controls)
+                  models: list|None=None,  # comparisons (default: the profile's, its baselines, each culture's controls and its models on extra training seeds)
                   stage: str="evaluate",   # the ledger stage the requests are recorded under
                   wordings: bool=False,    # count instead the `prompt_models` (and controls: `wording_views`) in every other wording of each task
                  ) -> list[dict]:
@@ -617,7 +638,7 @@ def evaluate_plan(profile: dict,           # the loaded profile
             free = len(CONTENT_FREE) if cfg["scoring"] == "logprob" and prior not in priors else 0   # label scoring: the content-free prior's questions, once a view and prompt
             priors.add(prior)
             tokens = sum(len(text) for *_, text in asks) // 4 + 40 * len(asks)
-            views = [m for _ in task_wordings(task)[1:] for m in wording_views(profile, culture)] if wordings else models or [*cfg["models"], *cfg["baselines"], *control_views(profile, culture)]
+            views = [m for _ in task_wordings(task)[1:] for m in wording_views(profile, culture)] if wordings else models or [*cfg["models"], *cfg["baselines"], *control_views(profile, culture), *seed_views(profile, culture)]
             for model in views:
                 extra, role = (250 if model == "base+context" else 20) * len(asks), view_role(model)
                 calls = scoring_calls(profile, role, len(task["verbalizers"])) if cfg["scoring"] == "logprob" else 1   # the role's label_scoring: echo sends a request per label
@@ -913,7 +934,7 @@ def control_kind(name: str) -> str|None:  # a comparison or variant name
 
 def _control_group(part: pd.DataFrame, group: str, wording: int, metric: str, n: int, seed: int) -> list[tuple[dict, np.ndarray]]:
     "One culture's (or the pool's) rows of the control table in one wording and measure, each with its true − control draws: every model on the same resamples."
-    names = {untagged(m): m for m in set(part.model) if wording_of(m) == wording}
+    names = {untagged(m): m for m in set(part.model) if wording_of(m) == wording and seed_of(m) is None}   # the seed-0 models (extra seeds: `seed_table`)
     if "culture" not in names: return []
     kinds = [k for k in CONTROLS if f"{CONTROL}{k}" in names]
     models = [names["culture"], *(names[f"{CONTROL}{k}"] for k in kinds), *([names["base+system"]] if "base+system" in names else [])]
@@ -950,6 +971,50 @@ def control_table(scored: pd.DataFrame,  # evaluated examples with their wording
     table = table.assign(sim_lo=lo, sim_hi=hi, excludes_0=yes_no(pd.Series((lo > 0) | (hi < 0))))
     return table.round(4)
 
+
+# %% ../nbs/09_evaluate.ipynb #9d1f7c27
+SEED_CONDITIONS = {   # a seed table's interval -> what it holds fixed and what it resamples
+    "seeds and examples": "the tasks, the wording, the training rows and recipe; resamples the training seeds, then the examples within each gold class",
+    "examples, one seed": "the tasks, the wording, the training rows and recipe, and the one training run of finetune.seed; resamples the examples within each gold class",
+}
+
+def seed_resampled(draws: np.ndarray,  # one difference's bootstrap draws per training seed, on shared resamples of the examples: (seeds, n)
+                   rng,                # a numpy Generator
+                  ) -> np.ndarray:
+    "Two-stage bootstrap draws of a difference's mean over training seeds: in each of the `n` example resamples, the seeds drawn with replacement and their values on it averaged."
+    picks = rng.integers(0, len(draws), (draws.shape[1], len(draws)))          # per resample: as many seeds as there are, with replacement
+    return draws[picks, np.arange(draws.shape[1])[:, None]].mean(1)
+
+# %% ../nbs/09_evaluate.ipynb #ea0023ae
+def _seed_rows(part: pd.DataFrame, group: str, metric: str, n: int, seed: int, rng) -> list[dict]:
+    "One culture's rows of the seed table in one measure: culture − base+system and culture − each control (paired by seed), each with its two intervals."
+    present = {m for m in set(part.model) if wording_of(m) == 1}
+    at = lambda view, s: view if s is None else f"{view}{SEED}{s}"
+    seeds = [None, *sorted({seed_of(m) for m in present} - {None})]
+    others = [f"{CONTROL}{k}" for k in CONTROLS if f"{CONTROL}{k}" in present] + [b for b in ["base+system"] if b in present]
+    models = sorted(m for m in present if untagged(m) in ["culture", *others])
+    d, rows = mean_f1_draws(part[part.model.isin(models)], models, n, seed, metric), []
+    if not d["tasks"] or "culture" not in models: return []
+    for other in others:
+        pair = lambda s: (at("culture", s), other if other == "base+system" else at(other, s))   # a control: the same seed's
+        held = [s for s in seeds if set(pair(s)) <= set(models)]
+        per_seed = np.array([d["point"][a] - d["point"][b] for a, b in map(pair, held)])
+        draws = np.stack([d["draws"][a] - d["draws"][b] for a, b in map(pair, held)])
+        common = {"culture": group, "comparison": f"culture − {other}", "measure": metric, "tasks": d["tasks"], "examples": d["examples"], "seeds": len(held),
+                  "per_seed": ", ".join(f"{v:+.4f}" for v in per_seed), "seed_sd": float(per_seed.std(ddof=1)) if len(held) > 1 else math.nan}
+        for name, estimate, values in [("seeds and examples", per_seed.mean(), seed_resampled(draws, rng)), ("examples, one seed", per_seed[0], draws[0])]:
+            rows.append(common | {"interval": name, "estimate": float(estimate), **dict(zip(["lo", "hi"], interval(values))), "conditions_on": SEED_CONDITIONS[name]})
+    return rows
+
+def seed_table(scored: pd.DataFrame,  # evaluated examples (`load_scored`), with the models of extra training seeds (`seed_views`)
+               n: int=1000,           # resamples
+               seed: int=0,           # of the resamples
+              ) -> pd.DataFrame:
+    "Per culture with extra training seeds, measure and difference (culture − base+system, culture − each control): the per-seed estimates and their spread, their mean with a two-stage bootstrap 95% interval (seeds, then the examples shared by every model), and beside it the one-seed estimate with its class-stratified 95% interval; `conditions_on` says what each interval holds fixed (the paper's wording; no table without extra seeds)."
+    cultures, rng = sorted({c for c, m in zip(scored.culture, scored.model) if seed_of(m) is not None}), np.random.default_rng(seed)
+    rows = [r for metric in CONTROL_MEASURES for c in cultures for r in _seed_rows(scored[scored.culture == c], c, metric, n, seed, rng)]
+    columns = ["culture", "comparison", "measure", "interval", "estimate", "lo", "hi", "seeds", "per_seed", "seed_sd", "tasks", "examples", "conditions_on"]
+    return pd.DataFrame(rows, columns=columns).round(4)
 
 # %% ../nbs/09_evaluate.ipynb #75a929f0
 def _gain_words(row: pd.Series) -> str:
@@ -1014,7 +1079,7 @@ def wording_table(scored: pd.DataFrame,   # evaluated examples with their wordin
                   baseline: str="base",   # gains are over it, in the same wording
                   n: int=1000, seed: int=0) -> pd.DataFrame:
     "Per comparison and wording: macro-F1 averaged over tasks on the examples every variant holds, and the gain over `baseline` in the same wording with its paired 95% CI."
-    found = {(untagged(v), wording_of(v)): v for v in set(scored.model) if untagged(v) in models}
+    found = {(untagged(v), wording_of(v)): v for v in set(scored.model) if untagged(v) in models and seed_of(v) is None}
     names = {key: found[key] for key in sorted(found, key=lambda k: (models.index(k[0]), k[1]))}   # by model, then wording
     d, rows = mean_f1_draws(scored, list(names.values()), n, seed), []
     for (m, w), name in names.items():

@@ -23,13 +23,13 @@ from .wvs import culture_labels, load_questions
 __all__ = ['NON_REENTRANT', 'finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss', 'quantization',
            'last_complete_checkpoint', 'global_batch', 'training_steps', 'checkpoint_steps', 'training_arguments',
            'save_adapter', 'write_model', 'run_record', 'train_lora', 'world_size', 'is_main_process',
-           'on_main_process', 'one_device', 'train_openai', 'training_epochs', 'training_tokens', 'row_tokens',
-           'finetune_plan', 'train_lora_set', 'train_served_set', 'train_openai_set', 'models_dir_of', 'model_name',
-           'registered_models', 'training_set', 'registry_record', 'bill_training', 'finetune', 'finetune_many',
-           'finetune_controls', 'trained_backend', 'adapter_spec', 'remote_spec', 'trained_llm', 'seed_answers_of',
-           'seed_accuracy', 'seed_accuracy_table', 'seed_prompt_tokens', 'seed_accuracy_plan', 'plot_losses',
-           'hyperparameter_rows', 'model_card_fields', 'model_card', 'write_model_cards', 'finetune_cmd',
-           'models_list_cmd']
+           'on_main_process', 'one_device', 'train_openai', 'training_epochs', 'training_tokens', 'training_seeds',
+           'row_tokens', 'finetune_plan', 'train_lora_set', 'train_served_set', 'train_openai_set', 'models_dir_of',
+           'model_name', 'registered_models', 'training_set', 'registry_record', 'bill_training', 'finetune',
+           'finetune_many', 'finetune_controls', 'finetune_seeds', 'trained_backend', 'adapter_spec', 'remote_spec',
+           'trained_llm', 'seed_answers_of', 'seed_accuracy', 'seed_accuracy_table', 'seed_prompt_tokens',
+           'seed_accuracy_plan', 'plot_losses', 'hyperparameter_rows', 'model_card_fields', 'model_card',
+           'write_model_cards', 'finetune_cmd', 'models_list_cmd']
 
 # %% ../nbs/07_finetune.ipynb #69c21f3c
 def finetune_config(profile: dict) -> dict:
@@ -347,6 +347,17 @@ def training_tokens(chat_file: Path,  # chat fine-tuning JSONL
     "Tokens a training run reads, estimated per row as the planners do (`estimate_tokens`; the API's count, where known, is `trained_tokens`)."
     return epochs * sum(map(estimate_tokens, read_jsonl(chat_file)))
 
+# %% ../nbs/07_finetune.ipynb #eb31579f
+def training_seeds(profile: dict,  # the loaded profile
+                   culture: str,   # culture registry key
+                  ) -> list[int]:
+    "A culture's extra training seeds (`finetune.extra_seeds`, where `finetune.seed_cultures` holds the culture; [] elsewhere), checked."
+    cfg = profile_section(profile, "finetune")
+    seeds, cultures = list(cfg["extra_seeds"]), profile["cultures"] if cfg["seed_cultures"] is None else cfg["seed_cultures"]
+    if cfg["seed"] in seeds or len(set(seeds)) < len(seeds) or not all(isinstance(s, int) for s in seeds):
+        raise ConfigError(f"profile {profile['name']!r}: finetune.extra_seeds {seeds} must be distinct integers other than finetune.seed ({cfg['seed']})")
+    return seeds if culture in cultures else []
+
 # %% ../nbs/07_finetune.ipynb #dff87fa1
 def row_tokens(profile: dict) -> float:
     "Mean training tokens of one chat row (`estimate_tokens`) over the profile's cultures' seed questions; augmented rows reword them at about their length."
@@ -355,14 +366,14 @@ def row_tokens(profile: dict) -> float:
     return sum(map(estimate_tokens, rows)) / len(rows)
 
 def finetune_plan(profile: dict) -> list[dict]:
-    "Upper-bound training tokens and cost of the main models: one per culture, CultureLLM-One and each culture's controls (ablation and held-out models: their studies' plans)."
+    "Upper-bound training tokens and cost of the main models: one per culture, CultureLLM-One, each culture's controls, and both again per extra training seed (ablation and held-out models: their studies' plans)."
     base, aug, epochs = profile["roles"]["base"], augment_config(profile, "improved"), training_epochs(profile)
     controls = sum(len(culture_controls(profile, c)) for c in profile["cultures"])           # a control trains on its culture's rows
-    rows, models = 50 + aug["seeds"] * aug["m"], len(profile["cultures"]) + 1 + controls
-    tokens = round((2 * len(profile["cultures"]) + controls) * rows * row_tokens(profile) * epochs)   # CultureLLM-One trains on every culture's rows
+    seeded = sum(len(training_seeds(profile, c)) * (1 + len(culture_controls(profile, c))) for c in profile["cultures"])   # `finetune_seeds`
+    rows, models = 50 + aug["seeds"] * aug["m"], len(profile["cultures"]) + 1 + controls + seeded
+    tokens = round((2 * len(profile["cultures"]) + controls + seeded) * rows * row_tokens(profile) * epochs)   # CultureLLM-One trains on every culture's rows
     return [{"stage": "finetune", "step": f"{models} main models x {epochs} epochs", "role": "base", "requests": models,
              "prompt_tokens": tokens, "completion_tokens": 0, "cost_usd": round(tokens * training_rate(base) / 1e6, 2)}]
-
 
 # %% ../nbs/07_finetune.ipynb #f43d0d18
 def train_lora_set(chat_file: Path, out: Path, base: dict, cfg: dict, name: str) -> dict:
@@ -385,9 +396,10 @@ def models_dir_of(profile: str|Profile) -> Path: return generated_dir(profile)/"
 # %% ../nbs/07_finetune.ipynb #229d5877
 def model_name(culture: str,          # culture registry key, or one
                set_name: str="main",  # main, or another built set
+               seed: int|None=None,   # an extra training seed (`training_seeds`); None: the profile's `finetune.seed`
               ) -> str:
-    "Registry name of a trained model: culturellm-<culture>[-<set>], culturellm-one."
-    return f"culturellm-{culture}" + ("" if set_name == "main" else f"-{set_name}")
+    "Registry name of a trained model: culturellm-<culture>[-<set>][@seed<k>], culturellm-one."
+    return f"culturellm-{culture}" + ("" if set_name == "main" else f"-{set_name}") + ("" if seed is None else f"@seed{seed}")
 
 # %% ../nbs/07_finetune.ipynb #1f62b33d
 def registered_models(profile: str|Profile) -> pd.DataFrame:
@@ -425,12 +437,14 @@ def bill_training(profile: Profile, name: str, tokens: int) -> dict:
     return Ledger(ledger_path(profile)).record(name, "finetune", base["model"], 1, 1, 0, tokens, 0, cost_usd=tokens * training_rate(base) / 1e6)
 
 # %% ../nbs/07_finetune.ipynb #1f07e7ef
-def finetune(profile: Profile, culture: str, set_name: str="main") -> dict:
+def finetune(profile: Profile, culture: str, set_name: str="main",
+             seed: int|None=None,  # an extra training seed (`training_seeds`), the model named `...@seed<k>`; None: `finetune.seed`
+            ) -> dict:
     "Train (or skip, if up to date) the model of a culture's training set; returns its registry entry."
-    cfg, base = finetune_config(profile), profile["roles"]["base"]
+    cfg, base = finetune_config(profile) | ({} if seed is None else {"seed": seed}), profile["roles"]["base"]
     chosen = training_set(profile, culture, set_name)
     chat_file = sft_dir(profile, culture)/chosen["file"]
-    name, data_sha = model_name(culture, set_name), sha256_file(chat_file)
+    name, data_sha = model_name(culture, set_name, seed), sha256_file(chat_file)
     known = registered_models(profile).set_index("name")
     if name in known.index and known.loc[name, "data_sha256"] == data_sha and known.loc[name, "recipe"] == cfg["recipe_hash"]:
         return known.loc[name].to_dict() | {"name": name}
@@ -459,6 +473,14 @@ def finetune_controls(profile: Profile,  # the loaded profile (`core.load_profil
     "Train (or skip) a culture's control models (`sft.culture_controls`) on its control sets, as its own model is trained; their registry entries."
     return finetune_many(profile, [(culture, control_set_name(profile, culture, kind)) for kind in culture_controls(profile, culture)])
 
+
+# %% ../nbs/07_finetune.ipynb #487e7e48
+def finetune_seeds(profile: Profile,  # the loaded profile (`core.load_profile`)
+                   culture: str,      # culture registry key
+                  ) -> list[dict]:
+    "Train (or skip) the culture model and its controls once more per extra training seed (`training_seeds`), everything else equal, each named `...@seed<k>`; their registry entries."
+    sets = ["main", *(control_set_name(profile, culture, kind) for kind in culture_controls(profile, culture))]
+    return finetune_many(profile, [(culture, set_name, seed) for seed in training_seeds(profile, culture) for set_name in sets])
 
 # %% ../nbs/07_finetune.ipynb #16c385f8
 def trained_backend(profile: Profile,  # the loaded profile (`core.load_profile`)
@@ -582,8 +604,9 @@ def model_card_fields(profile: Profile,       # the loaded profile (`core.load_p
     training = json.loads((models_dir_of(profile)/name/"training.json").read_text())
     culture = entry.culture
     cultures = profile["cultures"] if culture == "one" else [culture]
-    main = name in (model_name(culture), model_name("one"))
-    view = "one" if culture == "one" else "culture" if main else f"culture~{set_control(entry.set)}" if set_control(entry.set) else f"culture:{entry.set}"
+    seed = int(name.rsplit("@seed", 1)[1]) if "@seed" in name else None                        # an extra training seed's model (`finetune_seeds`)
+    main = name in (model_name(culture, seed=seed), model_name("one"))
+    view = ("one" if culture == "one" else "culture" if main else f"culture~{set_control(entry.set)}" if set_control(entry.set) else f"culture:{entry.set}") + ("" if seed is None else f"@seed{seed}")
     mine = results[(results.model == view) & results.culture.isin(cultures)] if len(results) else results
     hp, losses, kind = training.get("hyperparameters", {}), training.get("losses", []), backend_kind({"backend": entry.backend})
     return {"name": name, "profile": profile["name"], "culture": culture, "base": entry.base, "library": kind.library, "method": kind.method,

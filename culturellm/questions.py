@@ -10,7 +10,7 @@ import pandas as pd
 from .core import Profile
 from .llm import load_llm, together
 from .finetune import seed_accuracy, seed_accuracy_table, trained_llm
-from .evaluate import control_views, eval_config, evaluate_culture, evaluate_everywhere, evaluate_wordings, wording_views
+from .evaluate import control_views, eval_config, evaluate_culture, evaluate_everywhere, evaluate_wordings, seed_views, wording_views
 from .alignment import align_config, culture_alignment, heldout_comparison, one_alignment, transfer_f1, transfer_wvs
 from .judge import open_questions, similarity_study
 from .studies import ablation_table, forgetting_table, sample_size_table, studied_models, winrate_table
@@ -31,7 +31,7 @@ def ask_together(questions: dict,  # name -> the question: a function of no argu
 class CultureAnswers:
     "What a culture's stage learns from its models."
     seed_accuracy: dict          # model -> its accuracy on the seed questions (`finetune.seed_accuracy`): the base, then the culture's model
-    evaluation: pd.DataFrame     # the culture's tasks (`evaluate.evaluate_culture`), its control models' too (`evaluate.control_views`)
+    evaluation: pd.DataFrame     # the culture's tasks (`evaluate.evaluate_culture`), its control models' too (`evaluate.control_views`), and both on extra training seeds (`evaluate.seed_views`)
     wordings: pd.DataFrame       # the other prompt wordings (`evaluate.evaluate_wordings`; empty with `prompts: paper`)
     alignment: pd.DataFrame      # opinion alignment (`alignment.culture_alignment`)
 
@@ -50,7 +50,7 @@ def culture_questions(profile: Profile,  # the loaded profile (`core.load_profil
     heldout = culture in align_config(profile)["heldout_cultures"]
     return CultureAnswers(**ask_together({
         "seed_accuracy": partial(seed_accuracies, llms, culture, mode, rule),
-        "evaluation": partial(evaluate_culture, profile, culture, [m for m in ecfg["models"] if m != "one"] + ecfg["baselines"] + control_views(profile, culture)),   # One: its own stage
+        "evaluation": partial(evaluate_culture, profile, culture, [m for m in ecfg["models"] if m != "one"] + ecfg["baselines"] + control_views(profile, culture) + seed_views(profile, culture)),   # One: its own stage
         "wordings": partial(evaluate_wordings, profile, culture, models=[m for m in wording_views(profile, culture) if m != "one"]),
         "alignment": partial(culture_alignment, profile, culture, heldout=heldout)}, list(llms.values())))
 
