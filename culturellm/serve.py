@@ -415,12 +415,15 @@ def _throttled(self, body: dict) -> float|None:
         self.retry_afters.append(wait)
         return wait
 
+def _rate_limited(self, body: dict) -> tuple|None:
+    "The 429 answer, with its Retry-After, to a request past the server's per-minute limits (None: within them, or none set)."
+    wait = _throttled(self, body) if self.limits.rpm or self.limits.tpm else None
+    if wait is None: return None
+    return 429, error_body(f"Rate limit reached for {body.get('model')}: try again in {wait:.0f}s.", "rate_limit_exceeded", "requests"), {"Retry-After": str(int(wait))}
+
 @patch
 def chat_completions(self: StandInServer, body, **_):
-    wait = _throttled(self, body) if self.limits.rpm or self.limits.tpm else None
-    if wait is not None:
-        return 429, error_body(f"Rate limit reached for {body.get('model')}: try again in {wait:.0f}s.", "rate_limit_exceeded", "requests"), {"Retry-After": str(int(wait))}
-    return _answer(self, body)
+    return _rate_limited(self, body) or _answer(self, body)
 
 # %% ../nbs/03c_serve.ipynb #f056ffd1
 @patch
@@ -504,11 +507,8 @@ def _completed(self, body: dict) -> tuple[int, dict]:
 @patch
 def completions(self: StandInServer, body, **_):
     "`/v1/completions`, rate-limited as chat completions are."
-    wait = _throttled(self, {"messages": [{"content": str(body.get("prompt"))}], "max_tokens": body.get("max_tokens")}) if self.limits.rpm or self.limits.tpm else None
-    if wait is not None:
-        return 429, error_body(f"Rate limit reached for {body.get('model')}: try again in {wait:.0f}s.", "rate_limit_exceeded", "requests"), {"Retry-After": str(int(wait))}
-    return _completed(self, body)
-
+    counted = {"model": body.get("model"), "messages": [{"content": str(body.get("prompt"))}], "max_tokens": body.get("max_tokens")}
+    return _rate_limited(self, counted) or _completed(self, body)
 
 # %% ../nbs/03c_serve.ipynb #0f7a4592
 @patch
