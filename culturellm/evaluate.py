@@ -26,17 +26,17 @@ from .openai_backend import label_requests
 __all__ = ['EVAL_SYSTEMS', 'SYSTEMS', 'MODEL_VIEWS', 'CONTROL', 'SEED', 'NO_ANSWER', 'SCORERS', 'CONTENT_FREE', 'PRIOR_FLOOR',
            'METRICS', 'SELECTIONS', 'MAJORITY', 'PRIOR_RANDOM', 'HEADLINE', 'HEADLINE_MEASURES', 'STRONGER_TRIVIAL',
            'PRIMARY', 'CONTROL_MEASURES', 'SEED_CONDITIONS', 'eval_config', 'culture_context', 'culture_system',
-           'seed_of', 'model_view', 'control_views', 'seed_views', 'wording_views', 'gave_no_answer', 'score_logprob',
-           'score_generate', 'content_free_priors', 'calibrated', 'predictions_path', 'task_signature', 'predict_tasks',
-           'predict_task', 'macro_f1', 'resamples', 'stratified_resamples', 'interval', 'bootstrap_ci', 'macro_f1_rows',
-           'balanced_accuracy', 'balanced_accuracy_rows', 'auroc', 'auroc_rows', 'task_metrics', 'results_path',
-           'scored_path', 'rerun_name', 'tagged', 'untagged', 'wording_tag', 'wording_of', 'evaluate_culture',
-           'evaluate_everywhere', 'eval_dir', 'missing_note', 'results_files', 'load_scored', 'load_results',
-           'is_culturellm', 'is_set_variant', 'select_reruns', 'selection_table', 'view_role', 'sampled_tasks',
-           'scoring_calls', 'evaluate_plan', 'wording_plan', 'average_f1', 'per_task_table', 'f1_draws',
-           'selected_f1_draws', 'mean_f1_draws', 'mean_interval', 'paired_gain', 'gain_row', 'trivial_counts',
-           'trivial_answers', 'with_trivial', 'constant_share', 'simultaneous', 'headline_table', 'with_groups',
-           'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'control_kind', 'control_table',
+           'seed_of', 'on_seed', 'model_view', 'control_views', 'seed_views', 'wording_views', 'gave_no_answer',
+           'score_logprob', 'score_generate', 'content_free_priors', 'calibrated', 'predictions_path', 'task_signature',
+           'predict_tasks', 'predict_task', 'macro_f1', 'resamples', 'stratified_resamples', 'interval', 'bootstrap_ci',
+           'macro_f1_rows', 'balanced_accuracy', 'balanced_accuracy_rows', 'auroc', 'auroc_rows', 'task_metrics',
+           'results_path', 'scored_path', 'rerun_name', 'tagged', 'untagged', 'wording_tag', 'wording_of',
+           'evaluate_culture', 'evaluate_everywhere', 'eval_dir', 'missing_note', 'results_files', 'load_scored',
+           'load_results', 'is_culturellm', 'is_set_variant', 'select_reruns', 'selection_table', 'view_role',
+           'sampled_tasks', 'scoring_calls', 'evaluate_plan', 'wording_plan', 'average_f1', 'per_task_table',
+           'f1_draws', 'selected_f1_draws', 'mean_f1_draws', 'mean_interval', 'paired_gain', 'gain_row',
+           'trivial_counts', 'trivial_answers', 'with_trivial', 'constant_share', 'simultaneous', 'headline_table',
+           'with_groups', 'f1_intervals', 'yes_no', 'plot_task_f1', 'plot_confusions', 'control_kind', 'control_table',
            'seed_resampled', 'seed_table', 'verdict', 'evaluate_wordings', 'wording_table', 'wording_summary',
            'evaluate_cmd']
 
@@ -109,11 +109,24 @@ def seed_of(name: str) -> int|None:  # a comparison or variant name
     tag = name.split(SEED, 1)[1].split("@", 1)[0] if SEED in name else ""
     return int(tag) if tag.isdigit() else None
 
+def on_seed(view: str,        # a comparison: culture, culture~<kind>, culture:<set>
+            seed: int|None,   # an extra training seed; None: the model of `finetune.seed`
+           ) -> str:
+    "The comparison of a view's model trained on a seed: `<view>@seed<k>`, or the view itself for `finetune.seed`."
+    return view if seed is None else f"{view}{SEED}{seed}"
+
+def _seeded_set(profile: Profile, name: str, culture: str) -> str:
+    "The training set of a comparison on an extra training seed (`<view>@seed<k>`): the culture model's (main), a model on another set's (`culture:<set>`, e.g. the paper arm's corrected sets) or a control's."
+    view = name.split("@", 1)[0]
+    if view == "culture": return "main"
+    if view.startswith("culture:"): return view.split(":", 1)[1]
+    views = control_views(profile, culture)
+    if view not in views: raise ConfigError(f"comparison {name!r}: only the culture model, its models on other sets (culture:<set>) and its controls ({', '.join(views) or 'none'}) have extra training seeds (finetune.extra_seeds)")
+    return control_set_name(profile, culture, view[len(CONTROL):])
+
 def _seeded_view(profile: Profile, name: str, culture: str, seed: int):
-    "(LLM, system kind) of the culture model or a control trained on an extra seed."
-    view, views = name.split("@", 1)[0], ["culture", *control_views(profile, culture)]
-    if view not in views: raise ConfigError(f"comparison {name!r}: only the culture model and its controls ({', '.join(views)}) have extra training seeds (finetune.extra_seeds)")
-    set_name = "main" if view == "culture" else control_set_name(profile, culture, view[len(CONTROL):])
+    "(LLM, system kind) of the culture model, a model on another set, or a control, trained on an extra seed."
+    set_name = _seeded_set(profile, name, culture)
     return _trained(lambda c: model_name(c, set_name, seed))(profile, culture), "culture"
 
 def model_view(profile: Profile,  # the loaded profile (`core.load_profile`)
@@ -137,17 +150,18 @@ def control_views(profile: Profile,  # the loaded profile (`core.load_profile`)
     "The comparisons of a culture's control models, `culture~<kind>` (none where `controls` leaves it out)."
     return [f"{CONTROL}{kind}" for kind in culture_controls(profile, culture)]
 
-def seed_views(profile: Profile,  # the loaded profile (`core.load_profile`)
-               culture: str,      # culture registry key
+def seed_views(profile: Profile,      # the loaded profile (`core.load_profile`)
+               culture: str,          # culture registry key
+               views: list|None=None, # the comparisons seeded (default: the culture model and each control)
               ) -> list:
-    "The comparisons of a culture's models on its extra training seeds (07 `training_seeds`): the culture model and each control, `<comparison>@seed<k>` (none by default)."
-    return [f"{view}{SEED}{s}" for s in training_seeds(profile, culture) for view in ["culture", *control_views(profile, culture)]]
+    "The comparisons of a culture's models on its extra training seeds (07 `training_seeds`): the culture model and each control (or the `views` named), `<comparison>@seed<k>` (none by default)."
+    views = ["culture", *control_views(profile, culture)] if views is None else views
+    return [on_seed(view, s) for s in training_seeds(profile, culture) for view in views]
 
 def wording_views(profile: Profile, culture: str) -> list:
     "The comparisons a culture scores in every other wording: `evaluate.prompt_models`, and its controls wherever the culture model is one."
     models = eval_config(profile)["prompt_models"]
     return [*models, *(control_views(profile, culture) if "culture" in models else [])]
-
 
 # %% ../nbs/09_evaluate.ipynb #648b0e62
 def _logprob_prediction(s, task: dict) -> dict:
@@ -989,14 +1003,13 @@ def seed_resampled(draws: np.ndarray,  # one difference's bootstrap draws per tr
 def _seed_rows(part: pd.DataFrame, group: str, metric: str, n: int, seed: int, rng) -> list[dict]:
     "One culture's rows of the seed table in one measure: culture − base+system and culture − each control (paired by seed), each with its two intervals."
     present = {m for m in set(part.model) if wording_of(m) == 1}
-    at = lambda view, s: view if s is None else f"{view}{SEED}{s}"
     seeds = [None, *sorted({seed_of(m) for m in present} - {None})]
     others = [f"{CONTROL}{k}" for k in CONTROLS if f"{CONTROL}{k}" in present] + [b for b in ["base+system"] if b in present]
     models = sorted(m for m in present if untagged(m) in ["culture", *others])
     d, rows = mean_f1_draws(part[part.model.isin(models)], models, n, seed, metric), []
     if not d["tasks"] or "culture" not in models: return []
     for other in others:
-        pair = lambda s: (at("culture", s), other if other == "base+system" else at(other, s))   # a control: the same seed's
+        pair = lambda s: (on_seed("culture", s), other if other == "base+system" else on_seed(other, s))   # a control: the same seed's
         held = [s for s in seeds if set(pair(s)) <= set(models)]
         per_seed = np.array([d["point"][a] - d["point"][b] for a, b in map(pair, held)])
         draws = np.stack([d["draws"][a] - d["draws"][b] for a, b in map(pair, held)])

@@ -4,20 +4,22 @@
 
 # %% ../nbs/12a_protocols.ipynb #8cdf0ccd
 from __future__ import annotations
+import numpy as np
 import pandas as pd
 from .core import ConfigError, data_dir, pick, Profile, profile_section, profile_sections, read_jsonl, registry
 from .data import catalogue
-from .evaluate import (evaluate_culture, evaluate_plan, gave_no_answer, interval, load_scored, model_view, predictions_path, rerun_name, selected_f1_draws, SELECTIONS,
-                                 tagged, untagged, yes_no)
-from .finetune import finetune_config, finetune_many, training_epochs
+from .evaluate import (eval_config, evaluate_culture, evaluate_plan, gave_no_answer, interval, load_scored, model_view, on_seed, predictions_path, rerun_name,
+                                 seed_of, seed_resampled, seed_views, selected_f1_draws, SEED_CONDITIONS, SELECTIONS, tagged, untagged, yes_no)
+from .finetune import finetune_config, finetune_many, training_epochs, training_seeds
 from .llm import load_llm, together, training_rate
 from .sft import authors_file, AUTHORS_VARIANTS, build_sets
 from .tasks import INVALID, load_task, parse_answer, task_entry
 
 # %% auto #0
-__all__ = ['GREEDY', 'ARM_MODELS', 'DEFECTS', 'protocol_config', 'arm_profile', 'corrected_sets', 'arm_variants', 'train_arm',
-           'evaluate_arm', 'run_arm', 'arm_portions', 'evaluate_whole_arm', 'protocol_table', 'scored_all', 'retrained',
-           'decoded', 'reparsed', 'unchanged', 'defect_effects', 'protocol_plan']
+__all__ = ['GREEDY', 'ARM_MODELS', 'DEFECTS', 'UPSTREAM_MERGED', 'DEFECT_NOTES', 'protocol_config', 'arm_profile',
+           'corrected_sets', 'arm_trainings', 'arm_variants', 'variant_plan', 'train_arm', 'evaluate_arm', 'run_arm',
+           'arm_portions', 'evaluate_whole_arm', 'protocol_table', 'scored_all', 'retrained', 'decoded', 'reparsed',
+           'unchanged', 'selection_note', 'paired_change', 'extra_seeds_of', 'defect_effects', 'protocol_plan']
 
 # %% ../nbs/12a_protocols.ipynb #9eccff29
 def protocol_config(profile: dict) -> dict:
@@ -43,7 +45,7 @@ def _protocol_settings(arm: str) -> dict:
 def arm_profile(profile: Profile,  # the loaded profile (`core.load_profile`)
                 arm: str,          # a protocol: corrected (the profile itself) or paper
                ) -> Profile:
-    "The profile run as one arm: `corrected` is the profile as written; another protocol changes its settings, trains on the authors' file of `protocol.authors_variant`, reruns every comparison `protocol.reruns` times, in folders of its own (`<profile>~<arm>`)."
+    "The profile run as one arm: `corrected` is the profile as written; another protocol changes its settings, trains on the authors' file of `protocol.authors_variant`, reruns every comparison `protocol.reruns` times, in folders of its own (`<profile>~<arm>`); its culture models train on the profile's extra seeds too (`finetune.extra_seeds`, for the arm's cultures in `finetune.seed_cultures`)."
     cfg = protocol_config(profile)
     if arm == "corrected": return profile
     changes = _protocol_settings(arm)
@@ -60,31 +62,49 @@ def corrected_sets(arm: Profile) -> list[str]:
 # %% ../nbs/12a_protocols.ipynb #8da7f1e9
 GREEDY = ("greedy", {"temperature": 0.0, "reruns": 1})   # the decoding correction: (tag, the evaluate settings it changes)
 
-def arm_variants(arm: Profile) -> dict:
-    "The evaluations of an arm's culture, by name: (the `evaluate_culture` arguments, the profile the evaluate planner reads). The arm as it is, decoded greedily, and on the corrected sets."
-    corrected = [f"culture:{s}" for s in corrected_sets(arm)]
-    return {"evaluate": ({}, arm),
-            "greedy": ({"tag": GREEDY[0], "settings": GREEDY[1]}, {**arm, "evaluate": {**arm["evaluate"], **GREEDY[1]}}),
-            "corrected sets": ({"models": corrected}, {**arm, "evaluate": {**arm["evaluate"], "models": ["culture"] * len(corrected)}})}
+def arm_trainings(arm: Profile,  # an arm of a profile (`arm_profile`)
+                  culture: str,  # culture registry key
+                 ) -> list[tuple]:
+    "(culture, set, seed) of every model an arm trains for a culture: the authors' file and each corrected set, on `finetune.seed` (None) and on each extra training seed the culture has (07 `training_seeds`)."
+    return [(culture, name, seed) for seed in [None, *training_seeds(arm, culture)] for name in ["main", *corrected_sets(arm)]]
+
+def arm_variants(arm: Profile,  # an arm of a profile (`arm_profile`)
+                 culture: str,  # culture registry key
+                ) -> dict:
+    """The evaluations of one culture of an arm, by name: the `evaluate_culture` arguments of each. The arm's comparisons as
+    they are, decoded greedily, the culture model on the corrected sets, and, where the culture has extra training seeds,
+    the culture models of every set on each (sampled and rerun as the arm evaluates: the training corrections' seeds)."""
+    cfg, corrected = eval_config(arm), [f"culture:{s}" for s in corrected_sets(arm)]
+    variants = {"evaluate": {"models": [*cfg["models"], *cfg["baselines"]]},
+                "greedy": {"models": [*cfg["models"], *cfg["baselines"]], "tag": GREEDY[0], "settings": GREEDY[1]},
+                "corrected sets": {"models": corrected},
+                "seeds": {"models": seed_views(arm, culture, ["culture", *corrected])}}
+    return {name: kw for name, kw in variants.items() if kw["models"]}
+
+def variant_plan(arm: Profile,  # an arm of a profile (`arm_profile`)
+                 culture: str,  # culture registry key
+                 variant: dict, # the `evaluate_culture` arguments of one of its `arm_variants`
+                ) -> list[dict]:
+    "Requests and tokens of one evaluation of an arm's culture (`evaluate.evaluate_plan`), under the settings the variant changes."
+    return evaluate_plan({**arm, "cultures": [culture], "evaluate": {**arm["evaluate"], **variant.get("settings", {})}}, variant["models"])
 
 def train_arm(arm: Profile,                # an arm of a profile (`arm_profile`)
               cultures: list|None=None,    # culture registry keys (default: the arm's)
              ) -> list[dict]:
-    "Build and train the cultures' sets of an arm, the main set and the corrected sets, their fine-tuning jobs submitted together."
+    "Build and train the cultures' sets of an arm, the main set and the corrected sets, on every training seed (`arm_trainings`), their fine-tuning jobs submitted together."
     cultures = arm["cultures"] if cultures is None else cultures
     for culture in cultures: build_sets(arm, culture)
-    return finetune_many(arm, [(culture, name) for culture in cultures for name in ["main", *corrected_sets(arm)]])
+    return finetune_many(arm, [t for culture in cultures for t in arm_trainings(arm, culture)])
 
 def evaluate_arm(arm: Profile,             # an arm of a profile (`arm_profile`), trained (`train_arm`)
                  culture: str,             # culture registry key
                  variants: list|None=None, # names of `arm_variants` (default: all)
                  tasks: list|None=None,    # task names (default: all of the culture)
                 ) -> pd.DataFrame:
-    "Evaluate one culture of an arm: every comparison rerun, decoded greedily, and on the corrected sets (or the `variants` named); returns the results."
-    chosen = [kw for name, (kw, _) in arm_variants(arm).items() if variants is None or name in variants]
-    asked = [load_llm(arm, "base"), *(model_view(arm, m, culture)[0] for m in ["culture", *(f"culture:{s}" for s in corrected_sets(arm))])]
-    return pd.concat(together(lambda kw: evaluate_culture(arm, culture, tasks=tasks, **kw), chosen, [asked] * len(chosen)),   # remote: one Batch job per model
-                     ignore_index=True)
+    "Evaluate one culture of an arm: every comparison rerun, decoded greedily, on the corrected sets and on the extra training seeds (or the `variants` named); returns the results."
+    chosen = [kw for name, kw in arm_variants(arm, culture).items() if variants is None or name in variants]
+    asked = [[model_view(arm, m, culture)[0] for m in kw["models"]] for kw in chosen]
+    return pd.concat(together(lambda kw: evaluate_culture(arm, culture, tasks=tasks, **kw), chosen, asked), ignore_index=True)   # remote: one Batch job per model
 
 def run_arm(arm: Profile,            # an arm of a profile (`arm_profile`)
             culture: str,            # culture registry key
@@ -98,8 +118,8 @@ def arm_portions(arm: Profile) -> list[list[tuple]]:
     """The arm's evaluations, (culture, variant of `arm_variants`), in portions evaluated one after another, each portion's
     planned requests within `protocol.portion_requests` (null: one portion): the stage holds at most that many requests in
     flight (or one evaluation's, where that alone is more), however large the run."""
-    units = [(culture, name, sum(r["requests"] for r in evaluate_plan(profile)))
-             for culture in arm["cultures"] for name, (_, profile) in arm_variants({**arm, "cultures": [culture]}).items()]
+    units = [(culture, name, sum(r["requests"] for r in variant_plan(arm, culture, kw)))
+             for culture in arm["cultures"] for name, kw in arm_variants(arm, culture).items()]
     budget = protocol_config(arm)["portion_requests"]
     if budget is None: return [[(culture, name) for culture, name, _ in units]]
     portions, size = [[]], 0
@@ -151,11 +171,11 @@ def scored_all(arm: Profile) -> pd.DataFrame:
 
 # %% ../nbs/12a_protocols.ipynb #27cbf5a5
 def retrained(rows: str):
-    "The correction of a training rule: the culture model trained on the authors' prompts with `rows` corrected; the baselines as they were."
+    "The correction of a training rule: the culture model, on each training seed it has, trained on the authors' prompts with `rows` corrected; the baselines as they were."
     def after(arm: Profile, start: pd.DataFrame) -> pd.DataFrame:
-        other = start[start.model != "culture"]
-        model = scored_all(arm)
-        return pd.concat([other, model[model.model == f"culture:{arm['sft']['main']}~{rows}"].assign(model="culture")], ignore_index=True)
+        model, scored = f"culture:{arm['sft']['main']}~{rows}", scored_all(arm)
+        trained = scored[scored.model.map(lambda m: m == on_seed(model, seed_of(m)))]   # `culture:<main>~<rows>[@seed<k>]`
+        return pd.concat([start[start.model.map(untagged) != "culture"], trained.assign(model=trained.model.map(lambda m: on_seed("culture", seed_of(m))))], ignore_index=True)
     return after
 
 # %% ../nbs/12a_protocols.ipynb #3f6ff591
@@ -182,48 +202,94 @@ def reparsed(arm: Profile, start: pd.DataFrame) -> pd.DataFrame:
 def unchanged(arm: Profile, start: pd.DataFrame) -> pd.DataFrame: return start
 
 # %% ../nbs/12a_protocols.ipynb #f5b40287
-DEFECTS = {   # correction -> (what it changes from the paper protocol, the examples after it, the selection before it, the selection after it)
-    "labels": ("labels from valid answers (upstream: the truncated mean of every code, missing answers included)", retrained("valid_labels"), "authors", "authors"),
-    "copies": ("one label per question in every copy, rows and steps as released (upstream: two copies, their labels conflicting)", retrained("one_copy"), "authors", "authors"),
-    "decoding": ("greedy decoding, one run (upstream: sampled at T=0.7), against the mean of the sampled runs", decoded, "fair", "fair"),
-    "parsing": ("corrected gold labels and parser (upstream: fine-grained HS1 collapse, Turkish ind/indv, defaults)", reparsed, "authors", "authors"),
-    "selection": ("the mean over reruns for every model (upstream: the best rerun of CultureLLM, the worst of a baseline)", unchanged, "authors", "fair"),
+DEFECTS = {   # correction -> (what it changes from the paper protocol, the examples after it, the selection before it, the selection after it, whether it retrains the culture model: then measured on each of its training seeds too)
+    "labels": ("labels from valid answers (upstream: the truncated mean of every code, missing answers included)", retrained("valid_labels"), "authors", "authors", True),
+    "copies": ("one label per question in every copy, rows and steps as released (upstream: two copies, their labels conflicting)", retrained("one_copy"), "authors", "authors", True),
+    "decoding": ("greedy decoding, one run (upstream: sampled at T=0.7), against the mean of the sampled runs", decoded, "fair", "fair", False),
+    "parsing": ("corrected gold labels and parser (upstream: fine-grained HS1 collapse, Turkish ind/indv, defaults)", reparsed, "authors", "authors", False),
+    "selection": ("the mean over reruns for every model (upstream: the best rerun of CultureLLM, the worst of a baseline)", unchanged, "authors", "fair", False),
 }
 
+# %% ../nbs/12a_protocols.ipynb #722a0021
+UPSTREAM_MERGED = {   # the models whose reruns upstream's selection merges into the culture model's column (its test.py; ../shared/UPSTREAM-PROTOCOL.md §3.6) -> the authors' file of `protocol.authors_variant` it is trained on, where an arm can train on it
+    "<lang>": None,           # the main file (about 500 samples): not a variant an arm trains on
+    "<lang>_1000": "1000",
+    "<lang>_L": None,         # the main file translated into the local language
+    "cultureLLM": None,       # CultureLLM-One
+}
+
+def selection_note(arm: Profile) -> str:
+    "What upstream's best run of CultureLLM runs over that the arm's does not, from the profile (`protocol.authors_variant`, `protocol.reruns`)."
+    cfg = protocol_config(arm)
+    mine = next((m for m, v in UPSTREAM_MERGED.items() if v == str(cfg["authors_variant"])), f"the `_{cfg['authors_variant']}` model")
+    return (f"upstream's best run is over the reruns of {len(UPSTREAM_MERGED)} models merged ({', '.join(UPSTREAM_MERGED)}); this arm's over the "
+            f"{cfg['reruns']} reruns of {mine} alone, without {', '.join(m for m in UPSTREAM_MERGED if m != mine)}")
+
+DEFECT_NOTES = {"selection": selection_note}   # correction -> what the arm of a profile leaves out of it
+
 # %% ../nbs/12a_protocols.ipynb #e65a26d9
+def paired_change(start: pd.DataFrame,    # the paper protocol's evaluated examples (culture, task, model, rerun, id, gold, pred)
+                  changed: pd.DataFrame,  # the same after one correction, its models named as before it
+                  model: str,             # a comparison (`ARM_MODELS`)
+                  seeds: list,            # its training seeds: [None] (`finetune.seed`'s model), or with extra ones ([None, 1, 2]: `culture@seed1`, ...)
+                  selections: tuple,      # how a task's reruns give one F1 (keys of SELECTIONS), before and after the correction
+                  n: int=1000,            # bootstrap resamples
+                  seed: int=0,            # of the resamples
+                 ) -> dict:
+    """A correction's change in mean macro-F1 of one comparison, on the examples every seed's pair holds: per seed the paired
+    change, their mean, and its 95% interval: one seed, the examples resampled within each gold class; several, the seeds
+    and then the examples (`seed_resampled`); `conditions_on` says which (`SEED_CONDITIONS`)."""
+    old, new = (lambda s: tagged(on_seed(model, s), "paper")), (lambda s: tagged(on_seed(model, s), "corrected"))
+    pair = pd.concat([start[start.model == on_seed(model, s)].assign(model=old(s)) for s in seeds] + [changed[changed.model == on_seed(model, s)].assign(model=new(s)) for s in seeds])
+    d = selected_f1_draws(pair, {old(s): selections[0] for s in seeds} | {new(s): selections[1] for s in seeds}, n, seed)
+    per_seed = np.array([d["point"][new(s)] - d["point"][old(s)] for s in seeds])
+    draws = np.stack([d["draws"][new(s)] - d["draws"][old(s)] for s in seeds])
+    name = "seeds and examples" if len(seeds) > 1 else "examples, one seed"
+    lo, hi = interval(seed_resampled(draws, np.random.default_rng(seed)) if len(seeds) > 1 else draws[0])
+    cultures = set.intersection(*(set(pair.culture[pair.model == m]) for m in [*map(old, seeds), *map(new, seeds)]))
+    return {"interval": name, "cultures": ", ".join(sorted(cultures)), "seeds": len(seeds), "per_seed": ", ".join(f"{v:+.4f}" for v in per_seed),
+            "tasks": d["tasks"], "examples": d["examples"], "f1_paper": float(np.mean([d["point"][old(s)] for s in seeds])),
+            "f1_corrected": float(np.mean([d["point"][new(s)] for s in seeds])), "change": float(per_seed.mean()), "change_lo": lo, "change_hi": hi,
+            "excludes_0": lo > 0 or hi < 0, "conditions_on": SEED_CONDITIONS[name]}
+
+def extra_seeds_of(scored: pd.DataFrame, model: str) -> list[int]:
+    "The extra training seeds a comparison was evaluated on (`<model>@seed<k>`)."
+    return sorted({seed_of(m) for m in scored.model if m == on_seed(model, seed_of(m))} - {None})
+
 def defect_effects(profile: Profile,  # the loaded profile (`core.load_profile`), with a paper arm
                    n: int=1000,       # bootstrap resamples
                    seed: int=0,       # of the resamples
                   ) -> pd.DataFrame:
-    "Per correction and comparison: mean macro-F1 under the paper protocol and after that one correction, on the same examples, and the change [paired 95% CI]."
+    """Per correction and comparison: mean macro-F1 under the paper protocol and after that one correction, on the same
+    examples, and the change [paired 95% CI] (`paired_change`) with finetune.seed's model; a correction that retrains the
+    culture model, again as the mean over its training seeds where the arm has extra ones (interval `seeds and examples`)."""
     arm = arm_profile(profile, "paper")
-    start, rows = scored_all(arm), []
-    start = start[start.model.isin(ARM_MODELS)]
+    scored = scored_all(arm)
+    start = scored[scored.model.map(lambda m: m in ARM_MODELS or m == on_seed("culture", seed_of(m)))]   # the comparisons, and the culture model on each extra seed
     if start.empty: return pd.DataFrame()
-    for name, (what, after, before, selection) in DEFECTS.items():
-        changed = after(arm, start)
-        for model in [m for m in ARM_MODELS if m in set(start.model) and m in set(changed.model)]:
-            pair = pd.concat([start[start.model == model].assign(model=tagged(model, "paper")), changed[changed.model == model].assign(model=tagged(model, name))])
-            d = selected_f1_draws(pair, {tagged(model, "paper"): before, tagged(model, name): selection}, n, seed)
-            lo, hi = interval(d["draws"][tagged(model, name)] - d["draws"][tagged(model, "paper")])
-            rows.append({"correction": name, "model": model, "what": what, "selection_paper": before, "tasks": d["tasks"], "examples": d["examples"],
-                         "f1_paper": d["point"][tagged(model, "paper")], "f1_corrected": d["point"][tagged(model, name)],
-                         "change": d["point"][tagged(model, name)] - d["point"][tagged(model, "paper")], "change_lo": lo, "change_hi": hi,
-                         "excludes_0": lo > 0 or hi < 0})
+    notes, rows = {name: note(arm) for name, note in DEFECT_NOTES.items()}, []
+    for name, (what, after, before, selection, over_seeds) in DEFECTS.items():
+        begin = start if over_seeds else start[start.model.isin(ARM_MODELS)]
+        changed = after(arm, begin)
+        for model in [m for m in ARM_MODELS if m in set(begin.model) and m in set(changed.model)]:
+            extra = [s for s in extra_seeds_of(begin, model) if s in extra_seeds_of(changed, model)]
+            rows += [{"correction": name, "model": model, "what": what, "selection_paper": before, **paired_change(begin, changed, model, seeds, (before, selection), n, seed),
+                      "note": notes.get(name, "")} for seeds in [[None], *([[None, *extra]] if extra else [])]]
     if not rows: return pd.DataFrame()
-    table = pd.DataFrame(rows).set_index(["correction", "model"]).round(4)
+    table = pd.DataFrame(rows).set_index(["correction", "model", "interval"]).round(4)
     return table.assign(excludes_0=yes_no(table["excludes_0"]))
 
 # %% ../nbs/12a_protocols.ipynb #460d63ff
 def protocol_plan(profile: Profile) -> list[dict]:
-    "Requests, tokens and cost estimate of the arms other than corrected: evaluation and training rows, as the other planners give them."
+    "Requests, tokens and cost estimate of the arms other than corrected: evaluation rows (each variant's, summed over the cultures) and training rows (every model of `arm_trainings`), as the other planners give them."
     rows = []
     for arm in [a for a in protocol_config(profile)["arms"] if a != "corrected"]:
         cfg = arm_profile(profile, arm)
-        rows += [r | {"stage": f"protocol-{arm}: {r['stage']}", "step": f"{name}: {r['step']}"} for name, (_, v) in arm_variants(cfg).items() for r in evaluate_plan(v)]
-        models, epochs = 1 + len(corrected_sets(cfg)), training_epochs(cfg)
-        tokens = sum(int(catalogue().loc[authors_file(c, cfg["protocol"]["authors_variant"]), "bytes"]) // 4 for c in cfg["cultures"]) * models * epochs
-        rows.append({"stage": f"protocol-{arm}: finetune", "step": f"{models * len(cfg['cultures'])} models x {epochs} epochs", "role": "base",
-                     "requests": models * len(cfg["cultures"]), "prompt_tokens": tokens, "completion_tokens": 0,
+        evaluated = [r | {"stage": f"protocol-{arm}: {r['stage']}", "step": f"{name}: {r['step']}"} for c in cfg["cultures"] for name, kw in arm_variants(cfg, c).items() for r in variant_plan(cfg, c, kw)]
+        rows += pd.DataFrame(evaluated).groupby(["stage", "step", "role"], sort=False, as_index=False).sum().to_dict("records")
+        trained, epochs = [t for c in cfg["cultures"] for t in arm_trainings(cfg, c)], training_epochs(cfg)
+        tokens = sum(int(catalogue().loc[authors_file(c, cfg["protocol"]["authors_variant"]), "bytes"]) // 4 for c, _, _ in trained) * epochs
+        rows.append({"stage": f"protocol-{arm}: finetune", "step": f"{len(trained)} models x {epochs} epochs", "role": "base",
+                     "requests": len(trained), "prompt_tokens": tokens, "completion_tokens": 0,
                      "cost_usd": round(tokens * training_rate(cfg["roles"]["base"]) / 1e6, 2)})
     return rows
