@@ -130,7 +130,8 @@ class Limits:
     completions_echo: bool = True          # /v1/completions scores a prompt's tokens (`echo` + `logprobs`), as vLLM does; OpenAI refuses chat models there
     runtime_lora: bool = False             # vLLM's /v1/load_lora_adapter and /v1/unload_lora_adapter are served (--enable-lora, VLLM_ALLOW_RUNTIME_LORA_UPDATING=True)
     max_lora_rank: int = 16                # an adapter of a higher rank is refused at load with a 400 (vLLM's --max-lora-rank, default 16)
-    max_loras: int = 1                     # adapters' weights held at once (vLLM's --max-loras per batch, default 1; the stand-in answers one request at a time): the least recently used is dropped, read again from its folder when next asked
+    max_loras: int = 1                     # adapters in one batch (vLLM's --max-loras, default 1: its GPU slots); an adapter asked for beyond them is swapped in for the least recently used (`adapter_swaps`), never refused
+    max_cpu_loras: int|None = None         # adapters' weights kept in memory (vLLM's --max-cpu-loras, at least max_loras; None: max_loras, vLLM's default); one evicted is read again from its folder when next asked (`adapter_reads`)
     any_model: bool = False                # any model name is answered by the served model (llama.cpp's server), none is a 404
     rpm: int = 0                           # direct requests per minute (0: no limit)
     tpm: int = 0                           # direct request tokens per minute (0: no limit)
@@ -267,7 +268,8 @@ class StandInServer:
         self.responder, self.faults, self.api_key, self.limits = responder or EchoResponder(), faults or Faults(), api_key, limits or Limits()
         self.models = models or [self.responder.model_id]
         self.files, self.batches, self.jobs, self.log, self.attempts = {}, {}, {}, [], {}
-        self.adapters, self.held, self.adapter_reads = {}, collections.OrderedDict(), collections.Counter()   # adapter name -> folder; name -> its responder, least recently used first; reads of each from its folder
+        self.adapters, self.held, self.adapter_reads = {}, collections.OrderedDict(), collections.Counter()   # adapter name -> folder; name -> its responder kept in memory, least recently used first; reads of each from its folder
+        self.active, self.adapter_swaps = collections.OrderedDict(), collections.Counter()   # adapters in the batch slots (`max_loras`), least recently used first; swaps of each into a slot
         self.made = collections.Counter()   # objects made from each key (ids fixed by what was sent: the same in every run)
         self.accepted, self.window, self.retry_afters = collections.Counter(), {}, []   # answered requests by key; direct requests' [count, tokens] by second of their sender's time; the Retry-After of each 429
         self.lock, self.model_lock, self.batch_lock = threading.Lock(), threading.Lock(), threading.Lock()
@@ -338,14 +340,24 @@ def serves(self: StandInServer, model) -> bool:
 
 @patch
 def responder_for(self: StandInServer, model: str):
-    "Who answers `model`: an adapter's responder (its weights read from its folder; at most `max_loras` held, the least recently used dropped), else the served model's."
+    "Who answers `model`: an adapter's responder, in one of the `max_loras` slots (swapped in for the least recently used) from the `max_cpu_loras` kept in memory (read again from its folder if evicted), else the served model's."
     if model not in self.adapters: return self.responder
     with self.lock:
-        if model in self.held: self.held.move_to_end(model)
+        held = self.held_adapter(model)
+        if model in self.active: self.active.move_to_end(model)
         else:
-            self.held[model] = self.responder.with_adapter(self.adapters[model]); self.adapter_reads[model] += 1
-            while len(self.held) > self.limits.max_loras: self.held.popitem(last=False)
-        return self.held[model]
+            self.active[model] = None; self.adapter_swaps[model] += 1
+            while len(self.active) > self.limits.max_loras: self.active.popitem(last=False)
+        return held
+
+@patch
+def held_adapter(self: StandInServer, model: str):
+    "An adapter's responder from memory, read from its folder where it is not kept (the least recently used beyond `max_cpu_loras` evicted); call with `lock` held."
+    if model in self.held: self.held.move_to_end(model)
+    else:
+        self.held[model] = self.responder.with_adapter(self.adapters[model]); self.adapter_reads[model] += 1
+        while len(self.held) > max(self.limits.max_cpu_loras or 0, self.limits.max_loras): self.held.popitem(last=False)
+    return self.held[model]
 
 def _answer(self, body: dict) -> tuple[int, dict]:
     "The response to one chat-completions body, faults aside."
@@ -523,7 +535,7 @@ def load_adapter(self: StandInServer, body, **_):
     if rank > self.limits.max_lora_rank:
         return 400, error_body(f"LoRA rank {rank} is greater than max_lora_rank {self.limits.max_lora_rank}.", 400, "BadRequestError")
     if not hasattr(self.responder, "with_adapter"): return 400, error_body(f"the stand-in's {type(self.responder).__name__} cannot apply adapters", 400, "BadRequestError")
-    with self.lock: self.adapters[name] = str(folder)
+    with self.lock: self.adapters[name] = str(folder); self.held_adapter(name)    # read at once, as vLLM checks it loads (and keeps it for the requests to come)
     return 200, f"Success: LoRA adapter '{name}' added successfully."     # vLLM's answer, a text (sent as a JSON string)
 
 @patch
@@ -531,7 +543,7 @@ def unload_adapter(self: StandInServer, body, **_):
     "vLLM's `/v1/unload_lora_adapter`: the adapter no longer served."
     name = body.get("lora_name")
     if name not in self.adapters: return 404, error_body(f"The lora adapter '{name}' cannot be found.", 404, "NotFoundError")
-    with self.lock: self.adapters.pop(name); self.held.pop(name, None)
+    with self.lock: self.adapters.pop(name); self.held.pop(name, None); self.active.pop(name, None)
     return 200, f"Success: LoRA adapter '{name}' removed successfully."
 
 # %% ../nbs/03c_serve.ipynb #a36f261c
