@@ -4,21 +4,21 @@
 
 # %% ../nbs/03c_serve.ipynb #498c4938
 from __future__ import annotations
-import collections, email.parser, email.policy, fcntl, hashlib, heapq, itertools, json, math, os, random, re, sys, threading, time, uuid
+import collections, email.parser, email.policy, fcntl, hashlib, heapq, itertools, json, math, os, random, re, shutil, sys, threading, time, uuid
 from fastcore.basics import patch
 from dataclasses import dataclass
 from pathlib import Path
 import openai
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from .core import RealTime, clock, stable_hash
+from .core import RealTime, clock, stable_hash, write_atomic
 from .llm import Completion
 from .openai_backend import adapter_weights_hash
 
 # %% auto #0
-__all__ = ['FAULT_KINDS', 'LOST', 'SERVICES', 'OFFERED_BY', 'EXPIRED', 'CANCELLED', 'JOB_STATES', 'SimulatedTime', 'Faults',
-           'Limits', 'EchoResponder', 'FastResponder', 'chat_response', 'error_body', 'StandInServer', 'prompt_tokens',
-           'over_context', 'stand_in_tokens', 'stand_in_token_id', 'completion_response', 'example_tokens',
-           'job_schedule', 'serve_cmd']
+__all__ = ['FAULT_KINDS', 'LOST', 'SERVICES', 'OFFERED_BY', 'EXPIRED', 'CANCELLED', 'JOB_STATES', 'SIMULATED', 'SimulatedTime',
+           'Faults', 'Limits', 'EchoResponder', 'FastResponder', 'chat_response', 'error_body', 'StandInServer',
+           'prompt_tokens', 'over_context', 'stand_in_tokens', 'stand_in_token_id', 'completion_response',
+           'example_tokens', 'job_schedule', 'simulated_adapter', 'simulated_lora_set', 'serve_cmd']
 
 # %% ../nbs/03c_serve.ipynb #0c236920
 _AHEAD: dict = {}   # clock file -> how far this process's simulated time is ahead of real time
@@ -799,6 +799,45 @@ def _handler_for(server: StandInServer):
         def do_GET(self): self.handle_method("GET")
         def do_POST(self): self.handle_method("POST")
     return Handler
+
+# %% ../nbs/03c_serve.ipynb #766170db
+SIMULATED = "simulated"   # what training.json says of each value only a real run measures
+
+def simulated_adapter(folder: Path,  # the adapter folder to write (a model's `<name>/adapter`)
+                      lora: dict,    # the recipe's `lora` section: r, alpha, dropout, target_modules
+                      base: str,     # the base the adapter is for
+                      draw,          # what its placeholder weights are drawn from (the data's hash and the seed)
+                     ) -> Path:
+    "An adapter folder as a LoRA run leaves it: peft's `adapter_config.json` of the recipe, and a small `adapter_model.safetensors` of placeholder weights drawn from `draw` (no training), written beside and swapped in."
+    import numpy as np
+    from safetensors.numpy import save_file
+    from culturellm.finetune import lora_config
+    tmp = folder.with_name(folder.name + ".tmp")
+    lora_config(lora, base).save_pretrained(str(tmp))
+    weights = np.random.default_rng(int(stable_hash(draw, 8), 16)).standard_normal((lora["r"], 16), dtype=np.float32)
+    save_file({"simulated.lora_A.weight": weights}, str(tmp/"adapter_model.safetensors"), metadata={SIMULATED: "placeholder weights: culturellm.serve.simulated_lora_set trained nothing"})
+    if folder.exists(): shutil.rmtree(folder)
+    os.replace(tmp, folder)
+    return folder
+
+def simulated_lora_set(chat_file: Path,  # chat fine-tuning JSONL
+                       out: Path,        # model folder: adapter/, training.json
+                       base: dict,       # the profile's base role spec (its server runs the simulated job)
+                       cfg: dict,        # finetune_config of the profile (the recipe)
+                       name: str,        # the model's registry name
+                      ) -> dict:
+    "A LoRA run simulated (`finetune.trainer`): its time spent as a job of the stand-in at `base_url`, then its adapter folder and `training.json` as `train_lora` leaves them; returns the manifest."
+    from culturellm.finetune import global_batch, train_openai, training_steps
+    start, rows = clock().now(), sum(1 for line in chat_file.read_text().splitlines() if line.strip())
+    job = train_openai(chat_file, out, base, {**cfg, "openai": {"n_epochs": cfg["train"]["epochs"]}}, suffix=name)
+    simulated_adapter(out/"adapter", cfg["lora"], base["model"], [job["data_sha256"], cfg["seed"]])
+    steps, seconds = training_steps(cfg["train"], rows), clock().now() - start
+    manifest = {"base": base["model"], "dtype": SIMULATED, "quantized": SIMULATED, "recipe": cfg["recipe"], "hyperparameters": {"lora": cfg["lora"], "train": cfg["train"]},
+                "rows": rows, "data_sha256": job["data_sha256"], "seed": cfg["seed"], "world_size": 1, "global_batch": global_batch(cfg["train"]), "resumed": False,
+                "checkpoints": [], "steps": steps, "seconds": round(seconds, 1), "seconds_per_step": round(seconds / max(steps, 1), 2), "peak_rss_mib": SIMULATED,
+                "losses": [], SIMULATED: f"no training ran: the stand-in's job {job['job_id']} spent the run's time, the weights are placeholders"}
+    write_atomic(out/"training.json", json.dumps(manifest, indent=1))
+    return manifest
 
 # %% ../nbs/03c_serve.ipynb #1dacdd36
 def serve_cmd(model: str="smollm2-135m-instruct", # embedded model name, local folder, or "echo"
