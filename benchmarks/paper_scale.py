@@ -10,13 +10,27 @@ number of slots, direct requests meet requests- and tokens-per-minute limits wit
 - `paper-openai`: every role on the OpenAI-like stand-in (`Limits.of("openai")`): the base through the Batch API,
   fine-tuning jobs, embeddings.
 - `paper-vllm`: the augmenter and judge on the vLLM-like stand-in (`Limits.of("vllm")`: no Batch API, prompt
-  log-probabilities); the base, which this profile fine-tunes locally with LoRA on a GPU and whose adapters its vLLM
-  serves (`serve_adapters: vllm`), is served by the same stand-in (direct requests, label continuation scored through
-  `prompt_logprobs`) and its training replaced by the stand-in's fine-tuning endpoint (this machine has no GPU and the
-  8B base is not here; so `serve_adapters` is dropped: the trained models are the endpoint's model ids, not adapter
-  folders); the embedder stays local (MiniLM, on CPU).
+  log-probabilities). The base keeps the profile's spec (`serve_adapters: vllm`, `label_scoring: echo`, 32 requests
+  in flight), served by the same stand-in in its vLLM mode with runtime LoRA updating and the profile's documented
+  server flags (`--enable-lora --max-lora-rank 64`, so vLLM's defaults `--max-loras 1` and `--max-cpu-loras 1`: the
+  stand-in swaps adapters in and reads evicted ones again, as vLLM does, and counts both). Evaluation takes the path of
+  a user with vLLM: each trained model's adapter folder is registered once through `/v1/load_lora_adapter` and asked
+  for by its served name. What is simulated, because this machine has no GPU and the 8B base is not here:
+  * the LoRA training: `finetune.trainer` names the simulator's `culturellm.serve.simulated_lora_set`, which spends each
+    run's time as a job of the stand-in's fine-tuning queue (standing for the GPUs: 6 runs at once, 10-40 simulated
+    minutes each) and then writes what the real trainer leaves: the adapter folder (peft's `adapter_config.json` of
+    the recipe `paper-qlora`: r 64, alpha 16, q_proj/v_proj; a small placeholder weights file, no trained weights) and
+    `training.json` (values only a real run measures marked `simulated`); `finetune` then writes the same model
+    registry entry and ledger line as after a real run;
+  * Llama 3.1's tokenizer: the embedded Gemma-3-270M's renders the prompts (the training pairs and the echo rule's),
+    role option `tokenizer`;
+  * the perplexity study's in-process model (`studies.perplexity_model`, the 8B base on CUDA): the embedded
+    Gemma-3-270M on CPU;
+  * the model's answers: the stand-in's fast responder, each adapter answering apart by its weights' hash.
+  The embedder stays local (MiniLM, on CPU).
 
-Prints per profile: requests answered, Batch jobs, fine-tuning jobs, 429 answers and their Retry-After, fine-tuning queue waits, simulated and real wall time,
+Prints per profile: requests answered, for paper-vllm the adapters trained, registered through the load route and
+swapped in (and whether the registered ones are exactly the trained ones), Batch jobs, fine-tuning jobs, 429 answers and their Retry-After, fine-tuning queue waits, simulated and real wall time,
 each stage's simulated start and end (and the stage whose end sets the simulated wall time), the orchestrator's
 peak RSS (the high-water mark of its largest process: the CLI or a stage's notebook kernel; one-off workers such as
 the embedded model's conversion are listed apart), planned vs actual cost, and last
@@ -40,19 +54,24 @@ from culturellm.data import ScratchProject
 from culturellm.serve import FastResponder, Limits, SimulatedTime, StandInServer, job_schedule
 
 SERVICE = {"paper-openai": "openai", "paper-vllm": "vllm"}
+SIMULATED_TRAINER = "culturellm.serve:simulated_lora_set"   # stands for a GPU's LoRA run (paper-vllm)
+STAND_IN_TOKENIZER = "gemma-3-270m"                          # embedded: renders prompts where the served base's own tokenizer is not here
+GPU_QUEUE = {"fine_tuning": True, "job_minutes": (10, 40), "max_running_jobs": 6}   # the stand-in's job queue standing for the GPUs that train
+SERVED_LORA = {"runtime_lora": True, "max_lora_rank": 64}   # paper-vllm's documented server: --enable-lora --max-lora-rank 64, runtime updating on
 OLD_CALL_ROWS = 64         # the old orchestration: one Batch job per LLM call of this many rows
 
 
 def served(cfg: dict, url: str, service: str) -> dict:
-    "The profile with every remote role on the stand-in; for vLLM, the local base served by it too and trained through its fine-tuning endpoint."
+    "The profile with every remote role on the stand-in; for vLLM, its base's adapters trained by the simulator and served by the stand-in, what needs the absent GPU or 8B base local and small."
     for spec in cfg["roles"].values():
         if spec["backend"] == "openai": spec["base_url"] = url
     if service == "vllm":
-        base = cfg["roles"]["base"]
-        cfg["roles"]["base"] = {"backend": "openai", "model": base["model"], "base_url": url, "concurrency": 32, "continuation": True}
+        assert cfg["roles"]["base"].get("serve_adapters") == "vllm", "paper-vllm's base serves its adapters on vLLM: that is the path simulated here"
+        cfg["roles"]["base"]["tokenizer"] = STAND_IN_TOKENIZER
         cfg["roles"]["embedder"] = {**cfg["roles"]["embedder"], "device": "cpu"}
-        cfg["finetune"] = {**cfg.get("finetune", {}), "recipe": "openai"}
-        cfg["reproduce"] = {"concurrent_stages": 10}                      # served, the base is remote: stages at once as in paper-openai
+        cfg["finetune"] = {**cfg.get("finetune", {}), "trainer": SIMULATED_TRAINER}
+        cfg["studies"] = {**cfg.get("studies", {}), "perplexity_model": {"backend": "hf", "model": STAND_IN_TOKENIZER, "dtype": "auto"}}
+        cfg["reproduce"] = {"concurrent_stages": 10}                      # stages at once as in paper-openai (their trainings share the simulated GPUs' queue)
     return cfg
 
 
@@ -80,7 +99,7 @@ def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|Non
     service = SERVICE[profile]
     cfg = yaml.safe_load((data_dir()/"profiles"/f"{profile}.yaml").read_text())
     if pilot: cfg = pilot_of(cfg, *pilot)
-    limits = Limits.of(service, **({"fine_tuning": True, "job_minutes": (10, 40), "max_running_jobs": 6} if service == "vllm" else {}),
+    limits = Limits.of(service, **({**GPU_QUEUE, **SERVED_LORA} if service == "vllm" else {}),
                        **({"expire_rate": expire_rate} if expire_rate is not None else {}))
     server = StandInServer(FastResponder(), limits=limits).start()
     cfg = served(cfg, server.url, service)
@@ -109,6 +128,7 @@ def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|Non
         from culturellm.pipeline import bill, previous_runs, reports_dir, runs, stage_reads
         table, calibrated = bill(load_profile(name)), (bill(load_profile(name), pilot_bill) if pilot_bill is not None else None)
         times = stage_times(previous_runs(reports_dir(name)), stage_reads(runs(name, cfg["cultures"], cfg["protocol"]["arms"])), sim_clock)
+        trained = trained_adapters(name)
     if not keep: shutil.rmtree(project.folder, ignore_errors=True)
     total = table.loc["total"]
     return {"profile": profile, "ok": out.returncode == 0, "requests": sum(server.accepted.values()), "batches": len(server.batches),
@@ -121,7 +141,22 @@ def run(profile: str, per_task: int|None, keep: str|None, expire_rate: float|Non
             "simulated_s": real + skipped, "stage_times": times, "real_s": real, "peaks": dict(peaks),
             "planned_usd": float(total["planned_cost_usd"]), "actual_usd": float(total["cost_usd"]),
             "planned_requests": int(total["planned_requests"]), "actual_requests": int(total["requests"]), "bill": table, "limits": limits,
-            "calibrated": calibrated, "pilot": pilot}
+            "calibrated": calibrated, "pilot": pilot, **adapter_serving(server, trained)}
+
+
+def trained_adapters(profile: str) -> dict:
+    "Every model a profile's registry holds as an adapter folder: its served name (`openai_backend.served_name`) -> its registry name (call in the run's environment)."
+    from culturellm.core import generated_dir
+    from culturellm.finetune import registered_models
+    from culturellm.openai_backend import served_name
+    models = registered_models(profile)
+    return {served_name(generated_dir(profile)/m.adapter): m["name"] for _, m in models[models.adapter.notna()].iterrows()}
+
+
+def adapter_serving(server: StandInServer, trained: dict) -> dict:
+    "What the stand-in saw of the adapters: those registered through the load route (by served name), the route's answers, each adapter's swaps into a slot and reads from its folder; and the adapters trained (`trained_adapters`)."
+    loads = collections.Counter(r["status"] for r in server.log if r["path"] == "/v1/load_lora_adapter")
+    return {"trained": trained, "registered": dict(server.adapters), "loads": dict(loads), "swaps": dict(server.adapter_swaps), "reads": dict(server.adapter_reads)}
 
 
 def stage_times(records: dict,  # report name -> run record (`pipeline.previous_runs`)
@@ -204,7 +239,8 @@ def report(r: dict) -> None:
     days = lambda s: f"{s / 86400:.2f} days ({s / 3600:.1f} h)"
     print(f"{r['profile']}{' pilot (%d cultures, %d rows per task)' % r['pilot'] if r['pilot'] else ''}: {'completed with no error' if r['ok'] else 'FAILED (see above)'}")
     print(f"  requests answered by the stand-in: {r['requests']}; Batch jobs: {r['batches']} in {r['rounds']} distinct creation minutes (~rounds) "
-          f"(largest {max(r['batch_requests'], default=0)} requests; per model at most {r['per_model_max']} jobs); fine-tuning jobs: {r['jobs']}")
+          f"(largest {max(r['batch_requests'], default=0)} requests; per model at most {r['per_model_max']} jobs); fine-tuning jobs: {r['jobs']}"
+          + (" (the simulated LoRA runs' queue)" if r["trained"] else ""))
     (stage, model), most = r["per_stage_model"].most_common(1)[0] if r["per_stage_model"] else (("-", "-"), 0)
     least = {p: max(1, -(-n // r["limits"].batch_max_requests)) for p, n in r["answered_per_pair"].items()}   # the fewest files its requests fit in
     over = {p: (n, least.get(p, 1)) for p, n in r["per_stage_model"].items() if n > least.get(p, 1)}
@@ -212,6 +248,12 @@ def report(r: dict) -> None:
           f"{len(over)} had more than their requests need at {r['limits'].batch_max_requests} a file" + "".join(f"; {s}, {m}: {n} jobs for {k}" for (s, m), (n, k) in sorted(over.items())))
     print(f"  batches expired (each costs its 24 h window before its rest is sent again): {r['expired']}; "
           f"cancelled after the base's batch_patience_hours (their rest sent again at once): {r['cancelled']}")
+    if r["trained"] or r["registered"]:
+        asked = sum(1 for name in r["registered"] if r["swaps"].get(name))
+        print(f"  adapters: {len(r['trained'])} trained (adapter folders in the model registry); {len(r['registered'])} registered through /v1/load_lora_adapter "
+              f"(answers: {', '.join(f'{n} x {s}' for s, n in sorted(r['loads'].items()))}); registered == trained: {set(r['registered']) == set(r['trained'])}; "
+              f"{asked} asked for by name; swapped into vLLM's {r['limits'].max_loras} batch slot(s) {sum(r['swaps'].values())} times, "
+              f"read from their folders {sum(r['reads'].values())} times (max_cpu_loras {r['limits'].max_cpu_loras or r['limits'].max_loras})")
     waits, queued = r["retry_afters"], sorted(r["job_waits"])
     print(f"  429 answers (rate limits): {len(waits)}, their Retry-After {sum(waits) / 3600:.1f} h in all, longest {max(waits, default=0):.0f} s; "
           f"fine-tuning jobs queued for a slot: median {queued[len(queued) // 2] / 60 if queued else 0:.0f} min, longest {max(queued, default=0) / 3600:.1f} h")

@@ -20,16 +20,16 @@ from .augment import augment_config
 from .wvs import culture_labels, load_questions
 
 # %% auto #0
-__all__ = ['NON_REENTRANT', 'finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss', 'quantization',
+__all__ = ['NON_REENTRANT', 'finetune_config', 'encode_pairs', 'LeftPadCollator', 'answer_loss', 'quantization', 'lora_config',
            'last_complete_checkpoint', 'global_batch', 'training_steps', 'checkpoint_steps', 'training_arguments',
            'save_adapter', 'write_model', 'run_record', 'train_lora', 'world_size', 'is_main_process',
            'on_main_process', 'one_device', 'train_openai', 'training_epochs', 'training_tokens', 'training_seeds',
            'row_tokens', 'finetune_plan', 'train_lora_set', 'train_served_set', 'train_openai_set', 'models_dir_of',
-           'model_name', 'registered_models', 'training_set', 'registry_record', 'bill_training', 'finetune',
-           'finetune_many', 'finetune_controls', 'finetune_seeds', 'trained_backend', 'adapter_spec', 'remote_spec',
-           'trained_llm', 'seed_answers_of', 'seed_accuracy', 'seed_accuracy_table', 'seed_prompt_tokens',
-           'seed_accuracy_plan', 'plot_losses', 'hyperparameter_rows', 'model_card_fields', 'model_card',
-           'write_model_cards', 'finetune_cmd', 'models_list_cmd']
+           'model_name', 'registered_models', 'training_set', 'registry_record', 'bill_training', 'set_trainer',
+           'finetune', 'finetune_many', 'finetune_controls', 'finetune_seeds', 'trained_backend', 'adapter_spec',
+           'remote_spec', 'trained_llm', 'seed_answers_of', 'seed_accuracy', 'seed_accuracy_table',
+           'seed_prompt_tokens', 'seed_accuracy_plan', 'plot_losses', 'hyperparameter_rows', 'model_card_fields',
+           'model_card', 'write_model_cards', 'finetune_cmd', 'models_list_cmd']
 
 # %% ../nbs/07_finetune.ipynb #69c21f3c
 def finetune_config(profile: dict) -> dict:
@@ -98,10 +98,18 @@ def quantization(cfg: dict,           # finetune_config of the profile
 # %% ../nbs/07_finetune.ipynb #791d5e71
 NON_REENTRANT = {"use_reentrant": False}   # activation checkpointing DDP can train through (peft's default, the reentrant kind, is not)
 
+def lora_config(lora: dict,  # the recipe's `lora` section: r, alpha, dropout, target_modules
+                base: str,   # the base, as the registry knows it (what the adapter names it needs)
+               ):
+    "peft's `LoraConfig` of a recipe: the adapter a run trains, as its `adapter_config.json` says."
+    from peft import LoraConfig
+    return LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"], target_modules=lora["target_modules"],
+                      bias="none", task_type="CAUSAL_LM", base_model_name_or_path=base)
+
 def _lora_model(base: str, dtype: str, cfg: dict, gpu: int|None=None):
     "The base model (4-bit on this process's GPU when asked and possible) wrapped with a fresh LoRA adapter, and what was done about quantization."
     import torch
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from peft import get_peft_model, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
     from culturellm.hf import contiguous_head, model_folder
@@ -111,10 +119,7 @@ def _lora_model(base: str, dtype: str, cfg: dict, gpu: int|None=None):
     checkpointing = cfg["train"].get("gradient_checkpointing", quantized == "4bit-nf4")   # peft's prepare_model_for_kbit_training turns it on
     if quantized == "4bit-nf4": model = prepare_model_for_kbit_training(model, checkpointing, gradient_checkpointing_kwargs=NON_REENTRANT)
     elif checkpointing: model.activation_checkpointing_enable(NON_REENTRANT)
-    lora = cfg["lora"]
-    config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"], target_modules=lora["target_modules"],
-                        bias="none", task_type="CAUSAL_LM")
-    model = get_peft_model(model, config)
+    model = get_peft_model(model, lora_config(cfg["lora"], base))
     model.peft_config["default"].base_model_name_or_path = base       # adapters name the base they need, as the registry knows it
     return model, quantized
 
@@ -436,6 +441,15 @@ def bill_training(profile: Profile, name: str, tokens: int) -> dict:
     base = profile["roles"]["base"]
     return Ledger(ledger_path(profile)).record(name, "finetune", base["model"], 1, 1, 0, tokens, 0, cost_usd=tokens * training_rate(base) / 1e6)
 
+# %% ../nbs/07_finetune.ipynb #070df2c8
+def set_trainer(base: dict,  # the profile's base role spec
+                cfg: dict,   # finetune_config of the profile
+               ):
+    "The function that trains a set: the profile's `finetune.trainer` where it names one (`module:function`), else the base backend's (`BackendKind.trainer`)."
+    ref = cfg.get("trainer") or backend_kind(base).trainer
+    try: return resolve(ref)
+    except (ImportError, AttributeError, ValueError) as e: raise ConfigError(f"finetune.trainer {ref!r} names no `module:function` ({e})") from None
+
 # %% ../nbs/07_finetune.ipynb #1f07e7ef
 def finetune(profile: Profile, culture: str, set_name: str="main",
              seed: int|None=None,  # an extra training seed (`training_seeds`), the model named `...@seed<k>`; None: `finetune.seed`
@@ -449,7 +463,7 @@ def finetune(profile: Profile, culture: str, set_name: str="main",
     if name in known.index and known.loc[name, "data_sha256"] == data_sha and known.loc[name, "recipe"] == cfg["recipe_hash"]:
         return known.loc[name].to_dict() | {"name": name}
     with timed("training", name, int(chosen["rows"]), "finetune"):
-        manifest = resolve(backend_kind(base).trainer)(chat_file, models_dir_of(profile)/name, base, cfg, name)
+        manifest = set_trainer(base, cfg)(chat_file, models_dir_of(profile)/name, base, cfg, name)
     def register():                                       # once, however many processes trained it
         entry = registry_record(profile, name, culture, chosen, base, cfg, data_sha, manifest)
         append_jsonl(models_dir_of(profile)/"registry.jsonl", entry)

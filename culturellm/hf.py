@@ -120,11 +120,16 @@ def known_warnings_silenced():
         yield
 
 # %% ../nbs/03a_hf.ipynb #6301269a
+_TOKENIZER_LOCK = threading.Lock()   # threads asking at once wait for one load (transformers' lazy imports fail when raced: "cannot import name 'AutoTokenizer'")
+
 @lru_cache(maxsize=8)
-def load_tokenizer(folder: str):
-    "A model's tokenizer, loaded once per process: Gemma's 262k-token vocabulary takes seconds to load, and a culture notebook needs it a dozen times."
+def _tokenizer(folder: str):
     from transformers import AutoTokenizer
     return AutoTokenizer.from_pretrained(folder)
+
+def load_tokenizer(folder: str):
+    "A model's tokenizer, loaded once per process (Gemma's 262k-token vocabulary takes seconds to load, and a culture notebook needs it a dozen times), by one thread at a time."
+    with _TOKENIZER_LOCK: return _tokenizer(folder)
 
 # %% ../nbs/03a_hf.ipynb #63d67f42
 class PromptFormat:

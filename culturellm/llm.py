@@ -322,7 +322,7 @@ BACKENDS = {
 
 SERVED_ADAPTERS = {   # a base's backend -> its kind where the base's server serves the adapters trained here (role option `serve_adapters`)
     "openai": BackendKind("culturellm.openai_backend:OpenAIBackend", "culturellm.finetune:train_served_set", "culturellm.finetune:adapter_spec",
-                          "culturellm.hf:prompt_format_of", billed=False, epochs=("train", "epochs"), library="peft",
+                          "culturellm.openai_backend:served_prompt_format", billed=False, epochs=("train", "epochs"), library="peft",
                           method="LoRA adapter (transformers + peft)", adapter=True, in_process=False),
 }
 

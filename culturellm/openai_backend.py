@@ -23,8 +23,8 @@ __all__ = ['RETRYABLE', 'INVALID_ANSWERS', 'LABEL_SCORING', 'REQUEST_TIMEOUTS', 
            'invalid_answer', 'is_too_long', 'poll', 'with_retries', 'create_once', 'AmbiguousLabels', 'token_id',
            'label_matches', 'label_logprobs', 'LabelRule', 'label_requests', 'BatchQueue', 'request_timeout',
            'AdapterServing', 'adapter_weights_hash', 'served_name', 'OpenAIBackend', 'serve_adapter', 'shared_marked',
-           'continuation_logprob', 'echo_logprob', 'request_key', 'BatchLines', 'batch_files', 'BatchStore',
-           'StoredAnswers', 'stage_tag']
+           'continuation_logprob', 'echo_logprob', 'served_prompt_format', 'request_key', 'BatchLines', 'batch_files',
+           'BatchStore', 'StoredAnswers', 'stage_tag']
 
 # %% ../nbs/03b_openai.ipynb #988be64c
 def check_pinned(model: str,          # model id
@@ -595,6 +595,12 @@ def score_echo(self: OpenAIBackend,
     with _answered(self, bodies, "completions") as (answers, _): answered = iter(list(zip(asked, answers)))
     return [_echo_label_scores(self, labels, [next(answered) for _ in labels]) for labels in label_sets]
 
+
+# %% ../nbs/03b_openai.ipynb #a160f230
+def served_prompt_format(spec: dict):  # a served base's role spec (`serve_adapters`)
+    "The prompt format a served base's adapters train in: the echo rule's (`OpenAIBackend.prompt_format`), so an adapter learns the prompts it is scored on."
+    from culturellm.hf import prompt_format_of
+    return prompt_format_of({"model": spec.get("tokenizer") or spec["model"], "template": spec.get("template")})
 
 # %% ../nbs/03b_openai.ipynb #92574862
 TERMINAL = {"completed", "failed", "expired", "cancelled"}

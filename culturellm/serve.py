@@ -4,21 +4,21 @@
 
 # %% ../nbs/03c_serve.ipynb #498c4938
 from __future__ import annotations
-import collections, email.parser, email.policy, fcntl, hashlib, heapq, itertools, json, math, os, random, re, sys, threading, time, uuid
+import collections, email.parser, email.policy, fcntl, hashlib, heapq, itertools, json, math, os, random, re, shutil, sys, threading, time, uuid
 from fastcore.basics import patch
 from dataclasses import dataclass
 from pathlib import Path
 import openai
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from .core import RealTime, clock, stable_hash
+from .core import RealTime, clock, stable_hash, write_atomic
 from .llm import Completion
 from .openai_backend import adapter_weights_hash
 
 # %% auto #0
-__all__ = ['FAULT_KINDS', 'LOST', 'SERVICES', 'OFFERED_BY', 'EXPIRED', 'CANCELLED', 'JOB_STATES', 'SimulatedTime', 'Faults',
-           'Limits', 'EchoResponder', 'FastResponder', 'chat_response', 'error_body', 'StandInServer', 'prompt_tokens',
-           'over_context', 'stand_in_tokens', 'stand_in_token_id', 'completion_response', 'example_tokens',
-           'job_schedule', 'serve_cmd']
+__all__ = ['FAULT_KINDS', 'LOST', 'SERVICES', 'OFFERED_BY', 'EXPIRED', 'CANCELLED', 'JOB_STATES', 'SIMULATED', 'SimulatedTime',
+           'Faults', 'Limits', 'EchoResponder', 'FastResponder', 'chat_response', 'error_body', 'StandInServer',
+           'prompt_tokens', 'over_context', 'stand_in_tokens', 'stand_in_token_id', 'completion_response',
+           'example_tokens', 'job_schedule', 'simulated_adapter', 'simulated_lora_set', 'serve_cmd']
 
 # %% ../nbs/03c_serve.ipynb #0c236920
 _AHEAD: dict = {}   # clock file -> how far this process's simulated time is ahead of real time
@@ -130,7 +130,8 @@ class Limits:
     completions_echo: bool = True          # /v1/completions scores a prompt's tokens (`echo` + `logprobs`), as vLLM does; OpenAI refuses chat models there
     runtime_lora: bool = False             # vLLM's /v1/load_lora_adapter and /v1/unload_lora_adapter are served (--enable-lora, VLLM_ALLOW_RUNTIME_LORA_UPDATING=True)
     max_lora_rank: int = 16                # an adapter of a higher rank is refused at load with a 400 (vLLM's --max-lora-rank, default 16)
-    max_loras: int = 1                     # adapters' weights held at once (vLLM's --max-loras per batch, default 1; the stand-in answers one request at a time): the least recently used is dropped, read again from its folder when next asked
+    max_loras: int = 1                     # adapters in one batch (vLLM's --max-loras, default 1: its GPU slots); an adapter asked for beyond them is swapped in for the least recently used (`adapter_swaps`), never refused
+    max_cpu_loras: int|None = None         # adapters' weights kept in memory (vLLM's --max-cpu-loras, at least max_loras; None: max_loras, vLLM's default); one evicted is read again from its folder when next asked (`adapter_reads`)
     any_model: bool = False                # any model name is answered by the served model (llama.cpp's server), none is a 404
     rpm: int = 0                           # direct requests per minute (0: no limit)
     tpm: int = 0                           # direct request tokens per minute (0: no limit)
@@ -267,7 +268,8 @@ class StandInServer:
         self.responder, self.faults, self.api_key, self.limits = responder or EchoResponder(), faults or Faults(), api_key, limits or Limits()
         self.models = models or [self.responder.model_id]
         self.files, self.batches, self.jobs, self.log, self.attempts = {}, {}, {}, [], {}
-        self.adapters, self.held, self.adapter_reads = {}, collections.OrderedDict(), collections.Counter()   # adapter name -> folder; name -> its responder, least recently used first; reads of each from its folder
+        self.adapters, self.held, self.adapter_reads = {}, collections.OrderedDict(), collections.Counter()   # adapter name -> folder; name -> its responder kept in memory, least recently used first; reads of each from its folder
+        self.active, self.adapter_swaps = collections.OrderedDict(), collections.Counter()   # adapters in the batch slots (`max_loras`), least recently used first; swaps of each into a slot
         self.made = collections.Counter()   # objects made from each key (ids fixed by what was sent: the same in every run)
         self.accepted, self.window, self.retry_afters = collections.Counter(), {}, []   # answered requests by key; direct requests' [count, tokens] by second of their sender's time; the Retry-After of each 429
         self.lock, self.model_lock, self.batch_lock = threading.Lock(), threading.Lock(), threading.Lock()
@@ -338,14 +340,24 @@ def serves(self: StandInServer, model) -> bool:
 
 @patch
 def responder_for(self: StandInServer, model: str):
-    "Who answers `model`: an adapter's responder (its weights read from its folder; at most `max_loras` held, the least recently used dropped), else the served model's."
+    "Who answers `model`: an adapter's responder, in one of the `max_loras` slots (swapped in for the least recently used) from the `max_cpu_loras` kept in memory (read again from its folder if evicted), else the served model's."
     if model not in self.adapters: return self.responder
     with self.lock:
-        if model in self.held: self.held.move_to_end(model)
+        held = self.held_adapter(model)
+        if model in self.active: self.active.move_to_end(model)
         else:
-            self.held[model] = self.responder.with_adapter(self.adapters[model]); self.adapter_reads[model] += 1
-            while len(self.held) > self.limits.max_loras: self.held.popitem(last=False)
-        return self.held[model]
+            self.active[model] = None; self.adapter_swaps[model] += 1
+            while len(self.active) > self.limits.max_loras: self.active.popitem(last=False)
+        return held
+
+@patch
+def held_adapter(self: StandInServer, model: str):
+    "An adapter's responder from memory, read from its folder where it is not kept (the least recently used beyond `max_cpu_loras` evicted); call with `lock` held."
+    if model in self.held: self.held.move_to_end(model)
+    else:
+        self.held[model] = self.responder.with_adapter(self.adapters[model]); self.adapter_reads[model] += 1
+        while len(self.held) > max(self.limits.max_cpu_loras or 0, self.limits.max_loras): self.held.popitem(last=False)
+    return self.held[model]
 
 def _answer(self, body: dict) -> tuple[int, dict]:
     "The response to one chat-completions body, faults aside."
@@ -523,7 +535,7 @@ def load_adapter(self: StandInServer, body, **_):
     if rank > self.limits.max_lora_rank:
         return 400, error_body(f"LoRA rank {rank} is greater than max_lora_rank {self.limits.max_lora_rank}.", 400, "BadRequestError")
     if not hasattr(self.responder, "with_adapter"): return 400, error_body(f"the stand-in's {type(self.responder).__name__} cannot apply adapters", 400, "BadRequestError")
-    with self.lock: self.adapters[name] = str(folder)
+    with self.lock: self.adapters[name] = str(folder); self.held_adapter(name)    # read at once, as vLLM checks it loads (and keeps it for the requests to come)
     return 200, f"Success: LoRA adapter '{name}' added successfully."     # vLLM's answer, a text (sent as a JSON string)
 
 @patch
@@ -531,7 +543,7 @@ def unload_adapter(self: StandInServer, body, **_):
     "vLLM's `/v1/unload_lora_adapter`: the adapter no longer served."
     name = body.get("lora_name")
     if name not in self.adapters: return 404, error_body(f"The lora adapter '{name}' cannot be found.", 404, "NotFoundError")
-    with self.lock: self.adapters.pop(name); self.held.pop(name, None)
+    with self.lock: self.adapters.pop(name); self.held.pop(name, None); self.active.pop(name, None)
     return 200, f"Success: LoRA adapter '{name}' removed successfully."
 
 # %% ../nbs/03c_serve.ipynb #a36f261c
@@ -787,6 +799,45 @@ def _handler_for(server: StandInServer):
         def do_GET(self): self.handle_method("GET")
         def do_POST(self): self.handle_method("POST")
     return Handler
+
+# %% ../nbs/03c_serve.ipynb #766170db
+SIMULATED = "simulated"   # what training.json says of each value only a real run measures
+
+def simulated_adapter(folder: Path,  # the adapter folder to write (a model's `<name>/adapter`)
+                      lora: dict,    # the recipe's `lora` section: r, alpha, dropout, target_modules
+                      base: str,     # the base the adapter is for
+                      draw,          # what its placeholder weights are drawn from (the data's hash and the seed)
+                     ) -> Path:
+    "An adapter folder as a LoRA run leaves it: peft's `adapter_config.json` of the recipe, and a small `adapter_model.safetensors` of placeholder weights drawn from `draw` (no training), written beside and swapped in."
+    import numpy as np
+    from safetensors.numpy import save_file
+    from culturellm.finetune import lora_config
+    tmp = folder.with_name(folder.name + ".tmp")
+    lora_config(lora, base).save_pretrained(str(tmp))
+    weights = np.random.default_rng(int(stable_hash(draw, 8), 16)).standard_normal((lora["r"], 16), dtype=np.float32)
+    save_file({"simulated.lora_A.weight": weights}, str(tmp/"adapter_model.safetensors"), metadata={SIMULATED: "placeholder weights: culturellm.serve.simulated_lora_set trained nothing"})
+    if folder.exists(): shutil.rmtree(folder)
+    os.replace(tmp, folder)
+    return folder
+
+def simulated_lora_set(chat_file: Path,  # chat fine-tuning JSONL
+                       out: Path,        # model folder: adapter/, training.json
+                       base: dict,       # the profile's base role spec (its server runs the simulated job)
+                       cfg: dict,        # finetune_config of the profile (the recipe)
+                       name: str,        # the model's registry name
+                      ) -> dict:
+    "A LoRA run simulated (`finetune.trainer`): its time spent as a job of the stand-in at `base_url`, then its adapter folder and `training.json` as `train_lora` leaves them; returns the manifest."
+    from culturellm.finetune import global_batch, train_openai, training_steps
+    start, rows = clock().now(), sum(1 for line in chat_file.read_text().splitlines() if line.strip())
+    job = train_openai(chat_file, out, base, {**cfg, "openai": {"n_epochs": cfg["train"]["epochs"]}}, suffix=name)
+    simulated_adapter(out/"adapter", cfg["lora"], base["model"], [job["data_sha256"], cfg["seed"]])
+    steps, seconds = training_steps(cfg["train"], rows), clock().now() - start
+    manifest = {"base": base["model"], "dtype": SIMULATED, "quantized": SIMULATED, "recipe": cfg["recipe"], "hyperparameters": {"lora": cfg["lora"], "train": cfg["train"]},
+                "rows": rows, "data_sha256": job["data_sha256"], "seed": cfg["seed"], "world_size": 1, "global_batch": global_batch(cfg["train"]), "resumed": False,
+                "checkpoints": [], "steps": steps, "seconds": round(seconds, 1), "seconds_per_step": round(seconds / max(steps, 1), 2), "peak_rss_mib": SIMULATED,
+                "losses": [], SIMULATED: f"no training ran: the stand-in's job {job['job_id']} spent the run's time, the weights are placeholders"}
+    write_atomic(out/"training.json", json.dumps(manifest, indent=1))
+    return manifest
 
 # %% ../nbs/03c_serve.ipynb #1dacdd36
 def serve_cmd(model: str="smollm2-135m-instruct", # embedded model name, local folder, or "echo"
