@@ -17,7 +17,8 @@ def benchmarks(profile: str, reproduce_profile: str) -> dict:
             "augment_calls": ["--profile", profile], "lora_padding": ["--profile", profile], "scoring_roofline": ["--profile", profile],
             "dtype_agreement": ["--profile", profile],
             "reproduce_warm_cold": ["--profile", reproduce_profile], "paper_scale": ["--profiles", "paper-openai", "--per-task", "2", "--pilot", "3", "1"],
-            "batch_memory": ["--n", "50000"], "probe_under_load": []}
+            "batch_memory": ["--n", "50000"], "probe_under_load": [], "concurrent_stages": ["--profile", profile],
+            "int8_dynamic": ["--profile", profile]}
 
 
 def run(name: str, arguments: list) -> dict:

@@ -510,7 +510,7 @@ PROFILE_KEYS = {
     "studies": dict,    # which cultures the win-rate / ablation / forgetting studies cover; forgetting benchmarks
     "alignment": dict,  # opinion alignment: held-out folds and cultures, transfer-matrix slice
     "protocol": dict,   # the protocols run as arms (corrected, paper: data/registry/protocols.yaml) and the paper arm's size
-    "reproduce": dict,  # how stages run: concurrent_stages (how many at once, for remote profiles)
+    "reproduce": dict,  # how stages run: concurrent_stages (how many at once), stage_threads (torch threads of each)
 }
 
 def check_profile(profile: dict,  # the parsed YAML of a profile

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_pipeline.ipynb #8984281f
 from __future__ import annotations
-import contextlib, datetime as dt, html, json, multiprocessing, platform, subprocess, time
+import contextlib, datetime as dt, html, json, multiprocessing, os, platform, subprocess, time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 import culturellm
 from importlib import metadata
@@ -28,8 +28,9 @@ __all__ = ['PROVENANCE_PACKAGES', 'STAGE_COPIES', 'experiment_path', 'check_para
            'code_hash', 'stage_fingerprint', 'up_to_date', 'previous_runs', 'ordered', 'run_stage', 'run_when_ready',
            'reproduce', 'estimate_path', 'stage_blocks', 'covered_seconds', 'time_profile', 'timings_table',
            'stage_detail', 'timings_markdown', 'write_timings', 'largest_parts', 'stage_planners', 'planned_model',
-           'plan', 'actual_usage', 'calibrated', 'bill', 'row_estimates', 'startup_estimate', 'stage_estimates',
-           'local_roles', 'probe_note', 'wall_time_summary', 'RunEstimate', 'plan_cmd', 'reproduce_cmd']
+           'plan', 'actual_usage', 'calibrated', 'bill', 'stage_threads', 'row_estimates', 'startup_estimate',
+           'stage_estimates', 'local_roles', 'probe_note', 'scheduled_seconds', 'run_reads', 'wall_time_summary',
+           'RunEstimate', 'plan_cmd', 'reproduce_cmd']
 
 # %% ../nbs/13_pipeline.ipynb #83ed05b2
 def experiment_path(name: str) -> Path:
@@ -320,12 +321,12 @@ def reproduce(profile: str,              # profile name (data/profiles/<profile>
     cfg = with_cultures(own, cultures) if cultures else own
     planned = {name: (template, parameters) for template, name, parameters in runs(profile, cfg["cultures"], protocol_config(cfg)["arms"])}
     if set(stages or []) - set(planned): raise ConfigError(f"unknown stage(s) {sorted(set(stages) - set(planned))}; stages: {', '.join(planned)}")
-    out_dir, code, env = reports_dir(profile), code_hash(), {"CULTURELLM_CULTURES": ",".join(cfg["cultures"])}
+    out_dir, code, env = reports_dir(profile), code_hash(), {"CULTURELLM_CULTURES": ",".join(cfg["cultures"]), "OMP_NUM_THREADS": str(stage_threads(cfg))}
     reads = stage_reads([(t, n, p) for n, (t, p) in planned.items()])
     records = {name: {**r, "this run": "kept"} for name, r in previous_runs(out_dir).items()}
     index = lambda: write_index(cfg, ordered(records, own, cfg["cultures"]), out_dir)
     ended = {}                                                       # simulated time: where each stage of this run ended
-    eta = RunEstimate(cfg, [n for n in planned if not stages or n in stages], out_dir)     # before and during: the time left
+    eta = RunEstimate(cfg, [n for n in planned if not stages or n in stages], out_dir, reads)     # before and during: the time left
 
     def start(name):
         (template, parameters), fingerprint = planned[name], stage_fingerprint(cfg, *planned[name], code)
@@ -478,12 +479,19 @@ def bill(cfg: Profile,                      # the loaded profile
     return table.round({"planned_cost_usd": 2, "cost_usd": 2})
 
 # %% ../nbs/13_pipeline.ipynb #ccc24a8d
+def stage_threads(cfg: Profile) -> int:  # the loaded profile
+    "Torch threads each stage of a run uses: `reproduce.stage_threads`, or for `auto` the cores this process may use (`OMP_NUM_THREADS` where set, else every core) shared by the stages that run at once (`reproduce.concurrent_stages`)."
+    own = profile_section(cfg, "reproduce")
+    if own["stage_threads"] != "auto": return int(own["stage_threads"])
+    cores = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+    return max(1, cores // max(1, own["concurrent_stages"]))
+
 def row_estimates(cfg: Profile,       # the loaded profile
                   rows: pd.DataFrame, # its plan rows (`plan`), or some of them
                   fresh: bool=False,  # probe the local models again
                  ) -> pd.Series:
-    "Estimated seconds of each plan row on this machine (`walltime.plan_seconds`; NaN for remote models)."
-    return plan_seconds(rows.assign(spec=[planned_model(cfg, r)[1] for r in rows.role]), finetune_config(cfg), fresh)
+    "Estimated seconds of each plan row on this machine, on the threads a stage uses (`stage_threads`; `walltime.plan_seconds`; NaN for remote models)."
+    return plan_seconds(rows.assign(spec=[planned_model(cfg, r)[1] for r in rows.role]), finetune_config(cfg), fresh, stage_threads(cfg))
 
 def _work_seconds(cfg: Profile, planners: list) -> float:
     "The planners' rows at this machine's speed, summed; NaN where any model is remote (or no row is local)."
@@ -517,32 +525,58 @@ def local_roles(cfg: Profile) -> list[dict]:
 def probe_note(cfg: Profile) -> str:
     "What the estimate rests on: each local model's probe and when it ran; the estimate is for an idle machine (the probe counts CPU seconds on one thread)."
     speeds = {s["model"]: model_speed(s, finetune_config(cfg)) for s in local_roles(cfg)}
-    import torch
-    return f"an idle machine, {torch.get_num_threads()} threads; " + "; ".join(f"{m} probed {v['measured']}" for m, v in speeds.items())
+    return f"an idle machine, {stage_threads(cfg)} threads a stage; " + "; ".join(f"{m} probed {v['measured']}" for m, v in speeds.items())
+
+def scheduled_seconds(seconds: dict,  # stage -> its estimated seconds, in pipeline order
+                      reads: dict,    # stage -> the stages it reads (`stage_reads`); a stage not in `seconds` has ended
+                      width: int,     # stages at once at most (`reproduce.concurrent_stages`)
+                     ) -> float:
+    "Wall seconds of the stages run as `run_when_ready` runs them: each as soon as the stages it reads have ended, at most `width` at once, the earliest in pipeline order first; NaN where any estimate is."
+    if any(s != s for s in seconds.values()): return float("nan")
+    now, pending, running, ends = 0.0, list(seconds), {}, {}
+    while pending or running:
+        ended = {n for n, end in ends.items() if end <= now}
+        ready = [n for n in pending if set(reads.get(n, [])) & set(seconds) <= ended]
+        for name in ready[:max(0, max(width, 1) - len(running))]:
+            pending.remove(name); running[name] = ends[name] = now + seconds[name]
+        now = min(running.values())
+        running = {n: end for n, end in running.items() if end > now}
+    return max(ends.values(), default=0.0)
+
+def run_reads(cfg: Profile) -> dict:  # the loaded profile
+    "The stages each stage of a run of the profile reads (`stage_reads` of `runs`)."
+    return stage_reads(runs(cfg["name"], cfg["cultures"], protocol_config(cfg)["arms"]))
 
 def wall_time_summary(cfg: Profile,     # the loaded profile
                       fresh: bool=False, # probe the local models again first
                      ) -> str:
-    "How long a run of the profile will take on this machine: each stage's estimate, the total, and the probes they rest on."
+    "How long a run of the profile will take on this machine: each stage's estimate, the total as the stages are scheduled (`scheduled_seconds`), and the probes they rest on."
     if not local_roles(cfg): return "wall time: not estimated (every model is remote: the service decides)"
     for spec in local_roles(cfg) if fresh else []: model_speed(spec, finetune_config(cfg), fresh=True)
-    table = stage_estimates(cfg)
+    table, width = stage_estimates(cfg), profile_section(cfg, "reproduce")["concurrent_stages"]
     minutes = table.assign(**{"estimated min": table["estimated s"] / 60})[["stage", "estimated min"]]
-    total = table["estimated s"].sum(min_count=len(table)) / 60
-    return (f"wall time on this machine, one stage after another ({probe_note(cfg)}; a busier machine takes longer):\n" + minutes.to_string(index=False, float_format="%.1f")
+    total = scheduled_seconds(dict(zip(table.stage, table["estimated s"])), run_reads(cfg), width) / 60
+    arrangement = "one stage after another" if width == 1 else f"up to {width} stages at once, each as soon as the stages it reads have ended"
+    return (f"wall time on this machine, {arrangement} ({probe_note(cfg)}; a busier machine takes longer):\n" + minutes.to_string(index=False, float_format="%.1f")
             + f"\ntotal: about {total:.0f} min" + ("" if total == total else " (some models are remote: not estimated)"))
 
 # %% ../nbs/13_pipeline.ipynb #6dc70705
 class RunEstimate:
-    "A reproduction's estimate of its stages on this machine (`stage_estimates`), written to `estimate.json`, and the time left as its stages end."
-    def __init__(self, cfg: Profile,  # the run's profile
-                 names: list,         # the stages this run may run, in order
-                 out_dir: Path):      # the report folder
-        self.tag, self.done = f"[{cfg['name']}]", []
+    "A reproduction's estimate of its stages on this machine (`stage_estimates`, scheduled as the run schedules them), written to `estimate.json`, and the time left as its stages end."
+    def __init__(self, cfg: Profile,        # the run's profile
+                 names: list,               # the stages this run may run, in order
+                 out_dir: Path,             # the report folder
+                 reads: dict|None=None):    # the stages each stage reads (`stage_reads`; default: none)
+        self.tag, self.done, self.reads = f"[{cfg['name']}]", [], reads or {}
+        self.width = profile_section(cfg, "reproduce")["concurrent_stages"]
         self.note, table = self._estimate(cfg, names)
         self.left = {n: e for n, e in zip(table.stage, table["estimated s"]) if n in names}
-        write_atomic(out_dir/"estimate.json", json.dumps({"probes": self.note, "stages": self.left}, indent=1))
-        self._say(f"estimated wall time on this machine: about {self._minutes(sum(self.left.values()))} for {len(names)} stages ({self.note})")
+        write_atomic(out_dir/"estimate.json", json.dumps({"probes": self.note, "stages": self.left, "total": self.total()}, indent=1))
+        self._say(f"estimated wall time on this machine: about {self._minutes(self.total())} for {len(names)} stages ({self.note})")
+
+    def total(self) -> float:
+        "The estimated wall seconds of the stages not yet ended, scheduled as the run schedules them (`scheduled_seconds`)."
+        return scheduled_seconds(self.left, self.reads, self.width)
 
     @staticmethod
     def _estimate(cfg: Profile, names: list) -> tuple[str, pd.DataFrame]:
@@ -569,7 +603,7 @@ class RunEstimate:
 
     def ended(self, name: str, seconds: float):
         self.done.append((self.left.pop(name, float("nan")), seconds))
-        left = sum(self.left.values()) * self.ratio()
+        left = self.total() * self.ratio()
         self._say(f"{len(self.done)} stages run, {len(self.left)} to go: about {self._minutes(left)} left"
                   + (f" (estimate x {self.ratio():.2f}, this run's actual against estimated so far)" if self.left else ""))
 

@@ -147,10 +147,11 @@ def local_spec(spec: dict) -> bool:  # a role spec
 def plan_seconds(rows: pd.DataFrame,  # a plan (`pipeline.plan`), with each row's role spec in `spec`
                  finetune_cfg: dict,  # the profile's fine-tuning settings (the probe's trainer)
                  fresh: bool=False,   # probe again
+                 threads: int|None=None, # torch threads the work runs on (default: the threads torch uses here)
                 ) -> pd.Series:
-    "Estimated wall seconds of each plan row on this machine when idle, on the threads torch uses here (each local model probed once; NaN for remote models)."
+    "Estimated wall seconds of each plan row on this machine when idle, on `threads` (each local model probed once; NaN for remote models)."
     import torch
-    speeds, threads = {}, torch.get_num_threads()
+    speeds, threads = {}, threads or torch.get_num_threads()
     def speed(spec):
         if not local_spec(spec): return None
         key = json.dumps(spec, sort_keys=True)
