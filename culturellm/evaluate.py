@@ -1030,10 +1030,11 @@ def seed_table(scored: pd.DataFrame,  # evaluated examples (`load_scored`), with
     return pd.DataFrame(rows, columns=columns).round(4)
 
 # %% ../nbs/09_evaluate.ipynb #75a929f0
+def _said(lo: float, hi: float) -> str: return "above 0" if lo > 0 else "below 0" if hi < 0 else "including 0"   # what an interval says
+
 def _gain_words(row: pd.Series) -> str:
     "A primary endpoint as words: its gain, its simultaneous interval, and what the interval says."
-    said = "above 0" if row.sim_lo > 0 else "below 0" if row.sim_hi < 0 else "including 0"
-    return f"{row.gain:+.3f} [{row.sim_lo:+.3f}, {row.sim_hi:+.3f}], {said}"
+    return f"{row.gain:+.3f} [{row.sim_lo:+.3f}, {row.sim_hi:+.3f}], {_said(row.sim_lo, row.sim_hi)}"
 
 def _control_words(controls: pd.DataFrame) -> tuple[str, list]:
     "The controls' sentence of the verdict (macro-F1, the paper's wording, pooled over the cultures with controls), and the controls the culture model does not beat."
@@ -1044,16 +1045,24 @@ def _control_words(controls: pd.DataFrame) -> tuple[str, list]:
     for r in pooled[pooled.wording == 1].itertuples():
         every = pooled[pooled.control == r.control]
         gain = f"gains {r.control_gain:+.3f} [{r.control_gain_lo:+.3f}, {r.control_gain_hi:+.3f}] over base+system, " if "control_gain" in pooled and not pd.isna(r.control_gain) else ""
-        said = "above 0" if r.sim_lo > 0 else "below 0" if r.sim_hi < 0 else "including 0"
-        parts.append(f"the {r.control} control {gain}the culture model minus it {r.true_minus_control:+.3f} [{r.sim_lo:+.3f}, {r.sim_hi:+.3f}], {said} "
+        parts.append(f"the {r.control} control {gain}the culture model minus it {r.true_minus_control:+.3f} [{r.sim_lo:+.3f}, {r.sim_hi:+.3f}], {_said(r.sim_lo, r.sim_hi)} "
                      f"(above 0 in {int((every.sim_lo > 0).sum())} of {len(every)} wordings)")
         if r.sim_lo <= 0: unbeaten.append(r.control)
     return f"Controls (the same rows, steps and seed with other answers; macro-F1 on {cultures}, the paper's wording): " + "; ".join(parts) + ".", unbeaten
 
+def _seed_words(seeds: pd.DataFrame|None) -> str:
+    "The training seeds' sentence of the verdict: per culture with extra seeds, the culture model's macro-F1 gain over base+system as the mean over its seeds, with the interval that resamples the seeds and then the examples (`seed_table`); empty without extra seeds."
+    if seeds is None or seeds.empty: return ""
+    rows = seeds[(seeds.measure == "f1_macro") & (seeds.comparison == "culture − base+system") & (seeds.interval == "seeds and examples")]
+    parts = [f"{r.culture} over {r.seeds} seeds {r.estimate:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}], {_said(r.lo, r.hi)} (per seed {r.per_seed})" for r in rows.itertuples()]
+    return (" Training seeds (the culture model's macro-F1 gain over base+system, the paper's wording, its 95% interval resampling the seeds, then the examples): "
+            + "; ".join(parts) + ".") if parts else ""
+
 def verdict(headline: pd.DataFrame,              # `headline_table`
             controls: pd.DataFrame|None=None,    # `control_table` (None or empty: no control was run)
+            seeds: pd.DataFrame|None=None,       # `seed_table` (None or empty: one training seed)
            ) -> str:
-    "The report's verdict in plain words, generated from the primary endpoints, the controls and the models' balanced accuracy."
+    "The report's verdict in plain words, generated from the primary endpoints, the controls, the training seeds and the models' balanced accuracy."
     if headline.empty or "culture" not in set(headline.model): return "No verdict: the culture model has not been evaluated."
     primary = headline[headline.endpoint == "primary"].set_index("baseline")
     gains = {b: _gain_words(r) for b, r in primary.iterrows()}
@@ -1069,7 +1078,7 @@ def verdict(headline: pd.DataFrame,              # `headline_table`
     balanced = headline[headline.measure == "balanced_accuracy"].drop_duplicates("baseline")
     scores = {"culture": float(balanced.score.iloc[0]) if len(balanced) else math.nan, **dict(zip(balanced.baseline, balanced.score_baseline))}
     accuracy = ", ".join(f"{m} {v:.2f}" for m, v in scores.items() if m in ("culture", "base", "base+system", MAJORITY))
-    return f"{opening}: {said} (simultaneous 95% intervals). {control_said} Balanced accuracy: {accuracy} (a constant answer scores 1/classes)."
+    return f"{opening}: {said} (simultaneous 95% intervals). {control_said}{_seed_words(seeds)} Balanced accuracy: {accuracy} (a constant answer scores 1/classes)."
 
 
 # %% ../nbs/09_evaluate.ipynb #892527c6
