@@ -23,8 +23,17 @@ ECHO_PER_TASK = 1
 # reuses the previous prompt's cache (so numbers shift with the order requests arrive in): label scores differ by up to
 # ~0.1 nats, which flips near-ties (measured: 169 and 173 of 176 first-token argmaxes agreed in two runs; the misses
 # looked at were labels 0.04-0.07 nats apart, or a label at the edge of the 20 alternatives). The bar is on the decisive
-# examples; all examples must still agree on 95%.
+# examples; most examples must be decisive (or the bar says little), and all examples must still agree on 95%, one miss
+# allowed where 5% is less than one example (the echo rule's 11: one near tie flipped on an AVX2-only CPU, 10 of 11).
 NEAR_TIE = 0.1
+
+
+def assert_agrees(figures: dict) -> None:
+    "The agreement bar: >= 97% of the decisive examples, at least 80% of examples decisive, and at most 5% of all examples missed (at least one may be)."
+    misses_allowed = max(1, math.floor(0.05 * figures["examples"]))
+    assert figures["decisive_share"] >= AGREEMENT, figures
+    assert figures["decisive"] >= 0.8 * figures["examples"], figures
+    assert figures["examples"] - figures["agreed"] <= misses_allowed, figures
 
 
 def free_port() -> int:
@@ -128,9 +137,10 @@ def test_adapters_by_model_name_fail_naming_the_option(server, tmp_path):
 def test_echo_scoring_through_llama_cpp_agrees_with_the_model_in_process(server):
     whole = lambda model, c, labels: model.score_each([c], [labels])[0].logprobs                      # every label whole, in process
     figures = agreed_with_the_model_in_process(server, "echo", ECHO_PER_TASK, whole, first=1)
-    assert figures["decisive_share"] >= AGREEMENT and figures["share"] >= 0.95 and figures["requests"] == sum(len(l) for _, l in examples(ECHO_PER_TASK, 1)), figures
+    assert_agrees(figures)
+    assert figures["requests"] == sum(len(l) for _, l in examples(ECHO_PER_TASK, 1)), figures   # one request per label
 
 
 def test_first_token_scoring_through_llama_cpp_agrees_with_the_model_in_process(server):
     figures = agreed_with_the_model_in_process(server, "first_token", PER_TASK, first_token_scores)   # the same rule in process: the 20 likeliest first tokens
-    assert figures["decisive_share"] >= AGREEMENT and figures["share"] >= 0.95, figures
+    assert_agrees(figures)
