@@ -1019,13 +1019,21 @@ def _seed_rows(part: pd.DataFrame, group: str, metric: str, n: int, seed: int, r
             rows.append(common | {"interval": name, "estimate": float(estimate), **dict(zip(["lo", "hi"], interval(values))), "conditions_on": SEED_CONDITIONS[name]})
     return rows
 
+def _seed_groups(scored: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    "Each culture with extra training seeds, and (with two or more) `all` of them pooled over the training seeds every one of them has."
+    cultures = sorted({c for c, m in zip(scored.culture, scored.model) if seed_of(m) is not None})
+    groups = [(c, scored[scored.culture == c]) for c in cultures]
+    if len(cultures) < 2: return groups
+    shared = set.intersection(*({seed_of(m) for m in set(part.model)} for _, part in groups))
+    return groups + [("all", scored[scored.culture.isin(cultures) & scored.model.map(lambda m: seed_of(m) in shared)])]
+
 def seed_table(scored: pd.DataFrame,  # evaluated examples (`load_scored`), with the models of extra training seeds (`seed_views`)
                n: int=1000,           # resamples
                seed: int=0,           # of the resamples
               ) -> pd.DataFrame:
-    "Per culture with extra training seeds, measure and difference (culture − base+system, culture − each control): the per-seed estimates and their spread, their mean with a two-stage bootstrap 95% interval (seeds, then the examples shared by every model), and beside it the one-seed estimate with its class-stratified 95% interval; `conditions_on` says what each interval holds fixed (the paper's wording; no table without extra seeds)."
-    cultures, rng = sorted({c for c, m in zip(scored.culture, scored.model) if seed_of(m) is not None}), np.random.default_rng(seed)
-    rows = [r for metric in CONTROL_MEASURES for c in cultures for r in _seed_rows(scored[scored.culture == c], c, metric, n, seed, rng)]
+    "Per culture with extra training seeds (and `all` of them pooled), measure and difference (culture − base+system, culture − each control): the per-seed estimates and their spread, their mean with a two-stage bootstrap 95% interval (seeds, then the examples shared by every model), and beside it the one-seed estimate with its class-stratified 95% interval; `conditions_on` says what each interval holds fixed (the paper's wording; no table without extra seeds)."
+    groups, rng = _seed_groups(scored), np.random.default_rng(seed)
+    rows = [r for metric in CONTROL_MEASURES for group, part in groups for r in _seed_rows(part, group, metric, n, seed, rng)]
     columns = ["culture", "comparison", "measure", "interval", "estimate", "lo", "hi", "seeds", "per_seed", "seed_sd", "tasks", "examples", "conditions_on"]
     return pd.DataFrame(rows, columns=columns).round(4)
 
@@ -1050,11 +1058,22 @@ def _control_words(controls: pd.DataFrame) -> tuple[str, list]:
         if r.sim_lo <= 0: unbeaten.append(r.control)
     return f"Controls (the same rows, steps and seed with other answers; macro-F1 on {cultures}, the paper's wording): " + "; ".join(parts) + ".", unbeaten
 
+def _seed_gains(seeds: pd.DataFrame|None) -> pd.DataFrame:
+    "The seed table's rows the verdict reads: the culture model's macro-F1 gain over base+system as the mean over training seeds, its interval resampling the seeds, then the examples (none without extra seeds)."
+    if seeds is None or seeds.empty: return pd.DataFrame(columns=["culture", "lo"])
+    return seeds[(seeds.measure == "f1_macro") & (seeds.comparison == "culture − base+system") & (seeds.interval == "seeds and examples")]
+
+def _seeds_hold(seeds: pd.DataFrame|None) -> bool|None:
+    "Whether that gain stays above 0 when the training seeds are resampled (the pooled row where there is one, else every culture's); None without extra seeds."
+    rows = _seed_gains(seeds)
+    if rows.empty: return None
+    pooled = rows[rows.culture == "all"]
+    return bool(((pooled if len(pooled) else rows).lo > 0).all())
+
 def _seed_words(seeds: pd.DataFrame|None) -> str:
-    "The training seeds' sentence of the verdict: per culture with extra seeds, the culture model's macro-F1 gain over base+system as the mean over its seeds, with the interval that resamples the seeds and then the examples (`seed_table`); empty without extra seeds."
-    if seeds is None or seeds.empty: return ""
-    rows = seeds[(seeds.measure == "f1_macro") & (seeds.comparison == "culture − base+system") & (seeds.interval == "seeds and examples")]
-    parts = [f"{r.culture} over {r.seeds} seeds {r.estimate:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}], {_said(r.lo, r.hi)} (per seed {r.per_seed})" for r in rows.itertuples()]
+    "The training seeds' sentence of the verdict: per culture with extra seeds (and pooled over them), the culture model's macro-F1 gain over base+system as the mean over its seeds, with the interval that resamples the seeds and then the examples (`seed_table`); empty without extra seeds."
+    name = lambda culture: "pooled over those cultures" if culture == "all" else culture
+    parts = [f"{name(r.culture)} over {r.seeds} seeds {r.estimate:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}], {_said(r.lo, r.hi)} (per seed {r.per_seed})" for r in _seed_gains(seeds).itertuples()]
     return (" Training seeds (the culture model's macro-F1 gain over base+system, the paper's wording, its 95% interval resampling the seeds, then the examples): "
             + "; ".join(parts) + ".") if parts else ""
 
@@ -1062,7 +1081,7 @@ def verdict(headline: pd.DataFrame,              # `headline_table`
             controls: pd.DataFrame|None=None,    # `control_table` (None or empty: no control was run)
             seeds: pd.DataFrame|None=None,       # `seed_table` (None or empty: one training seed)
            ) -> str:
-    "The report's verdict in plain words, generated from the primary endpoints, the controls, the training seeds and the models' balanced accuracy."
+    "The report's verdict in plain words, generated from the primary endpoints, the controls, the training seeds and the models' balanced accuracy; a gain that beats prompting and the label prior with one seed but not over the training seeds is not called knowledge."
     if headline.empty or "culture" not in set(headline.model): return "No verdict: the culture model has not been evaluated."
     primary = headline[headline.endpoint == "primary"].set_index("baseline")
     gains = {b: _gain_words(r) for b, r in primary.iterrows()}
@@ -1071,6 +1090,7 @@ def verdict(headline: pd.DataFrame,              # `headline_table`
     control_said, unbeaten = _control_words(controls) if ran else ("No control was run here (`controls`): a gain could be the format alone.", [])
     opening = ("No cultural knowledge detectable at this scale" if len(primary) == 2 and not beats else
                "Half a verdict (base+system was not evaluated)" if len(primary) < 2 else
+               "No cultural knowledge shown: the culture model beats prompting and the label prior with one training seed, but not over its training seeds" if _seeds_hold(seeds) is False else
                "The culture model beats prompting and the label prior but no control was run" if not ran else
                f"No cultural knowledge shown: the culture model beats prompting and the label prior, but not the {' and '.join(unbeaten)} control" if unbeaten else
                "The culture model beats prompting, the label prior and every control")
