@@ -1,10 +1,10 @@
 """GPU check: the library's training and scoring paths on an accelerator, each measured against a reference, on a
 tiny random Llama and a tiny random Gemma-3 built from configs (no network, no weights to download; minutes).
 
-The two models are built here with `transformers` from `LlamaConfig` / `Gemma3TextConfig` (hidden 64, 2 layers; the
-Gemma has one sliding-window layer with a 32-token window, shorter than the prompts, so the sliding path runs) and
-saved with the tokenizer of an embedded model (SmolLM2-135M-Instruct's for the Llama, Gemma-3-270M's for the Gemma),
-so the vocabulary and the prompt formats are real. Their weights are drawn with a wide initialisation so that label
+The two models are built by the library's `culturellm.hf.tiny_random_model` (hidden 64, 2 layers, the configuration
+and tokenizer of an embedded model: SmolLM2-135M-Instruct's Llama, Gemma-3-270M's Gemma-3; the Gemma has one
+sliding-window layer with a 32-token window, shorter than the prompts, so the sliding path runs), so the vocabulary
+and the prompt formats are real. Their weights are drawn with a wide initialisation so that label
 log-probabilities are well separated (a near-uniform random model would make every prediction a coin toss between
 dtypes). The training rows are the 50 seed questions of Bengali (corrected labels, the prompt format used at test
 time); the scored conversations are 32 seed questions under four cultures' system prompts, each with its own scale.
@@ -76,29 +76,18 @@ def check(name: str, fn, *args):
 
 class Tiny:
     "A tiny random model saved in `folder` with a real tokenizer; `spec` is its base role spec."
-    def __init__(self, kind: str, folder: Path, device: str):
+    def __init__(self, kind: str, folder: Path, device: str, spec: dict):
         self.kind, self.folder, self.device = kind, folder, device
-        self.template = "own" if kind == "llama" else "plain"         # as the registry has it for SmolLM2 and Gemma-3
-        self.spec = {"backend": "hf", "model": str(folder), "device": device, "template": self.template}
+        self.template = spec["template"]                              # as the registry has it for SmolLM2 and Gemma-3
+        self.spec = {**spec, "device": device}
         self.adapter = None                                           # written by lora_train
 
 
 def build(kind: str, folder: Path, device: str) -> Tiny:
-    "A tiny Llama (SmolLM2's tokenizer) or Gemma-3 (Gemma-3-270M's tokenizer), random, saved in fp32."
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Gemma3TextConfig, LlamaConfig
-    from culturellm.hf import model_folder
-    tokenizer = AutoTokenizer.from_pretrained(model_folder("smollm2-135m-instruct" if kind == "llama" else "gemma-3-270m"))
-    ids = dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-               pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
-    shape = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                 head_dim=16, max_position_embeddings=2048, initializer_range=INIT, tie_word_embeddings=True)
-    if kind == "llama": config = LlamaConfig(**ids, **shape)
-    else: config = Gemma3TextConfig(**ids, **shape, sliding_window=GEMMA_WINDOW, layer_types=["sliding_attention", "full_attention"],
-                                    query_pre_attn_scalar=16)
-    torch.manual_seed(0)
-    AutoModelForCausalLM.from_config(config, dtype=torch.float32).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return Tiny(kind, folder, device)
+    "A tiny random Llama (SmolLM2's configuration and tokenizer) or Gemma-3 (Gemma-3-270M's), saved in fp32."
+    from culturellm.hf import tiny_random_model
+    like = "smollm2-135m-instruct" if kind == "llama" else "gemma-3-270m"
+    return Tiny(kind, folder, device, tiny_random_model(like, folder, init=INIT, window=GEMMA_WINDOW))
 
 
 def recipe(**train) -> dict:

@@ -15,12 +15,12 @@ from .core import ConfigError, in_own_process, models_dir, pick, registry, regis
 from .llm import Completion, LabelScores
 
 # %% auto #0
-__all__ = ['KNOWN_WARNINGS', 'ADAPTER_MODES', 'PAD_SIDES', 'gguf_file', 'file_lock', 'embedded_model_folder', 'stored_as',
-           'model_folder', 'known_warnings_silenced', 'load_tokenizer', 'PromptFormat', 'template_of',
-           'prompt_format_of', 'contiguous_head', 'bf16_support', 'resolve_dtype', 'dtype_provenance', 'load_weights',
-           'SharedBase', 'shared_weights', 'MergedAdapter', 'merged_weights', 'adapter_mode', 'HFBackend', 'pad_batch',
-           'StopAfterAnswer', 'length_batches', 'common_prefix', 'label_paths', 'PromptStarts', 'prefix_groups',
-           'attention_window']
+__all__ = ['KNOWN_WARNINGS', 'TINY_SHAPE', 'ADAPTER_MODES', 'PAD_SIDES', 'gguf_file', 'file_lock', 'embedded_model_folder',
+           'stored_as', 'model_folder', 'known_warnings_silenced', 'load_tokenizer', 'PromptFormat', 'template_of',
+           'prompt_format_of', 'tiny_random_model', 'contiguous_head', 'bf16_support', 'resolve_dtype',
+           'dtype_provenance', 'load_weights', 'SharedBase', 'shared_weights', 'MergedAdapter', 'merged_weights',
+           'adapter_mode', 'HFBackend', 'pad_batch', 'StopAfterAnswer', 'length_batches', 'common_prefix',
+           'label_paths', 'PromptStarts', 'prefix_groups', 'attention_window']
 
 # %% ../nbs/03a_hf.ipynb #75bfe368
 def gguf_file(entry: dict,    # the model's entry of the embedded-model registry
@@ -170,6 +170,29 @@ def prompt_format_of(spec: dict) -> PromptFormat:  # a local (hf) role spec: mod
     "The prompt format a local role spec trains and answers in."
     tokenizer = load_tokenizer(model_folder(spec["model"]))
     return PromptFormat(tokenizer, template_of(spec["model"], tokenizer, spec.get("template")))
+
+# %% ../nbs/03a_hf.ipynb #7669a5e4
+TINY_SHAPE = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                  head_dim=16, tie_word_embeddings=True)
+
+def tiny_random_model(like: str,           # an embedded model: its architecture, configuration and tokenizer
+                      folder: Path,        # where the model is saved (a Hugging Face folder)
+                      init: float=0.02,    # initializer_range: wider spreads the labels' log-probabilities apart
+                      seed: int=0,
+                      window: int=32,      # the sliding window of models that have sliding-window layers
+                     ) -> dict:
+    "Build a random 2-layer, width-64 model shaped like the embedded model `like`; returns its role spec (`backend`, `model`, `template`)."
+    from transformers import AutoConfig, AutoModelForCausalLM
+    source = model_folder(like)
+    config = AutoConfig.from_pretrained(source)
+    config.update({**TINY_SHAPE, "initializer_range": init})
+    if getattr(config, "layer_types", None) is not None:
+        config.update({"layer_types": ["sliding_attention", "full_attention"], "sliding_window": window})
+    if getattr(config, "query_pre_attn_scalar", None) is not None: config.query_pre_attn_scalar = TINY_SHAPE["head_dim"]
+    torch.manual_seed(seed)
+    AutoModelForCausalLM.from_config(config, dtype=torch.float32).save_pretrained(folder)
+    load_tokenizer(source).save_pretrained(folder)
+    return {"backend": "hf", "model": str(folder), "template": template_of(like, load_tokenizer(source))}
 
 # %% ../nbs/03a_hf.ipynb #24a422e4
 def contiguous_head(model):
@@ -529,25 +552,39 @@ def attention_window(folder: str) -> int|None:
     slides = "sliding_attention" in (getattr(config, "layer_types", None) or ["sliding_attention"]) and getattr(config, "use_sliding_window", True)
     return getattr(config, "sliding_window", None) if slides else None
 
+def _label_sums(tails: list[list], reads: list[list[tuple]]) -> list[list[float]]:
+    """Each label's log-probability: the sum of its tokens' values. `reads` holds, per label in the order of `tails`, one
+    (log-softmax tensor, row, position, token) per token; the values of each tensor are gathered on its device and read
+    back in one transfer (not one `.item()` per token: on a GPU each is a synchronisation)."""
+    flat = [r for label in reads for r in label]
+    values = [0.0] * len(flat)
+    for tensor in {id(r[0]): r[0] for r in flat}.values():
+        at = [k for k, r in enumerate(flat) if r[0] is tensor]
+        rows, positions, token_ids = torch.tensor([flat[k][1:] for k in at], device=tensor.device).T
+        for k, v in zip(at, tensor[rows, positions, token_ids].tolist()): values[k] = v
+    read = iter(values)
+    sums = iter([sum(next(read) for _ in label) for label in reads])
+    return [[next(sums) for _ in ts] for ts in tails]
+
 def _score_one_pass(self, heads, tails, paths, starts: PromptStarts) -> list[list[float]]:
     "At most one label path per prompt: it runs on the end of its prompt, and every label is read in the last positions."
     ends = [list(ps[0]) if ps else [] for ps in paths]
     keep = 1 + max(map(len, ends))
     lp, _, _ = _run_prompts(self, [h + e for h, e in zip(heads, ends)], starts, keep)
     start = lambda i: keep - 1 - len(ends[i])                             # kept position of the prompt's last token
-    return [[sum(lp[i, start(i) + j, t[j]].item() for j in range(len(t))) for t in ts] for i, ts in enumerate(tails)]
+    return _label_sums(tails, [[(lp, i, start(i) + j, token) for j, token in enumerate(t)] for i, ts in enumerate(tails) for t in ts])
 
 def _score_two_pass(self, heads, tails, paths, starts: PromptStarts) -> list[list[float]]:
     "Several label paths per prompt: the prompts run first, then every path on its prompt's cache (labels sharing a prefix share a row)."
     first, cache, mask = _run_prompts(self, heads, starts, 1)
     rows = [(i, p) for i, ps in enumerate(paths) for p in ps]
     inner = _run_paths(self, cache, mask, [len(heads[i]) for i, _ in rows], [i for i, _ in rows], [p for _, p in rows])
-    row_of = {key: r for r, key in enumerate(rows)}
-    def logprob(i, t):
-        if len(t) == 1: return first[i, -1, t[0]].item()
-        r = next(row_of[(i, p)] for p in paths[i] if p[:len(t) - 1] == tuple(t[:-1]))
-        return first[i, -1, t[0]].item() + sum(inner[r, j - 1, t[j]].item() for j in range(1, len(t)))
-    return [[logprob(i, t) for t in ts] for i, ts in enumerate(tails)]
+    row_of, last = {key: r for r, key in enumerate(rows)}, first.shape[1] - 1
+    def reads(i, t):
+        "The label's first token after its prompt, then the rest along its path's row."
+        r = next((row_of[(i, p)] for p in paths[i] if p[:len(t) - 1] == tuple(t[:-1])), None) if len(t) > 1 else None
+        return [(first, i, last, t[0]), *((inner, r, j - 1, t[j]) for j in range(1, len(t)))]
+    return _label_sums(tails, [reads(i, t) for i, ts in enumerate(tails) for t in ts])
 
 def _score_batch(self, heads, tails, starts: PromptStarts) -> list[list[float]]:
     "Log-probability of every label tail after each prompt of one batch."

@@ -2,6 +2,7 @@
 import os, subprocess, sys
 from pathlib import Path
 import pytest
+import yaml
 from culturellm.data import SCRATCH_PARTS, ScratchProject, scratch_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,6 +18,15 @@ def scratch_home(home: Path) -> Path:
 def work_in(mp: pytest.MonkeyPatch, home: Path) -> None:
     "Make `home` the project folder, with the notebooks' scratch environment (models and data mirror stay this checkout's)."
     for name, value in scratch_environment(home).items(): mp.setenv(name, value)
+
+
+def tiny_base(home: Path, profile: str, spec: dict) -> None:
+    """Make profile `profile` of `home` evaluate and fine-tune the model of role spec `spec`: a tiny random model built by
+    `culturellm.hf.tiny_random_model` for tests of machinery, where the 270M base's minutes of arithmetic prove nothing more."""
+    path = home/f"data/profiles/{profile}.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["roles"]["base"] = {**config["roles"]["base"], **spec}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def run_in(home: Path, *args):

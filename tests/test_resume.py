@@ -1,9 +1,13 @@
-"Interrupted work resumes: a run killed at every stage, then rerun, gives exactly the records of an uninterrupted run."
+"""Interrupted work resumes: a run killed at every stage, then rerun, gives exactly the records of an uninterrupted run.
+The base is a tiny random Gemma-3 (`tiny_random_model`: the embedded model's architecture and tokenizer, 2 layers of
+width 64): resuming is machinery, and the 270M base's arithmetic would only lengthen the test."""
 import json, os, subprocess, time
 from pathlib import Path
 import psutil
+import yaml
 from culturellm.core import read_jsonl
-from conftest import CLI, run_cli, run_in, scratch_home, work_in
+from culturellm.hf import tiny_random_model
+from conftest import CLI, run_cli, run_in, scratch_home, tiny_base, work_in
 
 
 GENERATED = "data/generated/smoke"
@@ -58,20 +62,22 @@ def artefacts(home: Path) -> dict:
 KILLED_RUN = ("reproduce", "--profile", "smoke", "--cultures", "bengali", "--stages", "augment", "bengali")
 
 
-def home_without_controls(folder: Path) -> Path:
-    "A scratch home whose smoke profile trains no control: a control runs the culture model's own training, evaluation and report code again, which would only lengthen a test of resuming them."
+def home_without_controls(folder: Path, base: dict) -> Path:
+    "A scratch home whose smoke profile has the base `base` and trains no control: a control runs the culture model's own training, evaluation and report code again, which would only lengthen a test of resuming them."
     home = scratch_home(folder)
+    tiny_base(home, "smoke", base)
     profile = home/"data/profiles/smoke.yaml"
-    kept = [line for line in profile.read_text().splitlines(True) if not line.startswith("controls:")]
-    assert len(kept) == len(profile.read_text().splitlines()) - 1, "the smoke profile has no controls line to drop"
-    profile.write_text("".join(kept))
+    config = yaml.safe_load(profile.read_text())
+    assert config.pop("controls", None), "the smoke profile has no controls to drop"
+    profile.write_text(yaml.safe_dump(config, sort_keys=False))
     return home
 
 
 def test_killed_at_every_stage_the_rerun_equals_an_uninterrupted_run(tmp_path, monkeypatch):
-    reference = home_without_controls(tmp_path/"uninterrupted")
+    base = tiny_random_model("gemma-3-270m", tmp_path/"tiny-gemma")
+    reference = home_without_controls(tmp_path/"uninterrupted", base)
     assert run_in(reference, *KILLED_RUN).returncode == 0
-    home = home_without_controls(tmp_path/"killed")
+    home = home_without_controls(tmp_path/"killed", base)
     work_in(monkeypatch, home)
     killed = [point for point, progress in KILL_POINTS.items() if kill_when(home, progress)]
     assert killed == list(KILL_POINTS)
