@@ -1,4 +1,5 @@
-"A new culture by configuration alone: the steps of nbs/guides/01_add_culture_task_model_stage.ipynb, in order, on a fictional culture built here, run end to end."
+"""A new culture by configuration alone: the steps of nbs/guides/01_add_culture_task_model_stage.ipynb, in order, on a fictional culture built here, run end to end.
+The base is a tiny random Gemma-3 (`tiny_random_model`): configuration is machinery, and the 270M base's arithmetic would only lengthen the test."""
 import json
 from pathlib import Path
 import numpy as np
@@ -6,7 +7,8 @@ import pandas as pd
 import yaml
 from culturellm.evaluate import SYSTEMS
 from culturellm.wvs import QUESTION_IDS, load_questions
-from conftest import run_cli
+from culturellm.hf import tiny_random_model
+from conftest import run_cli, tiny_base
 
 RESPONDENTS = 1100   # over 1000: upstream's `Avg_First` and its off-by-one in `Avg` both matter
 CONTEXT = "Atlantis is a small island republic whose people value the sea, the family and the village council."
@@ -84,6 +86,7 @@ def test_a_fictional_culture_runs_through_every_stage_by_configuration_alone(hom
     assert paper.returncode == 0 and paper.stdout.strip() == expected["avg"], paper.stderr
     assert expected["avg"] != expected["avg_first"]                          # the two copies really differ
 
+    tiny_base(home, "smoke", tiny_random_model("gemma-3-270m", tmp_path/"tiny-gemma"))
     out = run_cli("reproduce", "--profile", "smoke", "--cultures", "atlantean", "--stages", "augment", "atlantean", "paper")
     assert out.returncode == 0, out.stdout + out.stderr
     reports, generated = home/"reports/smoke", home/"data/generated/smoke"

@@ -1,17 +1,22 @@
-"The papermill spine end to end: `culturellm reproduce` runs real notebooks, renders HTML and writes the index."
+"""The papermill spine end to end: `culturellm reproduce` runs real notebooks, renders HTML and writes the index.
+The base is a tiny random Gemma-3 (`tiny_random_model`: the embedded model's architecture and tokenizer, 2 layers of
+width 64): the spine is machinery, and the 270M base's minutes of arithmetic prove nothing its notebooks' own tests and
+`make reproduce` do not. The augmenter and judge stay the embedded SmolLM2, so augmentation and judging see real text."""
 import json, shutil, urllib.parse
 from pathlib import Path
 import pandas as pd
 import pytest
 from culturellm.core import ConfigError
 from culturellm.pipeline import experiment_path, run_notebook
-from conftest import run_cli, run_in, scratch_home, work_in
+from culturellm.hf import tiny_random_model
+from conftest import run_cli, run_in, scratch_home, tiny_base, work_in
 
 
 @pytest.fixture(scope="session")   # once per run (under `--dist loadfile`: once, in the worker running this file)
 def smoke_home(tmp_path_factory):
     "One smoke reproduction shared by the tests of this module (it trains models: minutes)."
     home = scratch_home(tmp_path_factory.mktemp("smoke"))
+    tiny_base(home, "smoke", tiny_random_model("gemma-3-270m", tmp_path_factory.mktemp("tiny-gemma")))
     return home, run_in(home, "reproduce", "--profile", "smoke")
 
 
