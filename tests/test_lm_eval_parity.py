@@ -1,15 +1,19 @@
-"""lm-evaluation-harness runs our exported tasks and answers as we do: its `hf` model on the embedded base (a local
-folder, offline) against our label scoring, on a few tasks x 16 examples, example by example."""
+"""lm-evaluation-harness runs our exported tasks and answers as we do: its `hf` model on a local folder (offline)
+against our label scoring, on a few tasks x 16 examples, example by example. The model is a tiny random Gemma-3
+(`tiny_random_model`: the embedded base's architecture, tokenizer and chat template, 2 layers of width 64): parity is
+about prompts, tokenization and summed log-likelihoods, which a trained model's weights do not change, and the 270M
+base's arithmetic would only lengthen the test. Its initialisation is wide, so labels are not near ties."""
 import json, os, subprocess, sys
 from pathlib import Path
 from culturellm.evaluate import macro_f1, score_logprob
-from culturellm.hf import HFBackend, embedded_model_folder
+from culturellm.hf import HFBackend, tiny_random_model
 from culturellm.llm import LLM, Ledger, ResponseCache
 from culturellm.task_export import export_lm_eval, lm_eval_name
 from culturellm.tasks import task_entry, task_prompt
 
 TASKS = ["arabic/hate_detect_fine-grained", "bengali/threat_detect", "english/hate_offens_detect", "turkish/offensive_detect_finegrained"]   # 7, 2, 3 and 5 labels; four scripts
 PER_TASK = 16
+WIDE = 0.5   # the tiny model's initializer_range: label log-likelihoods apart by nats, not by the 4th decimal ours are rounded to
 
 
 def lm_eval_run(out: Path, folder: Path, results: Path) -> dict:
@@ -45,9 +49,9 @@ def our_choices(docs_dir: Path, gemma: HFBackend, tmp: Path) -> dict:
 def test_lm_eval_chooses_as_we_do_on_the_exported_tasks(tmp_path):
     out = tmp_path/"lm_eval_tasks"
     export_lm_eval(out, tasks=TASKS, per_task=PER_TASK)
-    folder = embedded_model_folder("gemma-3-270m")
-    theirs = lm_eval_run(out, folder, tmp_path/"results")
-    ours = our_choices(out/"data", HFBackend("gemma-3-270m", dtype="float32"), tmp_path)   # fp32 on both sides: no rounding between batch shapes
+    tiny = tiny_random_model("gemma-3-270m", tmp_path/"tiny-gemma", init=WIDE)
+    theirs = lm_eval_run(out, Path(tiny["model"]), tmp_path/"results")
+    ours = our_choices(out/"data", HFBackend(tiny["model"], dtype="float32", template=tiny["template"]), tmp_path)   # fp32 on both sides: no rounding between batch shapes
     pairs = [(ours[n][0][i], theirs[n][0][i]) for n in ours for i in ours[n][0]]
     agreement = sum(a == b for a, b in pairs) / len(pairs)
     gap = max(abs(a - b) for n in ours for i in ours[n][2] for a, b in zip(ours[n][2][i], theirs[n][2][i]))   # ours are rounded to 4 decimals
