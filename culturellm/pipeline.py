@@ -10,9 +10,8 @@ import culturellm
 from importlib import metadata
 from pathlib import Path
 import pandas as pd
-import papermill as pm
-from nbconvert import HTMLExporter
-import nbformat
+# papermill, nbconvert and nbformat are imported where a notebook is run or rendered: the experiment notebooks' kernels
+# import this module for its tables, and would each spend seconds importing them (jsonschema's IRI grammar among them)
 from .core import (clock, ConfigError, CultureLLMError, data_dir, environment, environment_settings, fill_template, generated_dir, profile_section,
                              load_profile, PARTS, pick, Profile, project_root, read_jsonl, registry, registry_entry, reports_dir, resolve, sha256_file,
                              stable_hash, timed, timings_path, with_cultures, write_atomic)
@@ -44,6 +43,7 @@ def check_parameters(template: Path,    # an experiment notebook
                      parameters: dict,  # what papermill would inject
                     ) -> None:
     "Refuse parameters the template's `parameters` cell does not declare."
+    import papermill as pm
     declared = pm.inspect_notebook(str(template))
     unknown = sorted(set(parameters) - set(declared))
     if unknown: raise ConfigError(f"{template.name}: unknown parameter(s) {unknown}; declared: {sorted(declared)}")
@@ -60,6 +60,8 @@ def render_html(notebook: Path,   # an executed notebook
                 html_path: Path,  # the page to write
                ) -> Path:
     "Render an executed notebook to a self-contained HTML page without code cells, its verdict first."
+    import nbformat
+    from nbconvert import HTMLExporter
     body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(
         verdict_first(nbformat.read(notebook, as_version=4)))
     return write_atomic(html_path, body)
@@ -81,6 +83,7 @@ def run_notebook(template: Path,  # papermill template
                  env: dict|None=None, # environment variables for the kernel
                 ) -> dict:
     "Execute `template` with `parameters` into `out_dir/name.ipynb` and `.html`; returns a status record."
+    import papermill as pm
     check_parameters(template, parameters)
     out_dir.mkdir(parents=True, exist_ok=True)
     executed, page = out_dir/f"{name}.ipynb", out_dir/f"{name}.html"
@@ -97,7 +100,8 @@ def run_notebook(template: Path,  # papermill template
 
 def _short_error(e: Exception) -> str:
     "The last line of an error: what a reader of the index needs."
-    if isinstance(e, pm.PapermillExecutionError): return f"{e.ename}: {e.evalue}"
+    from papermill import PapermillExecutionError
+    if isinstance(e, PapermillExecutionError): return f"{e.ename}: {e.evalue}"
     return f"{type(e).__name__}: {e}"
 
 # %% ../nbs/13_pipeline.ipynb #abf4e5e0
