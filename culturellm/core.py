@@ -16,7 +16,7 @@ __all__ = ['ENVIRONMENT', 'SIMULATOR', 'WRITTEN', 'ENTRY_SCHEMAS', 'READ_AS', 'P
            'generated_dir', 'cache_dir', 'models_dir', 'reports_dir', 'environment', 'environment_settings',
            'show_progress', 'RealTime', 'clock', 'partial_file', 'write_atomic', 'in_own_process', 'jsonl_line',
            'write_jsonl', 'append_jsonl', 'iter_jsonl', 'read_jsonl', 'repair_jsonl', 'stage_folder', 'written_files',
-           'foreign_files', 'claim_folder', 'read_yaml', 'canonical_json', 'stable_hash', 'sha256_file',
+           'foreign_files', 'claim_folder', 'read_yaml', 'shared_yaml', 'canonical_json', 'stable_hash', 'sha256_file',
            'seed_everything', 'registry', 'yaml_as_written', 'typed_words', 'quoting_hint', 'value_problem',
            'entry_problems', 'checked_entry', 'registry_entry', 'pick', 'resolve', 'prompt_text', 'prompt_filler',
            'fill_template', 'check_profile', 'profile_names', 'profile_sections', 'profile_defaults', 'profile_section',
@@ -289,10 +289,14 @@ def claim_folder(folder: Path|str,  # a folder the user names (created when miss
 # %% ../nbs/00_core.ipynb #3e5816c8
 def read_yaml(path: Path|str) -> Any:
     "Parse a YAML file (a fresh copy; parsed once per version of the file); a syntax error is a `ConfigError` naming file and line."
+    return copy.deepcopy(shared_yaml(path))
+
+def shared_yaml(path: Path|str) -> Any:
+    "The parsed YAML file as cached, parsed once per version of the file: to read, never to change (`read_yaml` gives a copy)."
     path = Path(path)
     if not path.exists(): raise ConfigError(f"{path}: file not found")
     stat = path.stat()
-    return copy.deepcopy(_parsed_yaml(str(path.resolve()), stat.st_mtime_ns, stat.st_size))
+    return _parsed_yaml(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 @functools.lru_cache(maxsize=64)
 def _parsed_yaml(path: str, mtime_ns: int, size: int) -> Any:
@@ -335,8 +339,12 @@ def seed_everything(seed: int) -> None:
 
 # %% ../nbs/00_core.ipynb #c33eff1e
 def registry(name: str) -> dict:
-    "The registry `data/registry/<name>.yaml` as a dict of entries."
-    entries = read_yaml(data_dir()/"registry"/f"{name}.yaml")
+    "The registry `data/registry/<name>.yaml` as a dict of entries (a fresh copy)."
+    return copy.deepcopy(_shared_registry(name))
+
+def _shared_registry(name: str) -> dict:
+    "The registry's entries as cached (`shared_yaml`): to read, never to change."
+    entries = shared_yaml(data_dir()/"registry"/f"{name}.yaml")
     if not isinstance(entries, dict): raise ConfigError(f"{data_dir()/'registry'/name}.yaml: expected a mapping of entries")
     return entries
 
@@ -452,10 +460,10 @@ def registry_entry(name: str, # registry name, e.g. "cultures"
                    key: str,  # entry key, e.g. "bengali"
                   ) -> dict:
     "One entry of a registry, checked against the registry's schema; an unknown key is a `ConfigError` listing the known ones."
-    entries = registry(name)
+    entries = _shared_registry(name)                # a copy of the one entry, not of the registry: prompts are looked up thousands of times
     if key not in entries:
         raise ConfigError(f"unknown {name} entry {key!r}; known: {', '.join(entries)} (data/registry/{name}.yaml)")
-    return {"key": key, **checked_entry(name, data_dir()/"registry"/f"{name}.yaml", key, entries[key])}
+    return {"key": key, **checked_entry(name, data_dir()/"registry"/f"{name}.yaml", key, copy.deepcopy(entries[key]))}
 
 # %% ../nbs/00_core.ipynb #2b93b8cf
 def pick(table: dict,  # an in-code registry: name -> entry

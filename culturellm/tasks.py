@@ -4,10 +4,11 @@
 
 # %% ../nbs/08_tasks.ipynb #64db63ed
 from __future__ import annotations
-import json, re, sys
+import functools, json, re, sys
+from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import ConfigError, DataError, checked_entry, data_dir, pick, project_root, prompt_filler, read_yaml, registry
+from .core import ConfigError, DataError, canonical_json, checked_entry, data_dir, pick, project_root, prompt_filler, read_yaml, registry
 from .data import upstream_file
 
 # %% auto #0
@@ -124,9 +125,17 @@ TASK_ROWS = {"paper": paper_row, "corrected": corrected_row}   # mode -> how a t
 def load_task(task: dict,             # a task entry (with its culture)
               mode: str="corrected",  # paper or corrected
              ) -> tuple[pd.DataFrame, dict]:
-    "A task's rows (id, text, gold) in `mode`, and counts of the rows left out by reason."
+    "A task's rows (id, text, gold) in `mode`, and counts of the rows left out by reason (read once per version of the file)."
     path = upstream_file(task["file"]) if "file" in task else project_root()/task["path"]
     if not path.exists(): raise DataError(f"{path}: data file of task {task['culture']}/{task['task']} not found")
+    stat = path.stat()
+    rows, skipped = _task_rows(str(path), stat.st_mtime_ns, stat.st_size, canonical_json(task), mode)
+    return rows.copy(), dict(skipped)
+
+@functools.lru_cache(maxsize=256)   # planning and sampling read the same files again and again
+def _task_rows(path: str, mtime_ns: int, size: int, task_json: str, mode: str) -> tuple[pd.DataFrame, dict]:
+    "A task file's rows and skip counts; the key holds the file's modification time and size, so an edited file is read again."
+    task, path = json.loads(task_json), Path(path)
     rows, skipped, keep = [], {}, pick(TASK_ROWS, mode, "task mode")
     lines = path.read_text(encoding="utf-8").split("\n")              # not splitlines(): JSON strings may hold \u2028
     if not any(l.strip() for l in lines): raise DataError(f"{path}: empty task file")
