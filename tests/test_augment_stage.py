@@ -21,17 +21,21 @@ def read(path):
     return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()] if Path(path).exists() else []
 
 
-def test_cli_runs_then_skips(home):
+def test_cli_runs_then_skips(home, monkeypatch):
     add_profile(home, "tiny", EMBEDDED, modes="improved, sentence_only", seeds=2)
+    monkeypatch.setenv("CULTURELLM_TIMINGS", str(home/"first.jsonl"))      # each run's timed blocks (core.timed)
     first = run_cli("augment", "--profile", "tiny")
     assert first.returncode == 0, first.stderr
+    assert {"loading", "generation", "embedding"} <= {r["part"] for r in read(home/"first.jsonl")}
     for mode in ("improved", "sentence_only"):
         manifest = json.loads((home/f"data/generated/tiny/augment/{mode}/manifest.json").read_text())
         assert manifest["seeds"] == 2 and manifest["kept"] == len(read(home/f"data/generated/tiny/augment/{mode}/samples.jsonl"))
         assert manifest["generated"] == manifest["kept"] + sum(manifest["rejected"].values())
-    start = time.time()
+    monkeypatch.setenv("CULTURELLM_TIMINGS", str(home/"again.jsonl"))
     again = run_cli("augment", "--profile", "tiny")
-    assert again.returncode == 0 and time.time() - start < 30      # finished work is skipped (no model load needed beyond startup)
+    assert again.returncode == 0, again.stderr
+    work = [(r["part"], r["model"]) for r in read(home/"again.jsonl")]
+    assert work == [("loading", "minilm")], work     # finished work is skipped: the augmenter is never loaded, nothing is generated or embedded (the embedder is loaded with the run's settings)
 
 
 class ScriptedAugmenter:
